@@ -1,0 +1,231 @@
+"""Japanese analysis: the one analyzer shared by the Whoosh index and the TF-IDF recommender.
+
+The only module that imports sudachipy. Sudachi objects are never stored on an analyzer (so
+analyzers pickle into Whoosh schemas and scikit-learn models): each thread builds its own
+tokenizer on first use, because a Sudachi tokenizer is not thread-safe.
+
+Pipeline, in the spirit of Whoosh's tokenizer | filter chains:
+  Sudachi mode C morphemes (config without IgnoreYomiganaPlugin, so 「介護支援専門員（ケアマネ）」
+  keeps ケアマネ) → normalized_form, NFKC, lower-case → drop particles, auxiliaries, symbols,
+  whitespace and filler words → for the index, also emit the mode A parts of a compound at the
+  positions they occupy, so a compound and its parts both match.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import sudachipy
+from sudachipy import Dictionary, SplitMode
+
+# One Sudachi tokenize() call must stay under 49,149 bytes of UTF-8; 12,000 characters is at
+# most 36,000 bytes for Japanese text and still leaves room for 4-byte characters.
+MAX_CHUNK_CHARS = 12_000
+
+STOP_POS: frozenset[str] = frozenset({"助詞", "助動詞", "補助記号", "空白", "記号"})
+# (POS level 1, level 2) pairs that carry no content: する, ある, いる, なる, できる…
+STOP_POS_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    {("動詞", "非自立可能"), ("形容詞", "非自立可能"), ("接尾辞", "動詞的")}
+)
+# Normalized forms of light verbs and filler that officials' descriptions are full of.
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    する ある いる なる 思う 考える 言う こと ため うち もの よう ところ とき 事 物 為 内 所 時
+    これ それ あれ この その あの ここ そこ 方 など 等 等々 さん 様 当町 当市 当村 本市 本町 本村
+    うち 我が 私 私たち 我々 僕 自分 皆 皆さん 今 現在 最近 今回 まず また さらに 特に 非常
+    とても 大変 少し 多い 少ない 良い 良く 出来る できる 行く 来る 見る 居る 御座る 致す 下さる
+    くださる いただく 頂く 貰う もらう ない 無い ほしい 欲しい 困る 悩む いう 町 市 村
+    """.split()
+)
+
+_tls = threading.local()
+
+
+def _sudachi_config() -> str:
+    """Sudachi's default config minus IgnoreYomiganaPlugin, which deletes （ケアマネ）-style glosses."""
+    resources = Path(sudachipy.__file__).parent / "resources"
+    cfg = json.loads((resources / "sudachi.json").read_text(encoding="utf-8"))
+    cfg["inputTextPlugin"] = [
+        p for p in cfg["inputTextPlugin"] if "IgnoreYomiganaPlugin" not in p.get("class", "")
+    ]
+    return json.dumps(cfg)
+
+
+def _tokenizer(mode: str):
+    """The calling thread's Sudachi tokenizer for `mode`, built on first use."""
+    cache = getattr(_tls, "tokenizers", None)
+    if cache is None:
+        resources = Path(sudachipy.__file__).parent / "resources"
+        _tls.dictionary = Dictionary(config=_sudachi_config(), resource_dir=str(resources))
+        cache = _tls.tokenizers = {}
+    if mode not in cache:
+        cache[mode] = _tls.dictionary.tokenizer(getattr(SplitMode, mode))
+    return cache[mode]
+
+
+def _chunks(text: str) -> Iterator[tuple[int, str]]:
+    """Split long text at sentence or line ends into pieces Sudachi accepts, with their offsets."""
+    start = 0
+    while len(text) - start > MAX_CHUNK_CHARS:
+        window = text[start : start + MAX_CHUNK_CHARS]
+        cut = max(window.rfind("。"), window.rfind("\n"), window.rfind(" "))
+        end = start + (cut + 1 if cut > MAX_CHUNK_CHARS // 2 else MAX_CHUNK_CHARS)
+        yield start, text[start:end]
+        start = end
+    if start < len(text):
+        yield start, text[start:]
+
+
+def fold(text: str) -> str:
+    """The key every term is compared by: NFKC (width, ㈱) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def to_katakana(text: str) -> str:
+    """Hiragana to katakana (readings are katakana); everything else is kept."""
+    return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
+
+
+_KANA_ONLY = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc\uff66-\uff9f]+$")
+_HIRAGANA = re.compile(r"[\u3041-\u3096]")
+
+
+def is_kana_word(word: str) -> bool:
+    """True for a word spelled in kana with at least one hiragana (ざいたく, みまもり)."""
+    return bool(_KANA_ONLY.match(word)) and bool(_HIRAGANA.search(word))
+
+
+class Token(NamedTuple):
+    """A content word. `text` is the index key; offsets point into the analysed text."""
+
+    text: str
+    surface: str
+    start: int
+    end: int
+    reading: str
+    parts: tuple[str, ...]  # normalized mode A parts of a compound, () when atomic
+    synonym_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """Settings only (hashable, picklable, comparable); Sudachi lives in thread-local storage."""
+
+    mode: str = "C"
+    form: str = "normalized"  # or "surface", for the evaluation baseline
+    split_parts: bool = True
+    stop_pos: frozenset[str] = field(default=STOP_POS)
+    stop_pos_pairs: frozenset[tuple[str, str]] = field(default=STOP_POS_PAIRS)
+    stop_words: frozenset[str] = field(default=STOP_WORDS)
+
+    def settings_key(self) -> str:
+        """A stable description of the settings (frozenset order varies between processes)."""
+        return json.dumps(
+            {
+                "mode": self.mode,
+                "form": self.form,
+                "split_parts": self.split_parts,
+                "stop_pos": sorted(self.stop_pos),
+                "stop_pos_pairs": sorted(self.stop_pos_pairs),
+                "stop_words": sorted(self.stop_words),
+                "sudachipy": sudachipy.__version__,
+            },
+            ensure_ascii=False,
+        )
+
+    def tokens(self, text: str) -> list[Token]:
+        """Content words of `text` in order, with exact offsets into `text`."""
+        out: list[Token] = []
+        tok = _tokenizer(self.mode)
+        for offset, chunk in _chunks(text):
+            for m in tok.tokenize(chunk):
+                pos = m.part_of_speech()
+                if pos[0] in self.stop_pos or (pos[0], pos[1]) in self.stop_pos_pairs:
+                    continue
+                key = fold(m.normalized_form() if self.form == "normalized" else m.surface())
+                if not key.strip() or key in self.stop_words:
+                    continue
+                parts: tuple[str, ...] = ()
+                if self.split_parts:
+                    sub = m.split(SplitMode.A)
+                    if len(sub) > 1:
+                        parts = tuple(fold(p.normalized_form()) for p in sub)
+                out.append(
+                    Token(
+                        text=key,
+                        surface=m.surface(),
+                        start=offset + m.begin(),
+                        end=offset + m.end(),
+                        reading=m.reading_form(),
+                        parts=parts,
+                        synonym_ids=tuple(m.synonym_group_ids()),
+                    )
+                )
+        return out
+
+    def index_terms(self, text: str) -> list[tuple[str, int, int, int]]:
+        """(term, position, start, end) for indexing: each word, and a compound's parts too.
+
+        Positions count mode A parts, so a phrase of parts matches inside a compound and a
+        compound token sits at the position of its first part.
+        """
+        return self.index_terms_from(self.tokens(text))
+
+    def index_terms_from(self, tokens: list[Token]) -> list[tuple[str, int, int, int]]:
+        out: list[tuple[str, int, int, int]] = []
+        pos = 0
+        for t in tokens:
+            out.append((t.text, pos, t.start, t.end))
+            if t.parts:
+                for i, part in enumerate(t.parts):
+                    if part not in self.stop_words:
+                        out.append((part, pos + i, t.start, t.end))
+                pos += len(t.parts)
+            else:
+                pos += 1
+        return out
+
+    def terms(self, text: str) -> list[str]:
+        """The terms the index stores for `text` (what TF-IDF counts too)."""
+        return [term for term, _pos, _s, _e in self.index_terms(text)]
+
+    def reading_grams(self, text: str) -> list[str]:
+        """Katakana bigrams of the content words' readings, for the low-weight reading field."""
+        return kana_bigrams("".join(t.reading for t in self.tokens(text)))
+
+
+def kana_bigrams(reading: str) -> list[str]:
+    reading = to_katakana(fold(reading)).upper()
+    if len(reading) < 2:
+        return [reading] if reading else []
+    return [reading[i : i + 2] for i in range(len(reading) - 1)]
+
+
+# Presets, as Whoosh has: plain functions that return a configured analyzer.
+def default_analyzer() -> Analyzer:
+    return Analyzer()
+
+
+def surface_analyzer() -> Analyzer:
+    """The evaluation baseline: surface forms only, no parts, no filler list (plain BM25)."""
+    return Analyzer(form="surface", split_parts=False, stop_words=frozenset())
+
+
+# Module-level so TfidfVectorizer(analyzer=analyze_terms) pickles (lambdas do not).
+_DEFAULT = Analyzer()
+
+
+def analyze_terms(text: str) -> list[str]:
+    return _DEFAULT.terms(text)
+
+
+def split_words(query: str) -> list[str]:
+    """Whitespace-separated words (ASCII and ideographic spaces)."""
+    return [w for w in re.split(r"[\s\u3000]+", query) if w]

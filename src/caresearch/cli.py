@@ -1,0 +1,354 @@
+"""The `caresearch` command: a thin adapter that parses argv, calls the Engine, prints.
+
+Every error becomes one short line on stderr and a non-zero exit (2 for bad input); no
+traceback reaches the user. Query text is never logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import serialize
+from .config import Settings
+from .errors import CaresearchError, CorpusError, QueryError
+
+EXIT_USAGE = 2
+
+
+# --- output helpers ----------------------------------------------------------------------------
+
+
+def _print_json(data: Any, out: TextIO, *, lines: bool = False) -> None:
+    if lines:
+        out.write(json.dumps(data, ensure_ascii=False) + "\n")
+    else:
+        out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _strip_marks(snippet: str) -> str:
+    import html
+
+    return html.unescape(snippet.replace("<mark>", "【").replace("</mark>", "】"))
+
+
+def _progress(it: Iterable, total: int, desc: str) -> Iterable:
+    from tqdm import tqdm
+
+    # Only worth a bar when it takes a while and stderr is a terminal.
+    return tqdm(it, total=total, desc=desc, unit="件", disable=None, mininterval=0.5, leave=False)
+
+
+# --- engine access -----------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(corpus_dir=args.corpus, index_dir=args.index)
+
+
+def _engine(args: argparse.Namespace):
+    """Open the index, building it first when it is missing or older than the corpus."""
+    from .engine import Engine
+
+    settings = _settings(args)
+    if Engine.is_stale(settings):
+        print("索引を作成しています… (building the index)", file=sys.stderr)
+        report = Engine.build(settings, progress=_progress)
+        print(_build_line(report), file=sys.stderr)
+    return Engine.open(settings)
+
+
+def _build_line(report) -> str:
+    if not report.built:
+        return f"index up to date: {report.cases} cases, {report.passages} passages ({report.path})"
+    return (
+        f"built index: {report.cases} cases, {report.passages} passages, "
+        f"{report.documents} documents in {report.seconds:.1f} s ({report.path})"
+    )
+
+
+def _read_stdin_lines(stdin: TextIO) -> Iterable[str]:
+    raw = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise QueryError(f"standard input is not valid UTF-8 (byte {exc.start})") from None
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _each_query(
+    args: argparse.Namespace,
+    text: str,
+    run: Callable[[str], dict],
+    render: Callable[[dict], None],
+    stdin: TextIO,
+    out: TextIO,
+) -> int:
+    """One query, or with '-' one query per stdin line printed as JSON Lines, in order."""
+    if text != "-":
+        data = run(text)
+        if args.json:
+            _print_json(data, out)
+        else:
+            render(data)
+        return 0
+    status = 0
+    for line in _read_stdin_lines(stdin):
+        try:
+            _print_json(run(line), out, lines=True)
+        except QueryError as exc:
+            _print_json({"query": line, "error": exc.message}, out, lines=True)
+            status = 1
+    return status
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def cmd_build(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .engine import Engine
+
+    report = Engine.build(_settings(args), force=args.force, progress=_progress)
+    print(_build_line(report), file=out)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    engine = _engine(args)
+    filters = {
+        "prefecture": args.pref,
+        "region": args.region,
+        "theme": args.theme,
+        "keyword": args.keyword,
+        "section": args.section,
+    }
+
+    def run(q: str) -> dict:
+        return serialize.search_result(
+            engine.search(q, filters=filters, page=args.page, page_size=args.limit)
+        )
+
+    def render(data: dict) -> None:
+        note = "（すべての語を含む事例がないため、いずれかの語を含む事例を表示）" if data["fallback"] else ""
+        print(f"「{data['query']}」 {data['total']}件{note}", file=out)
+        for n, hit in enumerate(data["hits"], start=(data["page"] - 1) * data["page_size"] + 1):
+            print(f"\n{n}. {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]", file=out)
+            for p in hit["passages"]:
+                print(f"   - ({_section_label(p['section'])}) {_strip_marks(p['snippet'])}", file=out)
+        if not data["hits"]:
+            print("該当する事例はありません。", file=out)
+
+    return _each_query(args, args.query, run, render, stdin, out)
+
+
+def _section_label(section: str) -> str:
+    from .models import SECTION_LABELS
+
+    return SECTION_LABELS.get(section, section)
+
+
+def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    engine = _engine(args)
+
+    def run(text: str) -> dict:
+        return serialize.recommendation(engine.recommend(text, limit=args.limit))
+
+    def render(data: dict) -> None:
+        if data["no_strong_match"]:
+            print("この課題に強く合う事例は見つかりませんでした（参考として近い事例を表示します）。", file=out)
+        conf = {"high": "高", "medium": "中", "low": "低"}
+        for n, c in enumerate(data["cases"], 1):
+            print(f"\n{n}. {c['prefecture']} {c['municipality']}  {c['title']}  [{c['case_id']}]", file=out)
+            print(f"   適合度: {conf[c['confidence']]}  スコア: {c['score']:.2f}", file=out)
+            terms = "、".join(
+                m["query"] if m["via"] == "exact" else f"{m['query']}→{m['case']}"
+                for m in c["matched_terms"]
+            )
+            if terms:
+                print(f"   なぜこの事例?: {terms}", file=out)
+            for les in c["lessons"]:
+                print(f"   - [{les['id']}] {les['text']}", file=out)
+
+    return _each_query(args, args.text, run, render, stdin, out)
+
+
+def cmd_similar(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    engine = _engine(args)
+    case = engine.case(args.case_id)
+    data = serialize.similar(case, engine.similar(args.case_id, limit=args.limit))
+    if args.json:
+        _print_json(data, out)
+        return 0
+    print(f"{case.prefecture} {case.municipality} に似た事例:", file=out)
+    for s in data["similar"]:
+        why = "、".join(s["shared_themes"] + s["shared_terms"][:5])
+        print(f"- {s['prefecture']} {s['municipality']}  {s['title']}  ({s['score']:.2f}) 共通点: {why}", file=out)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    engine = _engine(args)
+    case = engine.case(args.case_id)
+    if args.json:
+        _print_json(serialize.case_detail(case), out)
+        return 0
+    from .render import case_text
+
+    out.write(case_text(case))
+    return 0
+
+
+def cmd_lessons(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    engine = _engine(args)
+    items = engine.lessons(theme=args.theme, prefecture=args.pref, kind=args.kind)
+    if args.json:
+        _print_json({"total": len(items), "lessons": [serialize.lesson_dict(l) for _c, l in items]}, out)
+        return 0
+    for case, lesson in items:
+        print(f"[{lesson.id}] {case.municipality}: {lesson.text}", file=out)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .corpus import validate_corpus
+
+    corpus_dir = Path(args.dir) if args.dir else _settings(args).corpus_dir
+    problems = validate_corpus(corpus_dir)
+    if not problems:
+        print(f"ok: {corpus_dir} is valid", file=out)
+        return 0
+    for p in problems:
+        print(str(p), file=sys.stderr)
+    print(f"{len(problems)} problem(s) in {corpus_dir}", file=sys.stderr)
+    return 1
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .web import create_app
+
+    engine = _engine(args)
+    app = create_app(engine)
+    if args.get:
+        response = app.test_client().get(args.get)
+        out.write(response.get_data(as_text=True))
+        return 0 if response.status_code < 400 else 1
+    import waitress
+
+    print(f"caresearch: http://{args.host}:{args.port}/ で待ち受けています (Ctrl+C で終了)", file=sys.stderr)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="caresearch")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .evaluate import run_eval
+
+    engine = _engine(args)
+    report = run_eval(engine, Path(args.dev_dir))
+    if args.json:
+        _print_json(report, out)
+    else:
+        from .evaluate import format_report
+
+        out.write(format_report(report))
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus", metavar="DIR", help="corpus directory (env CARESEARCH_CORPUS; default: corpus/)")
+    common.add_argument("--index", metavar="DIR", help="index directory (env CARESEARCH_INDEX; default: index/)")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON")
+
+    parser = argparse.ArgumentParser(
+        prog="caresearch",
+        description="地域包括ケアの取組事例を探す / search community-care case studies",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build", parents=[common], help="build the index from the corpus")
+    p.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("search", parents=[common, as_json], help="keyword search")
+    p.add_argument("query", help="keywords; '-' reads one query per line from stdin (JSON Lines out)")
+    p.add_argument("--pref", help="prefecture filter, e.g. 北海道")
+    p.add_argument("--region", help="region filter, e.g. 東北")
+    p.add_argument("--theme", help="theme filter, e.g. 認知症")
+    p.add_argument("--keyword", help="keyword filter")
+    p.add_argument("--section", help="section filter, e.g. key_point, suggestion")
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--limit", type=int, default=None, help="cases per page")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("recommend", parents=[common, as_json], help="cases and lessons for a problem description")
+    p.add_argument("text", help="the problem in your own words; '-' reads one per line from stdin")
+    p.add_argument("--limit", type=int, default=5)
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("similar", parents=[common, as_json], help="cases similar to a case")
+    p.add_argument("case_id")
+    p.add_argument("--limit", type=int, default=5)
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("show", parents=[common, as_json], help="print one case")
+    p.add_argument("case_id")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("lessons", parents=[common, as_json], help="list key points and suggestions")
+    p.add_argument("--theme")
+    p.add_argument("--pref")
+    p.add_argument("--kind", choices=["key_point", "suggestion"])
+    p.set_defaults(func=cmd_lessons)
+
+    for name in ("validate",):
+        p = sub.add_parser(name, parents=[common], help="check the case files (changes nothing)")
+        p.add_argument("dir", nargs="?", help="corpus directory (default: --corpus)")
+        p.set_defaults(func=cmd_validate)
+    corpus = sub.add_parser("corpus", help="corpus tools")
+    csub = corpus.add_subparsers(dest="corpus_command", required=True, metavar="COMMAND")
+    p = csub.add_parser("validate", parents=[common], help="check the case files (changes nothing)")
+    p.add_argument("dir", nargs="?", help="corpus directory (default: --corpus)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("serve", parents=[common], help="serve the web UI with waitress")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--get", metavar="PATH", help="answer one request in-process, print it and exit")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", parents=[common, as_json], help="score the dev sets against a baseline")
+    p.add_argument("--dev-dir", default=str(Path(__file__).resolve().parents[2] / "eval"))
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    stdin = stdin or sys.stdin
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "limit", None) is not None and not 1 <= args.limit <= 100:
+        parser.error("--limit must be between 1 and 100")
+    try:
+        return args.func(args, out, stdin)
+    except CorpusError as exc:
+        print(f"caresearch: error: {exc.message}", file=sys.stderr)
+        for p in exc.problems:
+            print(f"  {p}", file=sys.stderr)
+        return exc.exit_code
+    except CaresearchError as exc:
+        print(f"caresearch: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,543 @@
+"""Load and validate the case corpus: corpus/cases/<id>.yaml plus corpus/themes.yaml.
+
+Validation never stops at the first error and never writes: it returns every problem it finds,
+so a person fixing a case file sees the whole list at once. Structure is checked with the JSON
+Schema in data/case.schema.json; rules that span fields or files are checked here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import CorpusError
+from .models import Case, ContentSection, HistoryEvent, Item, Lesson, Restoration, Source, Story
+
+SCHEMA_PATH = Path(__file__).parent / "data" / "case.schema.json"
+CASES_DIRNAME = "cases"
+THEMES_FILENAME = "themes.yaml"
+
+# Where item lists live in a case file and the id each item must carry: "<case>-<prefix><n>".
+ID_PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("features",), "feat-"),
+    (("background",), "bg-"),
+    (("contents",), "sec-"),
+    (("history",), "ev-"),
+    (("outcomes", "changes"), "chg-"),
+    (("outcomes", "stories"), "story-"),
+    (("key_points", "region"), "kp-r"),
+    (("key_points", "municipality"), "kp-m"),
+    (("suggestions",), "sg-"),
+)
+LESSON_LISTS = (("key_points", "region"), ("key_points", "municipality"), ("suggestions",))
+PATTERN_MESSAGES = {
+    r"\S": "empty text",
+    r"^[a-z][a-z0-9_]*$": "id must be lower-case ASCII letters, digits and _ (e.g. 'tobetsu')",
+    r"^\S+[都道府県]$": "expected a prefecture name ending in 都, 道, 府 or 県",
+    r"^\S+[市町村区]$": "expected a municipality name ending in 市, 町, 村 or 区",
+    r"^[0-9a-f]{64}$": "expected a sha256 hex digest",
+}
+TYPE_NAMES = {
+    "string": "a string",
+    "array": "a list",
+    "object": "a mapping",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the corpus. `file` is relative to the corpus dir (posix)."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.file}: {self.field}: {self.message}"
+            if self.field
+            else f"{self.file}: {self.message}"
+        )
+
+
+# ---------------------------------------------------------------- YAML reading
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        except TypeError:
+            pass  # unhashable key: SafeLoader reports it itself
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> tuple[bool, Any]:
+    """(ok, data); on failure a problem is appended and ok is False."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(rel, "", f"not UTF-8 text (byte {exc.start})"))
+        return False, None
+    except OSError as exc:
+        problems.append(Problem(rel, "", f"cannot read file: {exc.strerror or exc}"))
+        return False, None
+    try:
+        return True, yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc)
+        problems.append(Problem(rel, "", f"invalid YAML{where}: {what}"))
+        return False, None
+
+
+# ---------------------------------------------------------------- schema errors → problems
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _path(parts: Any) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _join(base: str, key: str) -> str:
+    return f"{base}.{key}" if base else key
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"  # e.g. a date: YAML reads 2014-04-01 as one
+
+
+def _schema_problems(rel: str, error: ValidationError) -> list[Problem]:
+    where = _path(error.absolute_path)
+    kind, value, inst = error.validator, error.validator_value, error.instance
+    if kind == "required" and isinstance(inst, dict):
+        return [
+            Problem(rel, _join(where, k), "missing required field") for k in value if k not in inst
+        ]
+    if kind == "additionalProperties" and isinstance(inst, dict):
+        known = list(error.schema.get("properties", {}))
+        out = []
+        for key in inst:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.7)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            out.append(Problem(rel, _join(where, str(key)), f"unknown field{hint}"))
+        return out
+    if kind == "type":
+        wanted = value if isinstance(value, list) else [value]
+        expected = " or ".join(TYPE_NAMES.get(w, w) for w in wanted)
+        return [Problem(rel, where, f"expected {expected}, got {_type_name(inst)}")]
+    if kind == "enum":
+        allowed = ", ".join("null" if v is None else str(v) for v in value)
+        return [Problem(rel, where, f"{inst!r} is not one of: {allowed}")]
+    if kind == "pattern":
+        message = PATTERN_MESSAGES.get(value, f"{inst!r} does not match {value}")
+        if value != r"\S":
+            message = f"{message}, got {inst!r}"
+        return [Problem(rel, where, message)]
+    if kind == "minItems":
+        return [Problem(rel, where, f"needs at least {value} item(s)")]
+    if kind == "maxItems":
+        return [Problem(rel, where, f"allows at most {value} item(s)")]
+    if kind == "minimum":
+        return [Problem(rel, where, f"must be at least {value}, got {inst!r}")]
+    return [Problem(rel, where, error.message)]
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _themes(corpus_dir: Path, problems: list[Problem]) -> list[str] | None:
+    path = corpus_dir / THEMES_FILENAME
+    rel = THEMES_FILENAME
+    if not path.is_file():
+        problems.append(Problem(rel, "", "missing themes file (the controlled vocabulary)"))
+        return None
+    ok, data = _read_yaml(path, rel, problems)
+    if not ok:
+        return None
+    if not isinstance(data, list) or not data:
+        problems.append(Problem(rel, "", "expected a non-empty list of {label, description}"))
+        return None
+    labels: list[str] = []
+    for i, entry in enumerate(data):
+        where = f"[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(Problem(rel, where, f"expected a mapping, got {_type_name(entry)}"))
+            continue
+        for key in entry:
+            if key not in ("label", "description"):
+                problems.append(Problem(rel, f"{where}.{key}", "unknown field"))
+        label = entry.get("label")
+        if not isinstance(label, str) or not label.strip():
+            problems.append(Problem(rel, f"{where}.label", "missing or empty label"))
+            continue
+        if not isinstance(entry.get("description", ""), str):
+            problems.append(Problem(rel, f"{where}.description", "expected a string"))
+        if label in labels:
+            problems.append(Problem(rel, f"{where}.label", f"duplicate theme '{label}'"))
+            continue
+        labels.append(label)
+    return labels
+
+
+def _get(data: Any, keys: tuple[str, ...]) -> Any:
+    for k in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(k)
+    return data
+
+
+def _case_checks(
+    rel: str,
+    stem: str,
+    data: dict[str, Any],
+    labels: list[str] | None,
+    seen_ids: dict[str, str],
+    problems: list[Problem],
+) -> None:
+    """Rules the schema cannot express. Defensive: the data may be structurally broken."""
+    case_id = data.get("id")
+    if isinstance(case_id, str) and case_id != stem:
+        problems.append(
+            Problem(rel, "id", f"file name must match the id: expected cases/{case_id}.yaml")
+        )
+    themes = data.get("themes")
+    if labels is not None and isinstance(themes, list):
+        for i, theme in enumerate(themes):
+            if not isinstance(theme, str):
+                continue
+            if theme not in labels:
+                close = difflib.get_close_matches(theme, labels, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                problems.append(
+                    Problem(
+                        rel, f"themes[{i}]", f"unknown theme '{theme}', not in themes.yaml{hint}"
+                    )
+                )
+            elif themes.index(theme) != i:
+                problems.append(Problem(rel, f"themes[{i}]", f"duplicate theme '{theme}'"))
+    for keys in LESSON_LISTS:
+        lessons = _get(data, keys)
+        if not isinstance(lessons, list):
+            continue
+        for i, lesson in enumerate(lessons):
+            text = lesson.get("text") if isinstance(lesson, dict) else None
+            if isinstance(text, str) and not text.strip():
+                problems.append(Problem(rel, f"{'.'.join(keys)}[{i}].text", "empty lesson"))
+    if not isinstance(case_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", case_id):
+        return  # item ids are checked against the case id; without one there is nothing to check
+    for keys, prefix in ID_PREFIXES:
+        entries = _get(data, keys)
+        if not isinstance(entries, list):
+            continue
+        pattern = re.compile(rf"{re.escape(case_id)}-{re.escape(prefix)}[1-9][0-9]*")
+        for i, entry in enumerate(entries):
+            item_id = entry.get("id") if isinstance(entry, dict) else None
+            if not isinstance(item_id, str):
+                continue
+            field = f"{'.'.join(keys)}[{i}].id"
+            if not pattern.fullmatch(item_id):
+                problems.append(
+                    Problem(rel, field, f"id '{item_id}' should look like '{case_id}-{prefix}<n>'")
+                )
+            if item_id in seen_ids:
+                problems.append(
+                    Problem(rel, field, f"duplicate id '{item_id}' (also at {seen_ids[item_id]})")
+                )
+            else:
+                seen_ids[item_id] = f"{rel}: {field}"
+
+
+def _scan(corpus_dir: Path) -> tuple[list[Problem], list[str], list[dict[str, Any]]]:
+    problems: list[Problem] = []
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        return [Problem(str(corpus_dir), "", "corpus directory does not exist")], [], []
+    labels = _themes(corpus_dir, problems)
+    cases_dir = corpus_dir / CASES_DIRNAME
+    if not cases_dir.is_dir():
+        problems.append(
+            Problem(CASES_DIRNAME, "", "missing cases directory (one <id>.yaml per case)")
+        )
+        return problems, labels or [], []
+    docs: list[dict[str, Any]] = []
+    case_files: dict[str, str] = {}
+    seen_ids: dict[str, str] = {}
+    for path in sorted(cases_dir.glob("*.yml")):
+        problems.append(Problem(f"{CASES_DIRNAME}/{path.name}", "", "case files must end in .yaml"))
+    paths = sorted(cases_dir.glob("*.yaml"))
+    if not paths:
+        problems.append(Problem(CASES_DIRNAME, "", "no case files (*.yaml)"))
+    for path in paths:
+        rel = f"{CASES_DIRNAME}/{path.name}"
+        ok, data = _read_yaml(path, rel, problems)
+        if not ok:
+            continue
+        if not isinstance(data, dict):
+            got = "an empty file" if data is None else _type_name(data)
+            problems.append(Problem(rel, "", f"expected a mapping of case fields, got {got}"))
+            continue
+        before = len(problems)
+        errors = sorted(
+            _validator().iter_errors(data), key=lambda e: (_path(e.absolute_path), e.validator)
+        )
+        for error in errors:
+            for p in _schema_problems(rel, error):
+                if p not in problems:
+                    problems.append(p)
+        _case_checks(rel, path.stem, data, labels, seen_ids, problems)
+        case_id = data.get("id")
+        if isinstance(case_id, str):
+            if case_id in case_files:
+                problems.append(
+                    Problem(
+                        rel, "id", f"duplicate case id '{case_id}' (also in {case_files[case_id]})"
+                    )
+                )
+            else:
+                case_files[case_id] = rel
+        if len(problems) == before:
+            docs.append(data)
+    return problems, labels or [], docs
+
+
+# ---------------------------------------------------------------- public API
+
+
+def validate_corpus(corpus_dir: Path) -> list[Problem]:
+    """Every problem in the corpus (empty list = valid). Reads only; never modifies a file."""
+    return _scan(Path(corpus_dir))[0]
+
+
+def load_themes(corpus_dir: Path) -> tuple[str, ...]:
+    """Theme labels of corpus_dir/themes.yaml, in file order."""
+    problems: list[Problem] = []
+    labels = _themes(Path(corpus_dir), problems)
+    if problems or labels is None:
+        raise CorpusError(
+            f"invalid {THEMES_FILENAME}: {problems[0] if problems else 'no themes'}", problems
+        )
+    return tuple(labels)
+
+
+def load_corpus(corpus_dir: Path) -> tuple[Case, ...]:
+    """All cases, sorted by `order` then id. Raises CorpusError listing every problem."""
+    problems, _labels, docs = _scan(Path(corpus_dir))
+    if problems:
+        raise CorpusError(
+            f"{len(problems)} problem(s) in the corpus at {corpus_dir}; first: {problems[0]}",
+            problems,
+        )
+    cases = [_to_case(d) for d in docs]
+    return tuple(sorted(cases, key=lambda c: (c.order, c.id)))
+
+
+def _items(entries: list[dict[str, Any]] | None) -> tuple[Item, ...]:
+    return tuple(Item(e["id"], e["text"]) for e in entries or [])
+
+
+def _lessons(
+    case_id: str, entries: list[dict[str, Any]] | None, kind: str, audience: str
+) -> tuple[Lesson, ...]:
+    return tuple(
+        Lesson(id=e["id"], case_id=case_id, kind=kind, audience=audience, text=e["text"], order=i)
+        for i, e in enumerate(entries or [], 1)
+    )
+
+
+def _to_case(d: dict[str, Any]) -> Case:
+    cid = d["id"]
+    outcomes = d.get("outcomes") or {}
+    kp = d["key_points"]
+    src = d.get("source")
+    source = None
+    if src is not None:
+        source = Source(
+            report=src["report"],
+            chapter=src.get("chapter") or "",
+            pages=src.get("pages"),
+            file=src.get("file"),
+            sha256=src.get("sha256"),
+            lines=tuple((a, b) for a, b in src.get("lines") or []),
+        )
+    defaults = Case.__dataclass_fields__
+    return Case(
+        id=cid,
+        order=d["order"],
+        prefecture=d["prefecture"],
+        municipality=d["municipality"],
+        municipality_type=d.get("municipality_type"),
+        region=d["region"],
+        title=d["title"],
+        keywords=tuple(d["keywords"]),
+        editorial_keywords=tuple(d.get("editorial_keywords") or ()),
+        themes=tuple(d["themes"]),
+        features=_items(d.get("features")),
+        implementing_bodies=tuple(d.get("implementing_bodies") or ()),
+        background=_items(d.get("background")),
+        recommendation=d.get("recommendation") or "",
+        summary=d.get("summary"),
+        contents=tuple(
+            ContentSection(
+                id=s["id"],
+                heading=s["heading"],
+                paragraphs=tuple(s["paragraphs"]),
+                subheading=s.get("subheading"),
+                budget=s.get("budget"),
+            )
+            for s in d.get("contents") or []
+        ),
+        history=tuple(
+            HistoryEvent(e["id"], e["period"], e["text"]) for e in d.get("history") or []
+        ),
+        changes=_items(outcomes.get("changes")),
+        stories=tuple(
+            Story(
+                id=s["id"],
+                title=s.get("title"),
+                paragraphs=tuple(s["paragraphs"]),
+                subject=s.get("subject"),
+            )
+            for s in outcomes.get("stories") or []
+        ),
+        key_points=_lessons(cid, kp["region"], "key_point", "region")
+        + _lessons(cid, kp["municipality"], "key_point", "municipality"),
+        suggestions=_lessons(cid, d["suggestions"], "suggestion", "starter"),
+        suggestions_label=d.get("suggestions_label") or defaults["suggestions_label"].default,
+        contact=d.get("contact"),
+        diagram_text=tuple(d.get("diagram_text") or ()),
+        restorations=tuple(
+            Restoration(r["target"], r["restored"], r.get("note", ""))
+            for r in d.get("restorations") or []
+        ),
+        source=source,
+        quality_notes=tuple(d.get("quality_notes") or ()),
+        figures_missing=d.get("figures_missing", True),
+    )
+
+
+def case_to_dict(case: Case) -> dict[str, Any]:
+    """JSON-ready dict with the keys of a case file (used by `show --json` and the API)."""
+
+    def items(xs: tuple[Item, ...] | tuple[Lesson, ...]) -> list[dict[str, str]]:
+        return [{"id": x.id, "text": x.text} for x in xs]
+
+    kp_region = tuple(k for k in case.key_points if k.audience == "region")
+    kp_municipality = tuple(k for k in case.key_points if k.audience == "municipality")
+    src = case.source
+    return {
+        "id": case.id,
+        "order": case.order,
+        "prefecture": case.prefecture,
+        "municipality": case.municipality,
+        "municipality_type": case.municipality_type,
+        "region": case.region,
+        "title": case.title,
+        "keywords": list(case.keywords),
+        "editorial_keywords": list(case.editorial_keywords),
+        "themes": list(case.themes),
+        "features": items(case.features),
+        "implementing_bodies": list(case.implementing_bodies),
+        "background": items(case.background),
+        "recommendation": case.recommendation,
+        "summary": case.summary,
+        "contents": [
+            {
+                "id": s.id,
+                "heading": s.heading,
+                "subheading": s.subheading,
+                "paragraphs": list(s.paragraphs),
+                "budget": s.budget,
+            }
+            for s in case.contents
+        ],
+        "history": [{"id": e.id, "period": e.period_label, "text": e.text} for e in case.history],
+        "outcomes": {
+            "changes": items(case.changes),
+            "stories": [
+                {
+                    "id": s.id,
+                    "title": s.title,
+                    "subject": s.subject,
+                    "paragraphs": list(s.paragraphs),
+                }
+                for s in case.stories
+            ],
+        },
+        "key_points": {"region": items(kp_region), "municipality": items(kp_municipality)},
+        "suggestions_label": case.suggestions_label,
+        "suggestions": items(case.suggestions),
+        "contact": case.contact,
+        "diagram_text": list(case.diagram_text),
+        "restorations": [
+            {"target": r.target, "restored": r.restored, "note": r.note} for r in case.restorations
+        ],
+        "source": None
+        if src is None
+        else {
+            "report": src.report,
+            "chapter": src.chapter,
+            "pages": src.pages,
+            "file": src.file,
+            "sha256": src.sha256,
+            "lines": [list(r) for r in src.lines],
+        },
+        "quality_notes": list(case.quality_notes),
+        "figures_missing": case.figures_missing,
+    }

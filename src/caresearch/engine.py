@@ -1,0 +1,455 @@
+"""The Engine facade: the one object the CLI and the web app talk to.
+
+`Engine.build(settings)` turns the corpus into a published build (Whoosh index, TF-IDF model,
+corpus snapshot); `Engine.open(settings)` loads the current build read-only. Then `search`,
+`recommend`, `similar`, `case`, `cases` and `lessons`. Nothing here parses HTTP or argv.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from . import __version__
+from .analysis import Analyzer, Token
+from .config import Settings
+from .corpus import load_corpus, load_themes
+from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
+from .index import IndexDoc, SearchIndex, write_index
+from .models import (
+    BuildReport,
+    Case,
+    CaseRecommendation,
+    Lesson,
+    MatchedTerm,
+    Recommendation,
+    ScoredLesson,
+    SearchResult,
+    SimilarCase,
+)
+from .query import QueryExpander
+from .recommend import ANSWER_SECTIONS, LESSON_SECTIONS, Recommender, rrf, top_shared_terms
+from .searching import Corpus, search
+from .store import IndexStore, fingerprint
+from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
+from .synonyms import SynonymTable
+
+BUILD_FORMAT = 1  # bump when the build's files change shape
+WHOOSH_DIR = "whoosh"
+MODEL_FILE = "recommender.pkl"
+SNAPSHOT_FILE = "corpus.pkl"
+SUDACHI_GROUPS_FILE = "sudachi_groups.pkl"
+LESSON_FIELD_SECTIONS = ("key_point", "suggestion", "feature")
+
+# Recommendation thresholds, measured on eval/recommend_dev.yaml (see docs/recommend.md).
+STRONG_COVERAGE = 0.34  # below this share of the description's content, no strong match
+HIGH_COVERAGE = 0.5
+MEDIUM_COVERAGE = 0.3
+SYNONYM_WEIGHT = 0.5
+MAX_DESCRIPTION_WORDS = 40
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    files = sorted((corpus_dir / "cases").glob("*.yaml"))
+    themes = corpus_dir / "themes.yaml"
+    return files + ([themes] if themes.exists() else [])
+
+
+def corpus_fingerprint(settings: Settings, analyzer: Analyzer) -> str:
+    return fingerprint(
+        [*corpus_files(settings.corpus_dir), SYNONYMS_PATH],
+        analyzer.settings_key(),
+        f"format={BUILD_FORMAT}",
+        f"version={__version__}",
+    )
+
+
+def index_docs(cases: Iterable[Case]) -> Iterable[IndexDoc]:
+    for c in cases:
+        yield IndexDoc(
+            id=c.id,
+            case_id=c.id,
+            kind="case",
+            title=f"{c.title}\n{c.prefecture} {c.municipality}",
+            keywords="\n".join(c.keywords + c.editorial_keywords + c.themes),
+            body="\n".join(c.implementing_bodies + ((c.contact,) if c.contact else ())),
+            diagram="\n".join(c.diagram_text),
+        )
+        for p in c.passages():
+            field = "lesson" if p.section in LESSON_FIELD_SECTIONS else "body"
+            yield IndexDoc(
+                id=p.id,
+                case_id=c.id,
+                kind=p.section,
+                heading=p.heading or "",
+                **{field: p.text},
+            )
+
+
+def _texts(cases: Iterable[Case]) -> Iterable[str]:
+    for doc in index_docs(cases):
+        for text in (doc.title, doc.keywords, doc.lesson, doc.heading, doc.body, doc.diagram):
+            if text:
+                yield text
+    for c in cases:
+        yield c.title
+        yield from c.keywords + c.editorial_keywords + c.themes
+
+
+class Engine:
+    """An open build: cases, index, recommender and query expander, all read-only."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        cases: tuple[Case, ...],
+        index: SearchIndex,
+        recommender: Recommender,
+        expander: QueryExpander,
+        themes: tuple[str, ...],
+        meta: Mapping,
+        build_path: Path,
+    ) -> None:
+        self.settings = settings
+        self.corpus = Corpus(cases)
+        self.index = index
+        self.recommender = recommender
+        self.expander = expander
+        self.analyzer = expander.analyzer
+        self.themes = themes
+        self.meta = dict(meta)
+        self.build_path = build_path
+        self._case_pos = {cid: i for i, cid in enumerate(recommender.case_ids_)}
+
+    # --- building -------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        force: bool = False,
+        progress: Callable[[Iterable, int, str], Iterable] | None = None,
+    ) -> BuildReport:
+        """Build and publish a new index unless the current one matches corpus and settings.
+
+        The corpus is validated first (a broken case file raises CorpusError and nothing is
+        written); the new build is published atomically, so the old one serves until then.
+        """
+        started = time.perf_counter()
+        analyzer = Analyzer()
+        store = IndexStore(settings.index_dir)
+        cases = load_corpus(settings.corpus_dir)
+        themes = load_themes(settings.corpus_dir)
+        fp = corpus_fingerprint(settings, analyzer)
+        meta = store.meta()
+        if not force and meta and meta.get("fingerprint") == fp:
+            return BuildReport(
+                False,
+                meta["cases"],
+                meta["passages"],
+                meta["documents"],
+                round(time.perf_counter() - started, 3),
+                str(store.current()),
+            )
+        texts = list(dict.fromkeys(_texts(cases)))
+        wrap = progress or (lambda it, total, desc: it)
+        tokens: dict[str, list[Token]] = {
+            t: analyzer.tokens(t) for t in wrap(texts, len(texts), "解析")
+        }
+        partial = store.new_build()
+        try:
+            n_docs = write_index(partial / WHOOSH_DIR, index_docs(cases), analyzer, tokens)
+            terms = {t: analyzer.index_terms_from(tok) for t, tok in tokens.items()}
+            recommender = Recommender().fit(
+                cases, {t: [x[0] for x in v] for t, v in terms.items()}
+            )
+            groups: dict[int, set[str]] = {}
+            for toks in tokens.values():
+                for tok in toks:
+                    for gid in tok.synonym_ids:
+                        groups.setdefault(gid, set()).add(tok.text)
+            _dump(partial / MODEL_FILE, recommender)
+            _dump(partial / SNAPSHOT_FILE, (cases, themes))
+            _dump(
+                partial / SUDACHI_GROUPS_FILE,
+                {g: tuple(sorted(v)) for g, v in groups.items() if len(v) > 1},
+            )
+            n_passages = sum(1 for c in cases for _ in c.passages())
+            final = store.publish(
+                partial,
+                {
+                    "fingerprint": fp,
+                    "format": BUILD_FORMAT,
+                    "version": __version__,
+                    "cases": len(cases),
+                    "passages": n_passages,
+                    "documents": n_docs,
+                    "corpus_dir": str(settings.corpus_dir),
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+            )
+        except BaseException:
+            store.discard(partial)
+            raise
+        return BuildReport(
+            True,
+            len(cases),
+            n_passages,
+            n_docs,
+            round(time.perf_counter() - started, 3),
+            str(final),
+        )
+
+    @classmethod
+    def is_stale(cls, settings: Settings) -> bool:
+        meta = IndexStore(settings.index_dir).meta()
+        return not meta or meta.get("fingerprint") != corpus_fingerprint(settings, Analyzer())
+
+    @classmethod
+    def open(cls, settings: Settings) -> Engine:
+        store = IndexStore(settings.index_dir)
+        build = store.current()
+        if build is None:
+            raise IndexNotReady(
+                f"no index in {settings.index_dir}: run `caresearch build` first"
+            )
+        meta = store.meta(build)
+        if not meta or meta.get("format") != BUILD_FORMAT:
+            raise IndexNotReady(
+                f"the index in {build} is from another version or damaged: run `caresearch build`"
+            )
+        try:
+            cases, themes = _load(build / SNAPSHOT_FILE)
+            recommender = _load(build / MODEL_FILE)
+            groups = _load(build / SUDACHI_GROUPS_FILE)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
+            raise IndexNotReady(
+                f"the index in {build} is damaged ({type(exc).__name__}): run `caresearch build`"
+            ) from exc
+        index = SearchIndex.open(build / WHOOSH_DIR)
+        analyzer = Analyzer()
+        expander = QueryExpander(analyzer, SynonymTable.load(), groups)
+        return cls(settings, cases, index, recommender, expander, themes, meta, build)
+
+    def close(self) -> None:
+        self.index.close()
+
+    # --- reading --------------------------------------------------------------------------
+
+    @property
+    def cases(self) -> tuple[Case, ...]:
+        return self.corpus.cases
+
+    def case(self, case_id: str) -> Case:
+        try:
+            return self.corpus.by_id[case_id]
+        except (KeyError, TypeError):
+            raise NotFound(f"事例が見つかりません: {case_id}") from None
+
+    def lessons(
+        self, *, theme: str | None = None, prefecture: str | None = None, kind: str | None = None
+    ) -> tuple[tuple[Case, Lesson], ...]:
+        if theme and theme not in self.themes:
+            raise QueryError(f"不明なテーマです: {theme}")
+        if kind and kind not in LESSON_SECTIONS:
+            raise QueryError(f"不明な種類です: {kind}")
+        return tuple(
+            (c, lesson)
+            for c in self.cases
+            if (not theme or theme in c.themes) and (not prefecture or c.prefecture == prefecture)
+            for lesson in c.suggestions + c.key_points
+            if not kind or lesson.kind == kind
+        )
+
+    def lesson(self, lesson_id: str) -> tuple[Case, Lesson]:
+        for c in self.cases:
+            for lesson in c.lessons:
+                if lesson.id == lesson_id:
+                    return c, lesson
+        raise NotFound(f"教訓が見つかりません: {lesson_id}")
+
+    # --- searching ------------------------------------------------------------------------
+
+    def search(
+        self,
+        text: str,
+        *,
+        filters: Mapping[str, str | None] | None = None,
+        page: int = 1,
+        page_size: int | None = None,
+    ) -> SearchResult:
+        return search(
+            self.index,
+            self.corpus,
+            self.expander,
+            self.analyzer,
+            text,
+            filters=filters,
+            page=page,
+            page_size=page_size or self.settings.page_size,
+            passages_per_case=self.settings.passages_per_case,
+            max_chars=self.settings.max_query_chars,
+        )
+
+    def synonym_suggestions(self, text: str) -> tuple[str, ...]:
+        """Other spellings of the words in `text`, for help on zero hits."""
+        out: list[str] = []
+        for word in text.split():
+            out.extend(s for s in self.expander.synonyms_of(word) if s not in out)
+        return tuple(out[:10])
+
+    # --- recommending ---------------------------------------------------------------------
+
+    def recommend(self, text: str, *, limit: int = 5) -> Recommendation:
+        text = (text or "").strip()
+        if not text:
+            raise QueryError("課題の内容を入力してください。")
+        if len(text) > self.settings.max_text_chars:
+            raise QueryTooLarge(
+                f"入力が長すぎます（{self.settings.max_text_chars}文字まで）。要点を短くまとめてください。"
+            )
+        if not 1 <= limit <= 50:
+            raise QueryError("件数は1から50までです。")
+        tokens = self.analyzer.tokens(text)
+        if not tokens:
+            raise QueryError("内容を表す語が見つかりません。課題を文章で入力してください。")
+        rec = self.recommender
+        literal = Counter(t.text for t in tokens)
+        surfaces = {t.text: t.surface for t in reversed(tokens)}
+        weighted: Counter = Counter(x[0] for x in self.analyzer.index_terms_from(tokens))
+        expansions: dict[str, tuple[str, ...]] = {}
+        for term in literal:
+            word = self.expander.word(surfaces[term])
+            alts = tuple(
+                t for v in (word.variants if word else ()) if v.via != "exact" for t in v.terms
+            )
+            if alts:
+                expansions[term] = alts
+                for alt in alts:
+                    weighted[alt] += SYNONYM_WEIGHT * literal[term]
+        scores = rec.score_cases(weighted, literal, expansions)
+        tfidf_rank = [s.case_id for s in sorted(scores, key=lambda s: -s.cosine) if s.cosine > 0]
+
+        # BM25: an OR query over the most informative content words of the description.
+        informative = sorted(literal, key=lambda t: -rec.idf(t))[:MAX_DESCRIPTION_WORDS]
+        bm25: Counter = Counter()
+        for term in informative:
+            word = self.expander.word(surfaces[term])
+            if word is None:
+                continue
+            best: dict[str, float] = {}
+            for docnum, s in self.index.word_scores(word).items():
+                cid = self.index.docs[docnum].case_id
+                best[cid] = max(best.get(cid, 0.0), s)
+            bm25.update(best)
+        bm25_rank = [cid for cid, _s in bm25.most_common()]
+
+        fused = rrf([tfidf_rank, bm25_rank])
+        top_possible = 2 / 61
+        by_id = {s.case_id: s for s in scores}
+        ranked = sorted(fused, key=lambda cid: (-fused[cid], self.case(cid).order))
+        best_cov = max((by_id[c].coverage for c in ranked[:3]), default=0.0)
+        no_strong = best_cov < STRONG_COVERAGE
+
+        passage_scores = rec.score_passages(weighted)
+        out_cases: list[CaseRecommendation] = []
+        for cid in ranked:
+            s = by_id[cid]
+            confidence = (
+                "high"
+                if s.coverage >= HIGH_COVERAGE and not no_strong
+                else "medium"
+                if s.coverage >= MEDIUM_COVERAGE and not no_strong
+                else "low"
+            )
+            if no_strong and len(out_cases) >= 3:
+                break
+            out_cases.append(
+                CaseRecommendation(
+                    case=self.case(cid),
+                    score=round(fused[cid] / top_possible, 4),
+                    confidence=confidence,
+                    matched_terms=self._matched_terms(s.matched, surfaces, expansions, cid),
+                    lessons=self._case_lessons(cid, passage_scores),
+                )
+            )
+            if len(out_cases) >= limit:
+                break
+        case_weight = {cr.case.id: cr.score for cr in out_cases}
+        overall = sorted(
+            (
+                ScoredLesson(self.corpus.passages[pid], round(float(passage_scores[i]) * case_weight[cid], 4))
+                for i, pid in enumerate(rec.passage_ids_)
+                if rec.passage_section_[i] in LESSON_SECTIONS
+                and (cid := rec.case_ids_[rec.passage_case_[i]]) in case_weight
+                and passage_scores[i] > 0
+            ),
+            key=lambda sl: -sl.score,
+        )[:10]
+        return Recommendation(
+            query=text,
+            no_strong_match=no_strong,
+            cases=tuple(out_cases),
+            lessons=tuple(overall),
+            coverage=round(best_cov, 3),
+        )
+
+    def _matched_terms(
+        self,
+        found: Iterable[str],
+        surfaces: Mapping[str, str],
+        expansions: Mapping[str, tuple[str, ...]],
+        case_id: str,
+    ) -> tuple[MatchedTerm, ...]:
+        vocab = self.recommender.case_vocab_[self._case_pos[case_id]]
+        out = []
+        for term in list(found)[:12]:
+            if term in vocab:
+                out.append(MatchedTerm(surfaces[term], term, "exact"))
+            else:
+                alt = next(a for a in expansions.get(term, ()) if a in vocab)
+                out.append(MatchedTerm(surfaces[term], alt, "synonym"))
+        return tuple(out)
+
+    def _case_lessons(self, case_id: str, passage_scores) -> tuple[ScoredLesson, ...]:
+        rec = self.recommender
+        pos = self._case_pos[case_id]
+        scored = [
+            (float(passage_scores[i]) * ANSWER_SECTIONS[rec.passage_section_[i]], rec.passage_ids_[i], rec.passage_section_[i])
+            for i in range(len(rec.passage_ids_))
+            if rec.passage_case_[i] == pos and rec.passage_section_[i] in ANSWER_SECTIONS
+        ]
+        lessons = sorted((s for s in scored if s[2] in LESSON_SECTIONS), key=lambda s: -s[0])[:3]
+        contents = sorted((s for s in scored if s[2] == "content" and s[0] > 0), key=lambda s: -s[0])[:2]
+        return tuple(
+            ScoredLesson(self.corpus.passages[pid], round(score, 4)) for score, pid, _k in lessons + contents
+        )
+
+    def similar(self, case_id: str, *, limit: int = 5) -> tuple[SimilarCase, ...]:
+        case = self.case(case_id)
+        a = self._case_pos[case_id]
+        out = []
+        for other in self.cases:
+            if other.id == case_id or other.id not in self._case_pos:
+                continue
+            score, terms = top_shared_terms(self.recommender, a, self._case_pos[other.id])
+            shared = tuple(t for t in case.themes if t in other.themes)
+            out.append(SimilarCase(other, round(score, 4), shared, terms))
+        out.sort(key=lambda s: (-s.score, s.case.order))
+        return tuple(out[:limit])
+
+
+def _dump(path: Path, obj: object) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load(path: Path):
+    # Only files this program wrote into its own build directory are unpickled.
+    with open(path, "rb") as f:
+        return pickle.load(f)
+

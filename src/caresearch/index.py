@@ -1,0 +1,265 @@
+"""The Whoosh index: schema, writing a fresh index, opening it, and scoring query words.
+
+The only module that imports whoosh, so another engine could replace it. Queries are built
+from analysed `QueryWord`s as Whoosh objects directly, never by Whoosh's query parser, so no
+text a user types can raise a syntax error.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.analysis import Token, Tokenizer
+from whoosh.fields import ID, STORED, TEXT, Schema
+from whoosh.scoring import BM25F
+
+from .analysis import Analyzer, kana_bigrams
+from .analysis import Token as AToken
+from .errors import IndexNotReady
+from .query import QueryWord
+
+# Field boosts, tuned on eval/search_dev.yaml: lessons and titles above body text, figure
+# word salad and kana readings far below, so an expansion never outranks a literal match.
+FIELD_BOOSTS: dict[str, float] = {
+    "title": 3.0,
+    "keywords": 2.5,
+    "lesson": 2.0,
+    "heading": 1.5,
+    "body": 1.0,
+    "diagram": 0.3,
+}
+READING_BOOST = 0.3
+TEXT_FIELDS = tuple(FIELD_BOOSTS)
+INDEX_NAME = "passages"
+
+
+class Analyzed(str):
+    """A field value that carries its analysed terms, so the build tokenizes each text once."""
+
+    terms: list[tuple[str, int, int, int]]
+
+    def __new__(cls, text: str, terms: list[tuple[str, int, int, int]]) -> Analyzed:
+        obj = super().__new__(cls, text)
+        obj.terms = terms
+        return obj
+
+
+class SudachiTokenizer(Tokenizer):
+    """Whoosh adapter over `analysis.Analyzer`. Holds settings only; pickled into the schema."""
+
+    def __init__(self, analyzer: Analyzer | None = None) -> None:
+        self.analyzer = analyzer or Analyzer()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.analyzer == self.analyzer
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.analyzer))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.analyzer!r})"
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        terms = value.terms if isinstance(value, Analyzed) else self.analyzer.index_terms(value)
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for term, pos, start, end in terms:
+            t.text, t.boost, t.stopped = term, 1.0, False
+            if keeporiginal:
+                t.original = term
+            if positions:
+                t.pos = start_pos + pos
+            if chars:
+                t.startchar, t.endchar = start_char + start, start_char + end
+            yield t
+
+
+class KanaBigramTokenizer(Tokenizer):
+    """Katakana reading bigrams; values arrive already converted by the build."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        grams = value.split(" ") if tokenize else [value]
+        for i, gram in enumerate(g for g in grams if g):
+            t.text, t.boost, t.stopped = gram, 1.0, False
+            if positions:
+                t.pos = start_pos + i
+            yield t
+
+
+def make_schema(analyzer: Analyzer) -> Schema:
+    text_fields = {
+        name: TEXT(analyzer=SudachiTokenizer(analyzer), field_boost=boost, phrase=True)
+        for name, boost in FIELD_BOOSTS.items()
+    }
+    return Schema(
+        id=ID(stored=True, unique=True),
+        case_id=ID(stored=True),
+        kind=ID(stored=True),
+        reading=TEXT(analyzer=KanaBigramTokenizer(), field_boost=READING_BOOST, phrase=True),
+        meta=STORED,
+        **text_fields,
+    )
+
+
+@dataclass(frozen=True)
+class IndexDoc:
+    """One indexed document: a passage of a case, or the case itself (kind 'case')."""
+
+    id: str
+    case_id: str
+    kind: str
+    title: str = ""
+    keywords: str = ""
+    lesson: str = ""
+    heading: str = ""
+    body: str = ""
+    diagram: str = ""
+
+
+def write_index(
+    path: Path,
+    docs: Iterable[IndexDoc],
+    analyzer: Analyzer,
+    tokens: Mapping[str, list[AToken]] | None = None,
+) -> int:
+    """Write a new index into the empty directory `path`; return the number of documents.
+
+    `tokens` maps texts to their analysed tokens when the caller has them already.
+    """
+    tokens = tokens or {}
+    path.mkdir(parents=True, exist_ok=True)
+    ix = whoosh_index.create_in(str(path), make_schema(analyzer), indexname=INDEX_NAME)
+    writer = ix.writer(limitmb=256)
+    count = 0
+    try:
+        for doc in docs:
+            fields: dict[str, object] = {"id": doc.id, "case_id": doc.case_id, "kind": doc.kind}
+            readings: list[str] = []
+            for name in TEXT_FIELDS:
+                text = getattr(doc, name)
+                if not text:
+                    continue
+                toks = tokens.get(text)
+                if toks is None:
+                    toks = analyzer.tokens(text)
+                fields[name] = Analyzed(text, analyzer.index_terms_from(toks))
+                if name != "diagram":
+                    readings.append("".join(t.reading for t in toks))
+            fields["reading"] = " ".join(kana_bigrams("".join(readings)))
+            writer.add_document(**fields)
+            count += 1
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    return count
+
+
+@dataclass(frozen=True)
+class DocMeta:
+    id: str
+    case_id: str
+    kind: str
+
+
+class SearchIndex:
+    """An open, read-only index. Thread-safe for searching: each call opens its own searcher."""
+
+    def __init__(self, ix: whoosh_index.Index, docs: tuple[DocMeta, ...]) -> None:
+        self._ix = ix
+        self._local = threading.local()  # Whoosh searchers are not thread-safe: one per thread
+        self._searchers: list = []
+        self.docs = docs
+
+    def _searcher(self):
+        s = getattr(self._local, "searcher", None)
+        if s is None:
+            s = self._local.searcher = self._ix.searcher(weighting=BM25F())
+            self._searchers.append(s)
+        return s
+
+    @classmethod
+    def open(cls, path: Path) -> SearchIndex:
+        try:
+            ix = whoosh_index.open_dir(str(path), indexname=INDEX_NAME, readonly=True)
+            with ix.searcher() as s:
+                docs = tuple(
+                    DocMeta(f["id"], f["case_id"], f["kind"]) for f in s.reader().all_stored_fields()
+                )
+        except Exception as exc:  # whoosh raises many types for a damaged index
+            raise IndexNotReady(
+                f"the index at {path} cannot be read ({type(exc).__name__}); "
+                "run `caresearch build` to rebuild it"
+            ) from exc
+        return cls(ix, docs)
+
+    def close(self) -> None:
+        for s in self._searchers:
+            s.close()
+        self._searchers.clear()
+        self._ix.close()
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def word_scores(self, word: QueryWord) -> dict[int, float]:
+        """BM25F score of every document that matches the word (docnum -> score)."""
+        q = word_query(word)
+        if q is None:
+            return {}
+        results = self._searcher().search(q, limit=None)
+        return {docnum: score for score, docnum in results.top_n}
+
+
+def _field_query(field: str, terms: tuple[str, ...], boost: float) -> wq.Query:
+    if len(terms) == 1:
+        return wq.Term(field, terms[0], boost=boost)
+    return wq.Phrase(field, list(terms), boost=boost)
+
+
+def word_query(word: QueryWord) -> wq.Query | None:
+    """One word: the best of its variants (DisjunctionMax), each summed over the text fields."""
+    alternatives: list[wq.Query] = []
+    for v in word.variants:
+        per_field = [_field_query(f, v.terms, v.weight) for f in TEXT_FIELDS]
+        alternatives.append(wq.Or(per_field))
+    if word.reading:
+        alternatives.append(_field_query("reading", word.reading, 1.0))
+    if not alternatives:
+        return None
+    return wq.DisjunctionMax(alternatives, tiebreak=0.1)

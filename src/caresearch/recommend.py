@@ -1,0 +1,147 @@
+"""From a description of a local problem to the cases and lessons that answer it.
+
+`Recommender` follows scikit-learn's conventions: `__init__` stores settings, `fit(cases, ...)`
+learns TF-IDF at case level and at passage level (learned attributes end in `_`), and the
+fitted object pickles (its analyzer is a module-level function). The only module that imports
+scikit-learn. The engine fuses its ranking with the BM25 index by reciprocal rank fusion; see
+docs/recommend.md for the choice and the measurements.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import Case, Passage
+
+LESSON_SECTIONS = ("key_point", "suggestion")
+# Passages that answer a problem, in the order the issue asks for: lessons, then concrete 工夫.
+ANSWER_SECTIONS = {"key_point": 1.0, "suggestion": 1.0, "content": 0.8}
+
+
+def identity(terms: list[str]) -> list[str]:
+    """TfidfVectorizer analyzer for pre-analysed term lists (module-level so it pickles)."""
+    return terms
+
+
+@dataclass(frozen=True)
+class CaseScore:
+    case_id: str
+    cosine: float
+    coverage: float  # idf-weighted share of the description's terms found in the case
+    matched: tuple[str, ...]  # description terms found in the case, most informative first
+
+
+class Recommender:
+    def __init__(self, sublinear_tf: bool = True, title_weight: int = 2) -> None:
+        self.sublinear_tf = sublinear_tf
+        self.title_weight = title_weight
+
+    def fit(self, cases: Sequence[Case], terms: Mapping[str, list[str]]) -> Recommender:
+        """Learn from `cases`; `terms` maps every passage text (and title) to its terms."""
+        self.case_ids_ = tuple(c.id for c in cases)
+        passages: list[Passage] = [p for c in cases for p in c.passages()]
+        self.passage_ids_ = tuple(p.id for p in passages)
+        self.passage_case_ = np.array([self.case_ids_.index(p.case_id) for p in passages])
+        self.passage_section_ = tuple(p.section for p in passages)
+        passage_terms = [terms[p.text] for p in passages]
+        case_terms: list[list[str]] = []
+        for c in cases:
+            doc = list(terms.get(c.title, [])) * self.title_weight
+            for kw in c.keywords + c.editorial_keywords + c.themes:
+                doc += terms.get(kw, [])
+            doc += [t for p, pt in zip(passages, passage_terms, strict=True) if p.case_id == c.id for t in pt]
+            case_terms.append(doc)
+        # Imported here so that loading a fitted model (at every start) does not import sklearn.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(
+            analyzer=identity, sublinear_tf=self.sublinear_tf, norm="l2", dtype=np.float32
+        )
+        self.case_matrix_ = vectorizer.fit_transform(case_terms).tocsr()
+        self.passage_matrix_ = vectorizer.transform(passage_terms).tocsr()
+        self.case_vocab_ = tuple(frozenset(t) for t in case_terms)
+        self.vocabulary_ = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
+        self.idf_ = vectorizer.idf_.astype(np.float32)
+        # An unseen term is as informative as the rarest seen one: it counts against coverage.
+        self.unseen_idf_ = float(math.log((len(cases) + 1) / 1) + 1)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "vocabulary_"):
+            raise RuntimeError("Recommender is not fitted: call fit(cases, terms) first")
+
+    def idf(self, term: str) -> float:
+        i = self.vocabulary_.get(term)
+        return float(self.idf_[i]) if i is not None else self.unseen_idf_
+
+    def query_vector(self, weighted: Mapping[str, float]):
+        """A unit-length TF-IDF row for weighted terms (synonym expansions weigh less)."""
+        self._check_fitted()
+        from scipy.sparse import csr_matrix
+
+        cols, vals = [], []
+        for term, w in weighted.items():
+            i = self.vocabulary_.get(term)
+            if i is not None and w > 0:
+                cols.append(i)
+                tf = 1 + math.log(w) if self.sublinear_tf and w >= 1 else w
+                vals.append(tf * float(self.idf_[i]))
+        row = csr_matrix(
+            (np.array(vals, dtype=np.float32), (np.zeros(len(cols), dtype=np.int32), cols)),
+            shape=(1, len(self.vocabulary_)),
+        )
+        norm = math.sqrt(float(row.multiply(row).sum())) or 1.0
+        return row / norm
+
+    def score_cases(
+        self,
+        weighted: Mapping[str, float],
+        literal: Mapping[str, float],
+        expansions: Mapping[str, Sequence[str]],
+    ) -> list[CaseScore]:
+        """Cosine and coverage for every case.
+
+        `literal` holds the description's own terms; `expansions` their synonyms, which count
+        as covering a term; `weighted` is both, synonyms with lower weights.
+        """
+        q = self.query_vector(weighted)
+        cosines = np.asarray((self.case_matrix_ @ q.T).todense()).ravel()
+        total = sum(self.idf(t) * w for t, w in literal.items()) or 1.0
+        out = []
+        for i, cid in enumerate(self.case_ids_):
+            vocab = self.case_vocab_[i]
+            found = [t for t in literal if t in vocab or any(a in vocab for a in expansions.get(t, ()))]
+            covered = sum(self.idf(t) * literal[t] for t in found)
+            found.sort(key=lambda t: -self.idf(t))
+            out.append(CaseScore(cid, float(cosines[i]), covered / total, tuple(found)))
+        return out
+
+    def score_passages(self, weighted: Mapping[str, float]) -> np.ndarray:
+        q = self.query_vector(weighted)
+        return np.asarray((self.passage_matrix_ @ q.T).todense()).ravel()
+
+
+def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
+    """Reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009): Σ 1 / (k + rank)."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+def top_shared_terms(
+    rec: Recommender, a: int, b: int, limit: int = 8
+) -> tuple[float, tuple[str, ...]]:
+    """Cosine of two fitted cases and the terms that weigh most in both."""
+    rec._check_fitted()
+    va, vb = rec.case_matrix_[a], rec.case_matrix_[b]
+    both = va.multiply(vb).tocoo()
+    inverse = {i: t for t, i in rec.vocabulary_.items()}
+    order = np.argsort(-both.data)[:limit]
+    terms = tuple(inverse[int(both.col[i])] for i in order if len(inverse[int(both.col[i])]) > 1)
+    return float(both.data.sum()), terms

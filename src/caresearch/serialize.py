@@ -1,0 +1,134 @@
+"""Result objects → JSON-ready dicts: one shape for the CLI's --json and the HTTP API."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .models import (
+    Case,
+    CaseHit,
+    CaseRecommendation,
+    Lesson,
+    Passage,
+    Recommendation,
+    ScoredLesson,
+    SearchResult,
+    SimilarCase,
+)
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "municipality": case.municipality,
+        "prefecture": case.prefecture,
+        "region": case.region,
+        "title": case.title,
+        "themes": list(case.themes),
+        "keywords": list(case.keywords),
+    }
+
+
+def case_detail(case: Case) -> dict[str, Any]:
+    data = _plain(dataclasses.asdict(case))
+    data["case_id"] = data.pop("id")
+    data["lessons"] = [lesson_dict(lesson) for lesson in case.lessons]
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def passage_dict(p: Passage, snippet: str | None = None) -> dict[str, Any]:
+    out = {"id": p.id, "case_id": p.case_id, "section": p.section, "text": p.text}
+    if p.heading:
+        out["heading"] = p.heading
+    if snippet is not None:
+        out["snippet"] = snippet
+    return out
+
+
+def lesson_dict(item: Lesson | Passage, score: float | None = None) -> dict[str, Any]:
+    kind = item.kind if isinstance(item, Lesson) else item.section
+    out: dict[str, Any] = {"id": item.id, "case_id": item.case_id, "kind": kind, "text": item.text}
+    if isinstance(item, Lesson):
+        out["audience"] = item.audience
+    if score is not None:
+        out["score"] = score
+    return out
+
+
+def scored_lesson(sl: ScoredLesson) -> dict[str, Any]:
+    return lesson_dict(sl.lesson, sl.score)
+
+
+def case_hit(hit: CaseHit) -> dict[str, Any]:
+    c = hit.case
+    return {
+        "case_id": c.id,
+        "municipality": c.municipality,
+        "prefecture": c.prefecture,
+        "title": c.title,
+        "score": hit.score,
+        "passages": [passage_dict(ph.passage, ph.snippet) for ph in hit.passages],
+    }
+
+
+def search_result(r: SearchResult) -> dict[str, Any]:
+    return {
+        "query": r.query,
+        "total": r.total,
+        "fallback": r.fallback,
+        "page": r.page,
+        "page_size": r.page_size,
+        "filters": dict(r.filters),
+        "hits": [case_hit(h) for h in r.hits],
+        "facets": r.facets,
+    }
+
+
+def case_recommendation(cr: CaseRecommendation) -> dict[str, Any]:
+    c = cr.case
+    return {
+        "case_id": c.id,
+        "municipality": c.municipality,
+        "prefecture": c.prefecture,
+        "title": c.title,
+        "score": cr.score,
+        "confidence": cr.confidence,
+        "matched_terms": [
+            {"query": m.query_term, "case": m.case_term, "via": m.via} for m in cr.matched_terms
+        ],
+        "lessons": [scored_lesson(sl) for sl in cr.lessons],
+    }
+
+
+def recommendation(r: Recommendation) -> dict[str, Any]:
+    return {
+        "query": r.query,
+        "no_strong_match": r.no_strong_match,
+        "coverage": r.coverage,
+        "cases": [case_recommendation(c) for c in r.cases],
+        "lessons": [scored_lesson(sl) for sl in r.lessons],
+    }
+
+
+def similar(case: Case, items: tuple[SimilarCase, ...]) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "similar": [
+            {
+                **case_summary(s.case),
+                "score": s.score,
+                "shared_themes": list(s.shared_themes),
+                "shared_terms": list(s.shared_terms),
+            }
+            for s in items
+        ],
+    }

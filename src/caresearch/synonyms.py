@@ -1,0 +1,42 @@
+"""The curated care-jargon table (ケアマネ = 介護支援専門員, 社協 = 社会福祉協議会, …): data only.
+
+Each group lists spellings that mean the same thing. Terms are compared after analysis, so a
+group entry matches whatever width or kana the user types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import CorpusError
+
+DEFAULT_PATH = Path(__file__).with_name("data") / "synonyms.yaml"
+
+
+@dataclass(frozen=True)
+class SynonymTable:
+    groups: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_PATH) -> SynonymTable:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise CorpusError(f"cannot read synonym table {path}: {exc}") from exc
+        groups = data.get("groups") if isinstance(data, dict) else None
+        if not isinstance(groups, list):
+            raise CorpusError(f"{path}: expected a mapping with a 'groups' list")
+        clean: list[tuple[str, ...]] = []
+        for i, group in enumerate(groups):
+            if not isinstance(group, list) or len(group) < 2:
+                raise CorpusError(f"{path}: groups[{i}]: a group needs at least two terms")
+            if not all(isinstance(t, str) and t.strip() for t in group):
+                raise CorpusError(f"{path}: groups[{i}]: every term must be a non-empty string")
+            clean.append(tuple(str(t).strip() for t in group))
+        return cls(tuple(clean))
+
+    def __len__(self) -> int:
+        return len(self.groups)
