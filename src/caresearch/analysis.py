@@ -36,20 +36,104 @@ STOP_POS_PAIRS: frozenset[tuple[str, str]] = frozenset(
 )
 # Normalized forms of light verbs and filler that officials' descriptions are full of.
 STOP_WORDS: frozenset[str] = frozenset(
-    """
-    する ある いる なる 思う 考える 言う こと ため うち もの よう ところ とき 事 物 為 内 所 時
-    これ それ あれ この その あの ここ そこ 方 など 等 等々 さん 様 当町 当市 当村 本市 本町 本村
-    うち 我が 私 私たち 我々 僕 自分 皆 皆さん 今 現在 最近 今回 まず また さらに 特に 非常
-    とても 大変 少し 多い 少ない 良い 良く 出来る できる 行く 来る 見る 居る 御座る 致す 下さる
-    くださる いただく 頂く 貰う もらう ない 無い ほしい 欲しい 困る 悩む いう 町 市 村
-    """.split()
+    [
+        "する",
+        "ある",
+        "いる",
+        "なる",
+        "思う",
+        "考える",
+        "言う",
+        "こと",
+        "ため",
+        "うち",
+        "もの",
+        "よう",
+        "ところ",
+        "とき",
+        "事",
+        "物",
+        "為",
+        "内",
+        "所",
+        "時",
+        "これ",
+        "それ",
+        "あれ",
+        "この",
+        "その",
+        "あの",
+        "ここ",
+        "そこ",
+        "方",
+        "など",
+        "等",
+        "等々",
+        "さん",
+        "様",
+        "当町",
+        "当市",
+        "当村",
+        "本市",
+        "本町",
+        "本村",
+        "うち",
+        "我が",
+        "私",
+        "私たち",
+        "我々",
+        "僕",
+        "自分",
+        "皆",
+        "皆さん",
+        "今",
+        "現在",
+        "最近",
+        "今回",
+        "まず",
+        "また",
+        "さらに",
+        "特に",
+        "非常",
+        "とても",
+        "大変",
+        "少し",
+        "多い",
+        "少ない",
+        "良い",
+        "良く",
+        "出来る",
+        "できる",
+        "行く",
+        "来る",
+        "見る",
+        "居る",
+        "御座る",
+        "致す",
+        "下さる",
+        "くださる",
+        "いただく",
+        "頂く",
+        "貰う",
+        "もらう",
+        "ない",
+        "無い",
+        "ほしい",
+        "欲しい",
+        "困る",
+        "悩む",
+        "いう",
+        "町",
+        "市",
+        "村",
+    ]
 )
 
 _tls = threading.local()
 
 
 def _sudachi_config() -> str:
-    """Sudachi's default config minus IgnoreYomiganaPlugin, which deletes （ケアマネ）-style glosses."""
+    """Sudachi's default config minus IgnoreYomiganaPlugin, which deletes （ケアマネ） glosses."""
     resources = Path(sudachipy.__file__).parent / "resources"
     cfg = json.loads((resources / "sudachi.json").read_text(encoding="utf-8"))
     cfg["inputTextPlugin"] = [
@@ -112,6 +196,7 @@ class Token(NamedTuple):
     reading: str
     parts: tuple[str, ...]  # normalized mode A parts of a compound, () when atomic
     synonym_ids: tuple[int, ...]
+    pos: tuple[str, str] = ("", "")  # Sudachi part of speech, first two levels
 
 
 @dataclass(frozen=True)
@@ -166,6 +251,7 @@ class Analyzer:
                         reading=m.reading_form(),
                         parts=parts,
                         synonym_ids=tuple(m.synonym_group_ids()),
+                        pos=(pos[0], pos[1]),
                     )
                 )
         return out

@@ -133,12 +133,21 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         )
 
     def render(data: dict) -> None:
-        note = "（すべての語を含む事例がないため、いずれかの語を含む事例を表示）" if data["fallback"] else ""
+        note = (
+            "（すべての語を含む事例がないため、いずれかの語を含む事例を表示）"
+            if data["fallback"]
+            else ""
+        )
         print(f"「{data['query']}」 {data['total']}件{note}", file=out)
         for n, hit in enumerate(data["hits"], start=(data["page"] - 1) * data["page_size"] + 1):
-            print(f"\n{n}. {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]", file=out)
+            print(
+                f"\n{n}. {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]",
+                file=out,
+            )
             for p in hit["passages"]:
-                print(f"   - ({_section_label(p['section'])}) {_strip_marks(p['snippet'])}", file=out)
+                print(
+                    f"   - ({_section_label(p['section'])}) {_strip_marks(p['snippet'])}", file=out
+                )
         if not data["hits"]:
             print("該当する事例はありません。", file=out)
 
@@ -159,10 +168,16 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
     def render(data: dict) -> None:
         if data["no_strong_match"]:
-            print("この課題に強く合う事例は見つかりませんでした（参考として近い事例を表示します）。", file=out)
+            print(
+                "この課題に強く合う事例は見つかりませんでした（参考として近い事例を表示します）。",
+                file=out,
+            )
         conf = {"high": "高", "medium": "中", "low": "低"}
         for n, c in enumerate(data["cases"], 1):
-            print(f"\n{n}. {c['prefecture']} {c['municipality']}  {c['title']}  [{c['case_id']}]", file=out)
+            print(
+                f"\n{n}. {c['prefecture']} {c['municipality']}  {c['title']}  [{c['case_id']}]",
+                file=out,
+            )
             print(f"   適合度: {conf[c['confidence']]}  スコア: {c['score']:.2f}", file=out)
             terms = "、".join(
                 m["query"] if m["via"] == "exact" else f"{m['query']}→{m['case']}"
@@ -186,7 +201,10 @@ def cmd_similar(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     print(f"{case.prefecture} {case.municipality} に似た事例:", file=out)
     for s in data["similar"]:
         why = "、".join(s["shared_themes"] + s["shared_terms"][:5])
-        print(f"- {s['prefecture']} {s['municipality']}  {s['title']}  ({s['score']:.2f}) 共通点: {why}", file=out)
+        print(
+            f"- {s['prefecture']} {s['municipality']}  {s['title']}  ({s['score']:.2f}) 共通点: {why}",
+            file=out,
+        )
     return 0
 
 
@@ -206,7 +224,9 @@ def cmd_lessons(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     engine = _engine(args)
     items = engine.lessons(theme=args.theme, prefecture=args.pref, kind=args.kind)
     if args.json:
-        _print_json({"total": len(items), "lessons": [serialize.lesson_dict(l) for _c, l in items]}, out)
+        _print_json(
+            {"total": len(items), "lessons": [serialize.lesson_dict(les) for _c, les in items]}, out
+        )
         return 0
     for case, lesson in items:
         print(f"[{lesson.id}] {case.municipality}: {lesson.text}", file=out)
@@ -238,7 +258,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return 0 if response.status_code < 400 else 1
     import waitress
 
-    print(f"caresearch: http://{args.host}:{args.port}/ で待ち受けています (Ctrl+C で終了)", file=sys.stderr)
+    print(
+        f"caresearch: http://{args.host}:{args.port}/ で待ち受けています (Ctrl+C で終了)",
+        file=sys.stderr,
+    )
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="caresearch")
     return 0
 
@@ -262,8 +285,12 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--corpus", metavar="DIR", help="corpus directory (env CARESEARCH_CORPUS; default: corpus/)")
-    common.add_argument("--index", metavar="DIR", help="index directory (env CARESEARCH_INDEX; default: index/)")
+    common.add_argument(
+        "--corpus", metavar="DIR", help="corpus directory (env CARESEARCH_CORPUS; default: corpus/)"
+    )
+    common.add_argument(
+        "--index", metavar="DIR", help="index directory (env CARESEARCH_INDEX; default: index/)"
+    )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
 
@@ -278,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("search", parents=[common, as_json], help="keyword search")
-    p.add_argument("query", help="keywords; '-' reads one query per line from stdin (JSON Lines out)")
+    p.add_argument(
+        "query", help="keywords; '-' reads one query per line from stdin (JSON Lines out)"
+    )
     p.add_argument("--pref", help="prefecture filter, e.g. 北海道")
     p.add_argument("--region", help="region filter, e.g. 東北")
     p.add_argument("--theme", help="theme filter, e.g. 認知症")
@@ -288,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="cases per page")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("recommend", parents=[common, as_json], help="cases and lessons for a problem description")
+    p = sub.add_parser(
+        "recommend", parents=[common, as_json], help="cases and lessons for a problem description"
+    )
     p.add_argument("text", help="the problem in your own words; '-' reads one per line from stdin")
     p.add_argument("--limit", type=int, default=5)
     p.set_defaults(func=cmd_recommend)
@@ -325,13 +356,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--get", metavar="PATH", help="answer one request in-process, print it and exit")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("eval", parents=[common, as_json], help="score the dev sets against a baseline")
+    p = sub.add_parser(
+        "eval", parents=[common, as_json], help="score the dev sets against a baseline"
+    )
     p.add_argument("--dev-dir", default=str(Path(__file__).resolve().parents[2] / "eval"))
     p.set_defaults(func=cmd_eval)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None
+) -> int:
     out = out or sys.stdout
     stdin = stdin or sys.stdin
     parser = build_parser()

@@ -31,7 +31,15 @@ from .models import (
     SimilarCase,
 )
 from .query import QueryExpander
-from .recommend import ANSWER_SECTIONS, LESSON_SECTIONS, Recommender, rrf, top_shared_terms
+from .recommend import (
+    ANSWER_SECTIONS,
+    LESSON_SECTIONS,
+    Recommender,
+    is_topic,
+    BM25_WEIGHT,
+    fuse,
+    top_shared_terms,
+)
 from .searching import Corpus, search
 from .store import IndexStore, fingerprint
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
@@ -45,9 +53,13 @@ SUDACHI_GROUPS_FILE = "sudachi_groups.pkl"
 LESSON_FIELD_SECTIONS = ("key_point", "suggestion", "feature")
 
 # Recommendation thresholds, measured on eval/recommend_dev.yaml (see docs/recommend.md).
-STRONG_COVERAGE = 0.34  # below this share of the description's content, no strong match
-HIGH_COVERAGE = 0.5
-MEDIUM_COVERAGE = 0.3
+# A strong match covers half of what the description is about, or a third of it through at
+# least four distinct topic words (a chance overlap with one or two words is not a match).
+STRONG_COVERAGE = 0.5
+PARTIAL_COVERAGE = 0.34
+PARTIAL_MIN_TERMS = 4
+HIGH_COVERAGE = 0.6
+MEDIUM_COVERAGE = 0.4
 SYNONYM_WEIGHT = 0.5
 MAX_DESCRIPTION_WORDS = 40
 
@@ -58,9 +70,16 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return files + ([themes] if themes.exists() else [])
 
 
+# The code that shapes a build: a change to any of these makes existing builds stale.
+BUILD_CODE = tuple(
+    Path(__file__).with_name(name)
+    for name in ("analysis.py", "corpus.py", "engine.py", "index.py", "models.py", "recommend.py")
+)
+
+
 def corpus_fingerprint(settings: Settings, analyzer: Analyzer) -> str:
     return fingerprint(
-        [*corpus_files(settings.corpus_dir), SYNONYMS_PATH],
+        [*corpus_files(settings.corpus_dir), SYNONYMS_PATH, *BUILD_CODE],
         analyzer.settings_key(),
         f"format={BUILD_FORMAT}",
         f"version={__version__}",
@@ -164,9 +183,7 @@ class Engine:
         try:
             n_docs = write_index(partial / WHOOSH_DIR, index_docs(cases), analyzer, tokens)
             terms = {t: analyzer.index_terms_from(tok) for t, tok in tokens.items()}
-            recommender = Recommender().fit(
-                cases, {t: [x[0] for x in v] for t, v in terms.items()}
-            )
+            recommender = Recommender().fit(cases, {t: [x[0] for x in v] for t, v in terms.items()})
             groups: dict[int, set[str]] = {}
             for toks in tokens.values():
                 for tok in toks:
@@ -214,9 +231,7 @@ class Engine:
         store = IndexStore(settings.index_dir)
         build = store.current()
         if build is None:
-            raise IndexNotReady(
-                f"no index in {settings.index_dir}: run `caresearch build` first"
-            )
+            raise IndexNotReady(f"no index in {settings.index_dir}: run `caresearch build` first")
         meta = store.meta(build)
         if not meta or meta.get("format") != BUILD_FORMAT:
             raise IndexNotReady(
@@ -318,7 +333,9 @@ class Engine:
         if not tokens:
             raise QueryError("内容を表す語が見つかりません。課題を文章で入力してください。")
         rec = self.recommender
-        literal = Counter(t.text for t in tokens)
+        literal = Counter(t.text for t in tokens if is_topic(t))
+        if not literal:
+            raise QueryError("課題の内容を表す語が見つかりません。もう少し具体的に書いてください。")
         surfaces = {t.text: t.surface for t in reversed(tokens)}
         weighted: Counter = Counter(x[0] for x in self.analyzer.index_terms_from(tokens))
         expansions: dict[str, tuple[str, ...]] = {}
@@ -332,7 +349,7 @@ class Engine:
                 for alt in alts:
                     weighted[alt] += SYNONYM_WEIGHT * literal[term]
         scores = rec.score_cases(weighted, literal, expansions)
-        tfidf_rank = [s.case_id for s in sorted(scores, key=lambda s: -s.cosine) if s.cosine > 0]
+        by_id = {s.case_id: s for s in scores}
 
         # BM25: an OR query over the most informative content words of the description.
         informative = sorted(literal, key=lambda t: -rec.idf(t))[:MAX_DESCRIPTION_WORDS]
@@ -346,14 +363,18 @@ class Engine:
                 cid = self.index.docs[docnum].case_id
                 best[cid] = max(best.get(cid, 0.0), s)
             bm25.update(best)
-        bm25_rank = [cid for cid, _s in bm25.most_common()]
 
-        fused = rrf([tfidf_rank, bm25_rank])
-        top_possible = 2 / 61
-        by_id = {s.case_id: s for s in scores}
-        ranked = sorted(fused, key=lambda cid: (-fused[cid], self.case(cid).order))
-        best_cov = max((by_id[c].coverage for c in ranked[:3]), default=0.0)
-        no_strong = best_cov < STRONG_COVERAGE
+        fused = fuse({s.case_id: s.cosine for s in scores}, bm25)
+        ranked = sorted(
+            (cid for cid in fused if fused[cid] > 0),
+            key=lambda cid: (-fused[cid], self.case(cid).order),
+        )
+        best = max((by_id[c] for c in ranked[:3]), key=lambda s: s.coverage, default=None)
+        best_cov = best.coverage if best else 0.0
+        no_strong = not best or not (
+            best.coverage >= STRONG_COVERAGE
+            or (best.coverage >= PARTIAL_COVERAGE and len(best.matched) >= PARTIAL_MIN_TERMS)
+        )
 
         passage_scores = rec.score_passages(weighted)
         out_cases: list[CaseRecommendation] = []
@@ -371,7 +392,7 @@ class Engine:
             out_cases.append(
                 CaseRecommendation(
                     case=self.case(cid),
-                    score=round(fused[cid] / top_possible, 4),
+                    score=round(fused[cid] / (1 + BM25_WEIGHT), 4),
                     confidence=confidence,
                     matched_terms=self._matched_terms(s.matched, surfaces, expansions, cid),
                     lessons=self._case_lessons(cid, passage_scores),
@@ -382,7 +403,9 @@ class Engine:
         case_weight = {cr.case.id: cr.score for cr in out_cases}
         overall = sorted(
             (
-                ScoredLesson(self.corpus.passages[pid], round(float(passage_scores[i]) * case_weight[cid], 4))
+                ScoredLesson(
+                    self.corpus.passages[pid], round(float(passage_scores[i]) * case_weight[cid], 4)
+                )
                 for i, pid in enumerate(rec.passage_ids_)
                 if rec.passage_section_[i] in LESSON_SECTIONS
                 and (cid := rec.case_ids_[rec.passage_case_[i]]) in case_weight
@@ -419,14 +442,21 @@ class Engine:
         rec = self.recommender
         pos = self._case_pos[case_id]
         scored = [
-            (float(passage_scores[i]) * ANSWER_SECTIONS[rec.passage_section_[i]], rec.passage_ids_[i], rec.passage_section_[i])
+            (
+                float(passage_scores[i]) * ANSWER_SECTIONS[rec.passage_section_[i]],
+                rec.passage_ids_[i],
+                rec.passage_section_[i],
+            )
             for i in range(len(rec.passage_ids_))
             if rec.passage_case_[i] == pos and rec.passage_section_[i] in ANSWER_SECTIONS
         ]
         lessons = sorted((s for s in scored if s[2] in LESSON_SECTIONS), key=lambda s: -s[0])[:3]
-        contents = sorted((s for s in scored if s[2] == "content" and s[0] > 0), key=lambda s: -s[0])[:2]
+        contents = sorted(
+            (s for s in scored if s[2] == "content" and s[0] > 0), key=lambda s: -s[0]
+        )[:2]
         return tuple(
-            ScoredLesson(self.corpus.passages[pid], round(score, 4)) for score, pid, _k in lessons + contents
+            ScoredLesson(self.corpus.passages[pid], round(score, 4))
+            for score, pid, _k in lessons + contents
         )
 
     def similar(self, case_id: str, *, limit: int = 5) -> tuple[SimilarCase, ...]:
@@ -452,4 +482,3 @@ def _load(path: Path):
     # Only files this program wrote into its own build directory are unpickled.
     with open(path, "rb") as f:
         return pickle.load(f)
-

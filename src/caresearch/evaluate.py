@@ -53,9 +53,12 @@ class SurfaceBaseline:
     def __init__(self, engine: Engine, workdir: Path) -> None:
         self.analyzer = surface_analyzer()
         docs = [
-            IndexDoc(d.id, d.case_id, d.kind, body="\n".join(
-                x for x in (d.title, d.keywords, d.lesson, d.heading, d.body) if x
-            ))
+            IndexDoc(
+                d.id,
+                d.case_id,
+                d.kind,
+                body="\n".join(x for x in (d.title, d.keywords, d.lesson, d.heading, d.body) if x),
+            )
             for d in index_docs(engine.cases)
         ]
         write_index(workdir, docs, self.analyzer)
@@ -94,7 +97,10 @@ def _search_ours(engine: Engine, text: str) -> tuple[list[str], list[str]]:
 
 def eval_search(engine: Engine, items: list[dict], baseline: SurfaceBaseline) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, run in (("caresearch", lambda q: _search_ours(engine, q)), ("baseline", baseline.search)):
+    for name, run in (
+        ("caresearch", lambda q: _search_ours(engine, q)),
+        ("baseline", baseline.search),
+    ):
         ndcg, mrr, hit = [], [], []
         per_query = []
         for item in items:

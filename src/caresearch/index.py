@@ -219,7 +219,8 @@ class SearchIndex:
             ix = whoosh_index.open_dir(str(path), indexname=INDEX_NAME, readonly=True)
             with ix.searcher() as s:
                 docs = tuple(
-                    DocMeta(f["id"], f["case_id"], f["kind"]) for f in s.reader().all_stored_fields()
+                    DocMeta(f["id"], f["case_id"], f["kind"])
+                    for f in s.reader().all_stored_fields()
                 )
         except Exception as exc:  # whoosh raises many types for a damaged index
             raise IndexNotReady(

@@ -158,7 +158,9 @@ class Case:
         if self.summary:
             yield Passage(f"{self.id}-summary", self.id, "summary", self.summary)
         for sec in self.contents:
-            yield Passage(sec.id, self.id, "content", "\n".join(sec.paragraphs), heading=sec.heading)
+            yield Passage(
+                sec.id, self.id, "content", "\n".join(sec.paragraphs), heading=sec.heading
+            )
         for ev in self.history:
             yield Passage(ev.id, self.id, "history", ev.text, heading=ev.period_label)
         for it in self.changes:

@@ -105,6 +105,13 @@ class QueryExpander:
             )
         return ParsedQuery(text, tuple(words))
 
+    def split(self, word: QueryWord) -> list[QueryWord]:
+        """The word's morphemes as separate words (when the whole phrase occurs nowhere)."""
+        toks = self.analyzer.tokens(word.text)
+        if len(toks) < 2:
+            return [word]
+        return [w for w in (self.word(t.surface) for t in toks) if w is not None]
+
     def word(self, text: str) -> QueryWord | None:
         toks = self.analyzer.tokens(text)
         # A lone kana (の, を) is a particle, not a word to look up by reading.
@@ -135,5 +142,5 @@ class QueryExpander:
                 for gid in tok.synonym_ids:
                     for alt in self.sudachi_groups.get(gid, ()):
                         if alt != tok.text:
-                            add(before + (alt,) + after, WEIGHT_SUDACHI, "sudachi", alt)
+                            add((*before, alt, *after), WEIGHT_SUDACHI, "sudachi", alt)
         return QueryWord(text, tuple(variants), reading, kana)

@@ -15,8 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .analysis import Token
 from .models import Case, Passage
 
+# Nouns too general to say what a description is about; they never count towards coverage.
+GENERIC_NOUNS = frozenset(
+    """
+    方法 仕方 やり方 事例 話 人 方 取り組み 取組 自治体 課題 状況 必要 場合 今後 内容 部分 様子
+    点 面 中 上 下 前 後 間 他 全体 問題 現状 結果 参考 例 具体 年 月 日 度 年度 以前 以降 何
+    誰 毎年 最近 成功 工夫 一つ 皆 全て 全部 多く 各 等 ほか 手 目 気 声 形 的 性 化 者 員
+    """.split()
+)
+TOPIC_POS = frozenset({"名詞", "形状詞"})
 LESSON_SECTIONS = ("key_point", "suggestion")
 # Passages that answer a problem, in the order the issue asks for: lessons, then concrete 工夫.
 ANSWER_SECTIONS = {"key_point": 1.0, "suggestion": 1.0, "content": 0.8}
@@ -25,6 +35,16 @@ ANSWER_SECTIONS = {"key_point": 1.0, "suggestion": 1.0, "content": 0.8}
 def identity(terms: list[str]) -> list[str]:
     """TfidfVectorizer analyzer for pre-analysed term lists (module-level so it pickles)."""
     return terms
+
+
+def is_topic(token: Token) -> bool:
+    """A word that says what a description is about: a specific noun, not filler."""
+    return (
+        token.pos[0] in TOPIC_POS
+        and token.pos[1] not in ("数詞", "助動詞語幹")
+        and token.text not in GENERIC_NOUNS
+        and not token.text.isdigit()
+    )
 
 
 @dataclass(frozen=True)
@@ -53,7 +73,12 @@ class Recommender:
             doc = list(terms.get(c.title, [])) * self.title_weight
             for kw in c.keywords + c.editorial_keywords + c.themes:
                 doc += terms.get(kw, [])
-            doc += [t for p, pt in zip(passages, passage_terms, strict=True) if p.case_id == c.id for t in pt]
+            doc += [
+                t
+                for p, pt in zip(passages, passage_terms, strict=True)
+                if p.case_id == c.id
+                for t in pt
+            ]
             case_terms.append(doc)
         # Imported here so that loading a fitted model (at every start) does not import sklearn.
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -64,10 +89,17 @@ class Recommender:
         self.case_matrix_ = vectorizer.fit_transform(case_terms).tocsr()
         self.passage_matrix_ = vectorizer.transform(passage_terms).tocsr()
         self.case_vocab_ = tuple(frozenset(t) for t in case_terms)
+        # Passage-level document frequencies: with few cases, case-level idf is too coarse to
+        # tell a telling word from a common one.
+        df: dict[str, int] = {}
+        for pt in passage_terms:
+            for t in set(pt):
+                df[t] = df.get(t, 0) + 1
+        n = len(passage_terms)
+        self.term_idf_ = {t: math.log((n + 1) / (d + 1)) + 1 for t, d in df.items()}
+        self.unseen_term_idf_ = math.log(n + 1) + 1
         self.vocabulary_ = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
         self.idf_ = vectorizer.idf_.astype(np.float32)
-        # An unseen term is as informative as the rarest seen one: it counts against coverage.
-        self.unseen_idf_ = float(math.log((len(cases) + 1) / 1) + 1)
         return self
 
     def _check_fitted(self) -> None:
@@ -75,8 +107,8 @@ class Recommender:
             raise RuntimeError("Recommender is not fitted: call fit(cases, terms) first")
 
     def idf(self, term: str) -> float:
-        i = self.vocabulary_.get(term)
-        return float(self.idf_[i]) if i is not None else self.unseen_idf_
+        """Passage-level inverse document frequency; unseen terms weigh most."""
+        return self.term_idf_.get(term, self.unseen_term_idf_)
 
     def query_vector(self, weighted: Mapping[str, float]):
         """A unit-length TF-IDF row for weighted terms (synonym expansions weigh less)."""
@@ -114,7 +146,9 @@ class Recommender:
         out = []
         for i, cid in enumerate(self.case_ids_):
             vocab = self.case_vocab_[i]
-            found = [t for t in literal if t in vocab or any(a in vocab for a in expansions.get(t, ()))]
+            found = [
+                t for t in literal if t in vocab or any(a in vocab for a in expansions.get(t, ()))
+            ]
             covered = sum(self.idf(t) * literal[t] for t in found)
             found.sort(key=lambda t: -self.idf(t))
             out.append(CaseScore(cid, float(cosines[i]), covered / total, tuple(found)))
@@ -123,6 +157,19 @@ class Recommender:
     def score_passages(self, weighted: Mapping[str, float]) -> np.ndarray:
         q = self.query_vector(weighted)
         return np.asarray((self.passage_matrix_ @ q.T).todense()).ravel()
+
+
+# Weighted CombSUM of max-normalised scores. Measured on eval/recommend_dev.yaml against equal
+# reciprocal rank fusion and each signal alone (docs/recommend.md); BM25 helps at a low weight.
+BM25_WEIGHT = 0.2
+
+
+def fuse(cosines: Mapping[str, float], bm25: Mapping[str, float]) -> dict[str, float]:
+    """cosine / max(cosine) + BM25_WEIGHT * bm25 / max(bm25), per case."""
+    top_cos = max(cosines.values(), default=0.0) or 1.0
+    top_bm = max(bm25.values(), default=0.0) or 1.0
+    ids = set(cosines) | set(bm25)
+    return {c: cosines.get(c, 0.0) / top_cos + BM25_WEIGHT * bm25.get(c, 0.0) / top_bm for c in ids}
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:

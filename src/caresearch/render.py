@@ -6,9 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from .models import AUDIENCE_LABELS, Case, Lesson
 
-FIGURES_NOTE = (
-    "※ 抽出元のPDFから半角の数字と英字が失われているため、人口・年度・件数などの数値は表示できません。"
-)
+FIGURES_NOTE = "※ 抽出元のPDFから半角の数字と英字が失われているため、人口・年度・件数などの数値は表示できません。"
 
 
 def case_sections(case: Case) -> list[tuple[str, list[str]]]:
@@ -31,10 +29,16 @@ def case_sections(case: Case) -> list[tuple[str, list[str]]]:
     add("取り組みの経緯", (f"{e.period_label}: {e.text}" for e in case.history))
     add("地域に見られた変化", (f"・{i.text}" for i in case.changes))
     for st in case.stories:
-        add(f"《{st.title}》" if st.title else "個別の事例", [*([st.subject] if st.subject else []), *st.paragraphs])
+        add(
+            f"《{st.title}》" if st.title else "個別の事例",
+            [*([st.subject] if st.subject else []), *st.paragraphs],
+        )
     for audience in ("region", "municipality"):
         items = [k for k in case.key_points if k.audience == audience]
-        add(f"この事例のポイント（{AUDIENCE_LABELS[audience]}）", (f"・{k.text} [{k.id}]" for k in items))
+        add(
+            f"この事例のポイント（{AUDIENCE_LABELS[audience]}）",
+            (f"・{k.text} [{k.id}]" for k in items),
+        )
     add(case.suggestions_label, (f"✓ {s.text} [{s.id}]" for s in case.suggestions))
     add("連絡先", [case.contact or ""])
     return out
@@ -60,7 +64,9 @@ def handout_markdown(
     if lessons:
         lines += ["## 取り組みのヒント", ""]
         for case, lesson in lessons:
-            kind = "これから取り組む皆さまへ" if lesson.kind == "suggestion" else "この事例のポイント"
+            kind = (
+                "これから取り組む皆さまへ" if lesson.kind == "suggestion" else "この事例のポイント"
+            )
             lines.append(f"- {_md(lesson.text)}  ")
             lines.append(f"  （{case.prefecture} {case.municipality}・{kind}・{lesson.id}）")
         lines.append("")

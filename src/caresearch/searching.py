@@ -47,7 +47,10 @@ def case_passes(case: Case, filters: Mapping[str, str]) -> bool:
         filters.get("prefecture") in (None, case.prefecture)
         and filters.get("region") in (None, case.region)
         and ("theme" not in filters or filters["theme"] in case.themes)
-        and ("keyword" not in filters or filters["keyword"] in case.keywords + case.editorial_keywords)
+        and (
+            "keyword" not in filters
+            or filters["keyword"] in case.keywords + case.editorial_keywords
+        )
     )
 
 
@@ -81,7 +84,19 @@ def search(
     if not 1 <= page <= MAX_PAGE:
         raise QueryError(f"ページ番号は1から{MAX_PAGE}までです。")
     parsed = expander.parse(text, max_chars=max_chars)
-    per_word = [index.word_scores(w) for w in parsed.words]
+    words: list = []
+    per_word: list[dict[int, float]] = []
+    for w in parsed.words:
+        scores = index.word_scores(w)
+        if not scores:  # a compound found nowhere as a phrase: look for its parts instead
+            parts = expander.split(w)
+            if len(parts) > 1:
+                words.extend(parts)
+                per_word.extend(index.word_scores(p) for p in parts)
+                continue
+        words.append(w)
+        per_word.append(scores)
+    parsed = ParsedQuery(parsed.text, tuple(words))
 
     # docnum -> summed score, case -> words it contains
     doc_scores: dict[int, float] = defaultdict(float)

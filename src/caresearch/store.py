@@ -102,7 +102,11 @@ class IndexStore:
 
     def _prune(self, keep: str) -> None:
         builds = sorted(
-            (p for p in (self.root / BUILDS).iterdir() if p.is_dir() and not p.name.endswith(".partial")),
+            (
+                p
+                for p in (self.root / BUILDS).iterdir()
+                if p.is_dir() and not p.name.endswith(".partial")
+            ),
             key=lambda p: p.name,
         )
         old = [p for p in builds if p.name != keep][: max(0, len(builds) - KEEP_BUILDS)]

@@ -1,0 +1,111 @@
+"""The web app: an HTML blueprint (`pages`) and a JSON blueprint (`api`) over one Engine.
+
+`create_app(engine, overrides)` builds the app; nothing here holds an app or an engine at
+import time. Templates and static files live in the top-level `web/` folder. Errors are
+translated in one place: JSON under /api, a Japanese page elsewhere. Query text is never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from ..config import Settings
+from ..engine import Engine
+from ..errors import CaresearchError
+from . import api, pages
+
+__all__ = ["WEB_DIR", "create_app"]
+
+
+def _web_dir() -> Path:
+    top = Path(__file__).resolve().parents[3] / "web"
+    return top if (top / "templates").is_dir() else Path(__file__).resolve().parent / "web"
+
+
+WEB_DIR = _web_dir()
+MAX_CONTENT_LENGTH = 64 * 1024
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+ERROR_TITLES = {
+    400: "入力を確認してください",
+    404: "ページが見つかりません",
+    405: "この操作はできません",
+    413: "入力が大きすぎます",
+    500: "問題が発生しました",
+    503: "検索の準備ができていません",
+}
+ERROR_MESSAGES = {
+    400: "リクエストの内容を確認してください。",
+    404: "お探しのページは見つかりませんでした。アドレスを確認するか、トップページからお探しください。",
+    405: "このページではその操作はできません。",
+    413: "送信された内容が大きすぎます。短くまとめてから、もう一度お試しください。",
+    500: "内部で問題が発生しました。時間をおいて、もう一度お試しください。",
+    503: "検索索引の準備ができていません。管理者に連絡してください。",
+}
+
+
+def create_app(engine: Engine | None = None, overrides: Mapping | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(WEB_DIR / "templates"),
+        static_folder=str(WEB_DIR / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        JSON_AS_ASCII=False,
+        DEBUG=False,
+    )
+    app.config.from_mapping(overrides or {})
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["caresearch"] = engine or Engine.open(Settings.from_env())
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_error_handler(CaresearchError, render_error)
+    app.register_error_handler(HTTPException, render_error)
+    app.after_request(add_security_headers)
+    return app
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def render_error(exc: Exception):
+    """The one error handler: JSON under /api, a Japanese page elsewhere."""
+    if isinstance(exc, CaresearchError):
+        status, message = exc.http_status, exc.message
+    elif isinstance(exc, HTTPException):
+        status = exc.code or 500
+        message = ERROR_MESSAGES.get(status, exc.name)
+    else:  # pragma: no cover - only registered for the two classes above
+        status, message = 500, ERROR_MESSAGES[500]
+    if status >= 500 and not isinstance(exc, CaresearchError):
+        message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[500])
+    if request.path == "/api" or request.path.startswith("/api/"):
+        response = jsonify({"error": {"status": status, "message": message}})
+        response.status_code = status
+    else:
+        title = ERROR_TITLES.get(status, ERROR_TITLES[500])
+        html = render_template("error.html", status=status, title=title, message=message)
+        response = Response(html, status=status, mimetype="text/html")
+    if isinstance(exc, HTTPException) and status == 405:
+        valid = exc.get_response().headers.get("Allow")
+        if valid:
+            response.headers["Allow"] = valid
+    return response

@@ -1,0 +1,87 @@
+"""The JSON API: the same shapes as the CLI's --json (see serialize.py). Errors are JSON too,
+rendered by the app's one error handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .. import serialize
+from ..engine import Engine
+from ..errors import QueryError
+
+bp = Blueprint("api", __name__)
+
+FILTER_KEYS = ("prefecture", "region", "theme", "keyword", "section")
+
+
+def _engine() -> Engine:
+    return current_app.extensions["caresearch"]
+
+
+def _int(value: Any, name: str, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise QueryError(f"{name} は{low}から{high}までの整数で指定してください。")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int) or not low <= value <= high:
+        raise QueryError(f"{name} は{low}から{high}までの整数で指定してください。")
+    return value
+
+
+@bp.get("/search")
+def search():
+    args = request.args
+    filters = {k: args[k] for k in FILTER_KEYS if args.get(k)}
+    page = _int(args.get("page"), "page", 1, 1, 1000)
+    limit = _int(args.get("limit"), "limit", 0, 1, 50) or None
+    result = _engine().search(args.get("q", ""), filters=filters, page=page, page_size=limit)
+    return jsonify(serialize.search_result(result))
+
+
+@bp.post("/recommend")
+def recommend():
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise QueryError('JSON のオブジェクト（例: {"text": "…"}）を送ってください。')
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise QueryError("text に課題の内容を文字列で入れてください。")
+    limit = _int(data.get("limit"), "limit", 5, 1, 50)
+    return jsonify(serialize.recommendation(_engine().recommend(text, limit=limit)))
+
+
+@bp.get("/cases")
+def cases():
+    items = _engine().cases
+    return jsonify({"total": len(items), "cases": [serialize.case_summary(c) for c in items]})
+
+
+@bp.get("/cases/<case_id>")
+def case(case_id: str):
+    return jsonify(serialize.case_detail(_engine().case(case_id)))
+
+
+@bp.get("/cases/<case_id>/similar")
+def similar(case_id: str):
+    engine = _engine()
+    case = engine.case(case_id)
+    limit = _int(request.args.get("limit"), "limit", 5, 1, 50)
+    return jsonify(serialize.similar(case, engine.similar(case_id, limit=limit)))
+
+
+@bp.get("/lessons")
+def lessons():
+    args = request.args
+    items = _engine().lessons(
+        theme=args.get("theme") or None,
+        prefecture=args.get("prefecture") or None,
+        kind=args.get("kind") or None,
+    )
+    return jsonify(
+        {"total": len(items), "lessons": [serialize.lesson_dict(lesson) for _c, lesson in items]}
+    )
