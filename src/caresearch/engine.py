@@ -33,11 +33,11 @@ from .models import (
 from .query import QueryExpander
 from .recommend import (
     ANSWER_SECTIONS,
+    BM25_WEIGHT,
     LESSON_SECTIONS,
     Recommender,
-    is_topic,
-    BM25_WEIGHT,
     fuse,
+    is_topic,
     top_shared_terms,
 )
 from .searching import Corpus, search
@@ -338,16 +338,18 @@ class Engine:
             raise QueryError("課題の内容を表す語が見つかりません。もう少し具体的に書いてください。")
         surfaces = {t.text: t.surface for t in reversed(tokens)}
         weighted: Counter = Counter(x[0] for x in self.analyzer.index_terms_from(tokens))
-        expansions: dict[str, tuple[str, ...]] = {}
+        # term -> its synonyms as (label, part-level terms); they count as covering the term.
+        expansions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
         for term in literal:
             word = self.expander.word(surfaces[term])
             alts = tuple(
-                t for v in (word.variants if word else ()) if v.via != "exact" for t in v.terms
+                (v.label, v.terms) for v in (word.variants if word else ()) if v.via != "exact"
             )
             if alts:
                 expansions[term] = alts
-                for alt in alts:
-                    weighted[alt] += SYNONYM_WEIGHT * literal[term]
+                for _label, terms in alts:
+                    for alt in terms:
+                        weighted[alt] += SYNONYM_WEIGHT * literal[term]
         scores = rec.score_cases(weighted, literal, expansions)
         by_id = {s.case_id: s for s in scores}
 
@@ -425,7 +427,7 @@ class Engine:
         self,
         found: Iterable[str],
         surfaces: Mapping[str, str],
-        expansions: Mapping[str, tuple[str, ...]],
+        expansions: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]],
         case_id: str,
     ) -> tuple[MatchedTerm, ...]:
         vocab = self.recommender.case_vocab_[self._case_pos[case_id]]
@@ -434,8 +436,10 @@ class Engine:
             if term in vocab:
                 out.append(MatchedTerm(surfaces[term], term, "exact"))
             else:
-                alt = next(a for a in expansions.get(term, ()) if a in vocab)
-                out.append(MatchedTerm(surfaces[term], alt, "synonym"))
+                label = next(
+                    lab for lab, terms in expansions.get(term, ()) if all(t in vocab for t in terms)
+                )
+                out.append(MatchedTerm(surfaces[term], label, "synonym"))
         return tuple(out)
 
     def _case_lessons(self, case_id: str, passage_scores) -> tuple[ScoredLesson, ...]:

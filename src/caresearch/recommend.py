@@ -20,11 +20,7 @@ from .models import Case, Passage
 
 # Nouns too general to say what a description is about; they never count towards coverage.
 GENERIC_NOUNS = frozenset(
-    """
-    方法 仕方 やり方 事例 話 人 方 取り組み 取組 自治体 課題 状況 必要 場合 今後 内容 部分 様子
-    点 面 中 上 下 前 後 間 他 全体 問題 現状 結果 参考 例 具体 年 月 日 度 年度 以前 以降 何
-    誰 毎年 最近 成功 工夫 一つ 皆 全て 全部 多く 各 等 ほか 手 目 気 声 形 的 性 化 者 員
-    """.split()
+    ["方法", "仕方", "やり方", "事例", "話", "人", "方", "取り組み", "取組", "自治体", "課題", "状況", "必要", "場合", "今後", "内容", "部分", "様子", "点", "面", "中", "上", "下", "前", "後", "間", "他", "全体", "問題", "現状", "結果", "参考", "例", "具体", "年", "月", "日", "度", "年度", "以前", "以降", "何", "誰", "毎年", "最近", "成功", "工夫", "一つ", "皆", "全て", "全部", "多く", "各", "等", "ほか", "手", "目", "気", "声", "形", "的", "性", "化", "者", "員"]
 )
 TOPIC_POS = frozenset({"名詞", "形状詞"})
 LESSON_SECTIONS = ("key_point", "suggestion")
@@ -133,12 +129,13 @@ class Recommender:
         self,
         weighted: Mapping[str, float],
         literal: Mapping[str, float],
-        expansions: Mapping[str, Sequence[str]],
+        expansions: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
     ) -> list[CaseScore]:
         """Cosine and coverage for every case.
 
-        `literal` holds the description's own terms; `expansions` their synonyms, which count
-        as covering a term; `weighted` is both, synonyms with lower weights.
+        `literal` holds the description's own terms; `expansions` their synonyms as (label,
+        terms), which cover a term when all their terms occur; `weighted` is both, synonyms
+        with lower weights.
         """
         q = self.query_vector(weighted)
         cosines = np.asarray((self.case_matrix_ @ q.T).todense()).ravel()
@@ -147,7 +144,10 @@ class Recommender:
         for i, cid in enumerate(self.case_ids_):
             vocab = self.case_vocab_[i]
             found = [
-                t for t in literal if t in vocab or any(a in vocab for a in expansions.get(t, ()))
+                t
+                for t in literal
+                if t in vocab
+                or any(all(x in vocab for x in terms) for _l, terms in expansions.get(t, ()))
             ]
             covered = sum(self.idf(t) * literal[t] for t in found)
             found.sort(key=lambda t: -self.idf(t))
