@@ -18,6 +18,7 @@ from .analysis import Analyzer, Token
 from .config import Settings
 from .corpus import load_corpus, load_themes
 from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
+from .highlight import TokenCache
 from .index import IndexDoc, SearchIndex, write_index
 from .models import (
     BuildReport,
@@ -138,6 +139,7 @@ class Engine:
         self.recommender = recommender
         self.expander = expander
         self.analyzer = expander.analyzer
+        self.token_cache = TokenCache(self.analyzer)
         self.themes = themes
         self.meta = dict(meta)
         self.build_path = build_path
@@ -301,7 +303,7 @@ class Engine:
             self.index,
             self.corpus,
             self.expander,
-            self.analyzer,
+            self.token_cache,
             text,
             filters=filters,
             page=page,

@@ -24,20 +24,50 @@ def _part_terms(tokens: list[Token]) -> list[tuple[str, int, int, str]]:
     return out
 
 
-def match_spans(text: str, words: Sequence[QueryWord], analyzer: Analyzer) -> list[tuple[int, int]]:
+class TokenCache:
+    """Analysed tokens of recently shown passages, so a snippet does not re-run Sudachi.
+
+    Bounded, and owned by an Engine (never module-global); dict operations are atomic under
+    the GIL, so concurrent request threads at worst analyse a text twice.
+    """
+
+    def __init__(self, analyzer: Analyzer, max_items: int = 20_000) -> None:
+        self.analyzer = analyzer
+        self.max_items = max_items
+        self._cache: dict[str, list[Token]] = {}
+
+    def tokens(self, text: str) -> list[Token]:
+        toks = self._cache.get(text)
+        if toks is None:
+            toks = self.analyzer.tokens(text)
+            if len(self._cache) >= self.max_items:
+                self._cache.pop(next(iter(self._cache)), None)  # drop the oldest entry
+            self._cache[text] = toks
+        return toks
+
+
+def match_spans(
+    text: str, words: Sequence[QueryWord], analyzer: Analyzer | TokenCache
+) -> list[tuple[int, int]]:
     """Character spans of `text` matched by any variant (or kana reading) of any word."""
     tokens = analyzer.tokens(text)
     parts = _part_terms(tokens)
+    at: dict[str, list[int]] = {}  # term -> positions, so a variant is checked only where it starts
+    for i, (term, _s, _e, compound) in enumerate(parts):
+        at.setdefault(term, []).append(i)
+        if compound != term:
+            at.setdefault(compound, []).append(i)
     spans: set[tuple[int, int]] = set()
     for word in words:
         for v in word.variants:
             n = len(v.terms)
-            for i in range(len(parts) - n + 1):
+            for i in at.get(v.terms[0], ()):
                 window = parts[i : i + n]
-                if all(p[0] == term for p, term in zip(window, v.terms, strict=True)):
+                if n == 1 or (
+                    len(window) == n
+                    and all(p[0] == t for p, t in zip(window[1:], v.terms[1:], strict=True))
+                ):
                     spans.add((window[0][1], window[-1][2]))
-            if n == 1:  # a single term may also name a whole compound
-                spans.update((s, e) for _p, s, e, c in parts if c == v.terms[0])
         if word.kana:
             spans.update(_reading_spans(tokens, word.kana))
     return _merge(sorted(spans))
@@ -82,7 +112,7 @@ def mark(text: str, spans: Sequence[tuple[int, int]]) -> str:
 def snippet(
     text: str,
     words: Sequence[QueryWord],
-    analyzer: Analyzer,
+    analyzer: Analyzer | TokenCache,
     width: int = SNIPPET_CHARS,
 ) -> str:
     """A window of `text` around its matches (the whole text when short), escaped and marked."""

@@ -132,15 +132,17 @@ class QueryExpander:
             if len(toks) == 1 and toks[0].parts:
                 add((toks[0].text,), WEIGHT_EXACT, "exact", text)  # the compound itself
             key = tuple(t.text for t in toks)
-            for terms, label in self._groups.get(key, []):
+            whole = self._groups.get(key, [])
+            for terms, label in whole:
                 add(terms, WEIGHT_SYNONYM, "synonym", label)
             for i, tok in enumerate(toks):
                 before, after = _flat(toks[:i]), _flat(toks[i + 1 :])
-                if len(toks) > 1:
+                if len(toks) > 1 and not whole:  # ケアマネ連携 → 介護支援専門員連携
                     for terms, label in self._groups.get((tok.text,), []):
                         add(before + terms + after, WEIGHT_SYNONYM, "synonym", label)
-                for gid in tok.synonym_ids:
-                    for alt in self.sudachi_groups.get(gid, ()):
-                        if alt != tok.text:
-                            add((*before, alt, *after), WEIGHT_SUDACHI, "sudachi", alt)
+                if len(toks) == 1:  # inside a compound, Sudachi's broad groups mostly add noise
+                    for gid in tok.synonym_ids:
+                        for alt in self.sudachi_groups.get(gid, ()):
+                            if alt != tok.text:
+                                add((alt,), WEIGHT_SUDACHI, "sudachi", alt)
         return QueryWord(text, tuple(variants), reading, kana)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from .analysis import Analyzer
 from .errors import QueryError
-from .highlight import snippet
+from .highlight import TokenCache, snippet
 from .index import SearchIndex
 from .models import Case, CaseHit, Passage, PassageHit, SearchResult
 from .query import ParsedQuery, QueryExpander
@@ -71,7 +71,7 @@ def search(
     index: SearchIndex,
     corpus: Corpus,
     expander: QueryExpander,
-    analyzer: Analyzer,
+    analyzer: Analyzer | TokenCache,
     text: str,
     *,
     filters: Mapping[str, str | None] | None = None,
@@ -165,7 +165,7 @@ def _case_hit(
     score: float,
     passages: list[tuple[float, Passage]],
     parsed: ParsedQuery,
-    analyzer: Analyzer,
+    analyzer: Analyzer | TokenCache,
     limit: int,
 ) -> CaseHit:
     shown = passages[:limit]

@@ -1,0 +1,157 @@
+"""The JSON API: the CLI's --json shapes (serialize.*) and JSON errors with the right status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from caresearch import serialize
+
+PROBLEM = "認知症の人と家族を地域で支えたい。ケアマネジャーと医師の連携も課題です。"
+
+
+def error_of(r, status: int) -> str:
+    assert r.status_code == status
+    assert r.mimetype == "application/json"
+    body = r.get_json()
+    assert set(body) == {"error"}
+    assert body["error"]["status"] == status
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]["message"]
+
+
+def test_search_has_the_cli_shape(client, bundled_engine):
+    r = client.get("/api/search?q=認知症")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    assert r.get_json() == serialize.search_result(bundled_engine.search("認知症"))
+    assert "<mark>認知症</mark>" in r.get_data(as_text=True)  # not \u-escaped, not HTML-escaped
+
+
+def test_search_filters_page_and_limit(client, bundled_engine):
+    r = client.get("/api/search?q=地域&theme=介護予防&page=2&limit=1")
+    expected = bundled_engine.search("地域", filters={"theme": "介護予防"}, page=2, page_size=1)
+    assert r.get_json() == serialize.search_result(expected)
+    data = r.get_json()
+    assert data["page"] == 2 and data["page_size"] == 1 and len(data["hits"]) <= 1
+    assert data["filters"] == {"theme": "介護予防"}
+
+
+def test_search_fallback_is_reported(client):
+    assert client.get("/api/search?q=認知症 ふるさと納税").get_json()["fallback"] == "or"
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/api/search", 400),
+        ("/api/search?q=", 400),
+        ("/api/search?q=+++", 400),
+        ("/api/search?q=" + "認" * 201, 400),
+        ("/api/search?q=認知症&page=0", 400),
+        ("/api/search?q=認知症&page=abc", 400),
+        ("/api/search?q=認知症&limit=51", 400),
+        ("/api/cases/nope", 404),
+        ("/api/cases/..", 404),
+        ("/api/cases/nope/similar", 404),
+        ("/api/lessons?theme=存在しないテーマ", 400),
+        ("/api/lessons?kind=other", 400),
+        ("/api/nothing", 404),
+        ("/api/recommend", 405),
+    ],
+)
+def test_get_errors_are_json(client, url, status):
+    error_of(client.get(url), status)
+
+
+def test_recommend_has_the_cli_shape(client, bundled_engine):
+    r = client.post("/api/recommend", json={"text": PROBLEM})
+    assert r.status_code == 200
+    assert r.get_json() == serialize.recommendation(bundled_engine.recommend(PROBLEM))
+    r = client.post("/api/recommend", json={"text": PROBLEM, "limit": 2})
+    assert len(r.get_json()["cases"]) <= 2
+
+
+def test_recommend_flags_no_strong_match(client):
+    data = client.post(
+        "/api/recommend", json={"text": "観光客を増やすための観光振興とふるさと納税の返礼品の開発"}
+    ).get_json()
+    assert data["no_strong_match"] is True
+    assert all(c["confidence"] == "low" for c in data["cases"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        '"text"',
+        "{}",
+        '{"text": ""}',
+        '{"text": "   "}',
+        '{"text": 42}',
+        '{"text": null}',
+        '{"text": "認知症", "limit": 0}',
+        '{"text": "認知症", "limit": "x"}',
+        '{"text": "認知症", "limit": true}',
+    ],
+)
+def test_recommend_bad_bodies_are_400(client, body):
+    error_of(client.post("/api/recommend", data=body, content_type="application/json"), 400)
+
+
+def test_recommend_without_json_content_type_is_400(client):
+    error_of(client.post("/api/recommend", data={"text": PROBLEM}), 400)
+
+
+def test_recommend_too_long_is_413(client):
+    message = error_of(client.post("/api/recommend", json={"text": "認" * 4001}), 413)
+    assert "4000" in message
+    body = json.dumps({"text": "あ" * 70_000})
+    error_of(client.post("/api/recommend", data=body, content_type="application/json"), 413)
+
+
+def test_wrong_methods_are_405(client):
+    for url in ("/api/search?q=認知症", "/api/cases", "/api/cases/tobetsu", "/api/lessons"):
+        r = client.post(url, json={})
+        error_of(r, 405)
+        assert "GET" in r.headers["Allow"]
+
+
+def test_cases_list(client, bundled_engine):
+    data = client.get("/api/cases").get_json()
+    assert data["total"] == len(bundled_engine.cases)
+    assert data["cases"] == [serialize.case_summary(c) for c in bundled_engine.cases]
+
+
+def test_case_detail_and_similar(client, bundled_engine):
+    case = bundled_engine.case("tobetsu")
+    assert client.get("/api/cases/tobetsu").get_json() == serialize.case_detail(case)
+    data = client.get("/api/cases/tobetsu/similar").get_json()
+    assert data == serialize.similar(case, bundled_engine.similar("tobetsu"))
+    assert data["similar"] and all(s["case_id"] != "tobetsu" for s in data["similar"])
+    assert len(client.get("/api/cases/tobetsu/similar?limit=2").get_json()["similar"]) == 2
+
+
+def test_lessons(client, bundled_engine):
+    data = client.get("/api/lessons?theme=認知症").get_json()
+    expected = bundled_engine.lessons(theme="認知症")
+    assert data["total"] == len(expected)
+    assert data["lessons"] == [serialize.lesson_dict(lesson) for _c, lesson in expected]
+    kinds = {les["kind"] for les in client.get("/api/lessons?kind=suggestion").get_json()["lessons"]}
+    assert kinds == {"suggestion"}
+    assert client.get("/api/lessons").get_json()["total"] == len(bundled_engine.lessons())
+
+
+def test_api_responses_carry_security_headers(client):
+    for r in (client.get("/api/cases"), client.get("/api/cases/nope")):
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+
+
+def test_tiny_corpus_titles_stay_data(tiny_client):
+    r = tiny_client.get("/api/cases/gamma")
+    assert r.mimetype == "application/json"
+    assert r.get_json()["title"] == "住民の居場所づくり<script>alert(1)</script>"
+    hits = tiny_client.get("/api/search?q=居場所").get_json()["hits"]
+    assert any(h["case_id"] == "gamma" for h in hits)

@@ -1,0 +1,552 @@
+"""The HTML pages, through Flask's test client: bundled corpus (`client`) and tiny (`tiny_client`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from caresearch.render import FIGURES_NOTE
+from caresearch.web import SECURITY_HEADERS, WEB_DIR, create_app
+
+FALLBACK_NOTICE = "すべての語を含む事例がなかったため、いずれかの語を含む事例を表示しています"
+NO_STRONG = "この課題に強く合う事例は見つかりませんでした。"
+TOURISM = "観光客を増やすための観光振興とふるさと納税の返礼品の開発"
+PROBLEM = "認知症の人と家族を地域で支えたい。ケアマネジャーと医師の連携も課題です。"
+SCRIPT_TITLE = "<script>alert(1)</script>"
+ESCAPED_TITLE = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+GET_ROUTES = [
+    "/",
+    "/search",
+    "/search?q=認知症",
+    "/search?q=認知症+ふるさと納税",
+    "/search?q=ふるさと納税",
+    "/search?q=認知症&theme=在宅医療",
+    "/search?theme=認知症",
+    "/recommend",
+    f"/recommend?text={PROBLEM}",
+    f"/recommend?text={TOURISM}",
+    "/cases/tobetsu",
+    "/cases/naraha",
+    "/lessons",
+    "/lessons?theme=認知症&prefecture=北海道&kind=suggestion",
+    "/handout",
+    "/handout?lessons=tobetsu-sg-1,naraha-kp-r1&cases=urayasu",
+]
+ERROR_ROUTES = [
+    ("/cases/nope", 404),
+    ("/nowhere", 404),
+    ("/search?q=の", 400),
+    ("/lessons?theme=存在しないテーマ", 400),
+    ("/handout?lessons=nope", 404),
+]
+
+
+class Links(HTMLParser):
+    """Collects hrefs and element ids, and remembers every tag for the markup checks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+        self.scripts: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "href" in a:
+            self.hrefs.append(a["href"])
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "script":
+            self.scripts.append(a)
+
+
+def parse(html: str) -> Links:
+    p = Links()
+    p.feed(html)
+    return p
+
+
+def assert_clean_markup(html: str) -> None:
+    """No external URL, no inline script, no inline style anywhere."""
+    assert "http://" not in html and "https://" not in html
+    links = parse(html)
+    assert links.scripts, "the page should load app.js"
+    for attrs in links.scripts:
+        assert attrs.get("src", "").startswith("/static/"), attrs
+    assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", html)
+    assert not re.search(r"\sstyle\s*=", html, re.I)
+    assert "<style" not in html.lower()
+    assert not re.search(r"\son[a-z]+\s*=", html), "no inline event handlers"
+    assert all(not h.startswith("//") for h in links.hrefs)
+
+
+# --- every page --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", GET_ROUTES)
+def test_every_get_route_is_japanese_and_clean(client, url):
+    r = client.get(url)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert '<html lang="ja">' in html
+    assert r.mimetype == "text/html"
+    assert_clean_markup(html)
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers[name] == value
+
+
+@pytest.mark.parametrize(("url", "status"), ERROR_ROUTES)
+def test_error_pages_are_japanese_pages_with_status(client, url, status):
+    r = client.get(url)
+    assert r.status_code == status
+    html = r.get_data(as_text=True)
+    assert '<html lang="ja">' in html
+    assert_clean_markup(html)
+    assert r.headers["X-Frame-Options"] == "DENY"
+
+
+def test_security_headers_exact(client):
+    r = client.get("/")
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert "style-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "base-uri 'none'" in csp and "form-action 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] in ("no-referrer", "same-origin")
+
+
+def test_nav_skip_link_and_static_files(client):
+    html = client.get("/").get_data(as_text=True)
+    for label in ("トップ", "キーワード検索", "課題から探す", "はじめの一歩", "配布資料"):
+        assert f">{label}</a>" in html
+    assert 'href="#main"' in html and 'id="main"' in html
+    css = client.get("/static/style.css")
+    assert css.status_code == 200 and ":focus-visible" in css.get_data(as_text=True)
+    assert "@page { size: A4; margin: 15mm; }" in css.get_data(as_text=True)
+    assert "http" not in css.get_data(as_text=True)
+    js = client.get("/static/app.js")
+    assert js.status_code == 200 and "http" not in js.get_data(as_text=True)
+    css.close()
+    js.close()
+
+
+def test_factory_honours_overrides(bundled_engine):
+    app = create_app(bundled_engine, {"TESTING": True, "MAX_CONTENT_LENGTH": 1234})
+    assert app.config["MAX_CONTENT_LENGTH"] == 1234
+    assert app.extensions["caresearch"] is bundled_engine
+    assert not app.debug
+    assert (WEB_DIR / "templates" / "base.html").is_file()
+    assert create_app(bundled_engine).config["MAX_CONTENT_LENGTH"] == 64 * 1024
+
+
+# --- top page ----------------------------------------------------------------------------------
+
+
+def test_index_has_both_forms_theme_chips_and_cases(client, bundled_engine):
+    html = client.get("/").get_data(as_text=True)
+    assert 'name="q"' in html and "<textarea" in html and 'name="text"' in html
+    assert "placeholder=" in html
+    hrefs = parse(html).hrefs
+    for case in bundled_engine.cases:
+        assert f"/cases/{case.id}" in hrefs
+    theme_links = [h for h in hrefs if "theme=" in h]
+    assert len(theme_links) >= len(bundled_engine.themes)
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+def test_search_groups_hits_by_case_with_marks_and_labels(client, bundled_engine):
+    result = bundled_engine.search("認知症")
+    html = client.get("/search?q=認知症").get_data(as_text=True)
+    assert "<mark>認知症</mark>" in html
+    for hit in result.hits:
+        assert html.count(f'href="/cases/{hit.case.id}"') == 1
+        assert hit.case.title in html
+        for ph in hit.passages:
+            assert ph.passage.section_label in html
+            assert f'href="/cases/{hit.case.id}#{ph.passage.id}"' in html
+    assert f"{result.total}件" in html
+
+
+def test_search_snippets_are_the_only_unescaped_markup(tiny_client):
+    html = tiny_client.get("/search?q=サロン").get_data(as_text=True)
+    assert "<mark>" in html
+    assert "<b>" not in html
+    assert "&lt;b&gt;ひだまり&lt;/b&gt;" in html
+
+
+def test_fallback_notice_when_and_falls_back_to_or(client, bundled_engine):
+    assert bundled_engine.search("認知症 ふるさと納税").fallback == "or"
+    assert FALLBACK_NOTICE in client.get("/search?q=認知症 ふるさと納税").get_data(as_text=True)
+    assert bundled_engine.search("認知症").fallback is None
+    assert FALLBACK_NOTICE not in client.get("/search?q=認知症").get_data(as_text=True)
+
+
+def test_facet_links_add_and_remove_a_filter(client, bundled_engine):
+    html = client.get("/search?q=認知症").get_data(as_text=True)
+    links = [h for h in parse(html).hrefs if "theme=" in h and h.startswith("/search")]
+    link = next(h for h in links if "在宅医療" in parse_qs(urlsplit(h).query)["theme"])
+    assert parse_qs(urlsplit(link).query)["q"] == ["認知症"]
+    filtered = client.get(link).get_data(as_text=True)
+    expected = bundled_engine.search("認知症", filters={"theme": "在宅医療"})
+    assert f"{expected.total}件" in filtered
+    for hit in expected.hits:
+        assert f'href="/cases/{hit.case.id}"' in filtered
+    dropped = {c.id for c in bundled_engine.cases} - {h.case.id for h in expected.hits}
+    for cid in dropped:
+        assert f'href="/cases/{cid}"' not in filtered
+    assert 'aria-current="true"' in filtered
+    # the selected facet links back to the unfiltered search
+    remove = [h for h in parse(filtered).hrefs if h == "/search?q=%E8%AA%8D%E7%9F%A5%E7%97%87"]
+    assert remove
+
+
+@pytest.mark.parametrize("key", ["prefecture", "region", "keyword", "section"])
+def test_each_facet_kind_filters(client, bundled_engine, key):
+    result = bundled_engine.search("地域")
+    value = next(iter(result.facets[key]))
+    r = client.get("/search", query_string={"q": "地域", key: value})
+    assert r.status_code == 200
+    expected = bundled_engine.search("地域", filters={key: value})
+    assert f"{expected.total}件" in r.get_data(as_text=True)
+
+
+def test_paging_links(client, bundled_engine, monkeypatch):
+    total = bundled_engine.search("地域").total
+    assert total >= 3
+    monkeypatch.setattr(bundled_engine, "settings", replace(bundled_engine.settings, page_size=1))
+    html = client.get("/search?q=地域&page=2").get_data(as_text=True)
+    assert 'rel="prev"' in html and 'rel="next"' in html
+    assert '<span aria-current="page">2</span>' in html
+    assert html.count('class="card hit"') == 1
+    links = [h for h in parse(html).hrefs if "page=3" in h]
+    assert links and "q=%E5%9C%B0%E5%9F%9F" in links[0]
+    last = client.get(f"/search?q=地域&page={total}").get_data(as_text=True)
+    assert 'rel="next"' not in last and 'rel="prev"' in last
+    assert "page=1" not in "".join(parse(last).hrefs)  # page 1 links without a page number
+
+
+def test_page_number_must_be_a_number(client):
+    r = client.get("/search?q=認知症&page=abc")
+    assert r.status_code == 400
+    assert "page" in r.get_data(as_text=True)
+
+
+def test_zero_hits_offer_synonyms_and_themes(client, bundled_engine, monkeypatch):
+    html = client.get("/search?q=ふるさと納税").get_data(as_text=True)
+    assert "事例が見つかりませんでした" in html
+    hrefs = parse(html).hrefs
+    assert sum("theme=" in h for h in hrefs) >= len(bundled_engine.themes)
+    assert "/recommend" in hrefs
+    # a real synonym suggestion: ケアマネ in a prefecture with no case
+    r = client.get("/search", query_string={"q": "ケアマネ", "prefecture": "沖縄県"})
+    html = r.get_data(as_text=True)
+    assert "0件" in html
+    for s in bundled_engine.synonym_suggestions("ケアマネ"):
+        assert f">{s}</a>" in html
+    monkeypatch.setattr(bundled_engine, "synonym_suggestions", lambda text: ("介護支援専門員",))
+    html = client.get("/search?q=ふるさと納税").get_data(as_text=True)
+    assert "/search?q=%E4%BB%8B%E8%AD%B7%E6%94%AF%E6%8F%B4%E5%B0%82%E9%96%80%E5%93%A1" in html
+
+
+def test_empty_query_is_a_gentle_form_not_an_error(client):
+    r = client.get("/search?q=")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "探したい言葉を入力して" in html and 'name="q"' in html
+
+
+def test_theme_browse_without_query_lists_cases(client, bundled_engine):
+    html = client.get("/search?theme=災害・避難").get_data(as_text=True)
+    for case in bundled_engine.cases:
+        link = f'href="/cases/{case.id}"'
+        assert (link in html) == ("災害・避難" in case.themes)
+
+
+def test_query_errors_are_shown_on_the_page(client):
+    r = client.get("/search?q=" + "認" * 201)
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    assert "長すぎます" in html and 'name="q"' in html
+    r = client.get("/search?q=の")
+    assert r.status_code == 400
+    assert "notice-error" in r.get_data(as_text=True)
+
+
+# --- recommend ---------------------------------------------------------------------------------
+
+
+def _check_recommendation_page(html: str, rec) -> None:
+    assert "なぜこの事例?" in html
+    labels = {"high": "高", "medium": "中", "low": "低"}
+    positions = []
+    for cr in rec.cases:
+        assert f'href="/cases/{cr.case.id}"' in html
+        positions.append(html.index(f'href="/cases/{cr.case.id}"'))
+        assert f"badge-{cr.confidence}" in html
+        assert f": {labels[cr.confidence]}</span>" in html
+        for m in cr.matched_terms:
+            shown = m.query_term if m.query_term == m.case_term else f"{m.query_term} → {m.case_term}"
+            assert f"<li>{shown}</li>" in html
+        for sl in cr.lessons:
+            assert f'href="/cases/{cr.case.id}#{sl.lesson.id}"' in html
+    assert positions == sorted(positions), "cases appear in ranked order"
+    for sl in rec.lessons:
+        assert f"#{sl.lesson.id}" in html
+
+
+def test_recommend_get_is_shareable(client, bundled_engine):
+    rec = bundled_engine.recommend(PROBLEM)
+    r = client.get("/recommend", query_string={"text": PROBLEM})
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    _check_recommendation_page(html, rec)
+    assert PROBLEM in html  # the textarea keeps the text
+    assert NO_STRONG not in html
+
+
+def test_recommend_post_from_the_form(client, bundled_engine):
+    long_text = PROBLEM + "地域の集まりの場が少なく、閉じこもりがちな高齢者が増えています。" * 20
+    rec = bundled_engine.recommend(long_text)
+    r = client.post("/recommend", data={"text": long_text})
+    assert r.status_code == 200
+    _check_recommendation_page(r.get_data(as_text=True), rec)
+
+
+def test_recommend_shows_synonym_matches_with_an_arrow(client, bundled_engine):
+    text = "ケアマネと医師の連携"
+    rec = bundled_engine.recommend(text)
+    synonyms = [m for cr in rec.cases for m in cr.matched_terms if m.via == "synonym"]
+    assert synonyms, "the engine should match ケアマネ through a synonym"
+    html = client.get("/recommend", query_string={"text": text}).get_data(as_text=True)
+    assert f"{synonyms[0].query_term} → {synonyms[0].case_term}" in html
+
+
+def test_recommend_no_strong_match_says_so(client, bundled_engine):
+    rec = bundled_engine.recommend(TOURISM)
+    assert rec.no_strong_match, "the engine is expected to flag an off-topic description"
+    html = client.get("/recommend", query_string={"text": TOURISM}).get_data(as_text=True)
+    assert NO_STRONG in html
+    assert "参考:" in html
+    for cr in rec.cases:
+        assert f'href="/cases/{cr.case.id}"' in html
+
+
+def test_recommend_items_can_go_to_the_handout(client):
+    html = client.get("/recommend", query_string={"text": PROBLEM}).get_data(as_text=True)
+    assert 'action="/handout"' in html
+    assert 'type="checkbox" name="lesson"' in html and 'type="checkbox" name="case"' in html
+
+
+def test_recommend_empty_form_and_errors(client):
+    r = client.get("/recommend")
+    assert r.status_code == 200 and "<textarea" in r.get_data(as_text=True)
+    r = client.post("/recommend", data={"text": "   "})
+    assert r.status_code == 400
+    assert "課題の内容を入力してください" in r.get_data(as_text=True)
+    r = client.post("/recommend", data={"text": "認" * 4001})
+    assert r.status_code == 413
+    assert "長すぎます" in r.get_data(as_text=True)
+
+
+def test_huge_post_is_413_page(client):
+    r = client.post("/recommend", data={"text": "あ" * 70_000})
+    assert r.status_code == 413
+    html = r.get_data(as_text=True)
+    assert "大きすぎます" in html and '<html lang="ja">' in html
+
+
+def test_wrong_method_is_405_page(client):
+    r = client.post("/cases/tobetsu")
+    assert r.status_code == 405
+    assert '<html lang="ja">' in r.get_data(as_text=True)
+    assert "GET" in r.headers["Allow"]
+
+
+# --- case page ---------------------------------------------------------------------------------
+
+
+def test_case_page_reads_in_order_with_lesson_anchors(client, bundled_engine):
+    case = bundled_engine.case("tobetsu")
+    html = client.get("/cases/tobetsu").get_data(as_text=True)
+    links = parse(html)
+    for lesson in case.lessons:
+        assert lesson.id in links.ids
+        assert f"#{lesson.id}" in links.hrefs
+        assert lesson.text in html
+    assert 'id="tobetsu-kp-r1"' in html
+    for p in case.passages():
+        assert p.id in links.ids, p.id
+    order = [html.index(label) for label in ("この事例の特徴", "取り組みの背景・課題認識", "取り組みの経緯", "これから取り組む皆さまへ")]
+    assert order == sorted(order)
+    assert FIGURES_NOTE in html
+    assert case.source.report in html and case.source.chapter in html
+
+
+def test_case_page_lists_similar_cases_with_reasons(client, bundled_engine):
+    similar = bundled_engine.similar("tobetsu")
+    html = client.get("/cases/tobetsu").get_data(as_text=True)
+    assert "似ている事例" in html
+    for s in similar:
+        assert f'href="/cases/{s.case.id}"' in html
+        if s.shared_themes:
+            assert "共通のテーマ: " + "、".join(s.shared_themes) in html
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/cases/nope",
+        "/cases/..",
+        "/cases/%2e%2e",
+        "/cases/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/cases/../etc/passwd",
+        "/cases/tobetsu%00",
+        "/cases/.tobetsu",
+    ],
+)
+def test_unknown_or_path_like_case_ids_are_404(client, url):
+    r = client.get(url)
+    assert r.status_code == 404
+    assert "見つかりません" in r.get_data(as_text=True)
+
+
+# --- lessons -----------------------------------------------------------------------------------
+
+
+def test_lessons_grouped_under_every_theme_of_their_case(client, bundled_engine):
+    html = client.get("/lessons").get_data(as_text=True)
+    case = bundled_engine.case("tobetsu")
+    lesson = case.suggestions[0]
+    assert html.count(f'href="/cases/tobetsu#{lesson.id}"') == len(case.themes)
+    for theme in case.themes:
+        assert f">{theme}</h2>" in html
+
+
+def test_lessons_filter_by_theme_prefecture_and_kind(client, bundled_engine):
+    r = client.get("/lessons?theme=認知症&prefecture=北海道&kind=suggestion")
+    html = r.get_data(as_text=True)
+    expected = bundled_engine.lessons(theme="認知症", prefecture="北海道", kind="suggestion")
+    assert expected
+    assert f"{len(expected)}件" in html
+    for case, lesson in expected:
+        assert f'href="/cases/{case.id}#{lesson.id}"' in html
+    others = [
+        les for c, les in bundled_engine.lessons() if c.prefecture != "北海道"
+    ]
+    for lesson in others:
+        assert f"#{lesson.id}\"" not in html
+    assert '<option value="認知症" selected>' in html
+    assert 'method="get"' in html and "<select" in html
+
+
+def test_lessons_unknown_theme_is_400_with_message(client):
+    r = client.get("/lessons?theme=存在しないテーマ")
+    assert r.status_code == 400
+    assert "不明なテーマです" in r.get_data(as_text=True)
+
+
+# --- handout -----------------------------------------------------------------------------------
+
+
+def test_handout_lists_chosen_lessons_and_cases(client, bundled_engine):
+    r = client.get("/handout?lessons=tobetsu-sg-1,naraha-kp-r1&cases=urayasu")
+    html = r.get_data(as_text=True)
+    for lid in ("tobetsu-sg-1", "naraha-kp-r1"):
+        case, lesson = bundled_engine.lesson(lid)
+        assert lesson.text in html and case.municipality in html
+    assert "これから取り組む皆さまへ" in html and "この事例のポイント" in html
+    urayasu = bundled_engine.case("urayasu")
+    assert urayasu.title in html
+    for item in urayasu.features:
+        assert item.text in html
+    md = [h for h in parse(html).hrefs if h.startswith("/handout.md?")]
+    assert md
+    q = parse_qs(urlsplit(md[0]).query)
+    assert q["lessons"] == ["tobetsu-sg-1,naraha-kp-r1"] and q["cases"] == ["urayasu"]
+
+
+def test_handout_from_checkboxes(client, bundled_engine):
+    r = client.get("/handout?lesson=tobetsu-sg-1&lesson=tobetsu-sg-1&lesson=nanto-sg-1&case=naraha")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert html.count(bundled_engine.lesson("tobetsu-sg-1")[1].text) == 1  # duplicates merged
+    assert bundled_engine.lesson("nanto-sg-1")[1].text in html
+    assert bundled_engine.case("naraha").title in html
+
+
+def test_handout_markdown_download(client, bundled_engine):
+    r = client.get("/handout.md?lessons=tobetsu-sg-1,naraha-kp-r1&cases=urayasu")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "text/markdown; charset=utf-8"
+    assert r.headers["Content-Disposition"] == 'attachment; filename="caresearch-handout.md"'
+    text = r.get_data(as_text=True)
+    assert text.startswith("# ")
+    assert "tobetsu-sg-1" in text and "naraha-kp-r1" in text
+    assert "## 参考事例" in text and bundled_engine.case("urayasu").municipality in text
+    assert FIGURES_NOTE in text
+
+
+def test_handout_empty_and_bad_ids(client):
+    r = client.get("/handout")
+    assert r.status_code == 200 and "まだ何も選ばれていません" in r.get_data(as_text=True)
+    assert client.get("/handout.md").status_code == 400
+    r = client.get("/handout?lessons=nope")
+    assert r.status_code == 404 and "nope" in r.get_data(as_text=True)
+    assert client.get("/handout?cases=nope").status_code == 404
+    assert client.get("/handout.md?cases=../../etc").status_code == 404
+    many = ",".join(f"x{i}" for i in range(101))
+    r = client.get(f"/handout?lessons={many}")
+    assert r.status_code == 400
+
+
+def test_pages_offer_handout_checkboxes(client):
+    for url in ("/search?q=認知症", "/cases/tobetsu", "/lessons?theme=認知症"):
+        html = client.get(url).get_data(as_text=True)
+        assert 'action="/handout"' in html and 'type="checkbox"' in html, url
+
+
+# --- the tiny corpus: markup in corpus text comes out escaped ----------------------------------
+
+TINY_PAGES = [
+    "/",
+    "/search?q=居場所",
+    "/search?q=サロン",
+    "/search?theme=拠点づくり",
+    "/recommend?text=住民の居場所づくりとサロンの運営",
+    "/cases/gamma",
+    "/cases/alpha",
+    "/cases/beta",
+    "/lessons",
+    "/handout?cases=gamma&lessons=gamma-sg-1",
+]
+
+
+@pytest.mark.parametrize("url", TINY_PAGES)
+def test_script_title_is_escaped_everywhere(tiny_client, url):
+    r = tiny_client.get(url)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert SCRIPT_TITLE not in html
+    assert "alert(1)" not in html or ESCAPED_TITLE in html
+    assert_clean_markup(html)
+
+
+def test_script_title_is_shown_as_text(tiny_client):
+    for url in ("/", "/cases/gamma", "/handout?cases=gamma"):
+        assert ESCAPED_TITLE in tiny_client.get(url).get_data(as_text=True), url
+    md = tiny_client.get("/handout.md?cases=gamma").get_data(as_text=True)
+    assert SCRIPT_TITLE not in md
+
+
+def test_tiny_case_without_figures_note(tiny_client):
+    html = tiny_client.get("/cases/alpha").get_data(as_text=True)
+    assert FIGURES_NOTE not in html  # alpha says figures_missing: false
+    assert 'id="alpha-kp-r1"' in html

@@ -1,0 +1,572 @@
+"""Keyword search (caresearch.searching, query, highlight) through the Engine.
+
+Three corpora: the bundled six cases, the tiny awkward corpus, and small corpora written here
+into tmp dirs where one case differs from another in exactly the way a test is about.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from caresearch.config import Settings
+from caresearch.engine import Engine
+from caresearch.errors import QueryError
+from caresearch.models import SECTION_LABELS, SearchResult
+from caresearch.synonyms import SynonymTable
+
+MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
+NEUTRAL = "高齢者の暮らしを地域で支える。"
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def write_corpus(root: Path, cases: dict[str, dict]) -> Path:
+    """A valid corpus of minimal cases. Each value overrides fields of a neutral case."""
+    (root / "cases").mkdir(parents=True)
+    (root / "themes.yaml").write_text(
+        "- {label: 生活支援, description: d}\n- {label: 認知症, description: d}\n",
+        encoding="utf-8",
+    )
+    for order, (cid, extra) in enumerate(cases.items(), start=1):
+        features = extra.pop("features", [NEUTRAL])
+        key_points = extra.pop("key_points", ["住民が運営を担っている。"])
+        data = {
+            "id": cid,
+            "order": order,
+            "prefecture": "架空県",
+            "municipality": f"{cid}町",
+            "region": "東北",
+            "title": "取り組み事例",
+            "keywords": ["地域"],
+            "themes": ["生活支援"],
+            "features": [
+                {"id": f"{cid}-feat-{i}", "text": t} for i, t in enumerate(features, start=1)
+            ],
+            "key_points": {
+                "region": [
+                    {"id": f"{cid}-kp-r{i}", "text": t} for i, t in enumerate(key_points, start=1)
+                ],
+                "municipality": [{"id": f"{cid}-kp-m1", "text": "町が後押しした。"}],
+            },
+            "suggestions": [{"id": f"{cid}-sg-1", "text": "まず始めてみましょう"}],
+            **extra,
+        }
+        (root / "cases" / f"{cid}.yaml").write_text(
+            yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
+    return root
+
+
+def open_engine(tmp: Path, cases: dict[str, dict]) -> Iterator[Engine]:
+    settings = Settings.from_env(
+        {}, corpus_dir=write_corpus(tmp / "corpus", cases), index_dir=tmp / "index"
+    )
+    Engine.build(settings)
+    engine = Engine.open(settings)
+    yield engine
+    engine.close()
+
+
+def ids(result: SearchResult) -> list[str]:
+    return [h.case.id for h in result.hits]
+
+
+def all_hits(engine: Engine, query: str, **filters: str) -> SearchResult:
+    return engine.search(query, filters=filters or None, page_size=100)
+
+
+def marked(result: SearchResult) -> list[str]:
+    return [html.unescape(m) for h in result.hits for p in h.passages for m in MARK.findall(p.snippet)]
+
+
+def case_text(case) -> str:
+    return "\n".join([case.title, *case.keywords, *(p.text for p in case.passages())])
+
+
+# --- small purpose-built corpora -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    cases = {
+        # literal vs curated-synonym spellings, otherwise identical
+        "kema_lit": {"features": ["ケアマネが高齢者の暮らしを地域で支える。"]},
+        "kema_syn": {"features": ["介護支援専門員が高齢者の暮らしを地域で支える。"]},
+        "shakyo_lit": {"features": ["社協が高齢者の暮らしを地域で支える。"]},
+        "shakyo_syn": {"features": ["社会福祉協議会が高齢者の暮らしを地域で支える。"]},
+        "gh_lit": {"features": ["グループホームが高齢者の暮らしを地域で支える。"]},
+        "gh_syn": {"features": ["認知症対応型共同生活介護が高齢者の暮らしを地域で支える。"]},
+        # hiragana vs kanji spelling
+        "zt_kana": {"features": ["ざいたくの高齢者の暮らしを地域で支える。"]},
+        "zt_kanji": {"features": ["在宅の高齢者の暮らしを地域で支える。"]},
+        # a multi-morpheme word, whole vs scattered
+        "phrase_whole": {"features": ["介護予防教室を公民館で開いている。"]},
+        "phrase_scattered": {"features": ["教室では介護について学び、予防にも取り組む。"]},
+        # two words in different passages of one case, or only one of them
+        "and_both": {"features": ["見守り活動を自治会が担う。"], "key_points": ["配食の事業者も加わった。"]},
+        "and_one": {"features": ["見守り活動を自治会が担う。"]},
+        # markup in corpus text
+        "markup": {
+            "title": "声かけ<script>alert(1)</script>",
+            "features": ['<b>声かけ</b> & "訪問" <script>alert(1)</script> を続ける'],
+        },
+        # quoted phrase: adjacent vs apart
+        "quote_adj": {"features": ["在宅医療を進める。"]},
+        "quote_apart": {"features": ["在宅介護と病院の医療を進める。"]},
+    }
+    yield from open_engine(tmp_path_factory.mktemp("small"), cases)
+
+
+@pytest.mark.parametrize(
+    ("literal", "other"),
+    [
+        ("kema_lit", "kema_syn"),
+        ("shakyo_lit", "shakyo_syn"),
+        ("gh_lit", "gh_syn"),
+    ],
+)
+def test_synonym_expansion_finds_the_other_spelling_but_never_outranks_the_literal(
+    small: Engine, literal: str, other: str
+) -> None:
+    for query_case, expanded_case in ((literal, other), (other, literal)):
+        word = small.case(query_case).features[0].text.split("が")[0]
+        result = all_hits(small, word)
+        got = ids(result)
+        assert got[0] == query_case, (word, got)
+        assert expanded_case in got, (word, got)
+        scores = {h.case.id: h.score for h in result.hits}
+        assert scores[query_case] > scores[expanded_case]
+
+
+def test_hiragana_query_finds_kanji_text_but_below_the_literal_spelling(small: Engine) -> None:
+    got = ids(all_hits(small, "ざいたく"))
+    assert got[:2] == ["zt_kana", "zt_kanji"]
+    assert ids(all_hits(small, "在宅"))[0] == "zt_kanji"
+
+
+def test_reading_match_is_marked_on_the_kanji(small: Engine) -> None:
+    result = all_hits(small, "ざいたく")
+    (kanji,) = [h for h in result.hits if h.case.id == "zt_kanji"]
+    assert any("<mark>在宅</mark>" in p.snippet for p in kanji.passages)
+
+
+def test_multi_morpheme_word_is_matched_as_a_phrase(small: Engine) -> None:
+    assert ids(all_hits(small, "介護予防教室")) == ["phrase_whole"]
+    # as separate words both cases have all three
+    assert set(ids(all_hits(small, "介護 予防 教室"))) >= {"phrase_whole", "phrase_scattered"}
+
+
+@pytest.mark.parametrize("query", ['"在宅医療"', "「在宅医療」", "“在宅医療”"])
+def test_quoted_phrase_requires_adjacent_words(small: Engine, query: str) -> None:
+    got = ids(all_hits(small, query))
+    assert "quote_adj" in got and "quote_apart" not in got
+
+
+def test_unquoted_words_need_not_be_adjacent(small: Engine) -> None:
+    got = ids(all_hits(small, "在宅 医療"))
+    assert {"quote_adj", "quote_apart"} <= set(got)
+
+
+def test_quoted_phrase_with_a_space_inside_stays_one_phrase(small: Engine) -> None:
+    assert ids(all_hits(small, '"介護予防 教室"')) == ["phrase_whole"]
+
+
+def test_words_are_anded_at_case_level_across_passages(small: Engine) -> None:
+    result = all_hits(small, "見守り 配食")
+    assert ids(result) == ["and_both"]
+    assert result.fallback is None
+    # both passages are shown, each marked with its own word
+    shown = {p.passage.id: p.snippet for p in result.hits[0].passages}
+    assert "<mark>見守り</mark>" in shown["and_both-feat-1"]
+    assert "<mark>配食</mark>" in shown["and_both-kp-r1"]
+
+
+def test_no_case_with_all_words_falls_back_to_or_and_says_so(small: Engine) -> None:
+    result = all_hits(small, "グループホーム 配食")
+    assert result.fallback == "or"
+    assert {"gh_lit", "and_both"} <= set(ids(result))
+
+
+def test_snippets_escape_corpus_markup_and_mark_only_matches(small: Engine) -> None:
+    result = all_hits(small, "声かけ")
+    (hit,) = [h for h in result.hits if h.case.id == "markup"]
+    snippet = hit.passages[0].snippet
+    assert "<script>" not in snippet and "<b>" not in snippet
+    assert "&lt;b&gt;<mark>声かけ</mark>&lt;/b&gt;" in snippet
+    assert "&amp;" in snippet and "&lt;script&gt;" in snippet
+    # the title itself is data, returned as written (escaping is the renderer's job)
+    assert hit.case.title == "声かけ<script>alert(1)</script>"
+
+
+# --- every curated synonym group works ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synonym_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, list]]:
+    """One case per synonym group, written with the group's first spelling only."""
+    groups = SynonymTable.load().groups
+    cases = {f"g{i}": {"features": [f"{g[0]}を活用する。"]} for i, g in enumerate(groups)}
+    for engine in open_engine(tmp_path_factory.mktemp("synonyms"), cases):
+        yield engine, list(groups)
+
+
+def test_every_synonym_finds_text_written_with_the_first_spelling(
+    synonym_corpus: tuple[Engine, list],
+) -> None:
+    engine, groups = synonym_corpus
+    missed = []
+    for i, group in enumerate(groups):
+        for term in group[1:]:
+            if f"g{i}" not in ids(all_hits(engine, term)):
+                missed.append((term, group[0]))
+    assert missed == []
+
+
+# --- the issue's examples on real text ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "written"),
+    [("ケアマネ", "介護支援専門員"), ("社協", "社会福祉協議会"), ("包括", "地域包括支援センター")],
+)
+def test_jargon_finds_the_formal_term_in_the_bundled_cases(
+    bundled_engine: Engine, query: str, written: str
+) -> None:
+    result = all_hits(bundled_engine, query)
+    assert result.total > 0
+    assert written in marked(result)
+
+
+def test_kema_finds_cases_that_never_say_kema(bundled_engine: Engine) -> None:
+    result = all_hits(bundled_engine, "ケアマネ")
+    assert any("ケアマネ" not in case_text(h.case) for h in result.hits)
+
+
+@pytest.mark.parametrize(
+    ("kana", "kanji"),
+    [("ざいたく", "在宅"), ("いりょうかいごれんけい", "医療介護連携"), ("なんと", "南砺")],
+)
+def test_hiragana_query_finds_kanji_in_the_bundled_cases(
+    bundled_engine: Engine, kana: str, kanji: str
+) -> None:
+    result = all_hits(bundled_engine, kana)
+    assert result.total > 0
+    assert kanji in case_text(result.hits[0].case)
+    assert any(kanji in m for m in marked(result))
+
+
+def test_naming_a_municipality_in_kana_ranks_it_first(bundled_engine: Engine) -> None:
+    assert ids(all_hits(bundled_engine, "なんと"))[0] == "nanto"
+
+
+@pytest.mark.parametrize("query", ["認知", "症"])
+def test_part_of_a_compound_finds_the_compound(bundled_engine: Engine, query: str) -> None:
+    result = all_hits(bundled_engine, query)
+    assert result.total > 0
+    # the whole word is marked, never a fragment of it
+    assert "認知症" in marked(result)
+    assert query not in marked(result)
+
+
+@pytest.mark.parametrize("query", ["ｹｱﾏﾈ", "ＩＣＴ", "ict"])
+def test_width_and_case_variants_search_alike(tiny_engine: Engine, query: str) -> None:
+    canonical = {"ｹｱﾏﾈ": "ケアマネ", "ＩＣＴ": "ICT", "ict": "ICT"}[query]
+    assert ids(all_hits(tiny_engine, query)) == ids(all_hits(tiny_engine, canonical))
+    assert all_hits(tiny_engine, query).total > 0
+
+
+# --- AND, OR fallback: generic properties on the bundled corpus ---------------------------------
+
+PAIRS = ["認知症 就労", "在宅医療 ICT", "見守り ボランティア", "介護予防 体操", "医師会 研修"]
+
+
+@pytest.mark.parametrize("query", PAIRS)
+def test_two_words_give_the_cases_each_word_finds(bundled_engine: Engine, query: str) -> None:
+    a, b = query.split()
+    found_a, found_b = set(ids(all_hits(bundled_engine, a))), set(ids(all_hits(bundled_engine, b)))
+    result = all_hits(bundled_engine, query)
+    if found_a & found_b:
+        assert result.fallback is None
+        assert set(ids(result)) == found_a & found_b
+    else:
+        assert result.fallback == "or"
+        assert set(ids(result)) == found_a | found_b
+
+
+def test_fallback_is_none_for_one_word_without_hits(bundled_engine: Engine) -> None:
+    result = all_hits(bundled_engine, "宇宙飛行士")
+    assert result.total == 0 and result.hits == () and result.fallback is None
+
+
+def test_or_fallback_ranks_cases_with_more_words_first(tiny_engine: Engine) -> None:
+    # alpha has ケアマネ and みまもり; beta has ケアマネ and ＩＣＴ; nobody has all three
+    result = all_hits(tiny_engine, "ケアマネ みまもり ＩＣＴ サロン")
+    assert result.fallback == "or"
+    assert set(ids(result)) == {"alpha", "beta", "gamma"}
+    assert ids(result)[-1] == "gamma"  # only one of four words
+
+
+# --- result shape --------------------------------------------------------------------------------
+
+QUERIES = ["認知症", "連携", "ケアマネ", "ざいたく", "住民 ボランティア", "医療介護連携", "見守り"]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_results_are_grouped_by_case_with_their_best_passages(
+    bundled_engine: Engine, query: str
+) -> None:
+    result = all_hits(bundled_engine, query)
+    got = ids(result)
+    assert len(got) == len(set(got)) == result.total
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+    limit = bundled_engine.settings.passages_per_case
+    for hit in result.hits:
+        assert 1 <= len(hit.passages) <= limit
+        scores = [p.score for p in hit.passages]
+        assert scores == sorted(scores, reverse=True)
+        for p in hit.passages:
+            assert p.passage.case_id == hit.case.id
+            assert p.passage.section in SECTION_LABELS
+            assert p.passage.section_label == SECTION_LABELS[p.passage.section]
+
+
+def _plain(snippet: str) -> str:
+    return html.unescape(snippet.replace("<mark>", "").replace("</mark>", "")).strip("…")
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_snippets_are_escaped_text_with_whole_words_marked(
+    bundled_engine: Engine, query: str
+) -> None:
+    analyzer = bundled_engine.analyzer
+    result = all_hits(bundled_engine, query)
+    assert any("<mark>" in p.snippet for h in result.hits for p in h.passages)
+    for hit in result.hits:
+        for p in hit.passages:
+            # nothing but our own <mark> tags
+            assert re.sub(r"</?mark>", "", p.snippet).count("<") == 0
+            flat = " ".join(p.passage.text.split())
+            plain = _plain(p.snippet)
+            offset = flat.find(plain)
+            assert offset >= 0, (p.passage.id, p.snippet)
+            # each mark starts and ends on a word boundary of the passage
+            starts = {t.start for t in analyzer.tokens(flat)}
+            ends = {t.end for t in analyzer.tokens(flat)}
+            pos, rest = offset, p.snippet.lstrip("…")
+            for piece in re.split(r"(</?mark>)", rest):
+                if piece == "<mark>":
+                    assert pos in starts, (p.passage.id, p.snippet)
+                elif piece == "</mark>":
+                    assert pos in ends, (p.passage.id, p.snippet)
+                else:
+                    pos += len(html.unescape(piece.rstrip("…")))
+
+
+def test_title_with_markup_never_leaks_into_snippets(tiny_engine: Engine) -> None:
+    result = all_hits(tiny_engine, "居場所")
+    assert "gamma" in ids(result)
+    for hit in result.hits:
+        for p in hit.passages:
+            assert "<script>" not in p.snippet and "<b>" not in p.snippet
+
+
+# --- filters, facets, paging ---------------------------------------------------------------------
+
+
+def _passes(case, key: str, value: str) -> bool:
+    return {
+        "prefecture": lambda: case.prefecture == value,
+        "region": lambda: case.region == value,
+        "theme": lambda: value in case.themes,
+        "keyword": lambda: value in case.keywords + case.editorial_keywords,
+    }[key]()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("prefecture", "北海道"),
+        ("prefecture", "千葉県"),
+        ("region", "東北"),
+        ("region", "関東"),
+        ("theme", "認知症"),
+        ("theme", "在宅医療"),
+        ("keyword", "住民参加"),
+    ],
+)
+@pytest.mark.parametrize("query", ["連携", "地域", "高齢者"])
+def test_case_filters_keep_exactly_the_matching_cases_in_order(
+    bundled_engine: Engine, query: str, key: str, value: str
+) -> None:
+    unfiltered = all_hits(bundled_engine, query)
+    filtered = all_hits(bundled_engine, query, **{key: value})
+    expected = [h.case.id for h in unfiltered.hits if _passes(h.case, key, value)]
+    assert expected, "pick a filter value that keeps something"
+    assert ids(filtered) == expected
+    assert filtered.total == len(expected)
+    assert filtered.filters == {key: value}
+
+
+@pytest.mark.parametrize("section", ["key_point", "suggestion", "background"])
+def test_section_filter_shows_only_passages_of_that_section(
+    bundled_engine: Engine, section: str
+) -> None:
+    result = all_hits(bundled_engine, "地域", section=section)
+    assert result.total > 0
+    for hit in result.hits:
+        assert {p.passage.section for p in hit.passages} == {section}
+    assert set(result.facets["section"]) == {section}
+
+
+def test_filter_that_matches_nothing_gives_no_hits(bundled_engine: Engine) -> None:
+    result = all_hits(bundled_engine, "連携", prefecture="沖縄県")
+    assert result.total == 0 and result.hits == ()
+
+
+def test_unknown_filter_is_a_query_error(bundled_engine: Engine) -> None:
+    with pytest.raises(QueryError):
+        bundled_engine.search("連携", filters={"colour": "red"})
+
+
+@pytest.mark.parametrize("query", ["連携", "認知症", "住民"])
+def test_facet_counts_describe_the_result_set(bundled_engine: Engine, query: str) -> None:
+    result = all_hits(bundled_engine, query)
+    cases = [h.case for h in result.hits]
+    assert result.facets["prefecture"] == dict(Counter(c.prefecture for c in cases))
+    assert result.facets["region"] == dict(Counter(c.region for c in cases))
+    assert result.facets["theme"] == dict(Counter(t for c in cases for t in c.themes))
+    assert sum(result.facets["prefecture"].values()) == result.total
+    # sections: how many cases have a matching passage of that kind
+    assert all(1 <= n <= result.total for n in result.facets["section"].values())
+    assert set(result.facets["section"]) <= set(SECTION_LABELS)
+
+
+def test_facets_follow_the_filter(bundled_engine: Engine) -> None:
+    result = all_hits(bundled_engine, "連携", region="関東")
+    assert set(result.facets["region"]) == {"関東"}
+
+
+def test_pages_partition_the_ranking(bundled_engine: Engine) -> None:
+    everything = all_hits(bundled_engine, "連携")
+    assert everything.total >= 5
+    pages = []
+    for page in range(1, everything.total // 2 + 3):
+        result = bundled_engine.search("連携", page=page, page_size=2)
+        assert result.total == everything.total
+        assert result.page == page and result.page_size == 2
+        pages.extend(ids(result))
+    assert pages == ids(everything)
+
+
+def test_default_page_size_comes_from_settings(bundled_engine: Engine) -> None:
+    result = bundled_engine.search("地域")
+    assert result.page_size == bundled_engine.settings.page_size
+    assert len(result.hits) == min(result.total, bundled_engine.settings.page_size)
+
+
+@pytest.mark.parametrize("page", [0, -1])
+def test_bad_page_is_a_query_error(bundled_engine: Engine, page: int) -> None:
+    with pytest.raises(QueryError):
+        bundled_engine.search("連携", page=page)
+
+
+# --- unusable input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", ["", "   ", "\u3000", "\n", "の", "を", "の を", "！？", "!?", "。、", "「」", '""']
+)
+def test_empty_particle_or_symbol_query_is_a_clear_query_error(
+    bundled_engine: Engine, query: str
+) -> None:
+    with pytest.raises(QueryError) as info:
+        bundled_engine.search(query)
+    message = info.value.message
+    assert message and "\n" not in message and "Traceback" not in message
+    assert re.search(r"[ぁ-んァ-ン一-龥]", message)  # a sentence for a Japanese user
+
+
+def test_too_long_query_is_a_query_error(bundled_engine: Engine) -> None:
+    limit = bundled_engine.settings.max_query_chars
+    bundled_engine.search("認知症" + "あ" * (limit - 3))  # at the limit: fine
+    with pytest.raises(QueryError):
+        bundled_engine.search("認知症" * limit)
+
+
+WHOOSH_SYNTAX = [
+    "title:",
+    "title:認知症",
+    "body:(連携 OR 認知症)",
+    "*",
+    "認知*",
+    "?",
+    "認?症",
+    '"認知症',
+    '認知症"',
+    "(認知症",
+    "認知症)",
+    "[a TO",
+    "{認知症",
+    "認知症]",
+    "AND",
+    "OR",
+    "NOT",
+    "AND OR NOT",
+    "認知症 AND",
+    "OR 就労",
+    "NOT 認知症",
+    "認知症 ANDNOT 就労",
+    "認知症~2",
+    "認知症^3",
+    "\\",
+    "a:b:c",
+    ":",
+    "-認知症",
+    "+認知症",
+    "'認知症",
+    "<script>alert(1)</script>",
+    "%00",
+    "\x00",
+    "認知症\x00就労",
+    "\ud800",
+]
+
+
+@pytest.mark.parametrize("query", WHOOSH_SYNTAX)
+def test_query_syntax_never_raises_anything_but_query_error(
+    bundled_engine: Engine, query: str
+) -> None:
+    try:
+        result = bundled_engine.search(query)
+    except QueryError as exc:
+        assert exc.message
+    else:
+        assert isinstance(result, SearchResult)
+
+
+@pytest.mark.parametrize("query", ["認知症 AND 就労", "認知症 OR 就労", "認知症 NOT 就労"])
+def test_operators_are_not_searched_for(bundled_engine: Engine, query: str) -> None:
+    assert ids(all_hits(bundled_engine, query)) == ids(all_hits(bundled_engine, "認知症 就労"))
+
+
+PIECES = ["認知症", "連携", "の", "を", "AND", "OR", "NOT", ":", "*", "?", '"', "「", "」", "(", ")",
+          "[", "]", "{", "}", "^", "~", "-", "+", "\\", "/", "ｹｱﾏﾈ", "ざいたく", "！", "　", " "]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=3)), max_size=8))
+def test_any_typed_text_gives_results_or_query_error(bundled_engine: Engine, pieces: list) -> None:
+    try:
+        bundled_engine.search("".join(pieces))
+    except QueryError:
+        pass
