@@ -73,8 +73,14 @@ def page(browser, base_url):
 
     context.route("**/*", only_localhost)
     pg = context.new_page()
-    errors: list[str] = []
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    errors: list[str] = []  # CSP violations and script errors; a 404 status is not one
+    pg.on(
+        "console",
+        lambda m: errors.append(m.text)
+        if m.type == "error" and "Failed to load resource" not in m.text
+        else None,
+    )
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
     yield pg
     context.close()
     assert blocked == [], f"requests outside 127.0.0.1 were attempted: {blocked}"

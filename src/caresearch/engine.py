@@ -7,7 +7,9 @@ corpus snapshot); `Engine.open(settings)` loads the current build read-only. The
 
 from __future__ import annotations
 
+import contextlib
 import pickle
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -17,7 +19,7 @@ from . import __version__
 from .analysis import Analyzer, Token
 from .config import Settings
 from .corpus import load_corpus, load_themes
-from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
+from .errors import CaresearchError, IndexNotReady, NotFound, QueryError, QueryTooLarge
 from .highlight import TokenCache
 from .index import IndexDoc, SearchIndex, write_index
 from .models import (
@@ -42,7 +44,7 @@ from .recommend import (
     top_shared_terms,
 )
 from .searching import Corpus, search
-from .store import IndexStore, fingerprint
+from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .synonyms import SynonymTable
 
@@ -181,7 +183,12 @@ class Engine:
         tokens: dict[str, list[Token]] = {
             t: analyzer.tokens(t) for t in wrap(texts, len(texts), "解析")
         }
-        partial = store.new_build()
+        try:
+            partial = store.new_build()
+        except OSError as exc:
+            raise CaresearchError(
+                f"cannot write the index in {settings.index_dir} ({exc.strerror or exc})"
+            ) from exc
         try:
             n_docs = write_index(partial / WHOOSH_DIR, index_docs(cases), analyzer, tokens)
             terms = {t: analyzer.index_terms_from(tok) for t, tok in tokens.items()}
@@ -211,6 +218,11 @@ class Engine:
                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 },
             )
+        except OSError as exc:
+            store.discard(partial)
+            raise CaresearchError(
+                f"the build failed ({exc.strerror or exc}); the previous index is still in use"
+            ) from exc
         except BaseException:
             store.discard(partial)
             raise
@@ -238,6 +250,12 @@ class Engine:
         if not meta or meta.get("format") != BUILD_FORMAT:
             raise IndexNotReady(
                 f"the index in {build} is from another version or damaged: run `caresearch build`"
+            )
+        damaged = verify(build, meta)
+        if damaged:
+            raise IndexNotReady(
+                f"the index in {build} is damaged ({', '.join(damaged[:3])}): "
+                "run `caresearch build --force`"
             )
         try:
             cases, themes = _load(build / SNAPSHOT_FILE)
@@ -477,6 +495,37 @@ class Engine:
             out.append(SimilarCase(other, round(score, 4), shared, terms))
         out.sort(key=lambda s: (-s.score, s.case.order))
         return tuple(out[:limit])
+
+
+class LiveEngine:
+    """The Engine of the current build, reopened when `caresearch build` publishes a new one.
+
+    A server holds one of these instead of an Engine, so a rebuild is picked up without a
+    restart. Requests in flight keep the Engine they started with; the old build's files stay
+    readable until it is pruned two builds later.
+    """
+
+    def __init__(self, settings: Settings, engine: Engine | None = None, interval: float = 1.0):
+        self.settings = settings
+        self.interval = interval
+        self._store = IndexStore(settings.index_dir)
+        self._engine = engine or Engine.open(settings)
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def get(self) -> Engine:
+        now = time.monotonic()
+        if now - self._checked < self.interval:
+            return self._engine
+        with self._lock:
+            if now - self._checked >= self.interval:
+                self._checked = now
+                current = self._store.current()
+                if current is not None and current != self._engine.build_path:
+                    # On failure keep serving the build we have; the next check tries again.
+                    with contextlib.suppress(IndexNotReady):
+                        self._engine = Engine.open(self.settings)
+        return self._engine
 
 
 def _dump(path: Path, obj: object) -> None:

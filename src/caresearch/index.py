@@ -243,7 +243,13 @@ class SearchIndex:
         q = word_query(word)
         if q is None:
             return {}
-        results = self._searcher().search(q, limit=None)
+        try:
+            results = self._searcher().search(q, limit=None)
+        except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
+            # A file changed or truncated under a running server: say how to fix it.
+            raise IndexNotReady(
+                f"the index cannot be read ({type(exc).__name__}): run `caresearch build --force`"
+            ) from exc
         return {docnum: score for score, docnum in results.top_n}
 
 

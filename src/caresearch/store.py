@@ -79,7 +79,11 @@ class IndexStore:
         return path
 
     def publish(self, partial: Path, meta: dict) -> Path:
-        """Seal a finished build and point CURRENT at it, atomically."""
+        """Seal a finished build and point CURRENT at it, atomically.
+
+        The sizes of its files go into meta.json, so a truncated file is detected at start.
+        """
+        meta = {**meta, "files": file_sizes(partial)}
         _write_atomic(partial / META, json.dumps(meta, ensure_ascii=False, indent=2))
         final = partial.with_name(partial.name.removesuffix(".partial"))
         os.replace(partial, final)
@@ -112,6 +116,21 @@ class IndexStore:
         old = [p for p in builds if p.name != keep][: max(0, len(builds) - KEEP_BUILDS)]
         for p in old:
             shutil.rmtree(p, ignore_errors=True)
+
+
+def file_sizes(build: Path) -> dict[str, int]:
+    return {
+        p.relative_to(build).as_posix(): p.stat().st_size
+        for p in sorted(build.rglob("*"))
+        if p.is_file() and p.name != META and not p.name.endswith(".tmp")
+    }
+
+
+def verify(build: Path, meta: dict) -> list[str]:
+    """Files of a build that are missing or whose size changed since it was published."""
+    expected = meta.get("files") or {}
+    actual = file_sizes(build)
+    return sorted(name for name, size in expected.items() if actual.get(name) != size)
 
 
 def _write_atomic(path: Path, text: str) -> None:
