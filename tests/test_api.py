@@ -138,7 +138,9 @@ def test_lessons(client, bundled_engine):
     expected = bundled_engine.lessons(theme="認知症")
     assert data["total"] == len(expected)
     assert data["lessons"] == [serialize.lesson_dict(lesson) for _c, lesson in expected]
-    kinds = {les["kind"] for les in client.get("/api/lessons?kind=suggestion").get_json()["lessons"]}
+    kinds = {
+        les["kind"] for les in client.get("/api/lessons?kind=suggestion").get_json()["lessons"]
+    }
     assert kinds == {"suggestion"}
     assert client.get("/api/lessons").get_json()["total"] == len(bundled_engine.lessons())
 

@@ -76,9 +76,11 @@ def page(browser, base_url):
     errors: list[str] = []  # CSP violations and script errors; a 404 status is not one
     pg.on(
         "console",
-        lambda m: errors.append(m.text)
-        if m.type == "error" and "Failed to load resource" not in m.text
-        else None,
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text
+            else None
+        ),
     )
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     yield pg

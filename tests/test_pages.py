@@ -293,7 +293,9 @@ def _check_recommendation_page(html: str, rec) -> None:
         assert f"badge-{cr.confidence}" in html
         assert f": {labels[cr.confidence]}</span>" in html
         for m in cr.matched_terms:
-            shown = m.query_term if m.query_term == m.case_term else f"{m.query_term} → {m.case_term}"
+            shown = (
+                m.query_term if m.query_term == m.case_term else f"{m.query_term} → {m.case_term}"
+            )
             assert f"<li>{shown}</li>" in html
         for sl in cr.lessons:
             assert f'href="/cases/{cr.case.id}#{sl.lesson.id}"' in html
@@ -384,7 +386,15 @@ def test_case_page_reads_in_order_with_lesson_anchors(client, bundled_engine):
     assert 'id="tobetsu-kp-r1"' in html
     for p in case.passages():
         assert p.id in links.ids, p.id
-    order = [html.index(label) for label in ("この事例の特徴", "取り組みの背景・課題認識", "取り組みの経緯", "これから取り組む皆さまへ")]
+    order = [
+        html.index(label)
+        for label in (
+            "この事例の特徴",
+            "取り組みの背景・課題認識",
+            "取り組みの経緯",
+            "これから取り組む皆さまへ",
+        )
+    ]
     assert order == sorted(order)
     assert FIGURES_NOTE in html
     assert case.source.report in html and case.source.chapter in html
@@ -438,11 +448,9 @@ def test_lessons_filter_by_theme_prefecture_and_kind(client, bundled_engine):
     assert f"{len(expected)}件" in html
     for case, lesson in expected:
         assert f'href="/cases/{case.id}#{lesson.id}"' in html
-    others = [
-        les for c, les in bundled_engine.lessons() if c.prefecture != "北海道"
-    ]
+    others = [les for c, les in bundled_engine.lessons() if c.prefecture != "北海道"]
     for lesson in others:
-        assert f"#{lesson.id}\"" not in html
+        assert f'#{lesson.id}"' not in html
     assert '<option value="認知症" selected>' in html
     assert 'method="get"' in html and "<select" in html
 

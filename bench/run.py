@@ -1,0 +1,956 @@
+"""Benchmark caresearch at several corpus sizes and write bench/RESULTS.md.
+
+    .venv/bin/python bench/run.py                          # bundled, 1000 and 10000 cases
+    .venv/bin/python bench/run.py --quick                  # bundled and 1000, fewer repetitions
+    .venv/bin/python bench/run.py --sizes 10000            # one size (others keep their results)
+    .venv/bin/python bench/run.py --report-only            # re-render RESULTS.md from results/
+
+Each size runs in its own directory under /tmp (removed afterwards, unless --keep). Every
+measurement that touches the engine runs in a fresh child process (this file, `_task ...`), so
+one phase cannot warm or bloat another and a crash or timeout is recorded instead of ending
+the run. Raw figures go to bench/results/<size>.json; RESULTS.md is rendered from all of them,
+so a long size can be run separately (e.g. in the background) and still land in the report.
+See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH / "results"
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(BENCH))
+
+PY = sys.executable
+CARESEARCH = str(Path(PY).with_name("caresearch"))
+SEED = 1
+
+# Repetitions per size: (full, --quick)
+REPS = {
+    "build": {"bundled": (5, 3), "small": (2, 1), "large": (1, 1)},
+    "latency": {"bundled": (20, 10), "small": (5, 3), "large": (3, 2)},
+    "startup": {"bundled": (3, 2), "small": (3, 2), "large": (2, 1)},
+}
+LATENCY_BUDGET_S = 600  # stop repeating the query list after this long (the first pass always runs)
+HTTP_LEVELS = (1, 4, 16)
+TARGETS_MS = {
+    "bundled": {"search": 20, "recommend": 50},
+    "1000": {"search": 100, "recommend": 100},
+    "10000": {"search": 250, "recommend": 250},
+}
+STARTUP_TARGET_S = 2.0
+BUILD_RATIO_TARGET = 3.0
+RSS_TARGET_MB = 1536
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def summary(values: list[float]) -> dict:
+    return {
+        "n": len(values),
+        "p50": pct(values, 50),
+        "p95": pct(values, 95),
+        "max": max(values) if values else None,
+        "mean": sum(values) / len(values) if values else None,
+    }
+
+
+def proc_status(pid: int | str = "self") -> dict[str, int]:
+    """VmRSS / VmHWM (kB) of a process."""
+    out: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def dir_size(path: Path) -> dict:
+    apparent = blocks = files = 0
+    for dirpath, _dirs, names in os.walk(path):
+        for name in names:
+            st = os.lstat(os.path.join(dirpath, name))
+            apparent += st.st_size
+            blocks += st.st_blocks * 512
+            files += 1
+    return {"bytes": apparent, "disk_bytes": blocks, "files": files}
+
+
+def load_queries() -> tuple[list[dict], list[str]]:
+    import yaml
+
+    data = yaml.safe_load((BENCH / "queries.yaml").read_text(encoding="utf-8"))
+    search = [q if isinstance(q, dict) else {"q": q} for q in data["search"]]
+    return search, list(data["recommend"])
+
+
+# ---------------------------------------------------------------------- child tasks
+
+
+def task_build(corpus: str, index: str) -> dict:
+    from caresearch.config import Settings
+    from caresearch.engine import Engine
+
+    settings = Settings.from_env({}, corpus_dir=corpus, index_dir=index)
+    t0 = time.perf_counter()
+    report = Engine.build(settings, force=True)
+    seconds = time.perf_counter() - t0
+    return {
+        "seconds": seconds,
+        "cases": report.cases,
+        "passages": report.passages,
+        "documents": report.documents,
+        "path": report.path,
+        "status": proc_status(),
+    }
+
+
+def _build_texts(corpus: str) -> tuple[list[str], float]:
+    """The distinct texts Engine.build analyses, and the time load_corpus took."""
+    from caresearch.corpus import load_corpus
+
+    t0 = time.perf_counter()
+    cases = load_corpus(Path(corpus))
+    load_s = time.perf_counter() - t0
+    try:
+        from caresearch.engine import _texts
+
+        texts = list(dict.fromkeys(_texts(cases)))
+    except ImportError:  # the engine changed: fall back to every passage text and title
+        texts = list(
+            dict.fromkeys([t for c in cases for t in (c.title, *(p.text for p in c.passages()))])
+        )
+    return texts, load_s
+
+
+def _tokenize_chunk(texts: list[str]) -> int:
+    from caresearch.analysis import _chunks, _tokenizer
+
+    tok = _tokenizer("C")
+    n = 0
+    for text in texts:
+        for _off, chunk in _chunks(text):
+            n += len(tok.tokenize(chunk))
+    return n
+
+
+def _warm(_: object = None) -> None:
+    from caresearch.analysis import _tokenizer
+
+    _tokenizer("C").tokenize("準備")
+
+
+def task_tokenize(corpus: str, procs: str = "1") -> dict:
+    """The floor: Sudachi mode C alone over the same distinct texts (dictionary loaded first)."""
+    nprocs = int(procs)
+    texts, load_s = _build_texts(corpus)
+    chars = sum(map(len, texts))
+    if nprocs == 1:
+        _warm()
+        t0 = time.perf_counter()
+        morphemes = _tokenize_chunk(texts)
+        seconds = time.perf_counter() - t0
+    else:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        size = max(1, len(texts) // (nprocs * 8))
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        with ctx.Pool(nprocs, initializer=_warm) as pool:
+            pool.map(_warm, range(nprocs))  # every worker has its dictionary before the clock
+            t0 = time.perf_counter()
+            morphemes = sum(pool.map(_tokenize_chunk, chunks, chunksize=1))
+            seconds = time.perf_counter() - t0
+    return {
+        "seconds": seconds,
+        "procs": nprocs,
+        "texts": len(texts),
+        "chars": chars,
+        "morphemes": morphemes,
+        "load_corpus_seconds": load_s,
+        "status": proc_status(),
+    }
+
+
+def task_latency(corpus: str, index: str, reps: str) -> dict:
+    from caresearch.config import Settings
+    from caresearch.engine import Engine
+
+    search_qs, rec_qs = load_queries()
+    settings = Settings.from_env({}, corpus_dir=corpus, index_dir=index)
+    t0 = time.perf_counter()
+    engine = Engine.open(settings)
+    open_s = time.perf_counter() - t0
+    status_open = proc_status()
+
+    def one_search(q: dict) -> float:
+        t = time.perf_counter()
+        engine.search(q["q"], filters=q.get("filters"))
+        return time.perf_counter() - t
+
+    def one_rec(text: str) -> float:
+        t = time.perf_counter()
+        engine.recommend(text)
+        return time.perf_counter() - t
+
+    # First calls after open, timed separately (lazy dictionary load, cold caches).
+    first = {"search": one_search(search_qs[0]), "recommend": one_rec(rec_qs[0])}
+    for q in search_qs:  # warm-up pass, not recorded
+        one_search(q)
+    for text in rec_qs:
+        one_rec(text)
+    per_query: dict[str, list[float]] = {}
+    lat: dict[str, list[float]] = {"search": [], "recommend": [], "similar": []}
+    started = time.perf_counter()
+    done = 0
+    for _rep in range(int(reps)):
+        for q in search_qs:
+            s = one_search(q)
+            lat["search"].append(s)
+            per_query.setdefault("S " + json.dumps(q, ensure_ascii=False), []).append(s)
+        for text in rec_qs:
+            s = one_rec(text)
+            lat["recommend"].append(s)
+            per_query.setdefault("R " + text[:40], []).append(s)
+        done += 1
+        if time.perf_counter() - started > LATENCY_BUDGET_S:
+            break
+    # similar(): what every case page (/cases/<id>) computes; a few ids, once each.
+    ids = [c.id for c in engine.cases]
+    for cid in random.Random(0).sample(ids, min(5, len(ids))):
+        t = time.perf_counter()
+        engine.similar(cid)
+        lat["similar"].append(time.perf_counter() - t)
+    import statistics
+
+    slowest = sorted(
+        ((statistics.median(v), k) for k, v in per_query.items()), reverse=True
+    )[:6]
+    engine.close()
+    return {
+        "open_seconds": open_s,
+        "first": first,
+        "reps": done,
+        "latency": {k: summary(v) for k, v in lat.items()},
+        "slowest": [{"query": k, "median": m} for m, k in slowest],
+        "status_open": status_open,
+        "status": proc_status(),
+        "cases": len(ids),
+    }
+
+
+TASKS = {"build": task_build, "tokenize": task_tokenize, "latency": task_latency}
+
+
+def run_task(name: str, *args: str, timeout: float) -> dict:
+    """Run a task in a fresh interpreter; {'error': ...} on failure or timeout."""
+    cmd = [PY, str(Path(__file__).resolve()), "_task", name, *args]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout:.0f} s", "wall": time.perf_counter() - t0}
+    if proc.returncode != 0:
+        tail = (proc.stderr or "").strip().splitlines()[-6:]
+        return {"error": f"exit {proc.returncode}: " + " | ".join(tail)}
+    lines = [x for x in proc.stdout.strip().splitlines() if x.startswith("{")]
+    out = json.loads(lines[-1])
+    out["wall"] = time.perf_counter() - t0
+    return out
+
+
+# ---------------------------------------------------------------------- HTTP
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port: int, path: str, timeout: float = 120) -> tuple[int, int]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, len(body)
+    finally:
+        conn.close()
+
+
+class Server:
+    """`caresearch serve` on a free loopback port; start-up is measured to the first 200 on /."""
+
+    def __init__(self, corpus: Path, index: Path, logdir: Path, deadline: float = 180) -> None:
+        self.port = free_port()
+        self.log_path = logdir / f"serve-{self.port}.log"
+        self.log = open(self.log_path, "wb")
+        cmd = [CARESEARCH, "serve", "--corpus", str(corpus), "--index", str(index)]
+        cmd += ["--port", str(self.port)]
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.startup = None
+        self.index_bytes = 0
+        while time.perf_counter() - t0 < deadline and self.proc.poll() is None:
+            try:
+                status, n = http_get(self.port, "/", timeout=60)
+                if status == 200:
+                    self.startup = time.perf_counter() - t0
+                    self.index_bytes = n
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.rebuilt = b"building the index" in self.log_path.read_bytes()
+
+    def status(self) -> dict[str, int]:
+        return proc_status(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+
+    def log_tail(self) -> str:
+        return " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-4:])
+
+
+def request_mix(case_ids: list[str], api: bool, n: int) -> list[tuple[str, str]]:
+    """(kind, path) for request i: 5 searches, 3 recommends, 2 case pages in every 10."""
+    search_qs, rec_qs = load_queries()
+    r = random.Random(SEED)
+    ids = r.sample(case_ids, min(len(case_ids), 50))
+    out = []
+    for i in range(n):
+        slot = i % 10
+        if slot < 5:
+            q = search_qs[(i // 2) % len(search_qs)]
+            params = {"q": q["q"], **(q.get("filters") or {})}
+            path = ("/api/search?" if api else "/search?") + urllib.parse.urlencode(params)
+            out.append(("search", path))
+        elif slot < 8:
+            text = rec_qs[(i // 3) % len(rec_qs)]
+            out.append(("recommend", "/recommend?" + urllib.parse.urlencode({"text": text})))
+        else:
+            cid = ids[(i // 5) % len(ids)]
+            out.append(("case", (f"/api/cases/{cid}" if api else f"/cases/{cid}")))
+    return out
+
+
+def load_level(port: int, mix: list[tuple[str, str]], clients: int, max_s: float) -> dict:
+    """`clients` threads, each with a keep-alive connection, until the mix or the time runs out."""
+    lock = threading.Lock()
+    nxt = iter(range(len(mix)))
+    results: list[tuple[str, float, int]] = []
+    errors: list[str] = []
+    deadline = time.perf_counter() + max_s
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while time.perf_counter() < deadline:
+            with lock:
+                i = next(nxt, None)
+            if i is None:
+                break
+            kind, path = mix[i]
+            t = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                with lock:
+                    errors.append(f"{kind}: {type(exc).__name__}")
+                continue
+            dt = time.perf_counter() - t
+            with lock:
+                results.append((kind, dt, status))
+                if status != 200:
+                    errors.append(f"{kind}: HTTP {status}")
+        conn.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max_s + 300)
+    wall = time.perf_counter() - t0
+    ok = [r for r in results if r[2] == 200]
+    by_kind = {
+        k: summary([dt for kk, dt, _s in ok if kk == k]) for k in ("search", "recommend", "case")
+    }
+    return {
+        "clients": clients,
+        "requests": len(results),
+        "ok": len(ok),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors))[:5],
+        "wall": wall,
+        "throughput": len(ok) / wall if wall else None,
+        "all": summary([dt for _k, dt, _s in ok]),
+        "by_kind": by_kind,
+    }
+
+
+def bench_http(
+    corpus: Path, index: Path, tmp: Path, case_ids: list[str], startups: int, n: int, max_s: float
+) -> dict:
+    out: dict = {"startup": [], "levels": []}
+    server = None
+    for i in range(startups):
+        if server:
+            server.stop()
+        server = Server(corpus, index, tmp)
+        out["startup"].append(server.startup)
+        out["index_page_bytes"] = server.index_bytes
+        if server.rebuilt:
+            out["note"] = "the server rebuilt the index (src/ changed during the run?)"
+        log(f"  start-up {i + 1}/{startups}: {server.startup} s")
+        if server.startup is None:
+            out["error"] = f"server did not answer: {server.log_tail()}"
+            server.stop()
+            return out
+    assert server is not None
+    try:
+        out["status_started"] = server.status()
+        t = time.perf_counter()
+        status, _n = http_get(server.port, "/search?" + urllib.parse.urlencode({"q": "見守り"}))
+        out["first_search"] = time.perf_counter() - t
+        api = status == 404
+        if status not in (200, 404):
+            out["error"] = f"GET /search answered {status}"
+            return out
+        out["api"] = api
+        mix = request_mix(case_ids, api, n)
+        warm = request_mix(case_ids, api, 10)
+        load_level(server.port, warm, 1, 60)  # warm-up, not recorded
+        for clients in HTTP_LEVELS:
+            level = load_level(server.port, mix, clients, max_s)
+            log(
+                f"  HTTP {clients:>2} clients: {level['ok']} ok, {level['errors']} errors, "
+                f"{level['throughput']:.1f} req/s, p50 {fmt_ms(level['all']['p50'])} "
+                f"p95 {fmt_ms(level['all']['p95'])} ms"
+            )
+            out["levels"].append(level)
+        out["status_end"] = server.status()
+    finally:
+        server.stop()
+    return out
+
+
+# ---------------------------------------------------------------------- one size
+
+
+def size_class(label: str) -> str:
+    if label == "bundled":
+        return "bundled"
+    return "small" if int(label) <= 2000 else "large"
+
+
+def bench_size(label: str, args: argparse.Namespace) -> dict:
+    import synth
+
+    klass = size_class(label)
+    q = 1 if args.quick else 0
+    reps = {k: v[klass][q] for k, v in REPS.items()}
+    res: dict = {
+        "label": label,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
+        "quick": args.quick,
+        "reps": reps,
+        "git": git_info(),
+    }
+    tmp = Path(tempfile.mkdtemp(prefix=f"caresearch-bench-{label}-", dir="/tmp"))
+    log(f"== {label}: working in {tmp}")
+    try:
+        if label == "bundled":
+            corpus = ROOT / "corpus"
+            from caresearch.corpus import load_corpus
+
+            res["corpus"] = {"cases": len(load_corpus(corpus))}
+        else:
+            corpus = tmp / "corpus"
+            log(f"generating {label} synthetic cases")
+            res["corpus"] = synth.generate(int(label), corpus, seed=SEED)
+            log(f"  {res['corpus']['seconds']:.1f} s, {res['corpus']['chars_per_case']} chars/case")
+        res["corpus"]["disk"] = dir_size(corpus)
+
+        builds = []
+        index = tmp / "index"
+        for i in range(reps["build"]):
+            if index.exists():
+                shutil.rmtree(index)
+            log(f"build {i + 1}/{reps['build']}")
+            b = run_task("build", str(corpus), str(index), timeout=args.build_timeout)
+            log(f"  {b.get('seconds', b.get('error'))}")
+            builds.append(b)
+            if "error" in b:
+                break
+        res["build"] = builds
+        ok_builds = [b for b in builds if "error" not in b]
+        if ok_builds:
+            res["index"] = dir_size(Path(ok_builds[-1]["path"]))
+
+        toks = []
+        for i in range(reps["build"]):
+            log(f"tokenize-only {i + 1}/{reps['build']}")
+            t = run_task("tokenize", str(corpus), "1", timeout=args.build_timeout)
+            log(f"  {t.get('seconds', t.get('error'))}")
+            toks.append(t)
+        res["tokenize"] = toks
+        log("tokenize-only, 2 processes")
+        res["tokenize2"] = run_task("tokenize", str(corpus), "2", timeout=args.build_timeout)
+        log(f"  {res['tokenize2'].get('seconds', res['tokenize2'].get('error'))}")
+
+        if not ok_builds:
+            res["skipped"] = "no index: latency, HTTP and server figures skipped"
+            return res
+        log(f"in-process latency ({reps['latency']} passes)")
+        lat = run_task("latency", str(corpus), str(index), str(reps["latency"]), timeout=3600)
+        res["latency"] = lat
+        if "error" not in lat:
+            log(
+                "  search p50/p95 {} / {} ms, recommend {} / {} ms".format(
+                    fmt_ms(lat["latency"]["search"]["p50"]),
+                    fmt_ms(lat["latency"]["search"]["p95"]),
+                    fmt_ms(lat["latency"]["recommend"]["p50"]),
+                    fmt_ms(lat["latency"]["recommend"]["p95"]),
+                )
+            )
+        else:
+            log(f"  {lat['error']}")
+        if args.no_http:
+            res["http"] = {"error": "skipped (--no-http)"}
+        else:
+            log("server start-up and HTTP load")
+            case_ids = case_ids_of(corpus)
+            res["http"] = bench_http(
+                corpus,
+                index,
+                tmp,
+                case_ids,
+                reps["startup"],
+                args.http_requests,
+                args.http_seconds,
+            )
+    finally:
+        res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %z")
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return res
+
+
+def case_ids_of(corpus: Path) -> list[str]:
+    return sorted(p.stem for p in (corpus / "cases").glob("*.yaml"))
+
+
+# ---------------------------------------------------------------------- report
+
+
+def git_info() -> dict:
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *a], capture_output=True, text=True, cwd=ROOT, timeout=20
+            ).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "src_dirty": bool(git("status", "--porcelain", "--", "src")),
+    }
+
+
+def machine() -> dict:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            mem = int(line.split()[1])
+    versions = {}
+    for pkg in (
+        "caresearch",
+        "SudachiPy",
+        "SudachiDict-core",
+        "Whoosh",
+        "scikit-learn",
+        "numpy",
+        "scipy",
+        "Flask",
+        "waitress",
+        "PyYAML",
+        "jsonschema",
+    ):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "-"
+    import yaml
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "ram_gib": round(mem / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "libyaml": bool(getattr(yaml, "__with_libyaml__", False)),
+    }
+
+
+def fmt_ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    ms = seconds * 1000
+    return f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
+
+
+def fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return f"{seconds:.2f}" if seconds < 10 else f"{seconds:.1f}"
+
+
+def mb(n: float | None) -> str:
+    return "–" if n is None else f"{n / 1e6:.1f}"
+
+
+def median(values: list[float]) -> float | None:
+    return pct(values, 50) if values else None
+
+
+def size_key(label: str) -> tuple[int, int]:
+    return (0, 0) if label == "bundled" else (1, int(label))
+
+
+def verdict(value: float | None, limit: float) -> str:
+    if value is None:
+        return "n/a"
+    return "PASS" if value <= limit else "**MISS**"
+
+
+def render(results: list[dict], mach: dict) -> str:
+    results = sorted(results, key=lambda r: size_key(r["label"]))
+    L: list[str] = []
+    w = L.append
+    w("# caresearch benchmark results")
+    w("")
+    w(f"Rendered {time.strftime('%Y-%m-%d %H:%M %z')} by `bench/run.py` — see bench/README.md for")
+    w("what each figure means. Latencies are medians (p50) and 95th percentiles (p95) over all")
+    w("calls of a fixed query list (bench/queries.yaml), repeated; times in ms unless marked s.")
+    w("")
+    w("## Machine")
+    w("")
+    w(f"- CPU: {mach['cpu']}, {mach['cores']} cores ({mach['usable_cores']} usable)")
+    w(f"- RAM: {mach['ram_gib']} GiB; Linux {mach['kernel']}; Python {mach['python']}")
+    w(
+        "- "
+        + ", ".join(f"{k} {v}" for k, v in mach["versions"].items())
+        + f"; PyYAML C loader available: {'yes' if mach['libyaml'] else 'no'}"
+    )
+    w("")
+    w("## Runs")
+    w("")
+    w("| size | command | started | finished | git | reps (build / latency passes / start-ups) |")
+    w("|---|---|---|---|---|---|")
+    for r in results:
+        g = r.get("git", {})
+        dirty = " + uncommitted src/ changes" if g.get("src_dirty") else ""
+        reps = r.get("reps", {})
+        w(
+            f"| {r['label']} | `{r.get('command', '')}` | {r.get('started', '')} | "
+            f"{r.get('finished', '')} | {g.get('commit', '')}{dirty} | "
+            f"{reps.get('build')} / {reps.get('latency')} / {reps.get('startup')} |"
+        )
+    w("")
+
+    # targets
+    w("## Targets")
+    w("")
+    w("| size | target | measured | result |")
+    w("|---|---|---|---|")
+    for r in results:
+        lab = r["label"]
+        lat = (r.get("latency") or {}).get("latency") or {}
+        for op in ("search", "recommend"):
+            limit = TARGETS_MS.get(lab, {}).get(op)
+            if limit is None:
+                continue
+            v = (lat.get(op) or {}).get("p95")
+            w(f"| {lab} | {op} p95 in-process ≤ {limit} ms | {fmt_ms(v)} ms | {verdict(v, limit / 1000)} |")
+        if lab == "bundled":
+            st = [s for s in (r.get("http") or {}).get("startup", []) if s is not None]
+            v = median(st)
+            w(f"| {lab} | start-up (serve → first 200) ≤ {STARTUP_TARGET_S:.0f} s | {fmt_s(v)} s | {verdict(v, STARTUP_TARGET_S)} |")
+        if lab == "10000":
+            ratio = build_ratio(r)
+            w(
+                f"| {lab} | build ≤ {BUILD_RATIO_TARGET:.0f} × tokenize-only | "
+                f"{'–' if ratio is None else f'{ratio:.1f} ×'} | {verdict(ratio, BUILD_RATIO_TARGET)} |"
+            )
+            hwm = ((r.get("http") or {}).get("status_end") or {}).get("VmHWM")
+            v = hwm / 1024 if hwm else None
+            w(
+                f"| {lab} | server peak RSS ≤ {RSS_TARGET_MB / 1024:.1f} GB | "
+                f"{'–' if v is None else f'{v:.0f} MB'} | {verdict(v, RSS_TARGET_MB)} |"
+            )
+    w("")
+
+    # build
+    w("## Build")
+    w("")
+    w(
+        "`tokenize-only` is Sudachi mode C alone (`tokenizer.tokenize(text)`, one process, dictionary "
+        "loaded first) over the same distinct texts the build analyses: the floor no build can "
+        "beat on one core. `2 procs` is the same work split over two processes (the floor on "
+        "both cores). `load_corpus` is YAML reading + schema validation, part of every build."
+    )
+    w("")
+    w(
+        "| size | cases | chars/case | texts | chars analysed | build s (median) | tokenize-only s | "
+        "**build / tokenize** | tokenize 2 procs s | load_corpus s | build peak RSS MB | "
+        "index size MB (files) | corpus MB |"
+    )
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        builds = [b for b in r.get("build", []) if "error" not in b]
+        toks = [t for t in r.get("tokenize", []) if "error" not in t]
+        t2 = r.get("tokenize2") or {}
+        err = next((b["error"] for b in r.get("build", []) if "error" in b), None)
+        bs = median([b["seconds"] for b in builds])
+        ts = median([t["seconds"] for t in toks])
+        ratio = build_ratio(r)
+        hwm = max((b["status"].get("VmHWM", 0) for b in builds), default=0)
+        corpus = r.get("corpus", {})
+        chars_case = corpus.get("chars_per_case")
+        if chars_case is None and toks and corpus.get("cases"):
+            chars_case = round(toks[0]["chars"] / corpus["cases"])
+        idx = r.get("index") or {}
+        w(
+            f"| {r['label']} | {corpus.get('cases', '–')} | {chars_case or '–'} | "
+            f"{toks[0]['texts'] if toks else '–'} | {toks[0]['chars'] if toks else '–'} | "
+            f"{fmt_s(bs) if bs is not None else err or '–'} (n={len(builds)}) | "
+            f"{fmt_s(ts)} (n={len(toks)}) | "
+            f"**{'–' if ratio is None else f'{ratio:.1f} ×'}** | "
+            f"{fmt_s(t2.get('seconds'))} | "
+            f"{fmt_s(median([t['load_corpus_seconds'] for t in toks]))} | "
+            f"{hwm / 1024:.0f} | {mb(idx.get('disk_bytes'))} ({idx.get('files', '–')}) | "
+            f"{mb((corpus.get('disk') or {}).get('disk_bytes'))} |"
+        )
+    w("")
+
+    # latency
+    w("## In-process latency (Engine.search / Engine.recommend)")
+    w("")
+    w(
+        "One process, `Engine.open` then one warm-up pass, then the whole query list repeated "
+        "(22 searches incl. 2 filtered, 10 problem descriptions per pass). `first` is the very "
+        "first call after open. `similar` is `Engine.similar(case_id)` (5 random cases, once "
+        "each) — what every case page computes."
+    )
+    w("")
+    w(
+        "| size | open s | passes | search p50 | search p95 | search max | recommend p50 | "
+        "recommend p95 | recommend max | first search / recommend | similar p50 / max | engine RSS MB |"
+    )
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        lat = r.get("latency") or {}
+        if "latency" not in lat:
+            w(f"| {r['label']} | {lat.get('error') or r.get('skipped', '–')} |||||||||||")
+            continue
+        s, rc, sim = (lat["latency"][k] for k in ("search", "recommend", "similar"))
+        first = lat.get("first", {})
+        w(
+            f"| {r['label']} | {fmt_s(lat['open_seconds'])} | {lat['reps']} | {fmt_ms(s['p50'])} | "
+            f"{fmt_ms(s['p95'])} | {fmt_ms(s['max'])} | {fmt_ms(rc['p50'])} | {fmt_ms(rc['p95'])} | "
+            f"{fmt_ms(rc['max'])} | {fmt_ms(first.get('search'))} / {fmt_ms(first.get('recommend'))} | "
+            f"{fmt_ms(sim['p50'])} / {fmt_ms(sim['max'])} | "
+            f"{lat['status'].get('VmHWM', 0) / 1024:.0f} |"
+        )
+    w("")
+    w("Slowest queries (median ms over passes; S = search, R = recommend):")
+    w("")
+    for r in results:
+        lat = r.get("latency") or {}
+        if lat.get("slowest"):
+            items = "; ".join(f"{x['query'][:48]} {fmt_ms(x['median'])}" for x in lat["slowest"])
+            w(f"- {r['label']}: {items}")
+    w("")
+
+    # server
+    w("## Server: start-up, memory")
+    w("")
+    w(
+        "`caresearch serve --corpus … --index … --port <free>` with an existing index; start-up "
+        "is from spawning the process to the first 200 on `GET /` (which lists every case). "
+        "RSS from /proc/<pid>/status: VmRSS after start-up, VmHWM (peak) after all HTTP load."
+    )
+    w("")
+    w("| size | start-up s (median) | start-up runs | first /search ms | GET / KB | RSS after start MB | **peak RSS MB** |")
+    w("|---|---|---|---|---|---|---|")
+    for r in results:
+        h = r.get("http") or {}
+        st = [s for s in h.get("startup", []) if s is not None]
+        runs = ", ".join(fmt_s(s) for s in h.get("startup", []))
+        started = (h.get("status_started") or {}).get("VmRSS")
+        hwm = (h.get("status_end") or {}).get("VmHWM")
+        note = h.get("error") or h.get("note") or ""
+        w(
+            f"| {r['label']} | {fmt_s(median(st))} | {runs or '–'} | {fmt_ms(h.get('first_search'))} | "
+            f"{h.get('index_page_bytes', 0) / 1024:.0f} | {'–' if not started else f'{started / 1024:.0f}'} | "
+            f"**{'–' if not hwm else f'{hwm / 1024:.0f}'}** {note} |"
+        )
+    w("")
+
+    # http
+    w("## HTTP on loopback (waitress, 8 threads)")
+    w("")
+    w(
+        "Each client is a thread with its own keep-alive connection; requests cycle through a "
+        "fixed mix (per 10: 5 `GET /search?q=…`, 3 `GET /recommend?text=…`, 2 `GET /cases/<id>`), "
+        "bounded per level by a request count or a time limit, whichever comes first. The load "
+        "generator runs on the same 2 cores as the server."
+    )
+    w("")
+    w(
+        "| size | clients | requests ok / errors | wall s | **req/s** | p50 | p95 | search p50 / p95 | "
+        "recommend p50 / p95 | case page p50 / p95 |"
+    )
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        h = r.get("http") or {}
+        if not h.get("levels"):
+            w(f"| {r['label']} | {h.get('error') or r.get('skipped', '–')} |||||||||")
+            continue
+        for lv in h["levels"]:
+            k = lv["by_kind"]
+            errs = f"{lv['errors']}" + (f" ({', '.join(lv['error_kinds'])})" if lv["errors"] else "")
+            w(
+                f"| {r['label']} | {lv['clients']} | {lv['ok']} / {errs} | {fmt_s(lv['wall'])} | "
+                f"**{lv['throughput']:.1f}** | {fmt_ms(lv['all']['p50'])} | {fmt_ms(lv['all']['p95'])} | "
+                f"{fmt_ms(k['search']['p50'])} / {fmt_ms(k['search']['p95'])} | "
+                f"{fmt_ms(k['recommend']['p50'])} / {fmt_ms(k['recommend']['p95'])} | "
+                f"{fmt_ms(k['case']['p50'])} / {fmt_ms(k['case']['p95'])} |"
+            )
+    w("")
+    notes = [
+        f"- {r['label']}: {x}"
+        for r in results
+        for x in [r.get("skipped"), (r.get("http") or {}).get("note")]
+        + [b.get("error") for b in r.get("build", [])]
+        if x
+    ]
+    if notes:
+        w("## Notes")
+        w("")
+        L.extend(notes)
+        w("")
+    extra = BENCH / "NOTES.md"
+    if extra.exists():
+        w(extra.read_text(encoding="utf-8").rstrip())
+        w("")
+    return "\n".join(L)
+
+
+def build_ratio(r: dict) -> float | None:
+    builds = [b["seconds"] for b in r.get("build", []) if "error" not in b]
+    toks = [t["seconds"] for t in r.get("tokenize", []) if "error" not in t]
+    if not builds or not toks:
+        return None
+    return median(builds) / median(toks)
+
+
+def write_report(out: Path) -> None:
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS_DIR.glob("*.json"))]
+    out.write_text(render(results, machine()) + "\n", encoding="utf-8")
+    log(f"wrote {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_task":
+        result = TASKS[argv[1]](*argv[2:])
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default=None, help="comma list: bundled,1000,10000 (default all)")
+    ap.add_argument("--quick", action="store_true", help="bundled + 1000 only, fewer repetitions")
+    ap.add_argument("--http-requests", type=int, default=None, help="requests per level (200)")
+    ap.add_argument("--http-seconds", type=float, default=30.0, help="time limit per level")
+    ap.add_argument("--build-timeout", type=float, default=4 * 3600, help="per build, seconds")
+    ap.add_argument("--no-http", action="store_true", help="skip the server and HTTP figures")
+    ap.add_argument("--keep", action="store_true", help="keep the /tmp directories")
+    ap.add_argument("--report-only", action="store_true", help="only re-render RESULTS.md")
+    ap.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
+    args = ap.parse_args(argv)
+    if args.http_requests is None:
+        args.http_requests = 100 if args.quick else 200
+    if not args.report_only:
+        sizes = (args.sizes or ("bundled,1000" if args.quick else "bundled,1000,10000")).split(",")
+        RESULTS_DIR.mkdir(exist_ok=True)
+        for label in sizes:
+            label = label.strip()
+            if label != "bundled" and not label.isdigit():
+                ap.error(f"bad size {label!r}")
+            res = bench_size(label, args)
+            (RESULTS_DIR / f"{label}.json").write_text(
+                json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8"
+            )
+            write_report(args.out)
+    else:
+        write_report(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
