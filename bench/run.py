@@ -35,12 +35,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH / "results"
-sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(BENCH))
+if not os.environ.get("PYTHONPATH"):
+    sys.path.append(str(ROOT / "src"))  # normally the editable install provides it
 
 PY = sys.executable
 CARESEARCH = str(Path(PY).with_name("caresearch"))
 SEED = 1
+# Children import caresearch from a snapshot of src/ (and web/) taken when the run starts, so a
+# colleague editing src/ mid-run cannot mix two versions into one size (or make the server see
+# a stale index and rebuild it). PYTHONPATH precedes the editable install's .pth entry.
+CHILD_ENV = dict(os.environ)
+SNAPSHOT: dict = {}
 
 # Repetitions per size: (full, --quick)
 REPS = {
@@ -253,9 +259,7 @@ def task_latency(corpus: str, index: str, reps: str) -> dict:
         lat["similar"].append(time.perf_counter() - t)
     import statistics
 
-    slowest = sorted(
-        ((statistics.median(v), k) for k, v in per_query.items()), reverse=True
-    )[:6]
+    slowest = sorted(((statistics.median(v), k) for k, v in per_query.items()), reverse=True)[:6]
     engine.close()
     return {
         "open_seconds": open_s,
@@ -277,7 +281,9 @@ def run_task(name: str, *args: str, timeout: float) -> dict:
     cmd = [PY, str(Path(__file__).resolve()), "_task", name, *args]
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=CHILD_ENV
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s", "wall": time.perf_counter() - t0}
     if proc.returncode != 0:
@@ -315,11 +321,13 @@ class Server:
     def __init__(self, corpus: Path, index: Path, logdir: Path, deadline: float = 180) -> None:
         self.port = free_port()
         self.log_path = logdir / f"serve-{self.port}.log"
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         cmd = [CARESEARCH, "serve", "--corpus", str(corpus), "--index", str(index)]
         cmd += ["--port", str(self.port)]
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, env=CHILD_ENV
+        )
         self.startup = None
         self.index_bytes = 0
         while time.perf_counter() - t0 < deadline and self.proc.poll() is None:
@@ -500,6 +508,7 @@ def bench_size(label: str, args: argparse.Namespace) -> dict:
         "quick": args.quick,
         "reps": reps,
         "git": git_info(),
+        "src_snapshot": SNAPSHOT.get("hash"),
     }
     tmp = Path(tempfile.mkdtemp(prefix=f"caresearch-bench-{label}-", dir="/tmp"))
     log(f"== {label}: working in {tmp}")
@@ -605,6 +614,43 @@ def git_info() -> dict:
     }
 
 
+def take_snapshot() -> Path:
+    """Copy src/ and web/ to /tmp; children run against the copy (see CHILD_ENV)."""
+    import hashlib
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for attempt in range(3):
+        snap = Path(tempfile.mkdtemp(prefix="caresearch-bench-src-", dir="/tmp"))
+        shutil.copytree(ROOT / "src", snap / "src", ignore=ignore)
+        if (ROOT / "web").is_dir():
+            shutil.copytree(ROOT / "web", snap / "web", ignore=ignore)
+        env = dict(os.environ, PYTHONPATH=str(snap / "src"))
+        check = subprocess.run(
+            [
+                PY,
+                "-c",
+                "import caresearch.engine, caresearch.web, caresearch.cli; "
+                "print(caresearch.__file__)",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+        )
+        if check.returncode == 0 and check.stdout.strip().startswith(str(snap)):
+            h = hashlib.sha256()
+            for f in sorted((snap / "src").rglob("*.py")):
+                h.update(f.read_bytes())
+            SNAPSHOT.update(path=snap, hash=h.hexdigest()[:12])
+            CHILD_ENV.update(env)
+            return snap
+        log(f"snapshot {attempt + 1} does not import ({check.stderr.strip()[-200:]}); retrying")
+        shutil.rmtree(snap, ignore_errors=True)
+        time.sleep(10)
+    raise SystemExit("src/ does not import: cannot benchmark it")
+
+
 def machine() -> dict:
     cpu = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -700,8 +746,11 @@ def render(results: list[dict], mach: dict) -> str:
     w("")
     w("## Runs")
     w("")
-    w("| size | command | started | finished | git | reps (build / latency passes / start-ups) |")
-    w("|---|---|---|---|---|---|")
+    w(
+        "| size | command | started | finished | git | reps (build / latency passes / start-ups) "
+        "| src snapshot sha256 |"
+    )
+    w("|---|---|---|---|---|---|---|")
     for r in results:
         g = r.get("git", {})
         dirty = " + uncommitted src/ changes" if g.get("src_dirty") else ""
@@ -709,7 +758,8 @@ def render(results: list[dict], mach: dict) -> str:
         w(
             f"| {r['label']} | `{r.get('command', '')}` | {r.get('started', '')} | "
             f"{r.get('finished', '')} | {g.get('commit', '')}{dirty} | "
-            f"{reps.get('build')} / {reps.get('latency')} / {reps.get('startup')} |"
+            f"{reps.get('build')} / {reps.get('latency')} / {reps.get('startup')} | "
+            f"{r.get('src_snapshot') or '–'} |"
         )
     w("")
 
@@ -726,11 +776,15 @@ def render(results: list[dict], mach: dict) -> str:
             if limit is None:
                 continue
             v = (lat.get(op) or {}).get("p95")
-            w(f"| {lab} | {op} p95 in-process ≤ {limit} ms | {fmt_ms(v)} ms | {verdict(v, limit / 1000)} |")
+            w(
+                f"| {lab} | {op} p95 in-process ≤ {limit} ms | {fmt_ms(v)} ms | {verdict(v, limit / 1000)} |"
+            )
         if lab == "bundled":
             st = [s for s in (r.get("http") or {}).get("startup", []) if s is not None]
             v = median(st)
-            w(f"| {lab} | start-up (serve → first 200) ≤ {STARTUP_TARGET_S:.0f} s | {fmt_s(v)} s | {verdict(v, STARTUP_TARGET_S)} |")
+            w(
+                f"| {lab} | start-up (serve → first 200) ≤ {STARTUP_TARGET_S:.0f} s | {fmt_s(v)} s | {verdict(v, STARTUP_TARGET_S)} |"
+            )
         if lab == "10000":
             ratio = build_ratio(r)
             w(
@@ -836,7 +890,9 @@ def render(results: list[dict], mach: dict) -> str:
         "RSS from /proc/<pid>/status: VmRSS after start-up, VmHWM (peak) after all HTTP load."
     )
     w("")
-    w("| size | start-up s (median) | start-up runs | first /search ms | GET / KB | RSS after start MB | **peak RSS MB** |")
+    w(
+        "| size | start-up s (median) | start-up runs | first /search ms | GET / KB | RSS after start MB | **peak RSS MB** |"
+    )
     w("|---|---|---|---|---|---|---|")
     for r in results:
         h = r.get("http") or {}
@@ -874,7 +930,9 @@ def render(results: list[dict], mach: dict) -> str:
             continue
         for lv in h["levels"]:
             k = lv["by_kind"]
-            errs = f"{lv['errors']}" + (f" ({', '.join(lv['error_kinds'])})" if lv["errors"] else "")
+            errs = f"{lv['errors']}" + (
+                f" ({', '.join(lv['error_kinds'])})" if lv["errors"] else ""
+            )
             w(
                 f"| {r['label']} | {lv['clients']} | {lv['ok']} / {errs} | {fmt_s(lv['wall'])} | "
                 f"**{lv['throughput']:.1f}** | {fmt_ms(lv['all']['p50'])} | {fmt_ms(lv['all']['p95'])} | "
@@ -911,7 +969,9 @@ def build_ratio(r: dict) -> float | None:
 
 
 def write_report(out: Path) -> None:
-    results = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS_DIR.glob("*.json"))]
+    results = [
+        json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS_DIR.glob("*.json"))
+    ]
     out.write_text(render(results, machine()) + "\n", encoding="utf-8")
     log(f"wrote {out}")
 
@@ -938,18 +998,30 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         sizes = (args.sizes or ("bundled,1000" if args.quick else "bundled,1000,10000")).split(",")
         RESULTS_DIR.mkdir(exist_ok=True)
-        for label in sizes:
-            label = label.strip()
-            if label != "bundled" and not label.isdigit():
-                ap.error(f"bad size {label!r}")
-            res = bench_size(label, args)
-            (RESULTS_DIR / f"{label}.json").write_text(
-                json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8"
-            )
-            write_report(args.out)
+        snap = take_snapshot()
+        sys.path.insert(0, str(snap / "src"))
+        import caresearch  # noqa: F401  (from the snapshot, before synth imports it)
+
+        log(f"src snapshot {SNAPSHOT['hash']} in {snap}")
+        try:
+            run_sizes(sizes, args, ap)
+        finally:
+            shutil.rmtree(snap, ignore_errors=True)
     else:
         write_report(args.out)
     return 0
+
+
+def run_sizes(sizes: list[str], args: argparse.Namespace, ap: argparse.ArgumentParser) -> None:
+    for label in sizes:
+        label = label.strip()
+        if label != "bundled" and not label.isdigit():
+            ap.error(f"bad size {label!r}")
+        res = bench_size(label, args)
+        (RESULTS_DIR / f"{label}.json").write_text(
+            json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        write_report(args.out)
 
 
 if __name__ == "__main__":

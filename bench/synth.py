@@ -26,7 +26,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+if str(ROOT / "src") not in sys.path:
+    sys.path.append(str(ROOT / "src"))  # normally the editable install provides it
 
 from caresearch.corpus import load_corpus, load_themes  # noqa: E402
 
@@ -214,7 +215,11 @@ def make_case(n: int, pools: Pools, seed: int) -> tuple[dict, int]:
         "contact": r.choice(pools.contacts),
         "diagram_text": [t("diagram", 2, 6)] if pools.diagram and r.random() < 0.8 else [],
         "restorations": [],
-        "source": {"report": f"合成事例（bench/synth.py, seed={seed}）", "chapter": None, "pages": None},
+        "source": {
+            "report": f"合成事例（bench/synth.py, seed={seed}）",
+            "chapter": None,
+            "pages": None,
+        },
         "quality_notes": [],
         "figures_missing": False,
     }

@@ -16,7 +16,24 @@ from caresearch.synonyms import DEFAULT_PATH, SynonymTable
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 # Text a user never needs to find: particles, auxiliaries, punctuation, whitespace.
-NOISE = {"の", "を", "は", "が", "に", "で", "と", "へ", "た", "だ", "です", "ます", "、", "。", "！", "？"}
+NOISE = {
+    "の",
+    "を",
+    "は",
+    "が",
+    "に",
+    "で",
+    "と",
+    "へ",
+    "た",
+    "だ",
+    "です",
+    "ます",
+    "、",
+    "。",
+    "！",
+    "？",
+}
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +170,11 @@ def test_no_token_is_noise_anywhere_in_the_corpus(
 def test_offsets_point_at_the_surface_in_the_original_text(
     analyzer: Analyzer, corpus_texts: list[str]
 ) -> None:
-    awkward = ["ｹｱﾏﾈと住民がつくる みまもり ネットワーク", "ＩＣＴの連絡帳で２４時間", "𠮷野家で𩸽を食べる高齢者"]
+    awkward = [
+        "ｹｱﾏﾈと住民がつくる みまもり ネットワーク",
+        "ＩＣＴの連絡帳で２４時間",
+        "𠮷野家で𩸽を食べる高齢者",
+    ]
     for text in [*awkward, *corpus_texts]:
         for t in analyzer.tokens(text):
             assert text[t.start : t.end] == t.surface, (text, t)

@@ -284,29 +284,29 @@ def _alone(word, variant=None):
 
 
 @pytest.mark.parametrize("text", ["認知症", "見守り", "連携", "なんと", "いりょうかいごれんけい"])
-def test_word_without_expansions_scores_like_its_variants(bundled_engine: Engine, text: str) -> None:
+def test_word_without_expansions_scores_like_its_variants(
+    bundled_engine: Engine, text: str
+) -> None:
     word = bundled_engine.expander.parse(text).words[0]
     scores = bundled_engine.index.word_scores(word)
     assert scores
-    alternatives = [_alone(word, v) for v in word.variants] + ([_alone(word)] if word.reading else [])
+    alternatives = [_alone(word, v) for v in word.variants] + (
+        [_alone(word)] if word.reading else []
+    )
     parts = [bundled_engine.index.word_scores(w) for w in alternatives]
     # every document matched by the word is matched by one of its alternatives, and vice versa
     assert set(scores) == set().union(*parts)
 
 
-@pytest.mark.xfail(
-    reason="index.word_query uses whoosh DisjunctionMax; DisjunctionMaxMatcher.score() returns "
-    "max(a.score(), b.score()) even when a and b sit on different documents, so a document "
-    "gets a score borrowed from another document's match",
-    strict=True,
-)
 @pytest.mark.parametrize("text", ["ケアマネ", "介護支援専門員", "社協", "包括"])
 def test_a_documents_word_score_comes_only_from_its_own_matches(
     bundled_engine: Engine, text: str
 ) -> None:
     word = bundled_engine.expander.parse(text).words[0]
     scores = bundled_engine.index.word_scores(word)
-    alternatives = [_alone(word, v) for v in word.variants] + ([_alone(word)] if word.reading else [])
+    alternatives = [_alone(word, v) for v in word.variants] + (
+        [_alone(word)] if word.reading else []
+    )
     parts = [bundled_engine.index.word_scores(w) for w in alternatives]
     for doc, score in scores.items():
         own = [p[doc] for p in parts if doc in p]

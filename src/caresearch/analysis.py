@@ -29,6 +29,7 @@ from sudachipy import Dictionary, SplitMode
 # most 36,000 bytes for Japanese text and still leaves room for 4-byte characters.
 MAX_CHUNK_CHARS = 12_000
 
+SENTENCE_ENDS = frozenset("。．！？!?\n")
 STOP_POS: frozenset[str] = frozenset({"助詞", "助動詞", "補助記号", "空白", "記号"})
 # (POS level 1, level 2) pairs that carry no content: する, ある, いる, なる, できる…
 STOP_POS_PAIRS: frozenset[tuple[str, str]] = frozenset(
@@ -154,6 +155,28 @@ def _tokenizer(mode: str):
     return cache[mode]
 
 
+def _lookup(surface: str):
+    """The dictionary's content-word entry for exactly `surface`, or None."""
+    _tokenizer("C")  # make sure this thread has its dictionary
+    for entry in _tls.dictionary.lookup(surface):
+        if entry.part_of_speech()[0] in ("名詞", "動詞", "形容詞", "形状詞"):
+            return entry
+    return None
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Control characters and lone surrogates become spaces, so offsets stay the same."""
+    return _CONTROL.sub(" ", text)
+
+
+def has_invalid_chars(text: str) -> bool:
+    """True when `text` holds lone surrogates (undecodable bytes) or control characters."""
+    return bool(_CONTROL.search(text.replace("\n", "").replace("\t", "").replace("\r", "")))
+
+
 def _chunks(text: str) -> Iterator[tuple[int, str]]:
     """Split long text at sentence or line ends into pieces Sudachi accepts, with their offsets."""
     start = 0
@@ -197,6 +220,7 @@ class Token(NamedTuple):
     parts: tuple[str, ...]  # normalized mode A parts of a compound, () when atomic
     synonym_ids: tuple[int, ...]
     pos: tuple[str, str] = ("", "")  # Sudachi part of speech, first two levels
+    after_break: bool = False  # a sentence end (。！？ or a line break) comes before it
 
 
 @dataclass(frozen=True)
@@ -229,10 +253,31 @@ class Analyzer:
         """Content words of `text` in order, with exact offsets into `text`."""
         out: list[Token] = []
         tok = _tokenizer(self.mode)
+        text = clean(text)
         for offset, chunk in _chunks(text):
-            for m in tok.tokenize(chunk):
+            morphemes = list(tok.tokenize(chunk))
+            skip = False
+            after_break = False
+            for i, m in enumerate(morphemes):
+                if skip:
+                    skip = False
+                    continue
+                start, end = m.begin(), m.end()
                 pos = m.part_of_speech()
+                if (
+                    (pos[0], pos[1]) == ("動詞", "非自立可能")
+                    and i + 1 < len(morphemes)
+                    and morphemes[i + 1].part_of_speech()[0] == "名詞"
+                ):
+                    # Before a particle Sudachi reads 見守り as 見(る) + 守り; rejoin such a pair
+                    # when the dictionary knows the joined word, so it matches 見守り elsewhere.
+                    joined = _lookup(m.surface() + morphemes[i + 1].surface())
+                    if joined is not None and morphemes[i + 1].begin() == end:
+                        end = morphemes[i + 1].end()
+                        m, pos, skip = joined, joined.part_of_speech(), True
                 if pos[0] in self.stop_pos or (pos[0], pos[1]) in self.stop_pos_pairs:
+                    if pos[1] == "句点" or "\n" in m.surface() or m.surface() in SENTENCE_ENDS:
+                        after_break = True
                     continue
                 key = fold(m.normalized_form() if self.form == "normalized" else m.surface())
                 if not key.strip() or key in self.stop_words:
@@ -245,15 +290,17 @@ class Analyzer:
                 out.append(
                     Token(
                         text=key,
-                        surface=m.surface(),
-                        start=offset + m.begin(),
-                        end=offset + m.end(),
+                        surface=chunk[start:end],
+                        start=offset + start,
+                        end=offset + end,
                         reading=m.reading_form(),
                         parts=parts,
                         synonym_ids=tuple(m.synonym_group_ids()),
                         pos=(pos[0], pos[1]),
+                        after_break=after_break,
                     )
                 )
+                after_break = False
         return out
 
     def index_terms(self, text: str) -> list[tuple[str, int, int, int]]:
@@ -268,11 +315,13 @@ class Analyzer:
         out: list[tuple[str, int, int, int]] = []
         pos = 0
         for t in tokens:
+            if t.after_break and out:
+                pos += 1  # a gap, so no phrase runs across a sentence end
             out.append((t.text, pos, t.start, t.end))
             if t.parts:
+                # Every part, stop word or not: a query phrase of parts (診療, 所) must match.
                 for i, part in enumerate(t.parts):
-                    if part not in self.stop_words:
-                        out.append((part, pos + i, t.start, t.end))
+                    out.append((part, pos + i, t.start, t.end))
                 pos += len(t.parts)
             else:
                 pos += 1

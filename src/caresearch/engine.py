@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from . import __version__
-from .analysis import Analyzer, Token
+from .analysis import Analyzer, Token, has_invalid_chars
 from .config import Settings
 from .corpus import load_corpus, load_themes
 from .errors import CaresearchError, IndexNotReady, NotFound, QueryError, QueryTooLarge
@@ -37,6 +37,7 @@ from .query import QueryExpander
 from .recommend import (
     ANSWER_SECTIONS,
     BM25_WEIGHT,
+    GENERIC_NOUNS,
     LESSON_SECTIONS,
     Recommender,
     fuse,
@@ -192,7 +193,10 @@ class Engine:
         try:
             n_docs = write_index(partial / WHOOSH_DIR, index_docs(cases), analyzer, tokens)
             terms = {t: analyzer.index_terms_from(tok) for t, tok in tokens.items()}
-            recommender = Recommender().fit(cases, {t: [x[0] for x in v] for t, v in terms.items()})
+            topics = frozenset(t.text for toks in tokens.values() for t in toks if is_topic(t))
+            recommender = Recommender().fit(
+                cases, {t: [x[0] for x in v] for t, v in terms.items()}, topics
+            )
             groups: dict[int, set[str]] = {}
             for toks in tokens.values():
                 for tok in toks:
@@ -343,6 +347,8 @@ class Engine:
         text = (text or "").strip()
         if not text:
             raise QueryError("課題の内容を入力してください。")
+        if has_invalid_chars(text):
+            raise QueryError("入力に使えない文字（制御文字など）が含まれています。")
         if len(text) > self.settings.max_text_chars:
             raise QueryTooLarge(
                 f"入力が長すぎます（{self.settings.max_text_chars}文字まで）。要点を短くまとめてください。"
@@ -353,7 +359,11 @@ class Engine:
         if not tokens:
             raise QueryError("内容を表す語が見つかりません。課題を文章で入力してください。")
         rec = self.recommender
-        literal = Counter(t.text for t in tokens if is_topic(t))
+        literal = Counter(
+            t.text
+            for t in tokens
+            if is_topic(t) or (self.expander.knows(t.text) and t.text not in GENERIC_NOUNS)
+        )
         if not literal:
             raise QueryError("課題の内容を表す語が見つかりません。もう少し具体的に書いてください。")
         surfaces = {t.text: t.surface for t in reversed(tokens)}
@@ -400,22 +410,25 @@ class Engine:
 
         passage_scores = rec.score_passages(weighted)
         out_cases: list[CaseRecommendation] = []
+        levels = ("low", "medium", "high")
+        cap = 2  # a case never shows more confidence than the one ranked above it
+        top = fused[ranked[0]] if ranked else 1.0
         for cid in ranked:
             s = by_id[cid]
-            confidence = (
-                "high"
-                if s.coverage >= HIGH_COVERAGE and not no_strong
-                else "medium"
-                if s.coverage >= MEDIUM_COVERAGE and not no_strong
-                else "low"
-            )
+            if not s.matched:  # similar only through filler words: not a reason to show it
+                continue
+            relative = fused[cid] / top
+            level = 0
+            if not no_strong and s.coverage >= MEDIUM_COVERAGE and relative >= 0.4:
+                level = 2 if s.coverage >= HIGH_COVERAGE and relative >= 0.7 else 1
+            cap = min(cap, level)
             if no_strong and len(out_cases) >= 3:
                 break
             out_cases.append(
                 CaseRecommendation(
                     case=self.case(cid),
                     score=round(fused[cid] / (1 + BM25_WEIGHT), 4),
-                    confidence=confidence,
+                    confidence=levels[cap],
                     matched_terms=self._matched_terms(s.matched, surfaces, expansions, cid),
                     lessons=self._case_lessons(cid, passage_scores),
                 )

@@ -34,6 +34,7 @@ FIELD_BOOSTS: dict[str, float] = {
     "diagram": 0.3,
 }
 READING_BOOST = 0.3
+TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
 INDEX_NAME = "passages"
 
@@ -239,34 +240,43 @@ class SearchIndex:
         return len(self.docs)
 
     def word_scores(self, word: QueryWord) -> dict[int, float]:
-        """BM25F score of every document that matches the word (docnum -> score)."""
-        q = word_query(word)
-        if q is None:
-            return {}
-        try:
-            results = self._searcher().search(q, limit=None)
-        except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
-            # A file changed or truncated under a running server: say how to fix it.
-            raise IndexNotReady(
-                f"the index cannot be read ({type(exc).__name__}): run `caresearch build --force`"
-            ) from exc
-        return {docnum: score for score, docnum in results.top_n}
+        """BM25F score of every document that matches the word (docnum -> score).
+
+        A document scores by its best variant plus a tenth of the others (a disjunction-max).
+        Computed here rather than with Whoosh's DisjunctionMax, whose matcher can give one
+        document the score of another document's match.
+        """
+        best: dict[int, float] = {}
+        total: dict[int, float] = {}
+        for q in variant_queries(word):
+            try:
+                results = self._searcher().search(q, limit=None)
+            except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
+                # A file changed or truncated under a running server: say how to fix it.
+                raise IndexNotReady(
+                    f"the index cannot be read ({type(exc).__name__}): "
+                    "run `caresearch build --force`"
+                ) from exc
+            for score, docnum in results.top_n:
+                total[docnum] = total.get(docnum, 0.0) + score
+                if score > best.get(docnum, 0.0):
+                    best[docnum] = score
+        return {d: b + TIEBREAK * (total[d] - b) for d, b in best.items()}
 
 
 def _field_query(field: str, terms: tuple[str, ...], boost: float) -> wq.Query:
     if len(terms) == 1:
         return wq.Term(field, terms[0], boost=boost)
-    return wq.Phrase(field, list(terms), boost=boost)
+    # A phrase scores the sum of its terms: divide by their number, so a long synonym
+    # (介護支援専門員, four terms) cannot outscore the one-word literal (ケアマネ).
+    return wq.Phrase(field, list(terms), boost=boost / len(terms))
 
 
-def word_query(word: QueryWord) -> wq.Query | None:
-    """One word: the best of its variants (DisjunctionMax), each summed over the text fields."""
-    alternatives: list[wq.Query] = []
-    for v in word.variants:
-        per_field = [_field_query(f, v.terms, v.weight) for f in TEXT_FIELDS]
-        alternatives.append(wq.Or(per_field))
+def variant_queries(word: QueryWord) -> list[wq.Query]:
+    """One query per variant of the word (summed over the text fields), and its reading."""
+    out: list[wq.Query] = [
+        wq.Or([_field_query(f, v.terms, v.weight) for f in TEXT_FIELDS]) for v in word.variants
+    ]
     if word.reading:
-        alternatives.append(_field_query("reading", word.reading, 1.0))
-    if not alternatives:
-        return None
-    return wq.DisjunctionMax(alternatives, tiebreak=0.1)
+        out.append(_field_query("reading", word.reading, 1.0))
+    return out

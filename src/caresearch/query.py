@@ -12,7 +12,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .analysis import Analyzer, Token, fold, is_kana_word, kana_bigrams, split_words, to_katakana
+from .analysis import (
+    Analyzer,
+    Token,
+    fold,
+    has_invalid_chars,
+    is_kana_word,
+    kana_bigrams,
+    split_words,
+    to_katakana,
+)
 from .errors import QueryError
 from .synonyms import SynonymTable
 
@@ -87,6 +96,10 @@ class QueryExpander:
                     (f, lab) for k, f, lab in members if k != key
                 )
 
+    def knows(self, term: str) -> bool:
+        """True for a one-word term of the care vocabulary (見守り, デイ), whatever its POS."""
+        return (term,) in self._groups
+
     def synonyms_of(self, word: str) -> list[str]:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""
         key = tuple(t.text for t in self.analyzer.tokens(word))
@@ -96,6 +109,8 @@ class QueryExpander:
         text = (text or "").strip()
         if not text:
             raise QueryError("検索語を入力してください。")
+        if has_invalid_chars(text):
+            raise QueryError("検索語に使えない文字（制御文字など）が含まれています。")
         if len(text) > max_chars:
             raise QueryError(f"検索語が長すぎます（{max_chars}文字まで）。")
         words = [w for w in (self.word(x) for x in split_query(text)) if w is not None]

@@ -21,6 +21,12 @@ from .models import Case, Passage
 # Nouns too general to say what a description is about; they never count towards coverage.
 GENERIC_NOUNS = frozenset(
     [
+        "平成",
+        "令和",
+        "昭和",
+        "当時",
+        "程度",
+        "様々",
         "方法",
         "仕方",
         "やり方",
@@ -89,6 +95,7 @@ GENERIC_NOUNS = frozenset(
     ]
 )
 TOPIC_POS = frozenset({"名詞", "形状詞"})
+MIN_REASON_IDF = 2.5  # a word in more than about a fifth of all passages explains nothing
 LESSON_SECTIONS = ("key_point", "suggestion")
 # Passages that answer a problem, in the order the issue asks for: lessons, then concrete 工夫.
 ANSWER_SECTIONS = {"key_point": 1.0, "suggestion": 1.0, "content": 0.8}
@@ -122,8 +129,17 @@ class Recommender:
         self.sublinear_tf = sublinear_tf
         self.title_weight = title_weight
 
-    def fit(self, cases: Sequence[Case], terms: Mapping[str, list[str]]) -> Recommender:
-        """Learn from `cases`; `terms` maps every passage text (and title) to its terms."""
+    def fit(
+        self,
+        cases: Sequence[Case],
+        terms: Mapping[str, list[str]],
+        topics: frozenset[str] = frozenset(),
+    ) -> Recommender:
+        """Learn from `cases`; `terms` maps every passage text (and title) to its terms.
+
+        `topics` are the terms that can explain a similarity to a person (specific nouns).
+        """
+        self.topic_terms_ = frozenset(topics)
         self.case_ids_ = tuple(c.id for c in cases)
         passages: list[Passage] = [p for c in cases for p in c.passages()]
         self.passage_ids_ = tuple(p.id for p in passages)
@@ -250,11 +266,17 @@ def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
 def top_shared_terms(
     rec: Recommender, a: int, b: int, limit: int = 8
 ) -> tuple[float, tuple[str, ...]]:
-    """Cosine of two fitted cases and the terms that weigh most in both."""
+    """Cosine of two fitted cases and the specific words that weigh most in both."""
     rec._check_fitted()
     va, vb = rec.case_matrix_[a], rec.case_matrix_[b]
     both = va.multiply(vb).tocoo()
     inverse = {i: t for t, i in rec.vocabulary_.items()}
-    order = np.argsort(-both.data)[:limit]
-    terms = tuple(inverse[int(both.col[i])] for i in order if len(inverse[int(both.col[i])]) > 1)
-    return float(both.data.sum()), terms
+    terms: list[str] = []
+    for i in np.argsort(-both.data):
+        term = inverse[int(both.col[i])]
+        # Only words a person reads as a reason: specific nouns, not 地域 or 介護.
+        if term in rec.topic_terms_ and len(term) > 1 and rec.idf(term) >= MIN_REASON_IDF:
+            terms.append(term)
+            if len(terms) == limit:
+                break
+    return float(both.data.sum()), tuple(terms)

@@ -1,0 +1,342 @@
+"""The `caresearch` command, run in-process through cli.main and, for exit codes, as a process.
+
+Every run passes --index (or CARESEARCH_INDEX) under tmp_path, so the repository's index/ is
+never touched.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from caresearch.cli import main
+from caresearch.config import DEFAULTS, PROJECT_ROOT
+from caresearch.engine import Engine
+from caresearch.models import SECTION_LABELS
+
+CORPUS = PROJECT_ROOT / "corpus"
+TINY = Path(__file__).parent / "data" / "tiny_corpus"
+EXE = Path(sys.executable).with_name("caresearch")
+ENV_VARS = [var for _n, _d, var, _h in DEFAULTS]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "index"
+    assert main(["build", "--corpus", str(CORPUS), "--index", str(path)], out=io.StringIO()) == 0
+    return path
+
+
+def run(argv: list[str], stdin: str | None = None) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(argv, out=out, stdin=io.StringIO(stdin) if stdin is not None else None)
+    return code, out.getvalue()
+
+
+def cli(index_dir: Path, *argv: str, stdin: str | None = None) -> tuple[int, str]:
+    return run([*argv, "--corpus", str(CORPUS), "--index", str(index_dir)], stdin)
+
+
+def search_json(index_dir: Path, *argv: str) -> dict:
+    code, out = cli(index_dir, "search", *argv, "--json")
+    assert code == 0
+    return json.loads(out)
+
+
+# --- build -----------------------------------------------------------------------------------------
+
+
+def test_build_says_what_it_did(tmp_path: Path) -> None:
+    argv = ["build", "--corpus", str(TINY), "--index", str(tmp_path / "index")]
+    code, out = run(argv)
+    assert code == 0
+    assert "built" in out and "3 cases" in out and "25 passages" in out
+    assert str(tmp_path / "index") in out
+    code, out = run(argv)
+    assert code == 0 and "up to date" in out
+    code, out = run([*argv, "--force"])
+    assert code == 0 and "built" in out and "up to date" not in out
+
+
+def test_build_of_a_broken_corpus_fails_with_file_messages(tmp_path: Path, capsys) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(TINY, corpus)
+    (corpus / "cases" / "beta.yaml").write_text("id: beta\n", encoding="utf-8")
+    code, _out = run(["build", "--corpus", str(corpus), "--index", str(tmp_path / "index")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "beta.yaml" in err and "Traceback" not in err
+    assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+# --- search ------------------------------------------------------------------------------------------
+
+
+def test_search_json_shape(index_dir: Path) -> None:
+    data = search_json(index_dir, "認知症 就労")
+    assert {"query", "total", "fallback", "hits", "facets"} <= set(data)
+    assert data["query"] == "認知症 就労" and data["fallback"] is None
+    assert data["total"] == len(data["hits"]) >= 1
+    for hit in data["hits"]:
+        assert {"case_id", "municipality", "prefecture", "title", "score", "passages"} <= set(hit)
+        assert isinstance(hit["score"], float)
+        for p in hit["passages"]:
+            assert {"id", "case_id", "section", "text", "snippet"} <= set(p)
+            assert p["case_id"] == hit["case_id"] and p["section"] in SECTION_LABELS
+        assert any("<mark>" in p["snippet"] for p in hit["passages"])
+    assert {"prefecture", "region", "theme", "keyword", "section"} <= set(data["facets"])
+
+
+@pytest.mark.parametrize(
+    "query", ["認知症", "ケアマネ", "ざいたく", "住民 ボランティア", "医療介護連携"]
+)
+def test_search_json_agrees_with_the_engine(
+    index_dir: Path, bundled_engine: Engine, query: str
+) -> None:
+    data = search_json(index_dir, query)
+    result = bundled_engine.search(query)
+    assert [h["case_id"] for h in data["hits"]] == [h.case.id for h in result.hits]
+    assert data["total"] == result.total and data["fallback"] == result.fallback
+
+
+@pytest.mark.parametrize(("flag", "value", "field"), [("--pref", "北海道", "prefecture")])
+def test_search_prefecture_filter(index_dir: Path, flag: str, value: str, field: str) -> None:
+    data = search_json(index_dir, "連携", flag, value)
+    assert data["total"] >= 1
+    assert {h[field] for h in data["hits"]} == {value}
+    assert data["filters"] == {"prefecture": value}
+
+
+def test_search_theme_filter(index_dir: Path, bundled_engine: Engine) -> None:
+    data = search_json(index_dir, "地域", "--theme", "認知症")
+    with_theme = {c.id for c in bundled_engine.cases if "認知症" in c.themes}
+    assert data["total"] >= 1
+    assert {h["case_id"] for h in data["hits"]} <= with_theme
+
+
+@pytest.mark.parametrize("limit", [1, 2, 4])
+def test_search_limit(index_dir: Path, limit: int) -> None:
+    data = search_json(index_dir, "地域", "--limit", str(limit))
+    assert len(data["hits"]) == min(limit, data["total"])
+    assert data["total"] > limit
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-3"])
+def test_search_limit_out_of_range_is_a_usage_error(index_dir: Path, limit: str, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli(index_dir, "search", "地域", "--limit", limit)
+    assert info.value.code == 2
+    assert "--limit" in capsys.readouterr().err
+
+
+def test_search_text_output(index_dir: Path) -> None:
+    code, out = cli(index_dir, "search", "認知症 就労")
+    assert code == 0
+    assert "tobetsu" in out and "北海道" in out
+    assert "【認知症】" in out or "【就労】" in out  # marks shown without HTML
+    assert "<mark>" not in out
+    assert any(label in out for label in SECTION_LABELS.values())
+
+
+def test_search_text_output_says_when_it_fell_back(index_dir: Path) -> None:
+    data = search_json(index_dir, "仮設住宅 回想法")
+    assert data["fallback"] == "or"
+    code, out = cli(index_dir, "search", "仮設住宅 回想法")
+    assert code == 0 and "いずれか" in out
+
+
+def test_search_without_hits(index_dir: Path) -> None:
+    code, out = cli(index_dir, "search", "宇宙飛行士")
+    assert code == 0 and "該当する事例はありません" in out
+    assert search_json(index_dir, "宇宙飛行士")["hits"] == []
+
+
+@pytest.mark.parametrize("query", ["の", "！？", "", "を"])
+def test_search_unusable_query_exits_2_with_one_line(index_dir: Path, query: str, capsys) -> None:
+    code, out = cli(index_dir, "search", query)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and out == ""
+    assert err.startswith("caresearch: error:") and "\n" not in err
+
+
+def test_search_queries_from_stdin_print_json_lines_in_order(index_dir: Path) -> None:
+    queries = ["認知症", "ケアマネ", "ざいたく", "住民 ボランティア"]
+    code, out = cli(index_dir, "search", "-", stdin="\n".join(queries) + "\n\n")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [d["query"] for d in lines] == queries
+    for d, q in zip(lines, queries, strict=True):
+        assert d == search_json(index_dir, q)
+
+
+def test_stdin_line_with_a_bad_query_reports_it_in_place(index_dir: Path) -> None:
+    code, out = cli(index_dir, "search", "-", stdin="認知症\nの\n連携\n")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [d["query"] for d in lines] == ["認知症", "の", "連携"]
+    assert "error" in lines[1] and lines[1]["error"]
+    assert "hits" in lines[0] and "hits" in lines[2]
+    assert code != 0
+
+
+# --- show, lessons, similar ----------------------------------------------------------------------
+
+
+def test_show_prints_the_case(index_dir: Path, bundled_engine: Engine) -> None:
+    case = bundled_engine.case("nanto")
+    code, out = cli(index_dir, "show", "nanto")
+    assert code == 0
+    assert case.title in out and case.municipality in out
+    assert case.key_points[0].text in out
+
+
+def test_show_json(index_dir: Path, bundled_engine: Engine) -> None:
+    code, out = cli(index_dir, "show", "nanto", "--json")
+    assert code == 0
+    data = json.loads(out)
+    case = bundled_engine.case("nanto")
+    assert data["case_id"] == "nanto" and data["title"] == case.title
+    assert [les["id"] for les in data["lessons"]] == [les.id for les in case.lessons]
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_show_unknown_id_fails_with_a_clear_message(index_dir: Path, extra, capsys) -> None:
+    code, out = cli(index_dir, "show", "no-such-case", *extra)
+    err = capsys.readouterr().err
+    assert code != 0 and out == ""
+    assert "no-such-case" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_lessons_json(index_dir: Path) -> None:
+    code, out = cli(index_dir, "lessons", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["total"] == len(data["lessons"]) == 56
+    assert {les["kind"] for les in data["lessons"]} == {"key_point", "suggestion"}
+    code, out = cli(index_dir, "lessons", "--json", "--theme", "災害・避難")
+    filtered = json.loads(out)
+    assert 0 < filtered["total"] < 56
+    assert {les["case_id"] for les in filtered["lessons"]} == {"naraha"}
+
+
+def test_similar_json(index_dir: Path) -> None:
+    code, out = cli(index_dir, "similar", "nanto", "--json", "--limit", "3")
+    assert code == 0
+    data = json.loads(out)
+    assert data["case_id"] == "nanto"
+    assert len(data["similar"]) == 3
+    assert "nanto" not in [s["case_id"] for s in data["similar"]]
+    scores = [s["score"] for s in data["similar"]]
+    assert scores == sorted(scores, reverse=True)
+    for s in data["similar"]:
+        assert {"case_id", "title", "score", "shared_themes", "shared_terms"} <= set(s)
+
+
+def test_similar_unknown_id(index_dir: Path, capsys) -> None:
+    code, _out = cli(index_dir, "similar", "nope", "--json")
+    assert code != 0 and "nope" in capsys.readouterr().err
+
+
+# --- validate ----------------------------------------------------------------------------------------
+
+
+def test_validate_ok(tmp_path: Path) -> None:
+    code, out = run(["validate", str(TINY)])
+    assert code == 0 and "ok" in out
+
+
+def test_validate_broken_corpus_lists_file_and_field(tmp_path: Path, capsys) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(TINY, corpus)
+    gamma = corpus / "cases" / "gamma.yaml"
+    gamma.write_text(
+        gamma.read_text(encoding="utf-8").replace("region: 九州・沖縄", "region: 火星"),
+        encoding="utf-8",
+    )
+    (corpus / "cases" / "beta.yaml").write_text("id: beta\ntitle: [\n", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in (corpus / "cases").iterdir()}
+    for argv in (["validate", str(corpus)], ["validate", "--corpus", str(corpus)]):
+        code, _out = run(argv)
+        err = capsys.readouterr().err
+        assert code != 0
+        assert "cases/gamma.yaml: region:" in err
+        assert "cases/beta.yaml" in err
+        assert "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in (corpus / "cases").iterdir()} == before
+
+
+# --- where the corpus and index come from ----------------------------------------------------------
+
+
+def test_env_vars_choose_corpus_and_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = tmp_path / "env-index"
+    monkeypatch.setenv("CARESEARCH_CORPUS", str(TINY))
+    monkeypatch.setenv("CARESEARCH_INDEX", str(index))
+    code, out = run(["search", "ケアマネ", "--json"])
+    assert code == 0
+    assert {h["case_id"] for h in json.loads(out)["hits"]} == {"alpha", "beta"}
+    assert (index / "CURRENT").is_file()
+
+
+def test_flags_override_env_vars(
+    tmp_path: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARESEARCH_CORPUS", str(TINY))
+    monkeypatch.setenv("CARESEARCH_INDEX", str(tmp_path / "unused"))
+    data = search_json(index_dir, "認知症")
+    assert data["total"] >= 1 and not {"alpha", "beta", "gamma"} & {
+        h["case_id"] for h in data["hits"]
+    }
+    assert not (tmp_path / "unused").exists()
+
+
+def test_search_builds_a_missing_index_first(tmp_path: Path, capsys) -> None:
+    index = tmp_path / "index"
+    code, out = run(["search", "ケアマネ", "--corpus", str(TINY), "--index", str(index)])
+    assert code == 0 and "alpha" in out
+    assert (index / "CURRENT").is_file()
+    assert "building" in capsys.readouterr().err
+
+
+# --- as a process: exit codes and no tracebacks ------------------------------------------------------
+
+
+def _proc(*argv: str | bytes, index: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    return subprocess.run(
+        [str(EXE), *argv, "--corpus", str(CORPUS), "--index", str(index)],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_process_exit_codes(index_dir: Path) -> None:
+    ok = _proc("search", "認知症", "--json", index=index_dir)
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert json.loads(ok.stdout)["total"] >= 1
+    bad = _proc("search", "の", index=index_dir)
+    assert bad.returncode == 2 and b"Traceback" not in bad.stderr
+    missing = _proc("show", "no-such-case", index=index_dir)
+    assert missing.returncode == 1 and b"Traceback" not in missing.stderr
+    assert "no-such-case" in missing.stderr.decode()
+
+
+def test_process_undecodable_query_is_a_usage_error(index_dir: Path) -> None:
+    result = _proc("search", b"\xff\xfe", index=index_dir)
+    assert result.returncode == 2
+    assert b"Traceback" not in result.stderr

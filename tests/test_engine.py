@@ -1,0 +1,143 @@
+"""The Engine facade: what the CLI and the web app rely on."""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from caresearch.config import Settings
+from caresearch.engine import Engine
+from caresearch.errors import CaresearchError, NotFound, QueryError
+from caresearch.serialize import search_result
+
+CASE_IDS = ["tobetsu", "tsuruoka", "naraha", "urayasu", "yokohama", "nanto"]
+
+
+def test_cases_in_corpus_order(bundled_engine: Engine) -> None:
+    assert [c.id for c in bundled_engine.cases] == CASE_IDS
+
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_case_by_id(bundled_engine: Engine, case_id: str) -> None:
+    assert bundled_engine.case(case_id).id == case_id
+
+
+@pytest.mark.parametrize("case_id", ["nope", "", "NANTO", "../nanto", None])
+def test_unknown_case_is_not_found_with_a_message(bundled_engine: Engine, case_id) -> None:
+    with pytest.raises(NotFound) as info:
+        bundled_engine.case(case_id)
+    assert info.value.http_status == 404 and info.value.exit_code != 0
+    assert info.value.message
+    if case_id:
+        assert case_id in info.value.message
+
+
+def test_errors_form_one_hierarchy() -> None:
+    assert issubclass(NotFound, CaresearchError) and issubclass(QueryError, CaresearchError)
+    assert QueryError("x").exit_code == 2 and QueryError("x").http_status == 400
+
+
+# --- lessons -------------------------------------------------------------------------------------
+
+
+def test_all_lessons(bundled_engine: Engine) -> None:
+    items = bundled_engine.lessons()
+    expected = sum(len(c.lessons) for c in bundled_engine.cases)
+    assert len(items) == expected == 56
+    assert all(lesson.case_id == case.id for case, lesson in items)
+
+
+@pytest.mark.parametrize("theme", ["認知症", "在宅医療", "災害・避難"])
+def test_lessons_by_theme(bundled_engine: Engine, theme: str) -> None:
+    items = bundled_engine.lessons(theme=theme)
+    assert items
+    assert {c.id for c, _l in items} == {c.id for c in bundled_engine.cases if theme in c.themes}
+
+
+@pytest.mark.parametrize("kind", ["key_point", "suggestion"])
+def test_lessons_by_kind(bundled_engine: Engine, kind: str) -> None:
+    items = bundled_engine.lessons(kind=kind)
+    assert items and {lesson.kind for _c, lesson in items} == {kind}
+
+
+def test_lessons_by_prefecture(bundled_engine: Engine) -> None:
+    items = bundled_engine.lessons(prefecture="北海道")
+    assert items and {c.id for c, _l in items} == {"tobetsu"}
+
+
+@pytest.mark.parametrize(("key", "value"), [("theme", "宇宙開発"), ("kind", "joke")])
+def test_unknown_lesson_filter_is_a_query_error(
+    bundled_engine: Engine, key: str, value: str
+) -> None:
+    with pytest.raises(QueryError):
+        bundled_engine.lessons(**{key: value})
+
+
+# --- similar cases ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_similar_cases(bundled_engine: Engine, case_id: str) -> None:
+    me = bundled_engine.case(case_id)
+    items = bundled_engine.similar(case_id, limit=3)
+    assert len(items) == 3
+    assert case_id not in [s.case.id for s in items]
+    assert [s.score for s in items] == sorted((s.score for s in items), reverse=True)
+    for s in items:
+        assert set(s.shared_themes) <= set(me.themes) & set(s.case.themes)
+    everyone = bundled_engine.similar(case_id, limit=50)
+    assert len(everyone) == len(CASE_IDS) - 1
+    assert [s.case.id for s in everyone[:3]] == [s.case.id for s in items]
+
+
+def test_similar_unknown_case_is_not_found(bundled_engine: Engine) -> None:
+    with pytest.raises(NotFound):
+        bundled_engine.similar("nope")
+
+
+# --- searching through the engine ------------------------------------------------------------------
+
+
+def test_engine_honours_its_settings(bundled_settings: Settings, bundled_engine: Engine) -> None:
+    settings = dataclasses.replace(
+        bundled_settings, page_size=2, passages_per_case=1, max_query_chars=5
+    )
+    engine = Engine.open(settings)
+    try:
+        result = engine.search("連携")
+        assert len(result.hits) == 2 and result.page_size == 2
+        assert all(len(h.passages) == 1 for h in result.hits)
+        with pytest.raises(QueryError):
+            engine.search("地域包括支援センター")
+    finally:
+        engine.close()
+
+
+def test_concurrent_searches_equal_serial(bundled_engine: Engine) -> None:
+    queries = ["認知症", "ケアマネ", "ざいたく", "住民 ボランティア", "連携", "見守り", "社協"] * 4
+    serial = [search_result(bundled_engine.search(q)) for q in queries]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda q: search_result(bundled_engine.search(q)), queries))
+    assert parallel == serial
+
+
+def test_synonym_suggestions(bundled_engine: Engine) -> None:
+    got = bundled_engine.synonym_suggestions("ケアマネ")
+    assert "介護支援専門員" in got
+    assert len(got) == len(set(got))
+    assert bundled_engine.synonym_suggestions("宇宙飛行士") == ()
+
+
+def test_opening_writes_nothing(bundled_settings: Settings, bundled_engine: Engine) -> None:
+    def snapshot():
+        return {
+            p: p.stat().st_mtime_ns for p in bundled_settings.index_dir.rglob("*") if p.is_file()
+        }
+
+    before = snapshot()
+    engine = Engine.open(bundled_settings)
+    engine.search("認知症")
+    engine.close()
+    assert snapshot() == before
