@@ -36,12 +36,12 @@ from .models import (
 from .query import QueryExpander
 from .recommend import (
     ANSWER_SECTIONS,
-    BM25_WEIGHT,
     GENERIC_NOUNS,
     LESSON_SECTIONS,
+    RRF_K,
     Recommender,
-    fuse,
     is_topic,
+    rrf,
     top_shared_terms,
 )
 from .searching import Corpus, search
@@ -396,7 +396,9 @@ class Engine:
                 best[cid] = max(best.get(cid, 0.0), s)
             bm25.update(best)
 
-        fused = fuse({s.case_id: s.cosine for s in scores}, bm25)
+        tfidf_rank = [s.case_id for s in sorted(scores, key=lambda s: -s.cosine) if s.cosine > 0]
+        bm25_rank = [cid for cid, _s in bm25.most_common()]
+        fused = rrf([tfidf_rank, bm25_rank], k=RRF_K)
         ranked = sorted(
             (cid for cid in fused if fused[cid] > 0),
             key=lambda cid: (-fused[cid], self.case(cid).order),
@@ -427,7 +429,7 @@ class Engine:
             out_cases.append(
                 CaseRecommendation(
                     case=self.case(cid),
-                    score=round(fused[cid] / (1 + BM25_WEIGHT), 4),
+                    score=round(fused[cid] * (RRF_K + 1) / 2, 4),  # 1.0 = first in both
                     confidence=levels[cap],
                     matched_terms=self._matched_terms(s.matched, surfaces, expansions, cid),
                     lessons=self._case_lessons(cid, passage_scores),
