@@ -139,7 +139,7 @@ def test_nav_skip_link_and_static_files(client):
 def test_factory_honours_overrides(bundled_engine):
     app = create_app(bundled_engine, {"TESTING": True, "MAX_CONTENT_LENGTH": 1234})
     assert app.config["MAX_CONTENT_LENGTH"] == 1234
-    assert app.extensions["caresearch"] is bundled_engine
+    assert app.extensions["caresearch"].get() is bundled_engine
     assert not app.debug
     assert (WEB_DIR / "templates" / "base.html").is_file()
     assert create_app(bundled_engine).config["MAX_CONTENT_LENGTH"] == 64 * 1024

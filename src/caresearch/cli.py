@@ -248,10 +248,14 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    import logging
+
+    from .engine import LiveEngine
     from .web import create_app
 
     engine = _engine(args)
-    app = create_app(engine)
+    app = create_app(LiveEngine(engine.settings, engine))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.get:
         response = app.test_client().get(args.get)
         out.write(response.get_data(as_text=True))

@@ -7,14 +7,16 @@ translated in one place: JSON under /api, a Japanese page elsewhere. Query text 
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..config import Settings
-from ..engine import Engine
+from ..engine import Engine, LiveEngine
 from ..errors import CaresearchError
 from . import api, pages
 
@@ -57,7 +59,13 @@ ERROR_MESSAGES = {
 }
 
 
-def create_app(engine: Engine | None = None, overrides: Mapping | None = None) -> Flask:
+log = logging.getLogger("caresearch.web")
+
+
+def create_app(
+    engine: Engine | LiveEngine | None = None, overrides: Mapping | None = None
+) -> Flask:
+    """The app over `engine` (an open Engine, or a LiveEngine that follows rebuilds)."""
     app = Flask(
         __name__,
         template_folder=str(WEB_DIR / "templates"),
@@ -71,13 +79,31 @@ def create_app(engine: Engine | None = None, overrides: Mapping | None = None) -
     )
     app.config.from_mapping(overrides or {})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions["caresearch"] = engine or Engine.open(Settings.from_env())
+    if engine is None:
+        engine = LiveEngine(Settings.from_env())
+    elif isinstance(engine, Engine):
+        engine = LiveEngine(engine.settings, engine)
+    app.extensions["caresearch"] = engine
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_error_handler(CaresearchError, render_error)
     app.register_error_handler(HTTPException, render_error)
+    app.before_request(_start_timer)
     app.after_request(add_security_headers)
+    app.after_request(_log_request)
     return app
+
+
+def _start_timer() -> None:
+    g.started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    # Method, path, status and time only: query strings and bodies can hold residents' details.
+    started = g.get("started")
+    ms = (time.perf_counter() - started) * 1000 if started else 0.0
+    log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, ms)
+    return response
 
 
 def add_security_headers(response: Response) -> Response:

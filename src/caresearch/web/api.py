@@ -18,7 +18,7 @@ FILTER_KEYS = ("prefecture", "region", "theme", "keyword", "section")
 
 
 def _engine() -> Engine:
-    return current_app.extensions["caresearch"]
+    return current_app.extensions["caresearch"].get()
 
 
 def _int(value: Any, name: str, default: int, low: int, high: int) -> int:

@@ -42,7 +42,7 @@ PROBLEM_EXAMPLE = (
 
 
 def _engine() -> Engine:
-    return current_app.extensions["caresearch"]
+    return current_app.extensions["caresearch"].get()
 
 
 # --- helpers that turn result objects into template data -------------------------------------
