@@ -101,6 +101,19 @@ def proc_status(pid: int | str = "self") -> dict[str, int]:
     return out
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (user + system)."""
+    import resource
+
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def load_avg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def dir_size(path: Path) -> dict:
     apparent = blocks = files = 0
     for dirpath, _dirs, names in os.walk(path):
@@ -128,11 +141,12 @@ def task_build(corpus: str, index: str) -> dict:
     from caresearch.engine import Engine
 
     settings = Settings.from_env({}, corpus_dir=corpus, index_dir=index)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     report = Engine.build(settings, force=True)
     seconds = time.perf_counter() - t0
     return {
         "seconds": seconds,
+        "cpu": cpu_seconds() - c0,
         "cases": report.cases,
         "passages": report.passages,
         "documents": report.documents,
@@ -183,9 +197,10 @@ def task_tokenize(corpus: str, procs: str = "1") -> dict:
     chars = sum(map(len, texts))
     if nprocs == 1:
         _warm()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         morphemes = _tokenize_chunk(texts)
         seconds = time.perf_counter() - t0
+        cpu = cpu_seconds() - c0
     else:
         import multiprocessing as mp
 
@@ -197,8 +212,10 @@ def task_tokenize(corpus: str, procs: str = "1") -> dict:
             t0 = time.perf_counter()
             morphemes = sum(pool.map(_tokenize_chunk, chunks, chunksize=1))
             seconds = time.perf_counter() - t0
+        cpu = None
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "procs": nprocs,
         "texts": len(texts),
         "chars": chars,
@@ -219,14 +236,18 @@ def task_latency(corpus: str, index: str, reps: str) -> dict:
     open_s = time.perf_counter() - t0
     status_open = proc_status()
 
+    cpu: dict[str, list[float]] = {"search": [], "recommend": []}
+
     def one_search(q: dict) -> float:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         engine.search(q["q"], filters=q.get("filters"))
+        cpu["search"].append(time.thread_time() - c)
         return time.perf_counter() - t
 
     def one_rec(text: str) -> float:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         engine.recommend(text)
+        cpu["recommend"].append(time.thread_time() - c)
         return time.perf_counter() - t
 
     # First calls after open, timed separately (lazy dictionary load, cold caches).
@@ -235,6 +256,7 @@ def task_latency(corpus: str, index: str, reps: str) -> dict:
         one_search(q)
     for text in rec_qs:
         one_rec(text)
+    cpu = {"search": [], "recommend": []}
     per_query: dict[str, list[float]] = {}
     lat: dict[str, list[float]] = {"search": [], "recommend": [], "similar": []}
     started = time.perf_counter()
@@ -266,6 +288,7 @@ def task_latency(corpus: str, index: str, reps: str) -> dict:
         "first": first,
         "reps": done,
         "latency": {k: summary(v) for k, v in lat.items()},
+        "cpu": {k: summary(v) for k, v in cpu.items()},
         "slowest": [{"query": k, "median": m} for m, k in slowest],
         "status_open": status_open,
         "status": proc_status(),
@@ -509,6 +532,7 @@ def bench_size(label: str, args: argparse.Namespace) -> dict:
         "reps": reps,
         "git": git_info(),
         "src_snapshot": SNAPSHOT.get("hash"),
+        "load_start": load_avg(),
     }
     tmp = Path(tempfile.mkdtemp(prefix=f"caresearch-bench-{label}-", dir="/tmp"))
     log(f"== {label}: working in {tmp}")
@@ -585,6 +609,7 @@ def bench_size(label: str, args: argparse.Namespace) -> dict:
             )
     finally:
         res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %z")
+        res["load_end"] = load_avg()
         if args.keep:
             log(f"kept {tmp}")
         else:
@@ -733,6 +758,8 @@ def render(results: list[dict], mach: dict) -> str:
     w(f"Rendered {time.strftime('%Y-%m-%d %H:%M %z')} by `bench/run.py` — see bench/README.md for")
     w("what each figure means. Latencies are medians (p50) and 95th percentiles (p95) over all")
     w("calls of a fixed query list (bench/queries.yaml), repeated; times in ms unless marked s.")
+    w("The machine may be shared (see the load averages under Runs): CPU-time columns are less")
+    w("sensitive to other work than wall-clock ones.")
     w("")
     w("## Machine")
     w("")
@@ -748,9 +775,9 @@ def render(results: list[dict], mach: dict) -> str:
     w("")
     w(
         "| size | command | started | finished | git | reps (build / latency passes / start-ups) "
-        "| src snapshot sha256 |"
+        "| src snapshot sha256 | load avg start → end |"
     )
-    w("|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|")
     for r in results:
         g = r.get("git", {})
         dirty = " + uncommitted src/ changes" if g.get("src_dirty") else ""
@@ -759,7 +786,7 @@ def render(results: list[dict], mach: dict) -> str:
             f"| {r['label']} | `{r.get('command', '')}` | {r.get('started', '')} | "
             f"{r.get('finished', '')} | {g.get('commit', '')}{dirty} | "
             f"{reps.get('build')} / {reps.get('latency')} / {reps.get('startup')} | "
-            f"{r.get('src_snapshot') or '–'} |"
+            f"{r.get('src_snapshot') or '–'} | {r.get('load_start', '–')} → {r.get('load_end', '–')} |"
         )
     w("")
 
@@ -811,10 +838,10 @@ def render(results: list[dict], mach: dict) -> str:
     w("")
     w(
         "| size | cases | chars/case | texts | chars analysed | build s (median) | tokenize-only s | "
-        "**build / tokenize** | tokenize 2 procs s | load_corpus s | build peak RSS MB | "
-        "index size MB (files) | corpus MB |"
+        "**build / tokenize** | CPU s: build / tokenize (ratio) | tokenize 2 procs s | "
+        "load_corpus s | build peak RSS MB | index size MB (files) | corpus MB |"
     )
-    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         builds = [b for b in r.get("build", []) if "error" not in b]
         toks = [t for t in r.get("tokenize", []) if "error" not in t]
@@ -829,12 +856,15 @@ def render(results: list[dict], mach: dict) -> str:
         if chars_case is None and toks and corpus.get("cases"):
             chars_case = round(toks[0]["chars"] / corpus["cases"])
         idx = r.get("index") or {}
+        bc = median([b["cpu"] for b in builds if b.get("cpu") is not None])
+        tc = median([t["cpu"] for t in toks if t.get("cpu") is not None])
+        cpu_cell = f"{fmt_s(bc)} / {fmt_s(tc)} ({bc / tc:.1f} ×)" if bc is not None and tc else "–"
         w(
             f"| {r['label']} | {corpus.get('cases', '–')} | {chars_case or '–'} | "
             f"{toks[0]['texts'] if toks else '–'} | {toks[0]['chars'] if toks else '–'} | "
             f"{fmt_s(bs) if bs is not None else err or '–'} (n={len(builds)}) | "
             f"{fmt_s(ts)} (n={len(toks)}) | "
-            f"**{'–' if ratio is None else f'{ratio:.1f} ×'}** | "
+            f"**{'–' if ratio is None else f'{ratio:.1f} ×'}** | {cpu_cell} | "
             f"{fmt_s(t2.get('seconds'))} | "
             f"{fmt_s(median([t['load_corpus_seconds'] for t in toks]))} | "
             f"{hwm / 1024:.0f} | {mb(idx.get('disk_bytes'))} ({idx.get('files', '–')}) | "
@@ -854,9 +884,10 @@ def render(results: list[dict], mach: dict) -> str:
     w("")
     w(
         "| size | open s | passes | search p50 | search p95 | search max | recommend p50 | "
-        "recommend p95 | recommend max | first search / recommend | similar p50 / max | engine RSS MB |"
+        "recommend p95 | recommend max | CPU p95 search / recommend | first search / recommend | "
+        "similar p50 / max | engine RSS MB |"
     )
-    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         lat = r.get("latency") or {}
         if "latency" not in lat:
@@ -864,10 +895,13 @@ def render(results: list[dict], mach: dict) -> str:
             continue
         s, rc, sim = (lat["latency"][k] for k in ("search", "recommend", "similar"))
         first = lat.get("first", {})
+        cpu = lat.get("cpu", {})
         w(
             f"| {r['label']} | {fmt_s(lat['open_seconds'])} | {lat['reps']} | {fmt_ms(s['p50'])} | "
             f"{fmt_ms(s['p95'])} | {fmt_ms(s['max'])} | {fmt_ms(rc['p50'])} | {fmt_ms(rc['p95'])} | "
-            f"{fmt_ms(rc['max'])} | {fmt_ms(first.get('search'))} / {fmt_ms(first.get('recommend'))} | "
+            f"{fmt_ms(rc['max'])} | {fmt_ms(cpu.get('search', {}).get('p95'))} / "
+            f"{fmt_ms(cpu.get('recommend', {}).get('p95'))} | "
+            f"{fmt_ms(first.get('search'))} / {fmt_ms(first.get('recommend'))} | "
             f"{fmt_ms(sim['p50'])} / {fmt_ms(sim['max'])} | "
             f"{lat['status'].get('VmHWM', 0) / 1024:.0f} |"
         )

@@ -276,11 +276,9 @@ def test_index_dir_is_only_written_where_settings_say(built: Settings) -> None:
 # --- scoring a query word ------------------------------------------------------------------------
 
 
-def _alone(word, variant=None):
-    """The word with only one of its alternatives (a variant, or the reading when None)."""
-    if variant is None:
-        return dataclasses.replace(word, variants=())
-    return dataclasses.replace(word, variants=(variant,), reading=())
+def _alone(word, variant):
+    """The word with only one of its alternatives."""
+    return dataclasses.replace(word, variants=(variant,))
 
 
 @pytest.mark.parametrize("text", ["認知症", "見守り", "連携", "なんと", "いりょうかいごれんけい"])
@@ -290,9 +288,7 @@ def test_word_without_expansions_scores_like_its_variants(
     word = bundled_engine.expander.parse(text).words[0]
     scores = bundled_engine.index.word_scores(word)
     assert scores
-    alternatives = [_alone(word, v) for v in word.variants] + (
-        [_alone(word)] if word.reading else []
-    )
+    alternatives = [_alone(word, v) for v in word.variants]
     parts = [bundled_engine.index.word_scores(w) for w in alternatives]
     # every document matched by the word is matched by one of its alternatives, and vice versa
     assert set(scores) == set().union(*parts)
@@ -304,9 +300,7 @@ def test_a_documents_word_score_comes_only_from_its_own_matches(
 ) -> None:
     word = bundled_engine.expander.parse(text).words[0]
     scores = bundled_engine.index.word_scores(word)
-    alternatives = [_alone(word, v) for v in word.variants] + (
-        [_alone(word)] if word.reading else []
-    )
+    alternatives = [_alone(word, v) for v in word.variants]
     parts = [bundled_engine.index.word_scores(w) for w in alternatives]
     for doc, score in scores.items():
         own = [p[doc] for p in parts if doc in p]

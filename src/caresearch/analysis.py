@@ -17,7 +17,7 @@ import json
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -130,7 +130,9 @@ STOP_WORDS: frozenset[str] = frozenset(
     ]
 )
 
-_tls = threading.local()
+_tls = threading.local()  # one Sudachi tokenizer per thread: they are not thread-safe
+_dictionary_lock = threading.Lock()
+_dictionary: Dictionary | None = None  # one per process, shared by the threads' tokenizers
 
 
 def _sudachi_config() -> str:
@@ -143,22 +145,32 @@ def _sudachi_config() -> str:
     return json.dumps(cfg)
 
 
+def _shared_dictionary() -> Dictionary:
+    """The process's Sudachi dictionary, loaded on first use (not at import)."""
+    global _dictionary
+    with _dictionary_lock:
+        if _dictionary is None:
+            resources = Path(sudachipy.__file__).parent / "resources"
+            _dictionary = Dictionary(config=_sudachi_config(), resource_dir=str(resources))
+        return _dictionary
+
+
 def _tokenizer(mode: str):
     """The calling thread's Sudachi tokenizer for `mode`, built on first use."""
     cache = getattr(_tls, "tokenizers", None)
     if cache is None:
-        resources = Path(sudachipy.__file__).parent / "resources"
-        _tls.dictionary = Dictionary(config=_sudachi_config(), resource_dir=str(resources))
         cache = _tls.tokenizers = {}
     if mode not in cache:
-        cache[mode] = _tls.dictionary.tokenizer(getattr(SplitMode, mode))
+        cache[mode] = _shared_dictionary().tokenizer(getattr(SplitMode, mode))
     return cache[mode]
 
 
 def _lookup(surface: str):
     """The dictionary's content-word entry for exactly `surface`, or None."""
-    _tokenizer("C")  # make sure this thread has its dictionary
-    for entry in _tls.dictionary.lookup(surface):
+    dictionary = _shared_dictionary()
+    with _dictionary_lock:  # lookups are rare; don't assume they are thread-safe
+        entries = list(dictionary.lookup(surface))
+    for entry in entries:
         if entry.part_of_speech()[0] in ("名詞", "動詞", "形容詞", "形状詞"):
             return entry
     return None
@@ -221,6 +233,7 @@ class Token(NamedTuple):
     synonym_ids: tuple[int, ...]
     pos: tuple[str, str] = ("", "")  # Sudachi part of speech, first two levels
     after_break: bool = False  # a sentence end (。！？ or a line break) comes before it
+    part_readings: tuple[str, ...] = ()  # katakana readings of the parts
 
 
 @dataclass(frozen=True)
@@ -283,10 +296,12 @@ class Analyzer:
                 if not key.strip() or key in self.stop_words:
                     continue
                 parts: tuple[str, ...] = ()
+                part_readings: tuple[str, ...] = ()
                 if self.split_parts:
                     sub = m.split(SplitMode.A)
                     if len(sub) > 1:
                         parts = tuple(fold(p.normalized_form()) for p in sub)
+                        part_readings = tuple(p.reading_form() for p in sub)
                 out.append(
                     Token(
                         text=key,
@@ -298,6 +313,7 @@ class Analyzer:
                         synonym_ids=tuple(m.synonym_group_ids()),
                         pos=(pos[0], pos[1]),
                         after_break=after_break,
+                        part_readings=part_readings,
                     )
                 )
                 after_break = False
@@ -331,17 +347,6 @@ class Analyzer:
         """The terms the index stores for `text` (what TF-IDF counts too)."""
         return [term for term, _pos, _s, _e in self.index_terms(text)]
 
-    def reading_grams(self, text: str) -> list[str]:
-        """Katakana bigrams of the content words' readings, for the low-weight reading field."""
-        return kana_bigrams("".join(t.reading for t in self.tokens(text)))
-
-
-def kana_bigrams(reading: str) -> list[str]:
-    reading = to_katakana(fold(reading)).upper()
-    if len(reading) < 2:
-        return [reading] if reading else []
-    return [reading[i : i + 2] for i in range(len(reading) - 1)]
-
 
 # Presets, as Whoosh has: plain functions that return a configured analyzer.
 def default_analyzer() -> Analyzer:
@@ -364,3 +369,42 @@ def analyze_terms(text: str) -> list[str]:
 def split_words(query: str) -> list[str]:
     """Whitespace-separated words (ASCII and ideographic spaces)."""
     return [w for w in re.split(r"[\s\u3000]+", query) if w]
+
+
+# --- readings: hiragana queries (ざいたく) find kanji text (在宅) -----------------------------
+
+MIN_READING = 2  # one-kana readings (の, か) would match almost anything
+MAX_KANA_QUERY = 40
+
+
+def reading_map(tokens: Iterable[Token]) -> dict[str, tuple[str, ...]]:
+    """Katakana reading → the index terms read that way, most frequent first.
+
+    Built from the corpus at index time (words and their parts), so a kana query is looked
+    up in the corpus's own vocabulary instead of being re-analysed as kana.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for t in tokens:
+        pairs = [(t.reading, t.text), *zip(t.part_readings, t.parts, strict=False)]
+        for reading, term in pairs:
+            if len(reading) >= MIN_READING and reading != "キゴウ":
+                by_term = counts.setdefault(reading, {})
+                by_term[term] = by_term.get(term, 0) + 1
+    return {r: tuple(sorted(c, key=lambda t: (-c[t], t))) for r, c in counts.items()}
+
+
+def segment_reading(kana: str, readings: Mapping[str, tuple[str, ...]]) -> list[str] | None:
+    """Split katakana into the fewest known readings (イリョウカイゴレンケイ → 3), or None."""
+    if not kana or len(kana) > MAX_KANA_QUERY:
+        return None
+    n = len(kana)
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for i in range(n):
+        if best[i] is None:
+            continue
+        for j in range(i + MIN_READING, n + 1):
+            piece = kana[i:j]
+            if piece in readings and (best[j] is None or len(best[j]) > len(best[i]) + 1):
+                best[j] = [*best[i], piece]
+    return best[n]

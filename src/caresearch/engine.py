@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from . import __version__
-from .analysis import Analyzer, Token, has_invalid_chars
+from .analysis import Analyzer, Token, has_invalid_chars, reading_map
 from .config import Settings
 from .corpus import load_corpus, load_themes
 from .errors import CaresearchError, IndexNotReady, NotFound, QueryError, QueryTooLarge
@@ -54,6 +54,7 @@ WHOOSH_DIR = "whoosh"
 MODEL_FILE = "recommender.pkl"
 SNAPSHOT_FILE = "corpus.pkl"
 SUDACHI_GROUPS_FILE = "sudachi_groups.pkl"
+READINGS_FILE = "readings.pkl"
 LESSON_FIELD_SECTIONS = ("key_point", "suggestion", "feature")
 
 # Recommendation thresholds, measured on eval/recommend_dev.yaml (see docs/recommend.md).
@@ -208,6 +209,10 @@ class Engine:
                 partial / SUDACHI_GROUPS_FILE,
                 {g: tuple(sorted(v)) for g, v in groups.items() if len(v) > 1},
             )
+            _dump(
+                partial / READINGS_FILE,
+                reading_map(t for toks in tokens.values() for t in toks),
+            )
             n_passages = sum(1 for c in cases for _ in c.passages())
             final = store.publish(
                 partial,
@@ -265,13 +270,14 @@ class Engine:
             cases, themes = _load(build / SNAPSHOT_FILE)
             recommender = _load(build / MODEL_FILE)
             groups = _load(build / SUDACHI_GROUPS_FILE)
+            readings = _load(build / READINGS_FILE)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
             raise IndexNotReady(
                 f"the index in {build} is damaged ({type(exc).__name__}): run `caresearch build`"
             ) from exc
         index = SearchIndex.open(build / WHOOSH_DIR)
         analyzer = Analyzer()
-        expander = QueryExpander(analyzer, SynonymTable.load(), groups)
+        expander = QueryExpander(analyzer, SynonymTable.load(), groups, readings)
         return cls(settings, cases, index, recommender, expander, themes, meta, build)
 
     def close(self) -> None:

@@ -49,7 +49,7 @@ class TokenCache:
 def match_spans(
     text: str, words: Sequence[QueryWord], analyzer: Analyzer | TokenCache
 ) -> list[tuple[int, int]]:
-    """Character spans of `text` matched by any variant (or kana reading) of any word."""
+    """Character spans of `text` matched by any variant of any word."""
     tokens = analyzer.tokens(text)
     parts = _part_terms(tokens)
     at: dict[str, list[int]] = {}  # term -> positions, so a variant is checked only where it starts
@@ -68,24 +68,7 @@ def match_spans(
                     and all(p[0] == t for p, t in zip(window[1:], v.terms[1:], strict=True))
                 ):
                     spans.add((window[0][1], window[-1][2]))
-        if word.kana:
-            spans.update(_reading_spans(tokens, word.kana))
     return _merge(sorted(spans))
-
-
-def _reading_spans(tokens: list[Token], reading: str) -> set[tuple[int, int]]:
-    """Spans of the tokens whose joined katakana readings contain `reading`."""
-    joined, owner = "", []
-    for i, t in enumerate(tokens):
-        joined += t.reading
-        owner.extend([i] * len(t.reading))
-    spans: set[tuple[int, int]] = set()
-    start = joined.find(reading)
-    while start != -1:
-        first, last = owner[start], owner[start + len(reading) - 1]
-        spans.add((tokens[first].start, tokens[last].end))
-        start = joined.find(reading, start + 1)
-    return spans
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

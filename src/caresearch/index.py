@@ -18,13 +18,13 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.scoring import BM25F
 
-from .analysis import Analyzer, kana_bigrams
+from .analysis import Analyzer
 from .analysis import Token as AToken
 from .errors import IndexNotReady
 from .query import QueryWord
 
 # Field boosts, tuned on eval/search_dev.yaml: lessons and titles above body text, figure
-# word salad and kana readings far below, so an expansion never outranks a literal match.
+# word salad far below.
 FIELD_BOOSTS: dict[str, float] = {
     "title": 3.0,
     "keywords": 2.5,
@@ -33,7 +33,6 @@ FIELD_BOOSTS: dict[str, float] = {
     "body": 1.0,
     "diagram": 0.3,
 }
-READING_BOOST = 0.3
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
 INDEX_NAME = "passages"
@@ -91,37 +90,6 @@ class SudachiTokenizer(Tokenizer):
             yield t
 
 
-class KanaBigramTokenizer(Tokenizer):
-    """Katakana reading bigrams; values arrive already converted by the build."""
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __call__(
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: object,
-    ) -> Iterator[Token]:
-        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        grams = value.split(" ") if tokenize else [value]
-        for i, gram in enumerate(g for g in grams if g):
-            t.text, t.boost, t.stopped = gram, 1.0, False
-            if positions:
-                t.pos = start_pos + i
-            yield t
-
-
 def make_schema(analyzer: Analyzer) -> Schema:
     text_fields = {
         name: TEXT(analyzer=SudachiTokenizer(analyzer), field_boost=boost, phrase=True)
@@ -131,7 +99,6 @@ def make_schema(analyzer: Analyzer) -> Schema:
         id=ID(stored=True, unique=True),
         case_id=ID(stored=True),
         kind=ID(stored=True),
-        reading=TEXT(analyzer=KanaBigramTokenizer(), field_boost=READING_BOOST, phrase=True),
         meta=STORED,
         **text_fields,
     )
@@ -170,7 +137,6 @@ def write_index(
     try:
         for doc in docs:
             fields: dict[str, object] = {"id": doc.id, "case_id": doc.case_id, "kind": doc.kind}
-            readings: list[str] = []
             for name in TEXT_FIELDS:
                 text = getattr(doc, name)
                 if not text:
@@ -179,9 +145,6 @@ def write_index(
                 if toks is None:
                     toks = analyzer.tokens(text)
                 fields[name] = Analyzed(text, analyzer.index_terms_from(toks))
-                if name != "diagram":
-                    readings.append("".join(t.reading for t in toks))
-            fields["reading"] = " ".join(kana_bigrams("".join(readings)))
             writer.add_document(**fields)
             count += 1
     except BaseException:
@@ -273,10 +236,8 @@ def _field_query(field: str, terms: tuple[str, ...], boost: float) -> wq.Query:
 
 
 def variant_queries(word: QueryWord) -> list[wq.Query]:
-    """One query per variant of the word (summed over the text fields), and its reading."""
+    """One query per variant of the word, each summed over the text fields."""
     out: list[wq.Query] = [
         wq.Or([_field_query(f, v.terms, v.weight) for f in TEXT_FIELDS]) for v in word.variants
     ]
-    if word.reading:
-        out.append(_field_query("reading", word.reading, 1.0))
     return out

@@ -18,7 +18,7 @@ from .analysis import (
     fold,
     has_invalid_chars,
     is_kana_word,
-    kana_bigrams,
+    segment_reading,
     split_words,
     to_katakana,
 )
@@ -28,6 +28,7 @@ from .synonyms import SynonymTable
 WEIGHT_EXACT = 1.0
 WEIGHT_SYNONYM = 0.6  # curated table: close to literal, but never above it
 WEIGHT_SUDACHI = 0.4  # Sudachi's own groups are broader
+WEIGHT_READING = 0.6  # ざいたく → 在宅: below the literal spelling, like a synonym
 MAX_VARIANTS = 12
 OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
 _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
@@ -37,7 +38,7 @@ _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 class Variant:
     terms: tuple[str, ...]  # index terms at consecutive positions (mode A parts)
     weight: float
-    via: str  # exact | synonym | sudachi
+    via: str  # exact | synonym | sudachi | reading
     label: str  # the spelling shown to users, e.g. 介護支援専門員
 
 
@@ -45,8 +46,6 @@ class Variant:
 class QueryWord:
     text: str
     variants: tuple[Variant, ...]
-    reading: tuple[str, ...] = ()  # katakana bigrams for a hiragana word
-    kana: str = ""  # the word in katakana, for highlighting reading matches
 
 
 @dataclass(frozen=True)
@@ -80,9 +79,11 @@ class QueryExpander:
         analyzer: Analyzer,
         synonyms: SynonymTable,
         sudachi_groups: Mapping[int, tuple[str, ...]] | None = None,
+        readings: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.sudachi_groups = dict(sudachi_groups or {})
+        self.readings = dict(readings or {})
         # key (C-level term tuple) -> list of (part-level terms, label) of its group
         self._groups: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
         for group in synonyms.groups:
@@ -129,11 +130,6 @@ class QueryExpander:
 
     def word(self, text: str) -> QueryWord | None:
         toks = self.analyzer.tokens(text)
-        # A lone kana (の, を) is a particle, not a word to look up by reading.
-        kana = to_katakana(fold(text)) if is_kana_word(text) and len(text) > 1 else ""
-        reading = tuple(kana_bigrams(kana)) if kana else ()
-        if not toks and not reading:
-            return None
         seen: set[tuple[str, ...]] = set()
         variants: list[Variant] = []
 
@@ -160,4 +156,21 @@ class QueryExpander:
                         for alt in self.sudachi_groups.get(gid, ()):
                             if alt != tok.text:
                                 add((alt,), WEIGHT_SUDACHI, "sudachi", alt)
-        return QueryWord(text, tuple(variants), reading, kana)
+        # A word in hiragana (ざいたく, けあまね) is also looked up by reading in the corpus's
+        # vocabulary, and in katakana (ケアマネ, with its synonyms). A lone kana (の, を) is a
+        # particle, not a word to look up.
+        if is_kana_word(text) and len(text) > 1:
+            katakana = to_katakana(fold(text))
+            if katakana != text and (alt := self.word(katakana)) is not None:
+                for v in alt.variants:
+                    add(v.terms, min(v.weight, WEIGHT_READING), "reading", v.label)
+            pieces = segment_reading(katakana, self.readings)
+            if pieces:
+                terms = tuple(self.readings[p][0] for p in pieces)
+                add(terms, WEIGHT_READING, "reading", "".join(terms))
+                if len(pieces) == 1:
+                    for alt in self.readings[pieces[0]][1:3]:
+                        add((alt,), WEIGHT_READING, "reading", alt)
+        if not variants:
+            return None
+        return QueryWord(text, tuple(variants))
