@@ -28,12 +28,15 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(BENCH))
 
-from run import load_queries  # noqa: E402
+from run import git_info, load_queries  # noqa: E402
 
 
 def report(prof: cProfile.Profile, title: str, top: int) -> str:
     out = io.StringIO()
-    out.write(f"# {title}\n\n## by cumulative time\n")
+    g = git_info()
+    dirty = " + uncommitted src/ changes" if g["src_dirty"] else ""
+    out.write(f"# {title}\n# git {g['commit']}{dirty}, {time.strftime('%Y-%m-%d %H:%M %z')}\n")
+    out.write("\n## by cumulative time\n")
     st = pstats.Stats(prof, stream=out)
     st.strip_dirs().sort_stats("cumulative").print_stats(top)
     out.write("\n## by own time (tottime)\n")

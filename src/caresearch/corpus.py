@@ -10,11 +10,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -76,7 +78,11 @@ class Problem:
 # ---------------------------------------------------------------- YAML reading
 
 
-class _StrictLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it: ten times faster on large corpora.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last one)."""
 
 
@@ -95,7 +101,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
             seen.add(key)
         except TypeError:
             pass  # unhashable key: SafeLoader reports it itself
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return _BaseLoader.construct_mapping(loader, node, deep=deep)
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -129,6 +135,23 @@ def _validator() -> Draft202012Validator:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
+
+
+@cache
+def _fast_check() -> Callable[[Any], Any]:
+    """The schema compiled to Python (fastjsonschema): ~30x faster on valid files, which are
+    nearly all of them; jsonschema then explains any file this rejects, error by error."""
+    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+def _schema_errors(data: Any) -> list[ValidationError]:
+    try:
+        _fast_check()(data)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        return sorted(
+            _validator().iter_errors(data), key=lambda e: (_path(e.absolute_path), e.validator)
+        )
 
 
 def _path(parts: Any) -> str:
@@ -334,9 +357,7 @@ def _scan(corpus_dir: Path) -> tuple[list[Problem], list[str], list[dict[str, An
             problems.append(Problem(rel, "", f"expected a mapping of case fields, got {got}"))
             continue
         before = len(problems)
-        errors = sorted(
-            _validator().iter_errors(data), key=lambda e: (_path(e.absolute_path), e.validator)
-        )
+        errors = _schema_errors(data)
         for error in errors:
             for p in _schema_problems(rel, error):
                 if p not in problems:

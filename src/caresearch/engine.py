@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .analysis import Analyzer, Token, has_invalid_chars, reading_map
 from .config import Settings
@@ -67,6 +69,7 @@ HIGH_COVERAGE = 0.6
 MEDIUM_COVERAGE = 0.4
 SYNONYM_WEIGHT = 0.5
 MAX_DESCRIPTION_WORDS = 40
+RANK_DEPTH = 200  # cases taken from each ranking into the fusion
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -386,34 +389,32 @@ class Engine:
                 for _label, terms in alts:
                     for alt in terms:
                         weighted[alt] += SYNONYM_WEIGHT * literal[term]
-        scores = rec.score_cases(weighted, literal, expansions)
-        by_id = {s.case_id: s for s in scores}
+        cosine, coverage = rec.score_cases(weighted, literal, expansions)
 
-        # BM25: an OR query over the most informative content words of the description.
+        # BM25: one OR query over the most informative content words of the description;
+        # a case scores by its best passage.
         informative = sorted(literal, key=lambda t: -rec.idf(t))[:MAX_DESCRIPTION_WORDS]
+        words = [w for w in (self.expander.word(surfaces[t]) for t in informative) if w]
         bm25: Counter = Counter()
-        for term in informative:
-            word = self.expander.word(surfaces[term])
-            if word is None:
-                continue
-            best: dict[str, float] = {}
-            for docnum, s in self.index.word_scores(word).items():
-                cid = self.index.docs[docnum].case_id
-                best[cid] = max(best.get(cid, 0.0), s)
-            bm25.update(best)
+        for docnum, score in self.index.any_scores(words).items():
+            pos = self._case_pos.get(self.index.docs[docnum].case_id)
+            if pos is not None:
+                bm25[pos] = max(bm25[pos], score)
 
-        tfidf_rank = [s.case_id for s in sorted(scores, key=lambda s: -s.cosine) if s.cosine > 0]
-        bm25_rank = [cid for cid, _s in bm25.most_common()]
+        top_tfidf = _top(cosine, RANK_DEPTH)
+        tfidf_rank = [int(i) for i in top_tfidf if cosine[i] > 0]
+        bm25_rank = [i for i, _s in bm25.most_common(RANK_DEPTH)]
         fused = rrf([tfidf_rank, bm25_rank], k=RRF_K)
-        ranked = sorted(
-            (cid for cid in fused if fused[cid] > 0),
-            key=lambda cid: (-fused[cid], self.case(cid).order),
-        )
-        best = max((by_id[c] for c in ranked[:3]), key=lambda s: s.coverage, default=None)
-        best_cov = best.coverage if best else 0.0
-        no_strong = not best or not (
-            best.coverage >= STRONG_COVERAGE
-            or (best.coverage >= PARTIAL_COVERAGE and len(best.matched) >= PARTIAL_MIN_TERMS)
+        ranked = sorted(fused, key=lambda i: (-fused[i], i))
+
+        def matched(i: int) -> tuple[str, ...]:
+            return rec.matched(i, literal, expansions)
+
+        best = max(ranked, key=lambda i: coverage[i], default=None)
+        best_cov = float(coverage[best]) if best is not None else 0.0
+        no_strong = best is None or not (
+            best_cov >= STRONG_COVERAGE
+            or (best_cov >= PARTIAL_COVERAGE and len(matched(best)) >= PARTIAL_MIN_TERMS)
         )
 
         passage_scores = rec.score_passages(weighted)
@@ -421,38 +422,38 @@ class Engine:
         levels = ("low", "medium", "high")
         cap = 2  # a case never shows more confidence than the one ranked above it
         top = fused[ranked[0]] if ranked else 1.0
-        for cid in ranked:
-            s = by_id[cid]
-            if not s.matched:  # similar only through filler words: not a reason to show it
+        for i in ranked:
+            found = matched(i)
+            if not found:  # similar only through filler words: not a reason to show it
                 continue
-            relative = fused[cid] / top
+            relative = fused[i] / top
             level = 0
-            if not no_strong and s.coverage >= MEDIUM_COVERAGE and relative >= 0.4:
-                level = 2 if s.coverage >= HIGH_COVERAGE and relative >= 0.7 else 1
+            if not no_strong and coverage[i] >= MEDIUM_COVERAGE and relative >= 0.4:
+                level = 2 if coverage[i] >= HIGH_COVERAGE and relative >= 0.7 else 1
             cap = min(cap, level)
             if no_strong and len(out_cases) >= 3:
                 break
+            cid = rec.case_ids_[i]
             out_cases.append(
                 CaseRecommendation(
                     case=self.case(cid),
-                    score=round(fused[cid] * (RRF_K + 1) / 2, 4),  # 1.0 = first in both
+                    score=round(fused[i] * (RRF_K + 1) / 2, 4),  # 1.0 = first in both
                     confidence=levels[cap],
-                    matched_terms=self._matched_terms(s.matched, surfaces, expansions, cid),
-                    lessons=self._case_lessons(cid, passage_scores),
+                    matched_terms=self._matched_terms(found, surfaces, expansions, i),
+                    lessons=self._case_lessons(i, passage_scores),
                 )
             )
             if len(out_cases) >= limit:
                 break
-        case_weight = {cr.case.id: cr.score for cr in out_cases}
         overall = sorted(
             (
                 ScoredLesson(
-                    self.corpus.passages[pid], round(float(passage_scores[i]) * case_weight[cid], 4)
+                    self.corpus.passages[rec.passage_ids_[j]],
+                    round(float(passage_scores[j]) * cr.score, 4),
                 )
-                for i, pid in enumerate(rec.passage_ids_)
-                if rec.passage_section_[i] in LESSON_SECTIONS
-                and (cid := rec.case_ids_[rec.passage_case_[i]]) in case_weight
-                and passage_scores[i] > 0
+                for cr in out_cases
+                for j in rec.passages_of(self._case_pos[cr.case.id])
+                if rec.passage_section_[j] in LESSON_SECTIONS and passage_scores[j] > 0
             ),
             key=lambda sl: -sl.score,
         )[:10]
@@ -469,31 +470,32 @@ class Engine:
         found: Iterable[str],
         surfaces: Mapping[str, str],
         expansions: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]],
-        case_id: str,
+        case: int,
     ) -> tuple[MatchedTerm, ...]:
-        vocab = self.recommender.case_vocab_[self._case_pos[case_id]]
+        rec = self.recommender
         out = []
         for term in list(found)[:12]:
-            if term in vocab:
+            if rec.case_has(case, term):
                 out.append(MatchedTerm(surfaces[term], term, "exact"))
             else:
                 label = next(
-                    lab for lab, terms in expansions.get(term, ()) if all(t in vocab for t in terms)
+                    lab
+                    for lab, terms in expansions.get(term, ())
+                    if all(rec.case_has(case, t) for t in terms)
                 )
                 out.append(MatchedTerm(surfaces[term], label, "synonym"))
         return tuple(out)
 
-    def _case_lessons(self, case_id: str, passage_scores) -> tuple[ScoredLesson, ...]:
+    def _case_lessons(self, case: int, passage_scores) -> tuple[ScoredLesson, ...]:
         rec = self.recommender
-        pos = self._case_pos[case_id]
         scored = [
             (
-                float(passage_scores[i]) * ANSWER_SECTIONS[rec.passage_section_[i]],
-                rec.passage_ids_[i],
-                rec.passage_section_[i],
+                float(passage_scores[j]) * ANSWER_SECTIONS[rec.passage_section_[j]],
+                rec.passage_ids_[j],
+                rec.passage_section_[j],
             )
-            for i in range(len(rec.passage_ids_))
-            if rec.passage_case_[i] == pos and rec.passage_section_[i] in ANSWER_SECTIONS
+            for j in rec.passages_of(case)
+            if rec.passage_section_[j] in ANSWER_SECTIONS
         ]
         lessons = sorted((s for s in scored if s[2] in LESSON_SECTIONS), key=lambda s: -s[0])[:3]
         contents = sorted(
@@ -547,6 +549,12 @@ class LiveEngine:
                     with contextlib.suppress(IndexNotReady):
                         self._engine = Engine.open(self.settings)
         return self._engine
+
+
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values, largest first."""
+    idx = np.argpartition(-values, k)[:k] if len(values) > k else np.arange(len(values))
+    return idx[np.argsort(-values[idx], kind="stable")]
 
 
 def _dump(path: Path, obj: object) -> None:

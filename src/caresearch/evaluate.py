@@ -133,9 +133,10 @@ def _recommend_baseline(engine: Engine, text: str) -> tuple[list[str], list[str]
     literal: dict[str, float] = {}
     for t in engine.analyzer.terms(text):
         literal[t] = literal.get(t, 0.0) + 1.0
-    scores = rec.score_cases(literal, literal, {})
-    ranked = [s.case_id for s in sorted(scores, key=lambda s: -s.cosine) if s.cosine > 0]
-    best = max((s.cosine for s in scores), default=0.0)
+    cosine, _coverage = rec.score_cases(literal, literal, {})
+    order = sorted(range(len(cosine)), key=lambda i: -cosine[i])
+    ranked = [rec.case_ids_[i] for i in order if cosine[i] > 0]
+    best = float(cosine.max()) if len(cosine) else 0.0
     passage_scores = rec.score_passages(literal)
     top = set(ranked[:3])
     lessons = sorted(

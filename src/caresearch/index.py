@@ -8,7 +8,7 @@ text a user types can raise a syntax error.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,6 +202,28 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self.docs)
 
+    def _run(self, q: wq.Query) -> list[tuple[float, int]]:
+        try:
+            return self._searcher().search(q, limit=None).top_n
+        except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
+            # A file changed or truncated under a running server: say how to fix it.
+            raise IndexNotReady(
+                f"the index cannot be read ({type(exc).__name__}): run `caresearch build --force`"
+            ) from exc
+
+    def any_scores(self, words: Sequence[QueryWord]) -> dict[int, float]:
+        """One OR query over the literal spellings of many words (docnum -> summed score)."""
+        subs = [
+            _field_query(f, v.terms, v.weight)
+            for w in words
+            for v in w.variants
+            if v.via == "exact"
+            for f in TEXT_FIELDS
+        ]
+        if not subs:
+            return {}
+        return {docnum: score for score, docnum in self._run(wq.Or(subs))}
+
     def word_scores(self, word: QueryWord) -> dict[int, float]:
         """BM25F score of every document that matches the word (docnum -> score).
 
@@ -212,15 +234,7 @@ class SearchIndex:
         best: dict[int, float] = {}
         total: dict[int, float] = {}
         for q in variant_queries(word):
-            try:
-                results = self._searcher().search(q, limit=None)
-            except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
-                # A file changed or truncated under a running server: say how to fix it.
-                raise IndexNotReady(
-                    f"the index cannot be read ({type(exc).__name__}): "
-                    "run `caresearch build --force`"
-                ) from exc
-            for score, docnum in results.top_n:
+            for score, docnum in self._run(q):
                 total[docnum] = total.get(docnum, 0.0) + score
                 if score > best.get(docnum, 0.0):
                     best[docnum] = score

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -116,14 +115,6 @@ def is_topic(token: Token) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class CaseScore:
-    case_id: str
-    cosine: float
-    coverage: float  # idf-weighted share of the description's terms found in the case
-    matched: tuple[str, ...]  # description terms found in the case, most informative first
-
-
 class Recommender:
     def __init__(self, sublinear_tf: bool = True, title_weight: int = 2) -> None:
         self.sublinear_tf = sublinear_tf
@@ -141,23 +132,22 @@ class Recommender:
         """
         self.topic_terms_ = frozenset(topics)
         self.case_ids_ = tuple(c.id for c in cases)
+        position = {cid: i for i, cid in enumerate(self.case_ids_)}
         passages: list[Passage] = [p for c in cases for p in c.passages()]
         self.passage_ids_ = tuple(p.id for p in passages)
-        self.passage_case_ = np.array([self.case_ids_.index(p.case_id) for p in passages])
+        self.passage_case_ = np.array([position[p.case_id] for p in passages], dtype=np.int32)
         self.passage_section_ = tuple(p.section for p in passages)
+        # Passages are grouped by case: case i owns passage_start_[i] .. passage_start_[i + 1].
+        self.passage_start_ = np.searchsorted(self.passage_case_, np.arange(len(cases) + 1))
         passage_terms = [terms[p.text] for p in passages]
-        case_terms: list[list[str]] = []
-        for c in cases:
-            doc = list(terms.get(c.title, [])) * self.title_weight
+        case_terms: list[list[str]] = [[] for _ in cases]
+        for p, pt in zip(passages, passage_terms, strict=True):
+            case_terms[position[p.case_id]].extend(pt)
+        for i, c in enumerate(cases):
+            head = list(terms.get(c.title, [])) * self.title_weight
             for kw in c.keywords + c.editorial_keywords + c.themes:
-                doc += terms.get(kw, [])
-            doc += [
-                t
-                for p, pt in zip(passages, passage_terms, strict=True)
-                if p.case_id == c.id
-                for t in pt
-            ]
-            case_terms.append(doc)
+                head += terms.get(kw, [])
+            case_terms[i] = head + case_terms[i]
         # Imported here so that loading a fitted model (at every start) does not import sklearn.
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -166,18 +156,16 @@ class Recommender:
         )
         self.case_matrix_ = vectorizer.fit_transform(case_terms).tocsr()
         self.passage_matrix_ = vectorizer.transform(passage_terms).tocsr()
-        self.case_vocab_ = tuple(frozenset(t) for t in case_terms)
-        # Passage-level document frequencies: with few cases, case-level idf is too coarse to
-        # tell a telling word from a common one.
-        df: dict[str, int] = {}
-        for pt in passage_terms:
-            for t in set(pt):
-                df[t] = df.get(t, 0) + 1
-        n = len(passage_terms)
-        self.term_idf_ = {t: math.log((n + 1) / (d + 1)) + 1 for t, d in df.items()}
-        self.unseen_term_idf_ = math.log(n + 1) + 1
+        # Which case contains which term, by column, for coverage over all cases at once.
+        self.case_presence_ = (self.case_matrix_ > 0).tocsc()
         self.vocabulary_ = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
         self.idf_ = vectorizer.idf_.astype(np.float32)
+        # Passage-level document frequencies: with few cases, case-level idf is too coarse to
+        # tell a telling word from a common one. A term the passages never use weighs most.
+        n = len(passage_terms)
+        df = np.bincount(self.passage_matrix_.indices, minlength=len(self.vocabulary_))
+        self.term_idf_ = (np.log((n + 1) / (df + 1)) + 1).astype(np.float32)
+        self.unseen_term_idf_ = math.log(n + 1) + 1
         return self
 
     def _check_fitted(self) -> None:
@@ -186,7 +174,28 @@ class Recommender:
 
     def idf(self, term: str) -> float:
         """Passage-level inverse document frequency; unseen terms weigh most."""
-        return self.term_idf_.get(term, self.unseen_term_idf_)
+        i = self.vocabulary_.get(term)
+        return float(self.term_idf_[i]) if i is not None else self.unseen_term_idf_
+
+    def _present(self, term: str) -> np.ndarray:
+        """Boolean per case: does the case contain `term`?"""
+        j = self.vocabulary_.get(term)
+        if j is None:
+            return np.zeros(len(self.case_ids_), dtype=bool)
+        col = self.case_presence_
+        out = np.zeros(len(self.case_ids_), dtype=bool)
+        out[col.indices[col.indptr[j] : col.indptr[j + 1]]] = True
+        return out
+
+    def passages_of(self, case: int) -> range:
+        return range(int(self.passage_start_[case]), int(self.passage_start_[case + 1]))
+
+    def case_has(self, case: int, term: str) -> bool:
+        j = self.vocabulary_.get(term)
+        if j is None:
+            return False
+        row = self.case_matrix_
+        return j in row.indices[row.indptr[case] : row.indptr[case + 1]]
 
     def query_vector(self, weighted: Mapping[str, float]):
         """A unit-length TF-IDF row for weighted terms (synonym expansions weigh less)."""
@@ -212,29 +221,43 @@ class Recommender:
         weighted: Mapping[str, float],
         literal: Mapping[str, float],
         expansions: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
-    ) -> list[CaseScore]:
-        """Cosine and coverage for every case.
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(cosine, coverage) per case, in `case_ids_` order.
 
         `literal` holds the description's own terms; `expansions` their synonyms as (label,
         terms), which cover a term when all their terms occur; `weighted` is both, synonyms
-        with lower weights.
+        with lower weights. Coverage is the idf-weighted share of `literal` a case contains.
         """
         q = self.query_vector(weighted)
         cosines = np.asarray((self.case_matrix_ @ q.T).todense()).ravel()
         total = sum(self.idf(t) * w for t, w in literal.items()) or 1.0
-        out = []
-        for i, cid in enumerate(self.case_ids_):
-            vocab = self.case_vocab_[i]
-            found = [
-                t
-                for t in literal
-                if t in vocab
-                or any(all(x in vocab for x in terms) for _l, terms in expansions.get(t, ()))
-            ]
-            covered = sum(self.idf(t) * literal[t] for t in found)
-            found.sort(key=lambda t: -self.idf(t))
-            out.append(CaseScore(cid, float(cosines[i]), covered / total, tuple(found)))
-        return out
+        covered = np.zeros(len(self.case_ids_), dtype=np.float64)
+        for t, w in literal.items():
+            present = self._present(t)
+            for _label, terms in expansions.get(t, ()):
+                both = np.ones(len(self.case_ids_), dtype=bool)
+                for x in terms:
+                    both &= self._present(x)
+                present |= both
+            covered += present * (self.idf(t) * w)
+        return cosines, covered / total
+
+    def matched(
+        self,
+        case: int,
+        literal: Mapping[str, float],
+        expansions: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
+    ) -> tuple[str, ...]:
+        """The description's terms found in one case (directly or by a synonym), rarest first."""
+        found = [
+            t
+            for t in literal
+            if self.case_has(case, t)
+            or any(
+                all(self.case_has(case, x) for x in terms) for _l, terms in expansions.get(t, ())
+            )
+        ]
+        return tuple(sorted(found, key=lambda t: -self.idf(t)))
 
     def score_passages(self, weighted: Mapping[str, float]) -> np.ndarray:
         q = self.query_vector(weighted)
