@@ -31,7 +31,9 @@ sys.path.insert(0, str(BENCH))
 from run import git_info, load_queries  # noqa: E402
 
 
-def report(prof: cProfile.Profile, title: str, top: int) -> str:
+def report(prof: cProfile.Profile, title: str, top: int, dump: Path | None = None) -> str:
+    if dump is not None:  # the raw profile, for `python -m pstats` or snakeviz
+        prof.dump_stats(str(dump))
     out = io.StringIO()
     g = git_info()
     dirty = " + uncommitted src/ changes" if g["src_dirty"] else ""
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index", type=Path, help="use (or build into) this index directory")
     ap.add_argument("--what", default="build,search,recommend,similar")
     ap.add_argument("--passes", type=int, default=3, help="passes over the query list")
-    ap.add_argument("--top", type=int, default=45)
+    ap.add_argument("--top", type=int, default=60)
     ap.add_argument("--out", type=Path, default=BENCH / "profiles")
     args = ap.parse_args(argv)
     what = args.what.split(",")
@@ -83,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             prof.disable()
             wall = time.perf_counter() - t0
             title = f"Engine.build, {rep.cases} cases, {rep.passages} passages: {wall:.1f} s under cProfile"
-            (args.out / f"build-{label}.txt").write_text(report(prof, title, args.top))
+            (args.out / f"build-{label}.txt").write_text(
+                report(prof, title, args.top, args.out / f"build-{label}.prof")
+            )
             print(title, file=sys.stderr)
         elif Engine.is_stale(settings):
             Engine.build(settings)
@@ -117,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"Engine.{name}, {len(engine.cases)} cases: {calls} calls in {wall:.2f} s under "
                 f"cProfile ({wall / calls * 1000:.1f} ms/call)"
             )
-            (args.out / f"{name}-{label}.txt").write_text(report(prof, title, args.top))
+            (args.out / f"{name}-{label}.txt").write_text(
+                report(prof, title, args.top, args.out / f"{name}-{label}.prof")
+            )
             print(title, file=sys.stderr)
         engine.close()
     finally:

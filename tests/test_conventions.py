@@ -159,7 +159,9 @@ def test_fitted_recommender_pickles_and_scores_alike(bundled_engine: Engine) -> 
     weighted = {"認知症": 2.0, "就労": 1.0, "見守る": 1.0, "未知語": 1.0}
     literal = {"認知症": 1.0, "就労": 1.0}
     for a, b in zip(
-        clone.score_cases(weighted, literal, {}), rec.score_cases(weighted, literal, {}), strict=True
+        clone.score_cases(weighted, literal, {}),
+        rec.score_cases(weighted, literal, {}),
+        strict=True,
     ):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(clone.score_passages(weighted), rec.score_passages(weighted))

@@ -9,6 +9,7 @@ import pytest
 
 from caresearch.analysis import Analyzer
 from caresearch.errors import QueryError, QueryTooLarge
+from caresearch.index import term_counts
 from caresearch.recommend import Recommender, is_topic, rrf
 
 
@@ -19,17 +20,16 @@ def test_using_an_unfitted_recommender_raises_a_clear_error():
 
 def test_fit_returns_self_and_learns_one_row_per_case_and_passage(bundled_engine):
     cases = bundled_engine.cases
+    counts = term_counts(bundled_engine.build_path / "whoosh")
     rec = Recommender()
-    assert rec.fit(cases, _terms(cases)) is rec
+    assert rec.fit(cases, counts) is rec
     assert rec.case_matrix_.shape[0] == len(cases)
     assert rec.passage_matrix_.shape[0] == sum(1 for c in cases for _ in c.passages())
-
-
-def _terms(cases):
-    a = Analyzer()
-    texts = {p.text for c in cases for p in c.passages()}
-    texts |= {c.title for c in cases} | {k for c in cases for k in c.keywords + c.themes}
-    return {t: a.terms(t) for t in texts}
+    # every passage has terms, and every case contains the terms of its passages
+    assert all(rec.passage_matrix_[j].nnz > 0 for j in range(rec.passage_matrix_.shape[0]))
+    for j, case in enumerate(rec.passage_case_):
+        cols = rec.passage_matrix_[j].indices
+        assert (rec.case_matrix_[case, cols].toarray() > 0).all()
 
 
 def test_fitted_recommender_pickles_and_scores_the_same(bundled_engine):

@@ -233,7 +233,6 @@ class Token(NamedTuple):
     synonym_ids: tuple[int, ...]
     pos: tuple[str, str] = ("", "")  # Sudachi part of speech, first two levels
     after_break: bool = False  # a sentence end (。！？ or a line break) comes before it
-    part_readings: tuple[str, ...] = ()  # katakana readings of the parts
 
 
 @dataclass(frozen=True)
@@ -296,12 +295,10 @@ class Analyzer:
                 if not key.strip() or key in self.stop_words:
                     continue
                 parts: tuple[str, ...] = ()
-                part_readings: tuple[str, ...] = ()
                 if self.split_parts:
                     sub = m.split(SplitMode.A)
                     if len(sub) > 1:
                         parts = tuple(fold(p.normalized_form()) for p in sub)
-                        part_readings = tuple(p.reading_form() for p in sub)
                 out.append(
                     Token(
                         text=key,
@@ -313,7 +310,6 @@ class Analyzer:
                         synonym_ids=tuple(m.synonym_group_ids()),
                         pos=(pos[0], pos[1]),
                         after_break=after_break,
-                        part_readings=part_readings,
                     )
                 )
                 after_break = False
@@ -377,19 +373,17 @@ MIN_READING = 2  # one-kana readings (の, か) would match almost anything
 MAX_KANA_QUERY = 40
 
 
-def reading_map(tokens: Iterable[Token]) -> dict[str, tuple[str, ...]]:
+def reading_map(tokens: Iterable[tuple[Token, float]]) -> dict[str, tuple[str, ...]]:
     """Katakana reading → the index terms read that way, most frequent first.
 
-    Built from the corpus at index time (words and their parts), so a kana query is looked
-    up in the corpus's own vocabulary instead of being re-analysed as kana.
+    Built at index time from the indexed vocabulary (each term with its frequency), so a kana
+    query is looked up in the corpus's own words instead of being re-analysed as kana.
     """
-    counts: dict[str, dict[str, int]] = {}
-    for t in tokens:
-        pairs = [(t.reading, t.text), *zip(t.part_readings, t.parts, strict=False)]
-        for reading, term in pairs:
-            if len(reading) >= MIN_READING and reading != "キゴウ":
-                by_term = counts.setdefault(reading, {})
-                by_term[term] = by_term.get(term, 0) + 1
+    counts: dict[str, dict[str, float]] = {}
+    for t, weight in tokens:
+        if len(t.reading) >= MIN_READING and t.reading != "キゴウ":
+            by_term = counts.setdefault(t.reading, {})
+            by_term[t.text] = by_term.get(t.text, 0) + weight
     return {r: tuple(sorted(c, key=lambda t: (-c[t], t))) for r, c in counts.items()}
 
 

@@ -18,6 +18,9 @@ from .config import Settings
 from .errors import CaresearchError, CorpusError, QueryError
 
 EXIT_USAGE = 2
+# waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
+# above the app's own 64 KB limit, so a 1 MB post still gets the app's 413 page or JSON.
+SERVER_OPTIONS: dict[str, Any] = {"max_request_body_size": 2 * 1024 * 1024, "ident": "caresearch"}
 
 
 # --- output helpers ----------------------------------------------------------------------------
@@ -266,7 +269,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         f"caresearch: http://{args.host}:{args.port}/ で待ち受けています (Ctrl+C で終了)",
         file=sys.stderr,
     )
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="caresearch")
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, **SERVER_OPTIONS)
     return 0
 
 

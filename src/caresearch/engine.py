@@ -8,6 +8,7 @@ corpus snapshot); `Engine.open(settings)` loads the current build read-only. The
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import threading
 import time
@@ -18,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .analysis import Analyzer, Token, has_invalid_chars, reading_map
+from .analysis import Analyzer, has_invalid_chars, reading_map
 from .config import Settings
 from .corpus import load_corpus, load_themes
 from .errors import CaresearchError, IndexNotReady, NotFound, QueryError, QueryTooLarge
 from .highlight import TokenCache
-from .index import IndexDoc, SearchIndex, write_index
+from .index import IndexDoc, SearchIndex, term_counts, write_index
 from .models import (
     BuildReport,
     Case,
@@ -69,6 +70,7 @@ HIGH_COVERAGE = 0.6
 MEDIUM_COVERAGE = 0.4
 SYNONYM_WEIGHT = 0.5
 MAX_DESCRIPTION_WORDS = 40
+PARALLEL_MIN_DOCS = 3000  # below this a second indexing process costs more than it saves
 RANK_DEPTH = 200  # cases taken from each ranking into the fusion
 
 
@@ -94,6 +96,13 @@ def corpus_fingerprint(settings: Settings, analyzer: Analyzer) -> str:
     )
 
 
+def build_processes(n_docs: int) -> int:
+    """Indexing processes for a build: every core for a large corpus, one for a small one."""
+    if n_docs < PARALLEL_MIN_DOCS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def index_docs(cases: Iterable[Case]) -> Iterable[IndexDoc]:
     for c in cases:
         yield IndexDoc(
@@ -114,16 +123,6 @@ def index_docs(cases: Iterable[Case]) -> Iterable[IndexDoc]:
                 heading=p.heading or "",
                 **{field: p.text},
             )
-
-
-def _texts(cases: Iterable[Case]) -> Iterable[str]:
-    for doc in index_docs(cases):
-        for text in (doc.title, doc.keywords, doc.lesson, doc.heading, doc.body, doc.diagram):
-            if text:
-                yield text
-    for c in cases:
-        yield c.title
-        yield from c.keywords + c.editorial_keywords + c.themes
 
 
 class Engine:
@@ -170,6 +169,8 @@ class Engine:
         started = time.perf_counter()
         analyzer = Analyzer()
         store = IndexStore(settings.index_dir)
+        phases: dict[str, float] = {}
+        clock = _Clock(phases)
         cases = load_corpus(settings.corpus_dir)
         themes = load_themes(settings.corpus_dir)
         fp = corpus_fingerprint(settings, analyzer)
@@ -183,11 +184,8 @@ class Engine:
                 round(time.perf_counter() - started, 3),
                 str(store.current()),
             )
-        texts = list(dict.fromkeys(_texts(cases)))
+        docs = list(index_docs(cases))
         wrap = progress or (lambda it, total, desc: it)
-        tokens: dict[str, list[Token]] = {
-            t: analyzer.tokens(t) for t in wrap(texts, len(texts), "解析")
-        }
         try:
             partial = store.new_build()
         except OSError as exc:
@@ -195,28 +193,47 @@ class Engine:
                 f"cannot write the index in {settings.index_dir} ({exc.strerror or exc})"
             ) from exc
         try:
-            n_docs = write_index(partial / WHOOSH_DIR, index_docs(cases), analyzer, tokens)
-            terms = {t: analyzer.index_terms_from(tok) for t, tok in tokens.items()}
-            topics = frozenset(t.text for toks in tokens.values() for t in toks if is_topic(t))
-            recommender = Recommender().fit(
-                cases, {t: [x[0] for x in v] for t, v in terms.items()}, topics
+            clock.lap("load")
+            n_docs = write_index(
+                partial / WHOOSH_DIR,
+                wrap(docs, len(docs), "索引"),
+                analyzer,
+                procs=build_processes(len(docs)),
             )
+            clock.lap("index")
+            counts = term_counts(partial / WHOOSH_DIR)
+            clock.lap("counts")
+            # What Sudachi knows about each indexed term: its reading (for kana queries),
+            # synonym groups and part of speech (for explanations).
+            frequency = Counter()
+            for col, n in zip(counts.cols, counts.counts, strict=True):
+                frequency[col] += n
+            vocab = {
+                term: toks[0]
+                for term in wrap(counts.vocab, len(counts.vocab), "語彙")
+                if len(toks := analyzer.tokens(term)) == 1
+            }
+            topics = frozenset(t for t, tok in vocab.items() if is_topic(tok))
+            clock.lap("vocabulary")
+            recommender = Recommender().fit(cases, counts, topics)
+            clock.lap("model")
             groups: dict[int, set[str]] = {}
-            for toks in tokens.values():
-                for tok in toks:
-                    for gid in tok.synonym_ids:
-                        groups.setdefault(gid, set()).add(tok.text)
+            for term, tok in vocab.items():
+                for gid in tok.synonym_ids:
+                    groups.setdefault(gid, set()).add(term)
             _dump(partial / MODEL_FILE, recommender)
             _dump(partial / SNAPSHOT_FILE, (cases, themes))
             _dump(
                 partial / SUDACHI_GROUPS_FILE,
                 {g: tuple(sorted(v)) for g, v in groups.items() if len(v) > 1},
             )
+            weight = {t: frequency[j] for j, t in enumerate(counts.vocab)}
             _dump(
                 partial / READINGS_FILE,
-                reading_map(t for toks in tokens.values() for t in toks),
+                reading_map((tok._replace(text=t), weight.get(t, 1)) for t, tok in vocab.items()),
             )
             n_passages = sum(1 for c in cases for _ in c.passages())
+            clock.lap("save")
             final = store.publish(
                 partial,
                 {
@@ -228,6 +245,7 @@ class Engine:
                     "documents": n_docs,
                     "corpus_dir": str(settings.corpus_dir),
                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "phases": phases,
                 },
             )
         except OSError as exc:
@@ -245,6 +263,7 @@ class Engine:
             n_docs,
             round(time.perf_counter() - started, 3),
             str(final),
+            phases,
         )
 
     @classmethod
@@ -555,6 +574,19 @@ def _top(values: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k largest values, largest first."""
     idx = np.argpartition(-values, k)[:k] if len(values) > k else np.arange(len(values))
     return idx[np.argsort(-values[idx], kind="stable")]
+
+
+class _Clock:
+    """Seconds per build phase, for the build report and the benchmark."""
+
+    def __init__(self, phases: dict[str, float]) -> None:
+        self.phases = phases
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = round(now - self.last, 3)
+        self.last = now
 
 
 def _dump(path: Path, obj: object) -> None:

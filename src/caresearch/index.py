@@ -8,7 +8,8 @@ text a user types can raise a syntax error.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.scoring import BM25F
 
 from .analysis import Analyzer
-from .analysis import Token as AToken
 from .errors import IndexNotReady
+from .models import TermCounts
 from .query import QueryWord
 
 # Field boosts, tuned on eval/search_dev.yaml: lessons and titles above body text, figure
@@ -35,18 +36,9 @@ FIELD_BOOSTS: dict[str, float] = {
 }
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
+COUNT_FIELDS = tuple(f for f in TEXT_FIELDS if f != "diagram")  # what TF-IDF counts
+BATCH_DOCS = 200  # documents per job handed to an indexing process
 INDEX_NAME = "passages"
-
-
-class Analyzed(str):
-    """A field value that carries its analysed terms, so the build tokenizes each text once."""
-
-    terms: list[tuple[str, int, int, int]]
-
-    def __new__(cls, text: str, terms: list[tuple[str, int, int, int]]) -> Analyzed:
-        obj = super().__new__(cls, text)
-        obj.terms = terms
-        return obj
 
 
 class SudachiTokenizer(Tokenizer):
@@ -77,7 +69,7 @@ class SudachiTokenizer(Tokenizer):
         mode: str = "",
         **kwargs: object,
     ) -> Iterator[Token]:
-        terms = value.terms if isinstance(value, Analyzed) else self.analyzer.index_terms(value)
+        terms = self.analyzer.index_terms(value)
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         for term, pos, start, end in terms:
             t.text, t.boost, t.stopped = term, 1.0, False
@@ -123,28 +115,30 @@ def write_index(
     path: Path,
     docs: Iterable[IndexDoc],
     analyzer: Analyzer,
-    tokens: Mapping[str, list[AToken]] | None = None,
+    *,
+    procs: int = 1,
 ) -> int:
     """Write a new index into the empty directory `path`; return the number of documents.
 
-    `tokens` maps texts to their analysed tokens when the caller has them already.
+    With procs > 1, Whoosh's multiprocessing writer analyses and indexes batches of documents
+    in that many processes (each with its own Sudachi), and keeps their segments as they are.
     """
-    tokens = tokens or {}
     path.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.create_in(str(path), make_schema(analyzer), indexname=INDEX_NAME)
-    writer = ix.writer(limitmb=256)
+    if procs > 1:
+        from whoosh.multiproc import MpWriter
+
+        writer = MpWriter(ix, procs=procs, batchsize=BATCH_DOCS, multisegment=True, limitmb=128)
+    else:
+        writer = ix.writer(limitmb=256)
     count = 0
     try:
         for doc in docs:
             fields: dict[str, object] = {"id": doc.id, "case_id": doc.case_id, "kind": doc.kind}
             for name in TEXT_FIELDS:
                 text = getattr(doc, name)
-                if not text:
-                    continue
-                toks = tokens.get(text)
-                if toks is None:
-                    toks = analyzer.tokens(text)
-                fields[name] = Analyzed(text, analyzer.index_terms_from(toks))
+                if text:
+                    fields[name] = text
             writer.add_document(**fields)
             count += 1
     except BaseException:
@@ -152,6 +146,25 @@ def write_index(
         raise
     writer.commit()
     return count
+
+
+def term_counts(path: Path, fields: Sequence[str] = COUNT_FIELDS) -> TermCounts:
+    ix = whoosh_index.open_dir(str(path), indexname=INDEX_NAME, readonly=True)
+    try:
+        with ix.reader() as reader:
+            doc_ids = tuple(f["id"] for f in reader.all_stored_fields())
+            vocab: dict[str, int] = {}
+            rows, cols, counts = array("i"), array("i"), array("f")
+            for field in fields:
+                for term in reader.field_terms(field):
+                    j = vocab.setdefault(term, len(vocab))
+                    for docnum, freq in reader.postings(field, term).items_as("frequency"):
+                        rows.append(docnum)
+                        cols.append(j)
+                        counts.append(freq)
+    finally:
+        ix.close()
+    return TermCounts(doc_ids, tuple(vocab), rows, cols, counts)
 
 
 @dataclass(frozen=True)

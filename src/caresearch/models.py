@@ -6,8 +6,10 @@ Glossary: 事例 → case, この事例のポイント / これから取り組�
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Section types of a passage, in the order a case page shows them, with their Japanese labels.
 SECTION_LABELS: dict[str, str] = {
@@ -246,3 +248,18 @@ class BuildReport:
     documents: int
     seconds: float
     path: str
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per build phase
+
+
+class TermCounts(NamedTuple):
+    """How often each indexed term occurs in each document, read back from the index.
+
+    The recommender's TF-IDF is built from these, so it counts exactly the terms Whoosh
+    indexed, without analysing the corpus a second time.
+    """
+
+    doc_ids: tuple[str, ...]  # by document number
+    vocab: tuple[str, ...]
+    rows: array  # document numbers
+    cols: array  # positions in vocab
+    counts: array

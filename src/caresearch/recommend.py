@@ -1,9 +1,9 @@
 """From a description of a local problem to the cases and lessons that answer it.
 
 `Recommender` follows scikit-learn's conventions: `__init__` stores settings, `fit(cases, ...)`
-learns TF-IDF at case level and at passage level (learned attributes end in `_`), and the
-fitted object pickles (its analyzer is a module-level function). The only module that imports
-scikit-learn. The engine fuses its ranking with the BM25 index by reciprocal rank fusion; see
+learns TF-IDF at case level and at passage level from the index's term counts (learned
+attributes end in `_`), and the fitted object pickles. The only module that imports
+scikit-learn, and only inside `fit`, so serving never loads it. The engine fuses its ranking with the BM25 index by reciprocal rank fusion; see
 docs/recommend.md for the choice and the measurements.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .analysis import Token
-from .models import Case, Passage
+from .models import Case, Passage, TermCounts
 
 # Nouns too general to say what a description is about; they never count towards coverage.
 GENERIC_NOUNS = frozenset(
@@ -100,9 +100,10 @@ LESSON_SECTIONS = ("key_point", "suggestion")
 ANSWER_SECTIONS = {"key_point": 1.0, "suggestion": 1.0, "content": 0.8}
 
 
-def identity(terms: list[str]) -> list[str]:
-    """TfidfVectorizer analyzer for pre-analysed term lists (module-level so it pickles)."""
-    return terms
+def _append_zero_row(m):
+    from scipy.sparse import csr_matrix, vstack
+
+    return vstack([m, csr_matrix((1, m.shape[1]), dtype=m.dtype)]).tocsr()
 
 
 def is_topic(token: Token) -> bool:
@@ -123,13 +124,19 @@ class Recommender:
     def fit(
         self,
         cases: Sequence[Case],
-        terms: Mapping[str, list[str]],
+        counts: TermCounts,
         topics: frozenset[str] = frozenset(),
     ) -> Recommender:
-        """Learn from `cases`; `terms` maps every passage text (and title) to its terms.
+        """Learn from `cases` and the index's term counts per document.
 
-        `topics` are the terms that can explain a similarity to a person (specific nouns).
+        A passage is its document's row; a case is its own document (title, keywords,
+        implementing bodies) plus all its passages. `topics` are the terms that can explain a
+        similarity to a person (specific nouns).
         """
+        # Imported here so that loading a fitted model (at every start) does not import sklearn.
+        from scipy.sparse import coo_matrix, csr_matrix
+        from sklearn.feature_extraction.text import TfidfTransformer
+
         self.topic_terms_ = frozenset(topics)
         self.case_ids_ = tuple(c.id for c in cases)
         position = {cid: i for i, cid in enumerate(self.case_ids_)}
@@ -139,31 +146,45 @@ class Recommender:
         self.passage_section_ = tuple(p.section for p in passages)
         # Passages are grouped by case: case i owns passage_start_[i] .. passage_start_[i + 1].
         self.passage_start_ = np.searchsorted(self.passage_case_, np.arange(len(cases) + 1))
-        passage_terms = [terms[p.text] for p in passages]
-        case_terms: list[list[str]] = [[] for _ in cases]
-        for p, pt in zip(passages, passage_terms, strict=True):
-            case_terms[position[p.case_id]].extend(pt)
-        for i, c in enumerate(cases):
-            head = list(terms.get(c.title, [])) * self.title_weight
-            for kw in c.keywords + c.editorial_keywords + c.themes:
-                head += terms.get(kw, [])
-            case_terms[i] = head + case_terms[i]
-        # Imported here so that loading a fitted model (at every start) does not import sklearn.
-        from sklearn.feature_extraction.text import TfidfVectorizer
 
-        vectorizer = TfidfVectorizer(
-            analyzer=identity, sublinear_tf=self.sublinear_tf, norm="l2", dtype=np.float32
+        vocab_size = len(counts.vocab)
+        docs = coo_matrix(
+            (
+                np.frombuffer(counts.counts, dtype=np.float32),
+                (
+                    np.frombuffer(counts.rows, dtype=np.int32),
+                    np.frombuffer(counts.cols, dtype=np.int32),
+                ),
+            ),
+            shape=(len(counts.doc_ids), vocab_size),
+        ).tocsr()
+        row_of = {doc_id: i for i, doc_id in enumerate(counts.doc_ids)}
+        empty = docs.shape[0]  # an all-zero row for anything the index lacks
+        docs = _append_zero_row(docs)
+        passage_counts = docs[[row_of.get(pid, empty) for pid in self.passage_ids_]]
+        owner = csr_matrix(
+            (
+                np.ones(len(passages), dtype=np.float32),
+                (self.passage_case_, np.arange(len(passages))),
+            ),
+            shape=(len(cases), len(passages)),
         )
-        self.case_matrix_ = vectorizer.fit_transform(case_terms).tocsr()
-        self.passage_matrix_ = vectorizer.transform(passage_terms).tocsr()
+        case_counts = (
+            docs[[row_of.get(cid, empty) for cid in self.case_ids_]] + owner @ passage_counts
+        )
+
+        transformer = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2")
+        transformer.fit(case_counts)
+        self.case_matrix_ = transformer.transform(case_counts).astype(np.float32).tocsr()
+        self.passage_matrix_ = transformer.transform(passage_counts).astype(np.float32).tocsr()
         # Which case contains which term, by column, for coverage over all cases at once.
         self.case_presence_ = (self.case_matrix_ > 0).tocsc()
-        self.vocabulary_ = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
-        self.idf_ = vectorizer.idf_.astype(np.float32)
+        self.vocabulary_ = {t: j for j, t in enumerate(counts.vocab)}
+        self.idf_ = transformer.idf_.astype(np.float32)
         # Passage-level document frequencies: with few cases, case-level idf is too coarse to
         # tell a telling word from a common one. A term the passages never use weighs most.
-        n = len(passage_terms)
-        df = np.bincount(self.passage_matrix_.indices, minlength=len(self.vocabulary_))
+        n = len(passages)
+        df = np.bincount(self.passage_matrix_.indices, minlength=vocab_size)
         self.term_idf_ = (np.log((n + 1) / (df + 1)) + 1).astype(np.float32)
         self.unseen_term_idf_ = math.log(n + 1) + 1
         return self
