@@ -32,7 +32,7 @@ from caresearch.cli import main
 from caresearch.config import DEFAULTS, PROJECT_ROOT, Settings
 from caresearch.corpus import validate_corpus
 from caresearch.engine import Engine, LiveEngine
-from caresearch.errors import CaresearchError, CorpusError, IndexNotReady, QueryError
+from caresearch.errors import CorpusError, IndexNotReady, QueryError
 from caresearch.store import IndexStore
 
 DATA = Path(__file__).parent / "data"
@@ -220,8 +220,8 @@ def test_broken_percent_encoding_and_invalid_utf8_in_urls(tiny_client, raw: str)
         r = tiny_client.get(f"{path}?{key}={raw}")
         assert r.status_code < 500, (path, raw)
         assert "Set-Cookie" not in r.headers
-        if r.status_code != 200 or not api:
-            _assert_answer(r, api=api) if r.status_code != 404 else None
+        if r.status_code != 404:  # /handout: unknown lesson ids
+            _assert_answer(r, api=api)
 
 
 @pytest.mark.parametrize(
@@ -450,15 +450,6 @@ def test_damaged_index_is_detected_at_start_with_the_fix(index_copy: Path, damag
     assert "caresearch build" in lines[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "index.SearchIndex.open on a build whose whoosh/_passages_1.toc is garbled (same size) "
-        "raises IndexNotReady as it should, but whoosh's TOC.read (whoosh/index.py:623) leaves "
-        "the .toc file open: a ResourceWarning 'unclosed file ..._passages_1.toc' per attempt, "
-        "and LiveEngine retries once a second while CURRENT names that build."
-    ),
-)
 def test_a_garbled_toc_leaves_no_file_open(index_copy: Path) -> None:
     _garble_toc(index_copy)
     settings = Settings.from_env({}, corpus_dir=TINY, index_dir=index_copy)
@@ -488,15 +479,6 @@ def test_following_the_advice_for_a_truncated_segment_repairs_it(index_copy: Pat
     assert _cli(index_copy, "search", "見守り")[0] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine.Engine.open says 'run `caresearch build`' when a pickle of the build cannot be "
-        "read (same size, so store.verify passes), but Engine.build returns 'index up to date' "
-        "without rebuilding: the fingerprint in meta.json still matches. The advice should be "
-        "`caresearch build --force`, or build should verify the current build before skipping."
-    ),
-)
 def test_following_the_advice_for_a_garbled_model_repairs_it(index_copy: Path, capsys) -> None:
     _garble_model(index_copy)
     advice = _advice(index_copy, capsys)  # ["build"]
@@ -739,9 +721,3 @@ def test_build_that_cannot_write_says_so(tiny_corpus: Path, tmp_path: Path, caps
     )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
-
-
-def test_errors_have_exit_codes_and_statuses() -> None:
-    assert (QueryError("x").exit_code, QueryError("x").http_status) == (2, 400)
-    assert IndexNotReady("x").http_status == 503
-    assert issubclass(CorpusError, CaresearchError)

@@ -269,16 +269,6 @@ def test_corpus_payloads_are_inert_in_recommendations(xss_client) -> None:
         assert 'href="/cases/xss' in html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "render.handout_markdown escapes titles, lessons and features with _md, but writes "
-        "case.prefecture and case.municipality raw into '### {prefecture} {municipality}: ...' "
-        "and '（{prefecture} {municipality}・...）': a prefecture such as "
-        "'<script>alert(1)</script>県' (valid under the schema pattern ^\\S+[都道府県]$) reaches "
-        "the downloaded handout.md as live HTML. Fix: pass them through _md too."
-    ),
-)
 def test_handout_markdown_keeps_corpus_payloads_as_text(xss_client, xss_engine: Engine) -> None:
     for case in xss_engine.cases:
         lessons = ",".join(lesson.id for lesson in case.key_points + case.suggestions)

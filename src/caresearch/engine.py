@@ -7,7 +7,6 @@ corpus snapshot); `Engine.open(settings)` loads the current build read-only. The
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import threading
@@ -85,6 +84,10 @@ BUILD_CODE = tuple(
     Path(__file__).with_name(name)
     for name in ("analysis.py", "corpus.py", "engine.py", "index.py", "models.py", "recommend.py")
 )
+
+
+def code_fingerprint() -> str:
+    return fingerprint(list(BUILD_CODE), f"format={BUILD_FORMAT}")
 
 
 def corpus_fingerprint(settings: Settings, analyzer: Analyzer) -> str:
@@ -238,6 +241,7 @@ class Engine:
                 partial,
                 {
                     "fingerprint": fp,
+                    "code": code_fingerprint(),
                     "format": BUILD_FORMAT,
                     "version": __version__,
                     "cases": len(cases),
@@ -280,7 +284,13 @@ class Engine:
         meta = store.meta(build)
         if not meta or meta.get("format") != BUILD_FORMAT:
             raise IndexNotReady(
-                f"the index in {build} is from another version or damaged: run `caresearch build`"
+                f"the index in {build} is from another version or damaged: "
+                "run `caresearch build --force`"
+            )
+        if meta.get("code") != code_fingerprint():
+            raise IndexNotReady(
+                f"the index in {build} was built by another version of caresearch: "
+                "run `caresearch build`"
             )
         damaged = verify(build, meta)
         if damaged:
@@ -293,9 +303,10 @@ class Engine:
             recommender = _load(build / MODEL_FILE)
             groups = _load(build / SUDACHI_GROUPS_FILE)
             readings = _load(build / READINGS_FILE)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
+        except Exception as exc:  # unpickling damaged bytes can raise almost any error
             raise IndexNotReady(
-                f"the index in {build} is damaged ({type(exc).__name__}): run `caresearch build`"
+                f"the index in {build} is damaged ({type(exc).__name__}): "
+                "run `caresearch build --force`"
             ) from exc
         index = SearchIndex.open(build / WHOOSH_DIR)
         analyzer = Analyzer()
@@ -554,6 +565,7 @@ class LiveEngine:
         self._engine = engine or Engine.open(settings)
         self._checked = time.monotonic()
         self._lock = threading.Lock()
+        self._failed: Path | None = None
 
     def get(self) -> Engine:
         now = time.monotonic()
@@ -563,10 +575,12 @@ class LiveEngine:
             if now - self._checked >= self.interval:
                 self._checked = now
                 current = self._store.current()
-                if current is not None and current != self._engine.build_path:
-                    # On failure keep serving the build we have; the next check tries again.
-                    with contextlib.suppress(IndexNotReady):
+                if current not in (None, self._engine.build_path, self._failed):
+                    # On failure keep serving the build we have, and don't retry that build.
+                    try:
                         self._engine = Engine.open(self.settings)
+                    except IndexNotReady:
+                        self._failed = current
         return self._engine
 
 

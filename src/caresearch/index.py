@@ -7,16 +7,20 @@ text a user types can raise a syntax error.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import traceback
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
+from whoosh.filedb.structfile import StructFile
 from whoosh.scoring import BM25F
 
 from .analysis import Analyzer
@@ -200,9 +204,10 @@ class SearchIndex:
                     for f in s.reader().all_stored_fields()
                 )
         except Exception as exc:  # whoosh raises many types for a damaged index
+            _close_files(exc.__traceback__)
             raise IndexNotReady(
                 f"the index at {path} cannot be read ({type(exc).__name__}); "
-                "run `caresearch build` to rebuild it"
+                "run `caresearch build --force` to rebuild it"
             ) from exc
         return cls(ix, docs)
 
@@ -252,6 +257,15 @@ class SearchIndex:
                 if score > best.get(docnum, 0.0):
                     best[docnum] = score
         return {d: b + TIEBREAK * (total[d] - b) for d, b in best.items()}
+
+
+def _close_files(tb: TracebackType | None) -> None:
+    """Close the files Whoosh opened in the frames of a failed open (it leaves them open)."""
+    for frame, _line in traceback.walk_tb(tb):
+        for value in frame.f_locals.values():
+            if isinstance(value, StructFile):
+                with contextlib.suppress(Exception):
+                    value.close()
 
 
 def _field_query(field: str, terms: tuple[str, ...], boost: float) -> wq.Query:

@@ -68,12 +68,14 @@ def handout_markdown(
                 "これから取り組む皆さまへ" if lesson.kind == "suggestion" else "この事例のポイント"
             )
             lines.append(f"- {_md(lesson.text)}  ")
-            lines.append(f"  （{case.prefecture} {case.municipality}・{kind}・{lesson.id}）")
+            lines.append(
+                f"  （{_md(case.prefecture)} {_md(case.municipality)}・{kind}・{lesson.id}）"
+            )
         lines.append("")
     if cases:
         lines += ["## 参考事例", ""]
         for case in cases:
-            lines += [f"### {case.prefecture} {case.municipality}: {_md(case.title)}", ""]
+            lines += [f"### {_md(case.prefecture)} {_md(case.municipality)}: {_md(case.title)}", ""]
             lines += [f"- {_md(i.text)}" for i in case.features]
             if base_url:
                 lines.append(f"- 詳細: {base_url}/cases/{case.id}")
