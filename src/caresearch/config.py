@@ -7,11 +7,14 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# In a checkout the defaults are the project's corpus/ and index/; installed from a wheel,
+# they are corpus/ and index/ under the current directory.
+_BASE = PROJECT_ROOT if (PROJECT_ROOT / "corpus" / "cases").is_dir() else Path.cwd()
 
 # (name, default, environment variable, help)
 DEFAULTS: tuple[tuple[str, object, str, str], ...] = (
-    ("corpus_dir", PROJECT_ROOT / "corpus", "CARESEARCH_CORPUS", "directory of case files"),
-    ("index_dir", PROJECT_ROOT / "index", "CARESEARCH_INDEX", "directory of the built index"),
+    ("corpus_dir", _BASE / "corpus", "CARESEARCH_CORPUS", "directory of case files"),
+    ("index_dir", _BASE / "index", "CARESEARCH_INDEX", "directory of the built index"),
     ("max_query_chars", 200, "CARESEARCH_MAX_QUERY_CHARS", "longest keyword query accepted"),
     ("max_text_chars", 4000, "CARESEARCH_MAX_TEXT_CHARS", "longest problem description accepted"),
     ("page_size", 10, "CARESEARCH_PAGE_SIZE", "cases per result page"),
@@ -21,8 +24,8 @@ DEFAULTS: tuple[tuple[str, object, str, str], ...] = (
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = PROJECT_ROOT / "corpus"
-    index_dir: Path = PROJECT_ROOT / "index"
+    corpus_dir: Path = _BASE / "corpus"
+    index_dir: Path = _BASE / "index"
     max_query_chars: int = 200
     max_text_chars: int = 4000
     page_size: int = 10

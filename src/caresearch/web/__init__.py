@@ -8,6 +8,7 @@ translated in one place: JSON under /api, a Japanese page elsewhere. Query text 
 from __future__ import annotations
 
 import logging
+from importlib import resources
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,8 +25,11 @@ __all__ = ["WEB_DIR", "create_app"]
 
 
 def _web_dir() -> Path:
+    """The project's web/ folder in a checkout; the caresearch.assets package in a wheel."""
     top = Path(__file__).resolve().parents[3] / "web"
-    return top if (top / "templates").is_dir() else Path(__file__).resolve().parent / "web"
+    if (top / "templates").is_dir():
+        return top
+    return Path(str(resources.files("caresearch.assets")))
 
 
 WEB_DIR = _web_dir()
