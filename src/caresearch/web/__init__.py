@@ -8,9 +8,9 @@ translated in one place: JSON under /api, a Japanese page elsewhere. Query text 
 from __future__ import annotations
 
 import logging
-from importlib import resources
 import time
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
