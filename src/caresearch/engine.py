@@ -44,6 +44,7 @@ from .recommend import (
     Recommender,
     is_topic,
     rrf,
+    similar_cases,
     top_shared_terms,
 )
 from .searching import Corpus, search
@@ -540,14 +541,12 @@ class Engine:
         case = self.case(case_id)
         a = self._case_pos[case_id]
         out = []
-        for other in self.cases:
-            if other.id == case_id or other.id not in self._case_pos:
-                continue
-            score, terms = top_shared_terms(self.recommender, a, self._case_pos[other.id])
+        for b, score in similar_cases(self.recommender, a, limit):
+            other = self.case(self.recommender.case_ids_[b])
             shared = tuple(t for t in case.themes if t in other.themes)
+            terms = top_shared_terms(self.recommender, a, b)
             out.append(SimilarCase(other, round(score, 4), shared, terms))
-        out.sort(key=lambda s: (-s.score, s.case.order))
-        return tuple(out[:limit])
+        return tuple(out)
 
 
 class LiveEngine:

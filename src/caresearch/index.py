@@ -8,6 +8,7 @@ text a user types can raise a syntax error.
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import traceback
 from array import array
@@ -41,7 +42,10 @@ FIELD_BOOSTS: dict[str, float] = {
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
 COUNT_FIELDS = tuple(f for f in TEXT_FIELDS if f != "diagram")  # what TF-IDF counts
-BATCH_DOCS = 200  # documents per job handed to an indexing process
+BATCH_DOCS = 200
+SEARCHERS = (
+    2  # open searchers shared by all threads  # documents per job handed to an indexing process
+)
 INDEX_NAME = "passages"
 
 
@@ -183,16 +187,26 @@ class SearchIndex:
 
     def __init__(self, ix: whoosh_index.Index, docs: tuple[DocMeta, ...]) -> None:
         self._ix = ix
-        self._local = threading.local()  # Whoosh searchers are not thread-safe: one per thread
+        # Whoosh searchers are not thread-safe, and each holds tens of MB on a large index: a
+        # small pool, shared by all request threads (scoring holds the GIL, so more would not
+        # run any faster).
+        self._pool: queue.LifoQueue = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(SEARCHERS)
         self._searchers: list = []
         self.docs = docs
 
-    def _searcher(self):
-        s = getattr(self._local, "searcher", None)
-        if s is None:
-            s = self._local.searcher = self._ix.searcher(weighting=BM25F())
-            self._searchers.append(s)
-        return s
+    @contextlib.contextmanager
+    def _searcher(self) -> Iterator:
+        with self._slots:
+            try:
+                s = self._pool.get_nowait()
+            except queue.Empty:
+                s = self._ix.searcher(weighting=BM25F())
+                self._searchers.append(s)
+            try:
+                yield s
+            finally:
+                self._pool.put(s)
 
     @classmethod
     def open(cls, path: Path) -> SearchIndex:
@@ -222,7 +236,8 @@ class SearchIndex:
 
     def _run(self, q: wq.Query) -> list[tuple[float, int]]:
         try:
-            return self._searcher().search(q, limit=None).top_n
+            with self._searcher() as s:
+                return s.search(q, limit=None).top_n
         except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
             # A file changed or truncated under a running server: say how to fix it.
             raise IndexNotReady(

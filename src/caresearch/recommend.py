@@ -208,6 +208,19 @@ class Recommender:
         out[col.indices[col.indptr[j] : col.indptr[j + 1]]] = True
         return out
 
+    def vocab_list(self) -> list[str]:
+        """Terms by column (derived once from vocabulary_, not stored twice in the pickle)."""
+        cached = self.__dict__.get("_vocab_list")
+        if cached is None:
+            cached = [""] * len(self.vocabulary_)
+            for term, j in self.vocabulary_.items():
+                cached[j] = term
+            self.__dict__["_vocab_list"] = cached
+        return cached
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_vocab_list"}
+
     def passages_of(self, case: int) -> range:
         return range(int(self.passage_start_[case]), int(self.passage_start_[case + 1]))
 
@@ -300,20 +313,30 @@ def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
     return fused
 
 
-def top_shared_terms(
-    rec: Recommender, a: int, b: int, limit: int = 8
-) -> tuple[float, tuple[str, ...]]:
-    """Cosine of two fitted cases and the specific words that weigh most in both."""
+def similar_cases(rec: Recommender, a: int, limit: int = 5) -> list[tuple[int, float]]:
+    """The `limit` cases most similar to case `a` (cosine of their TF-IDF rows), best first."""
     rec._check_fitted()
-    va, vb = rec.case_matrix_[a], rec.case_matrix_[b]
-    both = va.multiply(vb).tocoo()
-    inverse = {i: t for t, i in rec.vocabulary_.items()}
+    cosines = np.asarray((rec.case_matrix_ @ rec.case_matrix_[a].T).todense()).ravel()
+    cosines[a] = -1.0
+    k = min(limit, len(cosines) - 1)
+    if k <= 0:
+        return []
+    top = np.argpartition(-cosines, k - 1)[:k] if len(cosines) > k else np.arange(len(cosines))
+    top = top[np.argsort(-cosines[top], kind="stable")]
+    return [(int(i), float(cosines[i])) for i in top if i != a]
+
+
+def top_shared_terms(rec: Recommender, a: int, b: int, limit: int = 8) -> tuple[str, ...]:
+    """The specific words that weigh most in both cases: the reasons they are similar."""
+    rec._check_fitted()
+    both = rec.case_matrix_[a].multiply(rec.case_matrix_[b]).tocoo()
+    vocab = rec.vocab_list()
     terms: list[str] = []
     for i in np.argsort(-both.data):
-        term = inverse[int(both.col[i])]
+        term = vocab[int(both.col[i])]
         # Only words a person reads as a reason: specific nouns, not 地域 or 介護.
         if term in rec.topic_terms_ and len(term) > 1 and rec.idf(term) >= MIN_REASON_IDF:
             terms.append(term)
             if len(terms) == limit:
                 break
-    return float(both.data.sum()), tuple(terms)
+    return tuple(terms)
