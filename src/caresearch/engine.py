@@ -23,7 +23,7 @@ from .config import Settings
 from .corpus import load_corpus, load_themes
 from .errors import CaresearchError, IndexNotReady, NotFound, QueryError, QueryTooLarge
 from .highlight import TokenCache
-from .index import IndexDoc, SearchIndex, term_counts, write_index
+from .index import IndexDoc, SearchIndex, write_index
 from .models import (
     BuildReport,
     Case,
@@ -144,7 +144,7 @@ class Engine:
         build_path: Path,
     ) -> None:
         self.settings = settings
-        self.corpus = Corpus(cases)
+        self.corpus = Corpus(cases, index.docs)
         self.index = index
         self.recommender = recommender
         self.expander = expander
@@ -154,6 +154,8 @@ class Engine:
         self.meta = dict(meta)
         self.build_path = build_path
         self._case_pos = {cid: i for i, cid in enumerate(recommender.case_ids_)}
+        # Position in recommender.case_ids_ of each indexed document's case (-1 if unknown).
+        self._doc_case = self.corpus.doc_case
 
     # --- building -------------------------------------------------------------------------
 
@@ -198,15 +200,13 @@ class Engine:
             ) from exc
         try:
             clock.lap("load")
-            n_docs = write_index(
+            n_docs, counts = write_index(
                 partial / WHOOSH_DIR,
                 wrap(docs, len(docs), "索引"),
                 analyzer,
                 procs=build_processes(len(docs)),
             )
             clock.lap("index")
-            counts = term_counts(partial / WHOOSH_DIR)
-            clock.lap("counts")
             # What Sudachi knows about each indexed term: its reading (for kana queries),
             # synonym groups and part of speech (for explanations).
             frequency = Counter()
@@ -426,15 +426,16 @@ class Engine:
         # a case scores by its best passage.
         informative = sorted(literal, key=lambda t: -rec.idf(t))[:MAX_DESCRIPTION_WORDS]
         words = [w for w in (self.expander.word(surfaces[t]) for t in informative) if w]
-        bm25: Counter = Counter()
-        for docnum, score in self.index.any_scores(words).items():
-            pos = self._case_pos.get(self.index.docs[docnum].case_id)
-            if pos is not None:
-                bm25[pos] = max(bm25[pos], score)
+        doc_scores = self.index.literal_vector(words)
+        case_best = np.zeros(len(self.cases), dtype=np.float32)
+        hit = np.flatnonzero(doc_scores)
+        cases_of = self._doc_case[hit]
+        known = cases_of >= 0
+        np.maximum.at(case_best, cases_of[known], doc_scores[hit][known])
 
         top_tfidf = _top(cosine, RANK_DEPTH)
         tfidf_rank = [int(i) for i in top_tfidf if cosine[i] > 0]
-        bm25_rank = [i for i, _s in bm25.most_common(RANK_DEPTH)]
+        bm25_rank = [int(i) for i in _top(case_best, RANK_DEPTH) if case_best[i] > 0]
         fused = rrf([tfidf_rank, bm25_rank], k=RRF_K)
         ranked = sorted(fused, key=lambda i: (-fused[i], i))
 

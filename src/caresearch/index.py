@@ -8,6 +8,7 @@ text a user types can raise a syntax error.
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import threading
 import traceback
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
@@ -27,7 +29,7 @@ from whoosh.scoring import BM25F
 from .analysis import Analyzer
 from .errors import IndexNotReady
 from .models import TermCounts
-from .query import QueryWord
+from .query import QueryWord, Variant
 
 # Field boosts, tuned on eval/search_dev.yaml: lessons and titles above body text, figure
 # word salad far below.
@@ -41,8 +43,9 @@ FIELD_BOOSTS: dict[str, float] = {
 }
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
-COUNT_FIELDS = tuple(f for f in TEXT_FIELDS if f != "diagram")  # what TF-IDF counts
 BATCH_DOCS = 200
+IMPACTS_FILE = "impacts.npz"
+VOCAB_FILE = "vocab.json"
 SEARCHERS = (
     2  # open searchers shared by all threads  # documents per job handed to an indexing process
 )
@@ -125,8 +128,9 @@ def write_index(
     analyzer: Analyzer,
     *,
     procs: int = 1,
-) -> int:
-    """Write a new index into the empty directory `path`; return the number of documents.
+) -> tuple[int, TermCounts]:
+    """Write a new index into the empty directory `path`: the Whoosh index, and beside it the
+    precomputed BM25F scores of every term. Returns the number of documents and the counts.
 
     With procs > 1, Whoosh's multiprocessing writer analyses and indexes batches of documents
     in that many processes (each with its own Sudachi), and keeps their segments as they are.
@@ -153,26 +157,70 @@ def write_index(
         writer.cancel()
         raise
     writer.commit()
-    return count
+    counts = term_counts(path)
+    _save_impacts(path, counts)
+    return count, counts
 
 
-def term_counts(path: Path, fields: Sequence[str] = COUNT_FIELDS) -> TermCounts:
+def _save_impacts(path: Path, counts: TermCounts) -> None:
+    from scipy.sparse import save_npz
+
+    save_npz(path / IMPACTS_FILE, bm25f_impacts(counts), compressed=False)
+    with open(path / VOCAB_FILE, "w", encoding="utf-8") as f:
+        json.dump(counts.vocab, f, ensure_ascii=False)
+
+
+def term_counts(path: Path, fields: Sequence[str] = TEXT_FIELDS) -> TermCounts:
+    """Every (document, term, field) count in the index at `path`."""
     ix = whoosh_index.open_dir(str(path), indexname=INDEX_NAME, readonly=True)
     try:
         with ix.reader() as reader:
             doc_ids = tuple(f["id"] for f in reader.all_stored_fields())
             vocab: dict[str, int] = {}
-            rows, cols, counts = array("i"), array("i"), array("f")
-            for field in fields:
+            rows, cols, counts, field_of = array("i"), array("i"), array("f"), array("b")
+            for k, field in enumerate(fields):
                 for term in reader.field_terms(field):
                     j = vocab.setdefault(term, len(vocab))
                     for docnum, freq in reader.postings(field, term).items_as("frequency"):
                         rows.append(docnum)
                         cols.append(j)
                         counts.append(freq)
+                    field_of.extend([k] * (len(rows) - len(field_of)))
     finally:
         ix.close()
-    return TermCounts(doc_ids, tuple(vocab), rows, cols, counts)
+    return TermCounts(doc_ids, tuple(vocab), rows, cols, counts, field_of, tuple(fields))
+
+
+def bm25f_impacts(counts: TermCounts, k1: float = 1.2, b: float = 0.75):
+    """A document × term matrix of precomputed BM25F scores: what Whoosh's BM25F gives a
+    one-term query (idf per field, length-normalised, field boosts), summed over the fields.
+
+    Scoring a term at query time is then one column of this matrix instead of a walk over
+    its postings in Python; Whoosh is left to the phrases (bm25s does the same).
+    """
+    import numpy as np
+    from scipy.sparse import csc_matrix
+
+    n_docs, n_terms = len(counts.doc_ids), len(counts.vocab)
+    rows = np.frombuffer(counts.rows, dtype=np.int32)
+    cols = np.frombuffer(counts.cols, dtype=np.int32)
+    freq = np.frombuffer(counts.counts, dtype=np.float32).astype(np.float64)
+    field = np.frombuffer(counts.fields, dtype=np.int8)
+    impact = np.zeros(len(rows), dtype=np.float64)
+    for k, name in enumerate(counts.field_names):
+        sel = field == k
+        if not sel.any():
+            continue
+        r, c, f = rows[sel], cols[sel], freq[sel]
+        length = np.bincount(r, weights=f, minlength=n_docs)  # tokens of the field per doc
+        avg = length.sum() / max(n_docs, 1) or 1.0
+        df = np.bincount(c, minlength=n_terms)
+        idf = np.log(n_docs / (df + 1.0)) + 1.0
+        weight = f * FIELD_BOOSTS[name]
+        norm = k1 * ((1 - b) + b * length[r] / avg)
+        impact[sel] = idf[c] * (weight * (k1 + 1)) / (weight + norm)
+    # duplicates (one term in several fields of a document) are summed by the constructor
+    return csc_matrix((impact.astype(np.float32), (rows, cols)), shape=(n_docs, n_terms))
 
 
 @dataclass(frozen=True)
@@ -185,8 +233,12 @@ class DocMeta:
 class SearchIndex:
     """An open, read-only index. Thread-safe for searching: each call opens its own searcher."""
 
-    def __init__(self, ix: whoosh_index.Index, docs: tuple[DocMeta, ...]) -> None:
+    def __init__(
+        self, ix: whoosh_index.Index, docs: tuple[DocMeta, ...], impacts, vocab: Sequence[str]
+    ) -> None:
         self._ix = ix
+        self.impacts = impacts  # scipy CSC: documents × terms, precomputed BM25F
+        self.vocab = {t: j for j, t in enumerate(vocab)}
         # Whoosh searchers are not thread-safe, and each holds tens of MB on a large index: a
         # small pool, shared by all request threads (scoring holds the GIL, so more would not
         # run any faster).
@@ -210,6 +262,8 @@ class SearchIndex:
 
     @classmethod
     def open(cls, path: Path) -> SearchIndex:
+        from scipy.sparse import load_npz
+
         try:
             ix = whoosh_index.open_dir(str(path), indexname=INDEX_NAME, readonly=True)
             with ix.searcher() as s:
@@ -217,13 +271,20 @@ class SearchIndex:
                     DocMeta(f["id"], f["case_id"], f["kind"])
                     for f in s.reader().all_stored_fields()
                 )
+            impacts = load_npz(path / IMPACTS_FILE).tocsc()
+            vocab = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
         except Exception as exc:  # whoosh raises many types for a damaged index
             _close_files(exc.__traceback__)
             raise IndexNotReady(
                 f"the index at {path} cannot be read ({type(exc).__name__}); "
                 "run `caresearch build --force` to rebuild it"
             ) from exc
-        return cls(ix, docs)
+        if impacts.shape != (len(docs), len(vocab)):
+            ix.close()
+            raise IndexNotReady(
+                f"the index at {path} is inconsistent; run `caresearch build --force`"
+            )
+        return cls(ix, docs, impacts, vocab)
 
     def close(self) -> None:
         for s in self._searchers:
@@ -244,34 +305,74 @@ class SearchIndex:
                 f"the index cannot be read ({type(exc).__name__}): run `caresearch build --force`"
             ) from exc
 
-    def any_scores(self, words: Sequence[QueryWord]) -> dict[int, float]:
-        """One OR query over the literal spellings of many words (docnum -> summed score)."""
-        subs = [
-            _field_query(f, v.terms, v.weight)
-            for w in words
-            for v in w.variants
-            if v.via == "exact"
-            for f in TEXT_FIELDS
-        ]
-        if not subs:
-            return {}
-        return {docnum: score for score, docnum in self._run(wq.Or(subs))}
+    def _term_vector(self, term: str) -> np.ndarray | None:
+        j = self.vocab.get(term)
+        if j is None:
+            return None
+        m = self.impacts
+        out = np.zeros(len(self.docs), dtype=np.float32)
+        lo, hi = m.indptr[j], m.indptr[j + 1]
+        out[m.indices[lo:hi]] = m.data[lo:hi]
+        return out
 
-    def word_scores(self, word: QueryWord) -> dict[int, float]:
-        """BM25F score of every document that matches the word (docnum -> score).
+    def _has_all(self, terms: Sequence[str]) -> bool:
+        """Whether some document contains every term (a phrase can only match there)."""
+        m = self.impacts
+        docs = None
+        for t in terms:
+            j = self.vocab.get(t)
+            if j is None:
+                return False
+            col = m.indices[m.indptr[j] : m.indptr[j + 1]]
+            docs = col if docs is None else np.intersect1d(docs, col, assume_unique=True)
+            if not len(docs):
+                return False
+        return True
+
+    def variant_vector(self, variant: Variant) -> np.ndarray | None:
+        """BM25F score per document for one variant; None where it matches nothing."""
+        if len(variant.terms) == 1:
+            v = self._term_vector(variant.terms[0])
+            return None if v is None else v * np.float32(variant.weight)
+        if not self._has_all(variant.terms):
+            return None
+        out = np.zeros(len(self.docs), dtype=np.float32)
+        q = wq.Or([_field_query(f, variant.terms, variant.weight) for f in TEXT_FIELDS])
+        for score, docnum in self._run(q):
+            out[docnum] = score
+        return out if out.any() else None
+
+    def word_vector(self, word: QueryWord) -> np.ndarray:
+        """BM25F score per document for a word (0 where it does not match).
 
         A document scores by its best variant plus a tenth of the others (a disjunction-max).
-        Computed here rather than with Whoosh's DisjunctionMax, whose matcher can give one
-        document the score of another document's match.
+        One-term variants are columns of the precomputed matrix; phrases go to Whoosh, and
+        only when some document holds all their terms.
         """
-        best: dict[int, float] = {}
-        total: dict[int, float] = {}
-        for q in variant_queries(word):
-            for score, docnum in self._run(q):
-                total[docnum] = total.get(docnum, 0.0) + score
-                if score > best.get(docnum, 0.0):
-                    best[docnum] = score
-        return {d: b + TIEBREAK * (total[d] - b) for d, b in best.items()}
+        best = np.zeros(len(self.docs), dtype=np.float32)
+        total = np.zeros(len(self.docs), dtype=np.float32)
+        for variant in word.variants:
+            v = self.variant_vector(variant)
+            if v is not None:
+                np.maximum(best, v, out=best)
+                total += v
+        return best + np.float32(TIEBREAK) * (total - best)
+
+    def literal_vector(self, words: Sequence[QueryWord]) -> np.ndarray:
+        """Summed scores of the literal one-term spellings of many words (for descriptions)."""
+        out = np.zeros(len(self.docs), dtype=np.float32)
+        for w in words:
+            for v in w.variants:
+                if v.via == "exact" and len(v.terms) == 1:
+                    col = self._term_vector(v.terms[0])
+                    if col is not None:
+                        out += col
+        return out
+
+    def word_scores(self, word: QueryWord) -> dict[int, float]:
+        """The word's scores as docnum -> score, for the documents it matches."""
+        v = self.word_vector(word)
+        return {int(d): float(v[d]) for d in np.flatnonzero(v)}
 
 
 def _close_files(tb: TracebackType | None) -> None:
@@ -289,11 +390,3 @@ def _field_query(field: str, terms: tuple[str, ...], boost: float) -> wq.Query:
     # A phrase scores the sum of its terms: divide by their number, so a long synonym
     # (介護支援専門員, four terms) cannot outscore the one-word literal (ケアマネ).
     return wq.Phrase(field, list(terms), boost=boost / len(terms))
-
-
-def variant_queries(word: QueryWord) -> list[wq.Query]:
-    """One query per variant of the word, each summed over the text fields."""
-    out: list[wq.Query] = [
-        wq.Or([_field_query(f, v.terms, v.weight) for f in TEXT_FIELDS]) for v in word.variants
-    ]
-    return out

@@ -263,3 +263,5 @@ class TermCounts(NamedTuple):
     rows: array  # document numbers
     cols: array  # positions in vocab
     counts: array
+    fields: array = array("b")  # position in field_names of each entry
+    field_names: tuple[str, ...] = ()

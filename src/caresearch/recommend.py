@@ -148,12 +148,16 @@ class Recommender:
         self.passage_start_ = np.searchsorted(self.passage_case_, np.arange(len(cases) + 1))
 
         vocab_size = len(counts.vocab)
+        keep = np.ones(len(counts.rows), dtype=bool)
+        if "diagram" in counts.field_names:  # figure word salad: searchable, but no topic
+            diagram = counts.field_names.index("diagram")
+            keep = np.frombuffer(counts.fields, dtype=np.int8) != diagram
         docs = coo_matrix(
             (
-                np.frombuffer(counts.counts, dtype=np.float32),
+                np.frombuffer(counts.counts, dtype=np.float32)[keep],
                 (
-                    np.frombuffer(counts.rows, dtype=np.int32),
-                    np.frombuffer(counts.cols, dtype=np.int32),
+                    np.frombuffer(counts.rows, dtype=np.int32)[keep],
+                    np.frombuffer(counts.cols, dtype=np.int32)[keep],
                 ),
             ),
             shape=(len(counts.doc_ids), vocab_size),

@@ -7,15 +7,17 @@ and says so. Filters and facet counts work on the case objects, not on the index
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping, Sequence
+
+import numpy as np
 
 from .analysis import Analyzer
 from .errors import QueryError
 from .highlight import TokenCache, snippet
-from .index import SearchIndex
-from .models import Case, CaseHit, Passage, PassageHit, SearchResult
-from .query import ParsedQuery, QueryExpander
+from .index import DocMeta, SearchIndex
+from .models import SECTION_LABELS, Case, CaseHit, Passage, PassageHit, SearchResult
+from .query import ParsedQuery, QueryExpander, QueryWord
 
 FILTER_KEYS = ("prefecture", "region", "theme", "keyword", "section")
 # A case's score: its best document, plus diminishing credit for further matching documents.
@@ -24,12 +26,19 @@ MAX_PAGE = 1000
 
 
 class Corpus:
-    """The cases of a build and their passages, looked up by id."""
+    """The cases of a build and their passages, looked up by id; and, for the documents of its
+    index, the position of each one's case and its section, as arrays."""
 
-    def __init__(self, cases: Sequence[Case]) -> None:
+    def __init__(self, cases: Sequence[Case], docs: Sequence[DocMeta] = ()) -> None:
         self.cases = tuple(cases)
         self.by_id: dict[str, Case] = {c.id: c for c in self.cases}
         self.passages: dict[str, Passage] = {p.id: p for c in self.cases for p in c.passages()}
+        position = {c.id: i for i, c in enumerate(self.cases)}
+        self.sections: tuple[str, ...] = ("case", *SECTION_LABELS)
+        code = {name: i for i, name in enumerate(self.sections)}
+        self.doc_case = np.array([position.get(d.case_id, -1) for d in docs], dtype=np.int64)
+        self.doc_section = np.array([code.get(d.kind, 0) for d in docs], dtype=np.int64)
+        self.doc_ids = tuple(d.id for d in docs)
 
 
 def clean_filters(filters: Mapping[str, str | None] | None) -> dict[str, str]:
@@ -84,74 +93,103 @@ def search(
     if not 1 <= page <= MAX_PAGE:
         raise QueryError(f"ページ番号は1から{MAX_PAGE}までです。")
     parsed = expander.parse(text, max_chars=max_chars)
-    words: list = []
-    per_word: list[dict[int, float]] = []
+    words: list[QueryWord] = []
+    vectors: list[np.ndarray] = []
     for w in parsed.words:
-        scores = index.word_scores(w)
-        if not scores:  # a compound found nowhere as a phrase: look for its parts instead
+        v = index.word_vector(w)
+        if not v.any():  # a compound found nowhere as a phrase: look for its parts instead
             parts = expander.split(w)
             if len(parts) > 1:
                 words.extend(parts)
-                per_word.extend(index.word_scores(p) for p in parts)
+                vectors.extend(index.word_vector(p) for p in parts)
                 continue
         words.append(w)
-        per_word.append(scores)
+        vectors.append(v)
     parsed = ParsedQuery(parsed.text, tuple(words))
+    n_cases, n_words = len(corpus.cases), len(words)
 
-    # docnum -> summed score, case -> words it contains
-    doc_scores: dict[int, float] = defaultdict(float)
-    case_words: dict[str, set[int]] = defaultdict(set)
-    for i, scores in enumerate(per_word):
-        for docnum, score in scores.items():
-            doc_scores[docnum] += score
-            case_words[index.docs[docnum].case_id].add(i)
-
-    n_words = len(parsed.words)
-    matching = {cid for cid, ws in case_words.items() if len(ws) == n_words}
+    # Which words each case contains (anywhere in it), and each document's summed score.
+    words_in_case = np.zeros(n_cases, dtype=np.int64)
+    doc_scores = np.zeros(len(corpus.doc_case), dtype=np.float32)
+    for v in vectors:
+        hit = np.flatnonzero(v)
+        cases_hit = corpus.doc_case[hit]
+        words_in_case[np.unique(cases_hit[cases_hit >= 0])] += 1
+        doc_scores += v
+    matching = words_in_case == n_words
     fallback = None
-    if not matching and n_words > 1 and case_words:
-        matching, fallback = set(case_words), "or"
+    if not matching.any() and n_words > 1 and words_in_case.any():
+        matching, fallback = words_in_case > 0, "or"
+    allowed = np.array([case_passes(c, filters_) for c in corpus.cases], dtype=bool)
+    case_ok = matching & allowed
 
+    docs = np.flatnonzero(doc_scores)
+    docs = docs[(corpus.doc_case[docs] >= 0)]
+    docs = docs[case_ok[corpus.doc_case[docs]]]
+    passage_docs = docs[corpus.doc_section[docs] != 0]
     section = filters_.get("section")
-    by_case: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    for docnum, score in doc_scores.items():
-        meta = index.docs[docnum]
-        if meta.case_id in matching and meta.case_id in corpus.by_id:
-            by_case[meta.case_id].append((score, docnum))
+    if section:
+        code = corpus.sections.index(section) if section in corpus.sections else -1
+        passage_docs = passage_docs[corpus.doc_section[passage_docs] == code]
+        case_ok = np.zeros(n_cases, dtype=bool)
+        case_ok[corpus.doc_case[passage_docs]] = True
+        docs = docs[case_ok[corpus.doc_case[docs]]]
 
-    ranked: list[tuple[float, Case, list[tuple[float, Passage]]]] = []
-    section_counts: Counter = Counter()
-    for cid, docs in by_case.items():
-        case = corpus.by_id[cid]
-        if not case_passes(case, filters_):
-            continue
-        docs.sort(key=lambda d: (-d[0], d[1]))
-        passages = [
-            (s, corpus.passages[index.docs[n].id])
-            for s, n in docs
-            if index.docs[n].id in corpus.passages
-        ]
-        if section:
-            passages = [(s, p) for s, p in passages if p.section == section]
-            if not passages:
-                continue
-        section_counts.update({p.section for _s, p in passages})
-        score = sum(w * s for w, (s, _n) in zip(DOC_DECAY, docs, strict=False))
-        if fallback:
-            score *= len(case_words[cid]) / n_words
-        ranked.append((score, case, passages))
+    # A case's score: its best document, plus diminishing credit for the next ones.
+    case_of, score_of = corpus.doc_case[docs], doc_scores[docs]
+    order = np.lexsort((-score_of, case_of))
+    case_sorted, score_sorted = case_of[order], score_of[order]
+    starts = np.flatnonzero(np.r_[True, case_sorted[1:] != case_sorted[:-1]])
+    if not len(case_sorted):
+        starts = np.zeros(0, dtype=np.int64)
+    ends = np.r_[starts[1:], len(case_sorted)]
+    case_scores = np.zeros(len(starts), dtype=np.float64)
+    for k, decay in enumerate(DOC_DECAY):
+        has = starts + k < ends
+        case_scores[has] += decay * score_sorted[(starts + k)[has]]
+    ranked_cases = case_sorted[starts]
+    if fallback:
+        case_scores *= words_in_case[ranked_cases] / n_words
+    rank = np.lexsort((ranked_cases, -case_scores))  # ties: document order of the cases
+    ranked_cases, case_scores = ranked_cases[rank], case_scores[rank]
 
-    ranked.sort(key=lambda r: (-r[0], r[1].order, r[1].id))
-    facets = facet_counts([c for _s, c, _p in ranked], section_counts)
-    start = (page - 1) * page_size
-    hits = tuple(
-        _case_hit(case, score, passages, parsed, analyzer, passages_per_case)
-        for score, case, passages in ranked[start : start + page_size]
+    # Section facet: in how many of the cases each section holds a matching passage.
+    pair = np.unique(
+        corpus.doc_case[passage_docs] * len(corpus.sections) + corpus.doc_section[passage_docs]
     )
+    section_counts = (
+        Counter(
+            {
+                corpus.sections[int(k)]: int(n)
+                for k, n in enumerate(np.bincount(pair % len(corpus.sections)))
+                if n
+            }
+        )
+        if len(pair)
+        else Counter()
+    )
+    facets = facet_counts([corpus.cases[int(i)] for i in ranked_cases], section_counts)
+
+    start = (page - 1) * page_size
+    shown = ranked_cases[start : start + page_size]
+    hits = []
+    for i, score in zip(shown, case_scores[start : start + page_size], strict=True):
+        mine = passage_docs[corpus.doc_case[passage_docs] == i]
+        mine = mine[np.argsort(-doc_scores[mine], kind="stable")]
+        passages = [
+            (float(doc_scores[d]), corpus.passages[corpus.doc_ids[d]])
+            for d in mine[:passages_per_case]
+            if corpus.doc_ids[d] in corpus.passages
+        ]
+        hits.append(
+            _case_hit(
+                corpus.cases[int(i)], float(score), passages, parsed, analyzer, passages_per_case
+            )
+        )
     return SearchResult(
         query=text,
-        total=len(ranked),
-        hits=hits,
+        total=len(ranked_cases),
+        hits=tuple(hits),
         facets=facets,
         fallback=fallback,
         page=page,
