@@ -413,7 +413,9 @@ class Engine:
         for term in literal:
             word = self.expander.word(surfaces[term])
             alts = tuple(
-                (v.label, v.terms) for v in (word.variants if word else ()) if v.via != "exact"
+                (v.label, v.terms)
+                for v in (word.variants if word else ())
+                if v.via not in ("exact", "parts")
             )
             if alts:
                 expansions[term] = alts

@@ -20,7 +20,6 @@ from types import TracebackType
 
 import numpy as np
 from whoosh import index as whoosh_index
-from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.filedb.structfile import StructFile
@@ -44,6 +43,7 @@ FIELD_BOOSTS: dict[str, float] = {
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
 BATCH_DOCS = 200
+PHRASE_CANDIDATES = 500  # documents whose positions are checked for a phrase
 IMPACTS_FILE = "impacts.npz"
 VOCAB_FILE = "vocab.json"
 SEARCHERS = (
@@ -295,16 +295,6 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self.docs)
 
-    def _run(self, q: wq.Query) -> list[tuple[float, int]]:
-        try:
-            with self._searcher() as s:
-                return s.search(q, limit=None).top_n
-        except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
-            # A file changed or truncated under a running server: say how to fix it.
-            raise IndexNotReady(
-                f"the index cannot be read ({type(exc).__name__}): run `caresearch build --force`"
-            ) from exc
-
     def _term_vector(self, term: str) -> np.ndarray | None:
         j = self.vocab.get(term)
         if j is None:
@@ -315,43 +305,79 @@ class SearchIndex:
         out[m.indices[lo:hi]] = m.data[lo:hi]
         return out
 
-    def _has_all(self, terms: Sequence[str]) -> bool:
-        """Whether some document contains every term (a phrase can only match there)."""
-        m = self.impacts
-        docs = None
-        for t in terms:
-            j = self.vocab.get(t)
-            if j is None:
-                return False
-            col = m.indices[m.indptr[j] : m.indptr[j + 1]]
-            docs = col if docs is None else np.intersect1d(docs, col, assume_unique=True)
-            if not len(docs):
-                return False
-        return True
-
     def variant_vector(self, variant: Variant) -> np.ndarray | None:
-        """BM25F score per document for one variant; None where it matches nothing."""
+        """BM25F score per document for one variant; None where it matches nothing.
+
+        One term: a column of the matrix. Several terms: a phrase, in two stages: the
+        documents holding every term (from the matrix), the best PHRASE_CANDIDATES of them
+        by their terms' scores, then a check of the positions in Whoosh's postings. A phrase
+        scores the mean of its terms, so a long synonym cannot outscore a one-word literal.
+        """
         if len(variant.terms) == 1:
             v = self._term_vector(variant.terms[0])
             return None if v is None else v * np.float32(variant.weight)
-        if not self._has_all(variant.terms):
+        cols = [self.vocab.get(t) for t in variant.terms]
+        if any(j is None for j in cols):
+            return None
+        m = self.impacts
+        docs = None
+        for j in cols:
+            col = m.indices[m.indptr[j] : m.indptr[j + 1]]
+            docs = col if docs is None else np.intersect1d(docs, col, assume_unique=True)
+            if not len(docs):
+                return None
+        scores = np.zeros(len(docs), dtype=np.float32)
+        for t in variant.terms:
+            scores += self._term_vector(t)[docs]
+        if len(docs) > PHRASE_CANDIDATES:
+            keep = np.argpartition(-scores, PHRASE_CANDIDATES)[:PHRASE_CANDIDATES]
+            docs, scores = docs[keep], scores[keep]
+        found = self._adjacent(variant.terms, docs)
+        if not found.any():
             return None
         out = np.zeros(len(self.docs), dtype=np.float32)
-        q = wq.Or([_field_query(f, variant.terms, variant.weight) for f in TEXT_FIELDS])
-        for score, docnum in self._run(q):
-            out[docnum] = score
-        return out if out.any() else None
+        out[docs[found]] = scores[found] / len(variant.terms) * np.float32(variant.weight)
+        return out
+
+    def _adjacent(self, terms: Sequence[str], docs: np.ndarray) -> np.ndarray:
+        """For each document, whether the terms occur at consecutive positions in one field."""
+        found = np.zeros(len(docs), dtype=bool)
+        order = np.argsort(docs, kind="stable")
+        with self._searcher() as s, _readable():
+            reader = s.reader()
+            for field in TEXT_FIELDS:
+                if not all((field, t) in reader for t in terms):
+                    continue
+                matchers = [reader.postings(field, t) for t in terms]
+                for k in order:
+                    if found[k]:
+                        continue
+                    doc = int(docs[k])
+                    positions = []
+                    for mt in matchers:
+                        if mt.is_active() and mt.id() < doc:
+                            mt.skip_to(doc)
+                        if not mt.is_active() or mt.id() != doc:
+                            break
+                        positions.append(set(mt.value_as("positions")))
+                    else:
+                        found[k] = any(
+                            all(p + i in positions[i] for i in range(1, len(positions)))
+                            for p in positions[0]
+                        )
+        return found
 
     def word_vector(self, word: QueryWord) -> np.ndarray:
         """BM25F score per document for a word (0 where it does not match).
 
         A document scores by its best variant plus a tenth of the others (a disjunction-max).
-        One-term variants are columns of the precomputed matrix; phrases go to Whoosh, and
-        only when some document holds all their terms.
+        A compound's phrase of parts counts only when the compound is found nowhere.
         """
         best = np.zeros(len(self.docs), dtype=np.float32)
         total = np.zeros(len(self.docs), dtype=np.float32)
-        for variant in word.variants:
+        for variant in sorted(word.variants, key=lambda v: v.via == "parts"):
+            if variant.via == "parts" and best.any():
+                continue
             v = self.variant_vector(variant)
             if v is not None:
                 np.maximum(best, v, out=best)
@@ -384,9 +410,12 @@ def _close_files(tb: TracebackType | None) -> None:
                     value.close()
 
 
-def _field_query(field: str, terms: tuple[str, ...], boost: float) -> wq.Query:
-    if len(terms) == 1:
-        return wq.Term(field, terms[0], boost=boost)
-    # A phrase scores the sum of its terms: divide by their number, so a long synonym
-    # (介護支援専門員, four terms) cannot outscore the one-word literal (ケアマネ).
-    return wq.Phrase(field, list(terms), boost=boost / len(terms))
+@contextlib.contextmanager
+def _readable() -> Iterator[None]:
+    """Turn a read error in a file changed under a running server into advice to rebuild."""
+    try:
+        yield
+    except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
+        raise IndexNotReady(
+            f"the index cannot be read ({type(exc).__name__}): run `caresearch build --force`"
+        ) from exc

@@ -38,7 +38,7 @@ _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 class Variant:
     terms: tuple[str, ...]  # index terms at consecutive positions (mode A parts)
     weight: float
-    via: str  # exact | synonym | sudachi | reading
+    via: str  # exact | parts | synonym | sudachi | reading
     label: str  # the spelling shown to users, e.g. 介護支援専門員
 
 
@@ -139,9 +139,13 @@ class QueryExpander:
                 variants.append(Variant(terms, weight, via, label))
 
         if toks:
-            add(_flat(toks), WEIGHT_EXACT, "exact", text)
             if len(toks) == 1 and toks[0].parts:
-                add((toks[0].text,), WEIGHT_EXACT, "exact", text)  # the compound itself
+                # A compound is indexed whole at the position of its parts: look it up as one
+                # term, and as the phrase of its parts only where the term is found nowhere.
+                add((toks[0].text,), WEIGHT_EXACT, "exact", text)
+                add(_flat(toks), WEIGHT_EXACT, "parts", text)
+            else:
+                add(_flat(toks), WEIGHT_EXACT, "exact", text)
             key = tuple(t.text for t in toks)
             whole = self._groups.get(key, [])
             for terms, label in whole:
