@@ -126,9 +126,18 @@ def _one_request(server: Server, rnd: random.Random) -> tuple[str, int, float]:
     return kind, status, time.perf_counter() - started
 
 
-def _client(server: Server, seed: int) -> list[tuple[str, int, float]]:
+def _client(
+    server: Server, seed: int, until: threading.Event | None = None
+) -> list[tuple[str, int, float]]:
+    """REQUESTS_PER_CLIENT requests, and more until `until` is set (bounded in count and time)."""
     rnd = random.Random(seed)
-    return [_one_request(server, rnd) for _ in range(REQUESTS_PER_CLIENT)]
+    out = [_one_request(server, rnd) for _ in range(REQUESTS_PER_CLIENT)]
+    stop = time.monotonic() + DEADLINE / 2
+    while until is not None and not until.is_set() and len(out) < 10 * REQUESTS_PER_CLIENT:
+        if time.monotonic() > stop:
+            break
+        out.append(_one_request(server, rnd))
+    return out
 
 
 def _add_case(corpus: Path, case_id: str) -> None:
@@ -161,7 +170,7 @@ def test_concurrent_clients_and_a_rebuild_fail_no_request(server: Server, caplog
     builder = threading.Thread(target=rebuild, name="rebuild")
     builder.start()
     with ThreadPoolExecutor(CLIENTS) as pool:
-        futures = [pool.submit(_client, server, seed) for seed in range(CLIENTS)]
+        futures = [pool.submit(_client, server, seed, rebuilt) for seed in range(CLIENTS)]
         results = [r for f in futures for r in f.result(timeout=DEADLINE)]
     load_done = time.perf_counter()
     builder.join(DEADLINE)
@@ -189,7 +198,7 @@ def test_concurrent_clients_and_a_rebuild_fail_no_request(server: Server, caplog
         f"max {latencies[-1] * 1000:.0f} ms; rebuild published at {built_at[0] - started:.1f} s; new case served at check {checks}, "
         f"{seen:.1f} s after publishing"
     )
-    assert len(results) == CLIENTS * REQUESTS_PER_CLIENT
+    assert len(results) >= CLIENTS * REQUESTS_PER_CLIENT
     assert errors == []
     assert elapsed < DEADLINE
     # Privacy: the app logged each request (method, path, status, time) but no query text.

@@ -43,7 +43,8 @@ FIELD_BOOSTS: dict[str, float] = {
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
 BATCH_DOCS = 200
-PHRASE_CANDIDATES = 500  # documents whose positions are checked for a phrase
+PHRASE_CANDIDATES = 200  # documents whose positions are checked for a phrase
+PHRASE_CACHE = 512  # phrase results kept per open index (the same phrases recur)
 IMPACTS_FILE = "impacts.npz"
 VOCAB_FILE = "vocab.json"
 SEARCHERS = (
@@ -239,6 +240,7 @@ class SearchIndex:
         self._ix = ix
         self.impacts = impacts  # scipy CSC: documents × terms, precomputed BM25F
         self.vocab = {t: j for j, t in enumerate(vocab)}
+        self._phrases: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         # Whoosh searchers are not thread-safe, and each holds tens of MB on a large index: a
         # small pool, shared by all request threads (scoring holds the GIL, so more would not
         # run any faster).
@@ -316,28 +318,40 @@ class SearchIndex:
         if len(variant.terms) == 1:
             v = self._term_vector(variant.terms[0])
             return None if v is None else v * np.float32(variant.weight)
-        cols = [self.vocab.get(t) for t in variant.terms]
-        if any(j is None for j in cols):
+        cached = self._phrases.get(variant.terms)
+        if cached is None:
+            cached = self._phrase_docs(variant.terms)
+            if len(self._phrases) >= PHRASE_CACHE:
+                self._phrases.pop(next(iter(self._phrases)), None)
+            self._phrases[variant.terms] = cached
+        docs, scores = cached
+        if not len(docs):
             return None
+        out = np.zeros(len(self.docs), dtype=np.float32)
+        out[docs] = scores * np.float32(variant.weight)
+        return out
+
+    def _phrase_docs(self, terms: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(documents, unweighted scores) where the terms occur as a phrase."""
+        none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        cols = [self.vocab.get(t) for t in terms]
+        if any(j is None for j in cols):
+            return none
         m = self.impacts
         docs = None
         for j in cols:
             col = m.indices[m.indptr[j] : m.indptr[j + 1]]
             docs = col if docs is None else np.intersect1d(docs, col, assume_unique=True)
             if not len(docs):
-                return None
+                return none
         scores = np.zeros(len(docs), dtype=np.float32)
-        for t in variant.terms:
+        for t in terms:
             scores += self._term_vector(t)[docs]
         if len(docs) > PHRASE_CANDIDATES:
             keep = np.argpartition(-scores, PHRASE_CANDIDATES)[:PHRASE_CANDIDATES]
             docs, scores = docs[keep], scores[keep]
-        found = self._adjacent(variant.terms, docs)
-        if not found.any():
-            return None
-        out = np.zeros(len(self.docs), dtype=np.float32)
-        out[docs[found]] = scores[found] / len(variant.terms) * np.float32(variant.weight)
-        return out
+        found = self._adjacent(terms, docs)
+        return docs[found], scores[found] / len(terms)
 
     def _adjacent(self, terms: Sequence[str], docs: np.ndarray) -> np.ndarray:
         """For each document, whether the terms occur at consecutive positions in one field."""
