@@ -68,13 +68,19 @@ def scored_lesson(sl: ScoredLesson) -> dict[str, Any]:
     return lesson_dict(sl.lesson, sl.score)
 
 
-def case_hit(hit: CaseHit) -> dict[str, Any]:
-    c = hit.case
+def _case_head(c: Case) -> dict[str, Any]:
+    """The keys every case in a result list starts with."""
     return {
         "case_id": c.id,
         "municipality": c.municipality,
         "prefecture": c.prefecture,
         "title": c.title,
+    }
+
+
+def case_hit(hit: CaseHit) -> dict[str, Any]:
+    return {
+        **_case_head(hit.case),
         "score": hit.score,
         "passages": [passage_dict(ph.passage, ph.snippet) for ph in hit.passages],
     }
@@ -94,12 +100,8 @@ def search_result(r: SearchResult) -> dict[str, Any]:
 
 
 def case_recommendation(cr: CaseRecommendation) -> dict[str, Any]:
-    c = cr.case
     return {
-        "case_id": c.id,
-        "municipality": c.municipality,
-        "prefecture": c.prefecture,
-        "title": c.title,
+        **_case_head(cr.case),
         "score": cr.score,
         "confidence": cr.confidence,
         "matched_terms": [
