@@ -31,7 +31,7 @@ class TokenCache:
     the GIL, so concurrent request threads at worst analyse a text twice.
     """
 
-    def __init__(self, analyzer: Analyzer, max_items: int = 20_000) -> None:
+    def __init__(self, analyzer: Analyzer, max_items: int = 2_000) -> None:
         self.analyzer = analyzer
         self.max_items = max_items
         self._cache: dict[str, list[Token]] = {}
