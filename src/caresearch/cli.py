@@ -265,12 +265,33 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return 0 if response.status_code < 400 else 1
     import waitress
 
+    _limit_malloc_arenas()
     print(
         f"caresearch: http://{args.host}:{args.port}/ で待ち受けています (Ctrl+C で終了)",
         file=sys.stderr,
     )
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, **SERVER_OPTIONS)
     return 0
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's per-thread malloc arenas before the request threads start.
+
+    Each thread otherwise keeps its own arena of freed numpy buffers: on a 10,000-case index
+    that is hundreds of MB of resident memory that no request uses. Elsewhere (musl, macOS)
+    this does nothing.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -359,7 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="serve the web UI with waitress")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="request threads (default 4: requests are CPU-bound, more only cost memory)",
+    )
     p.add_argument("--get", metavar="PATH", help="answer one request in-process, print it and exit")
     p.set_defaults(func=cmd_serve)
 
