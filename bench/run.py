@@ -943,7 +943,9 @@ def render(results: list[dict], mach: dict) -> str:
     w("")
 
     # http
-    w("## HTTP on loopback (waitress, 8 threads)")
+    w(
+        "## HTTP on loopback (`caresearch serve` with its default waitress threads: 4 since 03:11, 8 before)"
+    )
     w("")
     w(
         "Each client is a thread with its own keep-alive connection; requests cycle through a "
