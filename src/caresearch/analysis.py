@@ -345,10 +345,6 @@ class Analyzer:
 
 
 # Presets, as Whoosh has: plain functions that return a configured analyzer.
-def default_analyzer() -> Analyzer:
-    return Analyzer()
-
-
 def surface_analyzer() -> Analyzer:
     """The evaluation baseline: surface forms only, no parts, no filler list (plain BM25)."""
     return Analyzer(form="surface", split_parts=False, stop_words=frozenset())

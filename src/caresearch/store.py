@@ -68,10 +68,6 @@ class IndexStore:
         path = self.root / BUILDS / name
         return path if path.is_dir() else None
 
-    def current_name(self) -> str | None:
-        cur = self.current()
-        return cur.name if cur else None
-
     def meta(self, build: Path | None = None) -> dict | None:
         build = build or self.current()
         if build is None:
