@@ -45,6 +45,7 @@ from .recommend import (
     is_topic,
     rrf,
     similar_cases,
+    top_k,
     top_shared_terms,
 )
 from .searching import Corpus, search
@@ -410,8 +411,9 @@ class Engine:
         weighted: Counter = Counter(x[0] for x in self.analyzer.index_terms_from(tokens))
         # term -> its synonyms as (label, part-level terms); they count as covering the term.
         expansions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
-        for term in literal:
-            word = self.expander.word(surfaces[term])
+        # Each topic word analysed once as a query word: its synonyms, then the BM25 query.
+        words_of = {term: self.expander.word(surfaces[term]) for term in literal}
+        for term, word in words_of.items():
             alts = tuple(
                 (v.label, v.terms)
                 for v in (word.variants if word else ())
@@ -427,7 +429,7 @@ class Engine:
         # BM25: one OR query over the most informative content words of the description;
         # a case scores by its best passage.
         informative = sorted(literal, key=lambda t: -rec.idf(t))[:MAX_DESCRIPTION_WORDS]
-        words = [w for w in (self.expander.word(surfaces[t]) for t in informative) if w]
+        words = [w for t in informative if (w := words_of[t]) is not None]
         doc_scores = self.index.literal_vector(words)
         case_best = np.zeros(len(self.cases), dtype=np.float32)
         hit = np.flatnonzero(doc_scores)
@@ -435,9 +437,9 @@ class Engine:
         known = cases_of >= 0
         np.maximum.at(case_best, cases_of[known], doc_scores[hit][known])
 
-        top_tfidf = _top(cosine, RANK_DEPTH)
+        top_tfidf = top_k(cosine, RANK_DEPTH)
         tfidf_rank = [int(i) for i in top_tfidf if cosine[i] > 0]
-        bm25_rank = [int(i) for i in _top(case_best, RANK_DEPTH) if case_best[i] > 0]
+        bm25_rank = [int(i) for i in top_k(case_best, RANK_DEPTH) if case_best[i] > 0]
         fused = rrf([tfidf_rank, bm25_rank], k=RRF_K)
         ranked = sorted(fused, key=lambda i: (-fused[i], i))
 
@@ -584,12 +586,6 @@ class LiveEngine:
                     except IndexNotReady:
                         self._failed = current
         return self._engine
-
-
-def _top(values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest values, largest first."""
-    idx = np.argpartition(-values, k)[:k] if len(values) > k else np.arange(len(values))
-    return idx[np.argsort(-values[idx], kind="stable")]
 
 
 class _Clock:

@@ -321,13 +321,14 @@ def similar_cases(rec: Recommender, a: int, limit: int = 5) -> list[tuple[int, f
     """The `limit` cases most similar to case `a` (cosine of their TF-IDF rows), best first."""
     rec._check_fitted()
     cosines = np.asarray((rec.case_matrix_ @ rec.case_matrix_[a].T).todense()).ravel()
-    cosines[a] = -1.0
-    k = min(limit, len(cosines) - 1)
-    if k <= 0:
-        return []
-    top = np.argpartition(-cosines, k - 1)[:k] if len(cosines) > k else np.arange(len(cosines))
-    top = top[np.argsort(-cosines[top], kind="stable")]
-    return [(int(i), float(cosines[i])) for i in top if i != a]
+    cosines[a] = -np.inf  # never similar to itself
+    return [(int(i), float(cosines[i])) for i in top_k(cosines, limit) if i != a]
+
+
+def top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values, largest first (ties in index order)."""
+    idx = np.argpartition(-values, k)[:k] if len(values) > k else np.arange(len(values))
+    return idx[np.argsort(-values[idx], kind="stable")]
 
 
 def top_shared_terms(rec: Recommender, a: int, b: int, limit: int = 8) -> tuple[str, ...]:

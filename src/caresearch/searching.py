@@ -120,8 +120,9 @@ def search(
     fallback = None
     if not matching.any() and n_words > 1 and words_in_case.any():
         matching, fallback = words_in_case > 0, "or"
-    allowed = np.array([case_passes(c, filters_) for c in corpus.cases], dtype=bool)
-    case_ok = matching & allowed
+    case_ok = matching
+    if filters_.keys() - {"section"}:  # only then is each case's metadata worth a look
+        case_ok = matching & np.array([case_passes(c, filters_) for c in corpus.cases], dtype=bool)
 
     docs = np.flatnonzero(doc_scores)
     docs = docs[(corpus.doc_case[docs] >= 0)]
