@@ -17,6 +17,35 @@ CASE_IDS = ["tobetsu", "tsuruoka", "naraha", "urayasu", "yokohama", "nanto"]
 
 def test_cases_in_corpus_order(bundled_engine: Engine) -> None:
     assert [c.id for c in bundled_engine.cases] == CASE_IDS
+    assert [c.id for c in bundled_engine.case_infos] == CASE_IDS
+
+
+def test_cases_read_from_the_build_equal_the_corpus_files(bundled_engine: Engine) -> None:
+    # The build keeps the cases on disk and reads each when it is shown: nothing may change.
+    from caresearch.corpus import load_corpus
+
+    on_disk = load_corpus(bundled_engine.settings.corpus_dir)
+    assert list(bundled_engine.cases) == list(on_disk)
+    assert [bundled_engine.case(c.id) for c in on_disk] == list(on_disk)
+    assert bundled_engine.cases[-1] == on_disk[-1] and bundled_engine.cases[1:3] == list(
+        on_disk[1:3]
+    )
+    for info, case in zip(bundled_engine.case_infos, on_disk, strict=True):
+        assert (info.title, info.name, info.themes, info.keywords) == (
+            case.title,
+            case.name,
+            case.themes,
+            case.keywords,
+        )
+
+
+def test_every_lesson_is_found_by_its_id(bundled_engine: Engine) -> None:
+    for case in bundled_engine.cases:
+        for lesson in case.lessons:
+            assert bundled_engine.lesson(lesson.id) == (case, lesson)
+    for bad in ("tobetsu-sg-99", "nope-sg-1", "", "tobetsu"):
+        with pytest.raises(NotFound):
+            bundled_engine.lesson(bad)
 
 
 @pytest.mark.parametrize("case_id", CASE_IDS)

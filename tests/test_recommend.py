@@ -10,7 +10,7 @@ import pytest
 from caresearch.analysis import Analyzer
 from caresearch.errors import QueryError, QueryTooLarge
 from caresearch.index import term_counts
-from caresearch.recommend import Recommender, is_topic, rrf
+from caresearch.recommend import ANSWER_SECTIONS, Recommender, is_topic, rrf
 
 
 def test_using_an_unfitted_recommender_raises_a_clear_error():
@@ -24,7 +24,10 @@ def test_fit_returns_self_and_learns_one_row_per_case_and_passage(bundled_engine
     rec = Recommender()
     assert rec.fit(cases, counts) is rec
     assert rec.case_matrix_.shape[0] == len(cases)
-    assert rec.passage_matrix_.shape[0] == sum(1 for c in cases for _ in c.passages())
+    # a row for each passage that can answer a problem: lessons and concrete 工夫
+    answers = [p for c in cases for p in c.passages() if p.section in ANSWER_SECTIONS]
+    assert rec.passage_ids_ == tuple(p.id for p in answers)
+    assert rec.passage_matrix_.shape[0] == len(answers)
     # every passage has terms, and every case contains the terms of its passages
     assert all(rec.passage_matrix_[j].nnz > 0 for j in range(rec.passage_matrix_.shape[0]))
     for j, case in enumerate(rec.passage_case_):

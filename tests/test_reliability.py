@@ -420,10 +420,15 @@ def _garble_snapshot(index: Path) -> None:
     _garble(_build_dir(index) / engine_module.SNAPSHOT_FILE)
 
 
+def _garble_doc_table(index: Path) -> None:
+    _garble(_build_dir(index) / "whoosh" / "docs.json")
+
+
 DAMAGE = {
     "truncated whoosh segment": _truncate_segment,
     "garbled recommender.pkl": _garble_model,
     "garbled whoosh toc": _garble_toc,
+    "garbled whoosh document table": _garble_doc_table,
     "garbled corpus snapshot": _garble_snapshot,
 }
 
@@ -448,6 +453,30 @@ def test_damaged_index_is_detected_at_start_with_the_fix(index_copy: Path, damag
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("caresearch: error: ")
     assert "caresearch build" in lines[0]
+
+
+def test_garbled_case_texts_are_reported_when_a_case_is_read(index_copy: Path, capsys) -> None:
+    # The case texts are read when a case is shown, not at start: same size, other bytes.
+    _garble(_build_dir(index_copy) / "cases.bin")
+    settings = Settings.from_env({}, corpus_dir=TINY, index_dir=index_copy)
+    engine = Engine.open(settings)
+    case_id = engine.case_infos[0].id
+    with pytest.raises(IndexNotReady, match="caresearch build --force"):
+        engine.case(case_id)
+    from caresearch.web import create_app
+
+    client = create_app(engine).test_client()
+    page = client.get(f"/cases/{case_id}")
+    assert page.status_code == 503 and "caresearch build --force" in page.get_data(as_text=True)
+    api = client.get(f"/api/cases/{case_id}")
+    assert api.status_code == 503 and "build --force" in api.get_json()["error"]["message"]
+    # the list of cases needs no case text and still works
+    assert client.get("/").status_code == 200
+    code, _out = _cli(index_copy, "show", case_id)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "caresearch build --force" in err[0]
+    assert _cli(index_copy, "build", "--force")[0] == 0
+    assert _cli(index_copy, "show", case_id)[0] == 0
 
 
 def test_a_garbled_toc_leaves_no_file_open(index_copy: Path) -> None:

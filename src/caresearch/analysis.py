@@ -19,8 +19,9 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sudachipy
 from sudachipy import Dictionary, SplitMode
@@ -202,6 +203,7 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
         yield start, text[start:]
 
 
+@lru_cache(maxsize=1 << 16)  # words recur: most calls are a dictionary hit, not NFKC
 def fold(text: str) -> str:
     """The key every term is compared by: NFKC (width, ㈱) and lower case."""
     return unicodedata.normalize("NFKC", text).lower()
@@ -261,11 +263,12 @@ class Analyzer:
             ensure_ascii=False,
         )
 
-    def tokens(self, text: str) -> list[Token]:
-        """Content words of `text` in order, with exact offsets into `text`."""
-        out: list[Token] = []
+    def _words(self, text: str) -> Iterator[tuple[Any, tuple[str, ...], int, int, str, bool]]:
+        """(morpheme, part of speech, start, end, key, after_break) of each content word of
+        the cleaned `text`, offsets into it: the one filter behind `tokens` and `index_terms`.
+        """
         tok = _tokenizer(self.mode)
-        text = clean(text)
+        normalized = self.form == "normalized"
         for offset, chunk in _chunks(text):
             morphemes = list(tok.tokenize(chunk))
             skip = False
@@ -277,7 +280,8 @@ class Analyzer:
                 start, end = m.begin(), m.end()
                 pos = m.part_of_speech()
                 if (
-                    (pos[0], pos[1]) == ("動詞", "非自立可能")
+                    pos[1] == "非自立可能"
+                    and pos[0] == "動詞"
                     and i + 1 < len(morphemes)
                     and morphemes[i + 1].part_of_speech()[0] == "名詞"
                 ):
@@ -291,57 +295,79 @@ class Analyzer:
                     if pos[1] == "句点" or "\n" in m.surface() or m.surface() in SENTENCE_ENDS:
                         after_break = True
                     continue
-                key = fold(m.normalized_form() if self.form == "normalized" else m.surface())
+                key = fold(m.normalized_form() if normalized else m.surface())
                 if not key.strip() or key in self.stop_words:
                     continue
-                parts: tuple[str, ...] = ()
-                if self.split_parts:
-                    sub = m.split(SplitMode.A)
-                    if len(sub) > 1:
-                        parts = tuple(fold(p.normalized_form()) for p in sub)
-                out.append(
-                    Token(
-                        text=key,
-                        surface=chunk[start:end],
-                        start=offset + start,
-                        end=offset + end,
-                        reading=m.reading_form(),
-                        parts=parts,
-                        synonym_ids=tuple(m.synonym_group_ids()),
-                        pos=(pos[0], pos[1]),
-                        after_break=after_break,
-                    )
-                )
+                yield m, pos, offset + start, offset + end, key, after_break
                 after_break = False
-        return out
+
+    def _parts(self, m) -> tuple[str, ...]:
+        """Normalized mode A parts of a compound, () when atomic or when parts are off."""
+        if not self.split_parts:
+            return ()
+        sub = m.split(SplitMode.A)
+        return tuple(fold(p.normalized_form()) for p in sub) if len(sub) > 1 else ()
+
+    def tokens(self, text: str) -> list[Token]:
+        """Content words of `text` in order, with exact offsets into `text`."""
+        text = clean(text)
+        return [
+            Token(
+                text=key,
+                surface=text[start:end],
+                start=start,
+                end=end,
+                reading=m.reading_form(),
+                parts=self._parts(m),
+                synonym_ids=tuple(m.synonym_group_ids()),
+                pos=(pos[0], pos[1]),
+                after_break=after_break,
+            )
+            for m, pos, start, end, key, after_break in self._words(text)
+        ]
 
     def index_terms(self, text: str) -> list[tuple[str, int, int, int]]:
         """(term, position, start, end) for indexing: each word, and a compound's parts too.
 
-        Positions count mode A parts, so a phrase of parts matches inside a compound and a
-        compound token sits at the position of its first part.
+        The same terms as `index_terms_from(tokens(text))`, without the readings and synonyms
+        that indexing does not use.
         """
-        return self.index_terms_from(self.tokens(text))
+        return _positions(
+            (key, self._parts(m), start, end, brk)
+            for m, _pos, start, end, key, brk in self._words(clean(text))
+        )
 
     def index_terms_from(self, tokens: list[Token]) -> list[tuple[str, int, int, int]]:
-        out: list[tuple[str, int, int, int]] = []
-        pos = 0
-        for t in tokens:
-            if t.after_break and out:
-                pos += 1  # a gap, so no phrase runs across a sentence end
-            out.append((t.text, pos, t.start, t.end))
-            if t.parts:
-                # Every part, stop word or not: a query phrase of parts (診療, 所) must match.
-                for i, part in enumerate(t.parts):
-                    out.append((part, pos + i, t.start, t.end))
-                pos += len(t.parts)
-            else:
-                pos += 1
-        return out
+        """`index_terms` for text already analysed into `tokens`."""
+        return _positions((t.text, t.parts, t.start, t.end, t.after_break) for t in tokens)
 
     def terms(self, text: str) -> list[str]:
         """The terms the index stores for `text` (what TF-IDF counts too)."""
         return [term for term, _pos, _s, _e in self.index_terms(text)]
+
+
+def _positions(
+    words: Iterable[tuple[str, tuple[str, ...], int, int, bool]],
+) -> list[tuple[str, int, int, int]]:
+    """(term, position, start, end) of words given as (key, parts, start, end, after_break).
+
+    Positions count mode A parts, so a phrase of parts matches inside a compound and a
+    compound sits at the position of its first part.
+    """
+    out: list[tuple[str, int, int, int]] = []
+    pos = 0
+    for key, parts, start, end, after_break in words:
+        if after_break and out:
+            pos += 1  # a gap, so no phrase runs across a sentence end
+        out.append((key, pos, start, end))
+        if parts:
+            # Every part, stop word or not: a query phrase of parts (診療, 所) must match.
+            for i, part in enumerate(parts):
+                out.append((part, pos + i, start, end))
+            pos += len(parts)
+        else:
+            pos += 1
+    return out
 
 
 # Presets, as Whoosh has: plain functions that return a configured analyzer.

@@ -27,6 +27,7 @@ from .index import IndexDoc, SearchIndex, write_index
 from .models import (
     BuildReport,
     Case,
+    CaseInfo,
     CaseRecommendation,
     Lesson,
     MatchedTerm,
@@ -48,7 +49,8 @@ from .recommend import (
     top_k,
     top_shared_terms,
 )
-from .searching import Corpus, search
+from .searching import Corpus, case_passes, clean_filters, search
+from .snapshot import TABLE_FILE, CaseList, Snapshot, write_snapshot
 from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .synonyms import SynonymTable
@@ -56,7 +58,7 @@ from .synonyms import SynonymTable
 BUILD_FORMAT = 1  # bump when the build's files change shape
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "recommender.pkl"
-SNAPSHOT_FILE = "corpus.pkl"
+SNAPSHOT_FILE = TABLE_FILE  # the snapshot's table; the case texts are in CASES_FILE
 SUDACHI_GROUPS_FILE = "sudachi_groups.pkl"
 READINGS_FILE = "readings.pkl"
 LESSON_FIELD_SECTIONS = ("key_point", "suggestion", "feature")
@@ -136,22 +138,21 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        cases: tuple[Case, ...],
+        snapshot: Snapshot,
         index: SearchIndex,
         recommender: Recommender,
         expander: QueryExpander,
-        themes: tuple[str, ...],
         meta: Mapping,
         build_path: Path,
     ) -> None:
         self.settings = settings
-        self.corpus = Corpus(cases, index.docs)
+        self.corpus = Corpus(snapshot, index.docs)
         self.index = index
         self.recommender = recommender
         self.expander = expander
         self.analyzer = expander.analyzer
         self.token_cache = TokenCache(self.analyzer)
-        self.themes = themes
+        self.themes = snapshot.themes
         self.meta = dict(meta)
         self.build_path = build_path
         self._case_pos = {cid: i for i, cid in enumerate(recommender.case_ids_)}
@@ -227,7 +228,7 @@ class Engine:
                 for gid in tok.synonym_ids:
                     groups.setdefault(gid, set()).add(term)
             _dump(partial / MODEL_FILE, recommender)
-            _dump(partial / SNAPSHOT_FILE, (cases, themes))
+            write_snapshot(partial, cases, themes)
             _dump(
                 partial / SUDACHI_GROUPS_FILE,
                 {g: tuple(sorted(v)) for g, v in groups.items() if len(v) > 1},
@@ -301,19 +302,23 @@ class Engine:
                 "run `caresearch build --force`"
             )
         try:
-            cases, themes = _load(build / SNAPSHOT_FILE)
+            snapshot = Snapshot.open(build)
             recommender = _load(build / MODEL_FILE)
             groups = _load(build / SUDACHI_GROUPS_FILE)
             readings = _load(build / READINGS_FILE)
+            if recommender.case_ids_ != tuple(info.id for info in snapshot.infos):
+                raise ValueError("the model and the snapshot hold different cases")
+            index = SearchIndex.open(build / WHOOSH_DIR)
+        except IndexNotReady:
+            raise
         except Exception as exc:  # unpickling damaged bytes can raise almost any error
             raise IndexNotReady(
                 f"the index in {build} is damaged ({type(exc).__name__}): "
                 "run `caresearch build --force`"
             ) from exc
-        index = SearchIndex.open(build / WHOOSH_DIR)
         analyzer = Analyzer()
         expander = QueryExpander(analyzer, SynonymTable.load(), groups, readings)
-        return cls(settings, cases, index, recommender, expander, themes, meta, build)
+        return cls(settings, snapshot, index, recommender, expander, meta, build)
 
     def close(self) -> None:
         self.index.close()
@@ -321,14 +326,25 @@ class Engine:
     # --- reading --------------------------------------------------------------------------
 
     @property
-    def cases(self) -> tuple[Case, ...]:
+    def cases(self) -> CaseList:
+        """Every case, each read from the build's snapshot when it is used (see case_infos)."""
         return self.corpus.cases
 
+    @property
+    def case_infos(self) -> tuple[CaseInfo, ...]:
+        """What lists, filters and facets need of every case, without reading the cases."""
+        return self.corpus.infos
+
+    def browse(self, filters: Mapping[str, str | None]) -> list[CaseInfo]:
+        """The cases that pass `filters` (prefecture, region, theme, keyword), in corpus order."""
+        chosen = clean_filters(filters)
+        return [c for c in self.case_infos if case_passes(c, chosen)]
+
     def case(self, case_id: str) -> Case:
-        try:
-            return self.corpus.by_id[case_id]
-        except (KeyError, TypeError):
-            raise NotFound(f"事例が見つかりません: {case_id}") from None
+        i = self.corpus.position(case_id) if isinstance(case_id, str) else None
+        if i is None:
+            raise NotFound(f"事例が見つかりません: {case_id}")
+        return self.corpus.case(i)
 
     def lessons(
         self, *, theme: str | None = None, prefecture: str | None = None, kind: str | None = None
@@ -337,16 +353,23 @@ class Engine:
             raise QueryError(f"不明なテーマです: {theme}")
         if kind and kind not in LESSON_SECTIONS:
             raise QueryError(f"不明な種類です: {kind}")
+        chosen = [
+            i
+            for i, c in enumerate(self.case_infos)
+            if (not theme or theme in c.themes) and (not prefecture or c.prefecture == prefecture)
+        ]
         return tuple(
             (c, lesson)
-            for c in self.cases
-            if (not theme or theme in c.themes) and (not prefecture or c.prefecture == prefecture)
+            for c in self.corpus.snapshot.stream(chosen)
             for lesson in c.suggestions + c.key_points
             if not kind or lesson.kind == kind
         )
 
     def lesson(self, lesson_id: str) -> tuple[Case, Lesson]:
-        for c in self.cases:
+        # Lesson ids start with their case's id (corpus validation makes sure of it).
+        i = self.corpus.position(lesson_id.split("-", 1)[0]) if isinstance(lesson_id, str) else None
+        if i is not None:
+            c = self.corpus.case(i)
             for lesson in c.lessons:
                 if lesson.id == lesson_id:
                     return c, lesson
@@ -484,7 +507,7 @@ class Engine:
         overall = sorted(
             (
                 ScoredLesson(
-                    self.corpus.passages[rec.passage_ids_[j]],
+                    self.corpus.passage(rec.passage_ids_[j]),
                     round(float(passage_scores[j]) * cr.score, 4),
                 )
                 for cr in out_cases
@@ -538,7 +561,7 @@ class Engine:
             (s for s in scored if s[2] == "content" and s[0] > 0), key=lambda s: -s[0]
         )[:2]
         return tuple(
-            ScoredLesson(self.corpus.passages[pid], round(score, 4))
+            ScoredLesson(self.corpus.passage(pid), round(score, 4))
             for score, pid, _k in lessons + contents
         )
 

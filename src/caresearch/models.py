@@ -175,6 +175,38 @@ class Case:
             yield Passage(les.id, self.id, "suggestion", les.text)
 
 
+@dataclass(frozen=True, slots=True)
+class CaseInfo:
+    """What lists, filters and facets need of a case: kept in memory for every case, while
+    the full `Case` is read from the build's snapshot when it is shown."""
+
+    id: str
+    prefecture: str
+    municipality: str
+    region: str
+    title: str
+    themes: tuple[str, ...]
+    keywords: tuple[str, ...]
+    editorial_keywords: tuple[str, ...]
+
+    @classmethod
+    def of(cls, case: Case) -> CaseInfo:
+        return cls(
+            case.id,
+            case.prefecture,
+            case.municipality,
+            case.region,
+            case.title,
+            case.themes,
+            case.keywords,
+            case.editorial_keywords,
+        )
+
+    @property
+    def name(self) -> str:
+        return f"{self.prefecture} {self.municipality}"
+
+
 @dataclass(frozen=True)
 class PassageHit:
     passage: Passage

@@ -141,9 +141,12 @@ class Recommender:
         self.case_ids_ = tuple(c.id for c in cases)
         position = {cid: i for i, cid in enumerate(self.case_ids_)}
         passages: list[Passage] = [p for c in cases for p in c.passages()]
-        self.passage_ids_ = tuple(p.id for p in passages)
-        self.passage_case_ = np.array([position[p.case_id] for p in passages], dtype=np.int32)
-        self.passage_section_ = tuple(p.section for p in passages)
+        # Only passages that can answer a problem get a row: the others count towards their
+        # case and towards document frequencies, but are never shown as a lesson.
+        answers = [p for p in passages if p.section in ANSWER_SECTIONS]
+        self.passage_ids_ = tuple(p.id for p in answers)
+        self.passage_case_ = np.array([position[p.case_id] for p in answers], dtype=np.int32)
+        self.passage_section_ = tuple(p.section for p in answers)
         # Passages are grouped by case: case i owns passage_start_[i] .. passage_start_[i + 1].
         self.passage_start_ = np.searchsorted(self.passage_case_, np.arange(len(cases) + 1))
 
@@ -165,11 +168,11 @@ class Recommender:
         row_of = {doc_id: i for i, doc_id in enumerate(counts.doc_ids)}
         empty = docs.shape[0]  # an all-zero row for anything the index lacks
         docs = _append_zero_row(docs)
-        passage_counts = docs[[row_of.get(pid, empty) for pid in self.passage_ids_]]
+        passage_counts = docs[[row_of.get(p.id, empty) for p in passages]]
         owner = csr_matrix(
             (
                 np.ones(len(passages), dtype=np.float32),
-                (self.passage_case_, np.arange(len(passages))),
+                ([position[p.case_id] for p in passages], np.arange(len(passages))),
             ),
             shape=(len(cases), len(passages)),
         )
@@ -180,7 +183,12 @@ class Recommender:
         transformer = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2")
         transformer.fit(case_counts)
         self.case_matrix_ = transformer.transform(case_counts).astype(np.float32).tocsr()
-        self.passage_matrix_ = transformer.transform(passage_counts).astype(np.float32).tocsr()
+        is_answer = np.array([p.section in ANSWER_SECTIONS for p in passages], dtype=bool)
+        self.passage_matrix_ = (
+            transformer.transform(passage_counts[np.flatnonzero(is_answer)])
+            .astype(np.float32)
+            .tocsr()
+        )
         # Which case contains which term, by column, for coverage over all cases at once.
         self.case_presence_ = (self.case_matrix_ > 0).tocsc()
         self.vocabulary_ = {t: j for j, t in enumerate(counts.vocab)}
@@ -188,7 +196,7 @@ class Recommender:
         # Passage-level document frequencies: with few cases, case-level idf is too coarse to
         # tell a telling word from a common one. A term the passages never use weighs most.
         n = len(passages)
-        df = np.bincount(self.passage_matrix_.indices, minlength=vocab_size)
+        df = np.bincount(passage_counts.indices, minlength=vocab_size)
         self.term_idf_ = (np.log((n + 1) / (df + 1)) + 1).astype(np.float32)
         self.unseen_term_idf_ = math.log(n + 1) + 1
         return self

@@ -15,9 +15,10 @@ import numpy as np
 from .analysis import Analyzer
 from .errors import QueryError
 from .highlight import TokenCache, snippet
-from .index import DocMeta, SearchIndex
-from .models import SECTION_LABELS, Case, CaseHit, Passage, PassageHit, SearchResult
+from .index import DocTable, SearchIndex
+from .models import SECTION_LABELS, Case, CaseHit, CaseInfo, Passage, PassageHit, SearchResult
 from .query import ParsedQuery, QueryExpander, QueryWord
+from .snapshot import CaseList, Snapshot
 
 FILTER_KEYS = ("prefecture", "region", "theme", "keyword", "section")
 # A case's score: its best document, plus diminishing credit for further matching documents.
@@ -26,19 +27,30 @@ MAX_PAGE = 1000
 
 
 class Corpus:
-    """The cases of a build and their passages, looked up by id; and, for the documents of its
-    index, the position of each one's case and its section, as arrays."""
+    """The cases of a build (their `CaseInfo` in memory, full cases from the snapshot) and,
+    for the documents of its index, the position of each one's case and its section."""
 
-    def __init__(self, cases: Sequence[Case], docs: Sequence[DocMeta] = ()) -> None:
-        self.cases = tuple(cases)
-        self.by_id: dict[str, Case] = {c.id: c for c in self.cases}
-        self.passages: dict[str, Passage] = {p.id: p for c in self.cases for p in c.passages()}
-        position = {c.id: i for i, c in enumerate(self.cases)}
+    def __init__(self, snapshot: Snapshot, docs: DocTable) -> None:
+        self.snapshot = snapshot
+        self.infos = snapshot.infos
+        self.cases = CaseList(snapshot)
         self.sections: tuple[str, ...] = ("case", *SECTION_LABELS)
+        position = snapshot.position
         code = {name: i for i, name in enumerate(self.sections)}
-        self.doc_case = np.array([position.get(d.case_id, -1) for d in docs], dtype=np.int64)
-        self.doc_section = np.array([code.get(d.kind, 0) for d in docs], dtype=np.int64)
-        self.doc_ids = tuple(d.id for d in docs)
+        case_of = np.array([position.get(c, -1) for c in docs.case_names], dtype=np.int64)
+        section_of = np.array([code.get(k, 0) for k in docs.kind_names], dtype=np.int64)
+        self.doc_case = case_of[docs.case_codes] if len(docs) else np.zeros(0, dtype=np.int64)
+        self.doc_section = section_of[docs.kind_codes] if len(docs) else np.zeros(0, dtype=np.int64)
+        self.doc_ids = docs.ids
+
+    def case(self, i: int) -> Case:
+        return self.snapshot.case(int(i))
+
+    def position(self, case_id: str) -> int | None:
+        return self.snapshot.position.get(case_id)
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return self.snapshot.passage(passage_id)
 
 
 def clean_filters(filters: Mapping[str, str | None] | None) -> dict[str, str]:
@@ -51,7 +63,7 @@ def clean_filters(filters: Mapping[str, str | None] | None) -> dict[str, str]:
     return out
 
 
-def case_passes(case: Case, filters: Mapping[str, str]) -> bool:
+def case_passes(case: Case | CaseInfo, filters: Mapping[str, str]) -> bool:
     return (
         filters.get("prefecture") in (None, case.prefecture)
         and filters.get("region") in (None, case.region)
@@ -63,7 +75,7 @@ def case_passes(case: Case, filters: Mapping[str, str]) -> bool:
     )
 
 
-def facet_counts(cases: Sequence[Case], sections: Counter) -> dict[str, dict[str, int]]:
+def facet_counts(cases: Sequence[Case | CaseInfo], sections: Counter) -> dict[str, dict[str, int]]:
     def count(values) -> dict[str, int]:
         return dict(Counter(values).most_common())
 
@@ -122,7 +134,7 @@ def search(
         matching, fallback = words_in_case > 0, "or"
     case_ok = matching
     if filters_.keys() - {"section"}:  # only then is each case's metadata worth a look
-        case_ok = matching & np.array([case_passes(c, filters_) for c in corpus.cases], dtype=bool)
+        case_ok = matching & np.array([case_passes(c, filters_) for c in corpus.infos], dtype=bool)
 
     docs = np.flatnonzero(doc_scores)
     docs = docs[(corpus.doc_case[docs] >= 0)]
@@ -169,7 +181,7 @@ def search(
         if len(pair)
         else Counter()
     )
-    facets = facet_counts([corpus.cases[int(i)] for i in ranked_cases], section_counts)
+    facets = facet_counts([corpus.infos[int(i)] for i in ranked_cases], section_counts)
 
     start = (page - 1) * page_size
     shown = ranked_cases[start : start + page_size]
@@ -178,14 +190,12 @@ def search(
         mine = passage_docs[corpus.doc_case[passage_docs] == i]
         mine = mine[np.argsort(-doc_scores[mine], kind="stable")]
         passages = [
-            (float(doc_scores[d]), corpus.passages[corpus.doc_ids[d]])
+            (float(doc_scores[d]), p)
             for d in mine[:passages_per_case]
-            if corpus.doc_ids[d] in corpus.passages
+            if (p := corpus.passage(corpus.doc_ids[d])) is not None
         ]
         hits.append(
-            _case_hit(
-                corpus.cases[int(i)], float(score), passages, parsed, analyzer, passages_per_case
-            )
+            _case_hit(corpus.case(i), float(score), passages, parsed, analyzer, passages_per_case)
         )
     return SearchResult(
         query=text,

@@ -8,6 +8,7 @@ from typing import Any
 from .models import (
     Case,
     CaseHit,
+    CaseInfo,
     CaseRecommendation,
     Lesson,
     Passage,
@@ -18,7 +19,7 @@ from .models import (
 )
 
 
-def case_summary(case: Case) -> dict[str, Any]:
+def case_summary(case: Case | CaseInfo) -> dict[str, Any]:
     return {
         "case_id": case.id,
         "municipality": case.municipality,

@@ -57,7 +57,7 @@ def recommend():
 
 @bp.get("/cases")
 def cases():
-    items = _engine().cases
+    items = _engine().case_infos
     return jsonify({"total": len(items), "cases": [serialize.case_summary(c) for c in items]})
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
@@ -173,17 +173,6 @@ def _hits(result: SearchResult) -> list[dict[str, Any]]:
     ]
 
 
-def _browse(cases: Iterable[Case], filters: Mapping[str, str]) -> list[Case]:
-    return [
-        c
-        for c in cases
-        if filters.get("prefecture") in (None, c.prefecture)
-        and filters.get("region") in (None, c.region)
-        and ("theme" not in filters or filters["theme"] in c.themes)
-        and ("keyword" not in filters or filters["keyword"] in c.keywords + c.editorial_keywords)
-    ]
-
-
 def _ids(single: str, joined: str) -> list[str]:
     values = request.args.getlist(single)
     for raw in request.args.getlist(joined):
@@ -202,7 +191,7 @@ def index():
     engine = _engine()
     return render_template(
         "index.html",
-        cases=engine.cases,
+        cases=engine.case_infos,
         themes=engine.themes,
         example=PROBLEM_EXAMPLE,
         nav="index",
@@ -226,7 +215,7 @@ def search():
         "nav": "search",
     }
     if not q:
-        browse = _browse(engine.cases, filters) if filters else None
+        browse = engine.browse(filters) if filters else None
         return render_template("search.html", browse=browse, **context)
     try:
         page = _int_arg("page", 1, 1, 1000)
@@ -306,7 +295,7 @@ def lessons():
     theme = request.args.get("theme", "").strip()
     prefecture = request.args.get("prefecture", "").strip()
     kind = request.args.get("kind", "").strip()
-    prefectures = list(dict.fromkeys(c.prefecture for c in engine.cases))
+    prefectures = list(dict.fromkeys(c.prefecture for c in engine.case_infos))
     context: dict[str, Any] = {
         "themes": engine.themes,
         "prefectures": prefectures,
