@@ -549,9 +549,15 @@ def bench_size(label: str, args: argparse.Namespace) -> dict:
             log(f"  {res['corpus']['seconds']:.1f} s, {res['corpus']['chars_per_case']} chars/case")
         res["corpus"]["disk"] = dir_size(corpus)
 
-        builds = []
+        # Builds and tokenize-only runs alternate, so that both see the same machine: on a
+        # shared host the speed of a core drifts by ±20 % within minutes.
+        builds, toks = [], []
         index = tmp / "index"
         for i in range(reps["build"]):
+            log(f"tokenize-only {i + 1}/{reps['build']}")
+            t = run_task("tokenize", str(corpus), "1", timeout=args.build_timeout)
+            log(f"  {t.get('seconds', t.get('error'))}")
+            toks.append(t)
             if index.exists():
                 shutil.rmtree(index)
             log(f"build {i + 1}/{reps['build']}")
@@ -561,17 +567,10 @@ def bench_size(label: str, args: argparse.Namespace) -> dict:
             if "error" in b:
                 break
         res["build"] = builds
+        res["tokenize"] = toks
         ok_builds = [b for b in builds if "error" not in b]
         if ok_builds:
             res["index"] = dir_size(Path(ok_builds[-1]["path"]))
-
-        toks = []
-        for i in range(reps["build"]):
-            log(f"tokenize-only {i + 1}/{reps['build']}")
-            t = run_task("tokenize", str(corpus), "1", timeout=args.build_timeout)
-            log(f"  {t.get('seconds', t.get('error'))}")
-            toks.append(t)
-        res["tokenize"] = toks
         log("tokenize-only, 2 processes")
         res["tokenize2"] = run_task("tokenize", str(corpus), "2", timeout=args.build_timeout)
         log(f"  {res['tokenize2'].get('seconds', res['tokenize2'].get('error'))}")
@@ -833,7 +832,9 @@ def render(results: list[dict], mach: dict) -> str:
         "`tokenize-only` is Sudachi mode C alone (`tokenizer.tokenize(text)`, one process, dictionary "
         "loaded first) over the same distinct texts the build analyses: the floor no build can "
         "beat on one core. `2 procs` is the same work split over two processes (the floor on "
-        "both cores). `load_corpus` is YAML reading + schema validation, part of every build."
+        "both cores). `load_corpus` is YAML reading + schema validation, part of every build. "
+        "Tokenize-only runs and builds alternate (one of each per repetition), so both see the "
+        "same machine."
     )
     w("")
     w(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import caresearch.corpus as corpus_module
 from caresearch.corpus import Problem, case_to_dict, load_corpus, load_themes, validate_corpus
 from caresearch.errors import CorpusError
 from caresearch.models import Case
@@ -346,7 +347,12 @@ def test_valid_small_corpus(tmp_path: Path) -> None:
     assert case.lessons[0].case_id == "one" and case.lessons[0].audience == "region"
 
 
-def test_validator_reports_every_problem_and_changes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [False, True], ids=["one process", "several processes"])
+def test_validator_reports_every_problem_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: bool
+) -> None:
+    if processes:  # a large corpus is read and checked in several processes: same report
+        monkeypatch.setattr(corpus_module, "PARALLEL_MIN_FILES", 1)
     ok = VALID_CASE.format(id="good")
     files = {
         "good.yaml": ok,
@@ -414,6 +420,13 @@ def test_validator_reports_every_problem_and_changes_nothing(tmp_path: Path) -> 
     with pytest.raises(CorpusError) as exc:
         load_corpus(corpus)
     assert exc.value.problems == problems
+
+
+def test_a_corpus_read_in_several_processes_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    bundled = Path(__file__).resolve().parents[1] / "corpus"
+    one = load_corpus(bundled)
+    monkeypatch.setattr(corpus_module, "PARALLEL_MIN_FILES", 1)
+    assert load_corpus(bundled) == one
 
 
 def test_problem_str() -> None:

@@ -15,7 +15,7 @@ import caresearch.engine as engine_mod
 from caresearch.analysis import Analyzer
 from caresearch.config import Settings
 from caresearch.engine import Engine
-from caresearch.errors import CorpusError, IndexNotReady
+from caresearch.errors import CaresearchError, CorpusError, IndexNotReady
 from caresearch.index import SudachiTokenizer
 from caresearch.store import IndexStore
 
@@ -306,3 +306,129 @@ def test_a_documents_word_score_comes_only_from_its_own_matches(
         own = [p[doc] for p in parts if doc in p]
         # a disjunction-max is at least the best alternative and at most their sum
         assert max(own) - 1e-6 <= score <= sum(own) + 1e-6, (bundled_engine.index.docs[doc], own)
+
+
+# --- the bulk writer: several processes, runs on disk, counts collected while writing ---------
+
+
+def _postings(path: Path) -> dict:
+    """Everything a reader sees of an index: postings with their values and block statistics,
+    term statistics, stored fields and field lengths, by document id (segment order aside)."""
+    from whoosh.index import open_dir
+
+    from caresearch.index import INDEX_NAME, TEXT_FIELDS
+
+    ix = open_dir(str(path), indexname=INDEX_NAME)
+    try:
+        with ix.reader() as r:
+            ids = [f["id"] for f in r.all_stored_fields()]
+            out: dict = {
+                "stored": sorted(map(tuple, (sorted(f.items()) for f in r.all_stored_fields())))
+            }
+            for field in ("id", "case_id", "kind", *TEXT_FIELDS):
+                for term in r.field_terms(field):
+                    m = r.postings(field, term)
+                    posts = []
+                    while m.is_active():
+                        posts.append((ids[m.id()], m.weight(), m.value()))
+                        m.next()
+                    info = r.term_info(field, term)
+                    out[(field, term)] = (
+                        sorted(posts),
+                        round(info.weight(), 3),  # summed over segments in float32
+                        info.doc_frequency(),
+                        info.max_weight(),
+                        info.min_length(),
+                        info.max_length(),
+                    )
+            for field in TEXT_FIELDS:
+                out[("length", field)] = r.field_length(field)
+                out[("lengths", field)] = sorted(
+                    (ids[d], r.doc_field_length(d, field) or 0) for d in range(r.doc_count_all())
+                )
+    finally:
+        ix.close()
+    return out
+
+
+def _counts_by_id(counts) -> set:
+    return {
+        (counts.doc_ids[r], counts.vocab[c], n, f)
+        for r, c, n, f in zip(counts.rows, counts.cols, counts.counts, counts.fields, strict=True)
+    }
+
+
+def test_parallel_and_spilled_builds_index_exactly_what_whoosh_would(
+    bundled_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk writer's short cuts (our postings, several processes, sorted runs on disk)
+    must write the same index as Whoosh's own writer, and collect the counts it holds."""
+    from whoosh.index import create_in
+
+    from caresearch import index as index_mod
+
+    docs = list(engine_mod.index_docs(bundled_engine.cases))
+    analyzer = Analyzer()
+    # Whoosh's own writer, as the reference
+    ref = tmp_path / "whoosh"
+    ref.mkdir()
+    ix = create_in(str(ref), index_mod.make_schema(analyzer), indexname=index_mod.INDEX_NAME)
+    writer = ix.writer()
+    for d in docs:
+        fields = {"id": d.id, "case_id": d.case_id, "kind": d.kind}
+        fields.update((n, getattr(d, n)) for n in index_mod.TEXT_FIELDS if getattr(d, n))
+        writer.add_document(**fields)
+    writer.commit()
+    expected = _postings(ref)
+
+    one = tmp_path / "one"
+    n, counts_one = index_mod.write_index(one, docs, analyzer)
+    assert n == len(docs) and _postings(one) == expected
+    monkeypatch.setattr(index_mod, "BATCH_DOCS", 7)  # many batches over both processes
+    two = tmp_path / "two"
+    _n, counts_two = index_mod.write_index(two, docs, analyzer, procs=2)
+    assert _postings(two) == expected
+    monkeypatch.setattr(index_mod, "RUN_POSTINGS", 500)  # several sorted runs per writer
+    spilled = tmp_path / "spilled"
+    _n, counts_spilled = index_mod.write_index(spilled, docs, analyzer, procs=2)
+    assert _postings(spilled) == expected
+    assert not [p for p in spilled.rglob("*.run")]  # runs are removed after the flush
+
+    # The counts collected while writing are those Whoosh holds, however the build ran.
+    held = _counts_by_id(index_mod.term_counts(one))
+    assert _counts_by_id(counts_one) == held
+    assert _counts_by_id(counts_two) == held == _counts_by_id(counts_spilled)
+    # ...and the document table of a parallel build follows Whoosh's document numbers.
+    for path in (two, spilled):
+        table = index_mod.SearchIndex.open(path)
+        try:
+            stored = index_mod.term_counts(path).doc_ids
+            assert list(table.docs.ids) == list(stored)
+            assert [d.case_id for d in table.docs] == [d.id.split("-")[0] for d in table.docs]
+        finally:
+            table.close()
+
+
+def test_a_failing_indexing_process_stops_the_build_and_leaves_nothing(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from caresearch import index as index_mod
+
+    s = settings_for(tiny_corpus, tmp_path)
+    assert Engine.build(s).built
+    before = current_pointer(s)
+    monkeypatch.setattr(engine_mod, "PARALLEL_MIN_DOCS", 1)  # two processes even for 3 cases
+    monkeypatch.setattr(index_mod, "BATCH_DOCS", 2)
+    real_add = index_mod._BulkWriter.add
+
+    def add(self, doc):  # runs in the indexing processes (forked with this patch)
+        if doc.kind == "case" and doc.case_id == "beta":
+            raise OSError(28, "No space left on device")
+        real_add(self, doc)
+
+    monkeypatch.setattr(index_mod._BulkWriter, "add", add)
+    with pytest.raises(CaresearchError, match="No space left on device"):
+        Engine.build(s, force=True)
+    assert current_pointer(s) == before
+    assert not list((s.index_dir / "builds").glob("*.partial"))
+    assert search_ids(s, "見守り")  # the old build still answers

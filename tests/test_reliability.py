@@ -750,3 +750,53 @@ def test_build_that_cannot_write_says_so(tiny_corpus: Path, tmp_path: Path, caps
     )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes whose environment holds `marker` (a build and the processes it started)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker.encode() in (proc / "environ").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_indexing_processes_stop_when_their_build_is_killed(served) -> None:
+    settings, current = served
+    _grow(settings.corpus_dir)
+    marker = f"CARESEARCH_TEST_BUILD={os.getpid()}-{time.monotonic_ns()}"
+    script = (
+        "import sys, caresearch.engine as e, caresearch.index as i\n"
+        "from caresearch.config import Settings\n"
+        "e.PARALLEL_MIN_DOCS = 1; i.BATCH_DOCS = 1  # two processes, fed slowly\n"
+        "e.Engine.build(Settings.from_env({}, corpus_dir=sys.argv[1], index_dir=sys.argv[2]),"
+        " force=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    env[marker.split("=")[0]] = marker.split("=")[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(settings.corpus_dir), str(settings.index_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_marked(marker)) < 3:  # the build and its two indexing processes
+            assert proc.poll() is None, "the build ended before its indexing processes started"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    deadline = time.monotonic() + 15
+    while _marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _marked(marker) == [], "indexing processes outlived the killed build"
+    _assert_old_build_serves(settings, current)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from .models import Case, ContentSection, HistoryEvent, Item, Lesson, Restoratio
 SCHEMA_PATH = Path(__file__).parent / "data" / "case.schema.json"
 CASES_DIRNAME = "cases"
 THEMES_FILENAME = "themes.yaml"
+PARALLEL_MIN_FILES = 500  # below this, starting processes costs more than parsing in one
 
 # Where item lists live in a case file and the id each item must carry: "<case>-<prefix><n>".
 ID_PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -125,6 +127,31 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> tuple[bool, Any
         what = getattr(exc, "problem", None) or str(exc)
         problems.append(Problem(rel, "", f"invalid YAML{where}: {what}"))
         return False, None
+
+
+def _read_case(path: Path) -> tuple[bool, Any, list[Problem]]:
+    """(ok, data, problems) of one case file: read, parsed and checked against the schema."""
+    rel = f"{CASES_DIRNAME}/{path.name}"
+    problems: list[Problem] = []
+    ok, data = _read_yaml(path, rel, problems)
+    if ok and isinstance(data, dict):
+        for error in _schema_errors(data):
+            for p in _schema_problems(rel, error):
+                if p not in problems:
+                    problems.append(p)
+    return ok, data, problems
+
+
+def _read_cases(paths: list[Path]) -> list[tuple[bool, Any, list[Problem]]]:
+    """`_read_case` of each file: in several processes for a large corpus, where parsing and
+    schema checks are most of the time of loading it."""
+    procs = min(os.cpu_count() or 1, 4)
+    if len(paths) < PARALLEL_MIN_FILES or procs < 2:
+        return [_read_case(p) for p in paths]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=procs) as pool:
+        return list(pool.map(_read_case, paths, chunksize=64))
 
 
 # ---------------------------------------------------------------- schema errors → problems
@@ -354,21 +381,16 @@ def _scan(corpus_dir: Path) -> tuple[list[Problem], list[str], list[dict[str, An
     paths = sorted(cases_dir.glob("*.yaml"))
     if not paths:
         problems.append(Problem(CASES_DIRNAME, "", "no case files (*.yaml)"))
-    for path in paths:
+    for path, (ok, data, file_problems) in zip(paths, _read_cases(paths), strict=True):
         rel = f"{CASES_DIRNAME}/{path.name}"
-        ok, data = _read_yaml(path, rel, problems)
+        before = len(problems)
+        problems.extend(file_problems)
         if not ok:
             continue
         if not isinstance(data, dict):
             got = "an empty file" if data is None else _type_name(data)
             problems.append(Problem(rel, "", f"expected a mapping of case fields, got {got}"))
             continue
-        before = len(problems)
-        errors = _schema_errors(data)
-        for error in errors:
-            for p in _schema_problems(rel, error):
-                if p not in problems:
-                    problems.append(p)
         _case_checks(rel, path.stem, data, labels, seen_ids, problems)
         case_id = data.get("id")
         if isinstance(case_id, str):

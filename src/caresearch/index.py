@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import threading
 import traceback
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -26,9 +28,11 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 from whoosh.scoring import BM25F
+from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.writing import SegmentWriter
 
 from .analysis import Analyzer
-from .errors import IndexNotReady
+from .errors import CaresearchError, IndexNotReady
 from .models import TermCounts
 from .query import QueryWord, Variant
 
@@ -45,6 +49,8 @@ FIELD_BOOSTS: dict[str, float] = {
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
 BATCH_DOCS = 200  # documents per job handed to an indexing process
+RUN_POSTINGS = 1_000_000  # postings a writer keeps in memory (~250 MB) before a sorted run
+RUN_CHUNK = 10_000  # postings pickled together in a run
 PHRASE_CANDIDATES = 200  # documents whose positions are checked for a phrase
 PHRASE_CACHE = 512  # phrase results kept per open index (the same phrases recur)
 IMPACTS_FILE = "impacts.npz"
@@ -134,34 +140,373 @@ def write_index(
     """Write a new index into the empty directory `path`: the Whoosh index, and beside it the
     precomputed BM25F scores of every term. Returns the number of documents and the counts.
 
-    With procs > 1, Whoosh's multiprocessing writer analyses and indexes batches of documents
-    in that many processes (each with its own Sudachi), and keeps their segments as they are.
+    With procs > 1, that many processes (each with its own Sudachi) analyse and index
+    batches of documents into a segment each, and the index is committed with all of them.
     """
     path.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.create_in(str(path), make_schema(analyzer), indexname=INDEX_NAME)
-    if procs > 1:
-        from whoosh.multiproc import MpWriter
-
-        writer = MpWriter(ix, procs=procs, batchsize=BATCH_DOCS, multisegment=True, limitmb=128)
-    else:
-        writer = ix.writer(limitmb=256)
-    count = 0
+    writer = _BulkWriter(ix)
     try:
-        for doc in docs:
-            fields: dict[str, object] = {"id": doc.id, "case_id": doc.case_id, "kind": doc.kind}
-            for name in TEXT_FIELDS:
-                text = getattr(doc, name)
-                if text:
-                    fields[name] = text
-            writer.add_document(**fields)
-            count += 1
+        if procs > 1:
+            segments, collected = _index_in_processes(path, docs, procs)
+            writer.commit_segments(segments)
+        else:
+            for doc in docs:
+                writer.add(doc)
+            collected = [writer.collected]
+            writer.commit()
     except BaseException:
         writer.cancel()
         raise
-    writer.commit()
-    counts, docs = _read_back(path)
-    _save_tables(path, counts, docs)
-    return count, counts
+    counts, table = _merge_collected(collected)
+    _save_tables(path, counts, table)
+    return len(table), counts
+
+
+# --- bulk writing -------------------------------------------------------------------------
+# Whoosh's SegmentWriter, with two per-posting costs of a bulk load removed (profiles in
+# bench/NOTES.md). The files it writes are Whoosh's own; a reader cannot tell the difference.
+
+
+class _PostingRuns:
+    """Whoosh's posting pool for a bulk load: `add` is a list's append, and when the list is
+    full it is sorted and written as one run, pickled in chunks (Whoosh sizes every posting
+    and pickles each on its own). Runs are merged when the segment is written."""
+
+    def __init__(self, tempdir: Path, limit: int) -> None:
+        self.items: list[tuple] = []
+        self.add = self.items.append
+        self.limit = limit
+        self.fieldnames: set[str] = set()  # part of Whoosh's pool interface
+        self._tempdir = tempdir
+        self._runs: list[Path] = []
+
+    def full(self) -> bool:
+        return len(self.items) >= self.limit
+
+    def spill(self) -> None:
+        import pickle
+        import tempfile
+
+        self.items.sort()
+        self._tempdir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(suffix=".run", dir=self._tempdir)
+        with open(fd, "wb") as f:
+            for i in range(0, len(self.items), RUN_CHUNK):
+                pickle.dump(self.items[i : i + RUN_CHUNK], f, protocol=pickle.HIGHEST_PROTOCOL)
+        self._runs.append(Path(name))
+        self.items.clear()  # keeps `add` bound to the same list
+
+    def iter_postings(self) -> Iterator[tuple]:
+        if not self._runs:
+            self.items.sort()
+            return iter(self.items)
+        if self.items:
+            self.spill()
+        import heapq
+
+        return heapq.merge(*(self._read_run(run) for run in self._runs))
+
+    @staticmethod
+    def _read_run(run: Path) -> Iterator[tuple]:
+        import pickle
+
+        with open(run, "rb") as f:
+            while True:
+                try:
+                    chunk = pickle.load(f)
+                except EOFError:
+                    return
+                yield from chunk
+
+    def cleanup(self) -> None:
+        self.items.clear()
+        for run in self._runs:
+            run.unlink(missing_ok=True)
+        self._runs.clear()
+        with contextlib.suppress(OSError):
+            self._tempdir.rmdir()
+
+
+def _write_postings(
+    fieldwriter, schema: Schema, lengths_of: Mapping[str, Sequence[int]], items: Iterable[tuple]
+) -> None:
+    """Whoosh's `FieldWriter.add_postings` for sorted postings of a W3 segment: the same calls
+    and the same bytes, with the field lengths from `lengths_of` (field -> length per document,
+    as the segment stores it) instead of a lookup in the segment per posting, and without the
+    posting writer's per-posting type checks."""
+    lastfn = lasttext = None
+    post = lengths = None
+    for fieldname, btext, docnum, weight, value in items:
+        if fieldname != lastfn:
+            if lasttext is not None:
+                fieldwriter.finish_term()
+            if lastfn is not None:
+                fieldwriter.finish_field()
+            fieldwriter.start_field(fieldname, schema[fieldname])
+            lastfn, lasttext = fieldname, None
+            lengths = lengths_of[fieldname]
+        if btext != lasttext:
+            if lasttext is not None:
+                fieldwriter.finish_term()
+            fieldwriter.start_term(btext)
+            lasttext = btext
+            post = fieldwriter._postwriter
+        # W3PostingsWriter.add_posting, inlined
+        if len(post._ids) >= post._blocklimit:
+            post._write_block()
+        post._ids.append(docnum)
+        post._weights.append(weight)
+        if weight > post._maxweight:
+            post._maxweight = weight
+        if value:
+            post._values.append(value)
+        length = lengths[docnum]
+        if length:
+            if post._minlength is None or length < post._minlength:
+                post._minlength = length
+            if length > post._maxlength:
+                post._maxlength = length
+    if lasttext is not None:
+        fieldwriter.finish_term()
+    if lastfn is not None:
+        fieldwriter.finish_field()
+
+
+class _Collected:
+    """The term counts and document table of what one writer added, gathered as it adds
+    them: reading them back from the finished segments took a sixth of a build."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.rows, self.cols = array("i"), array("i")  # document (in this writer), term
+        self.counts, self.fields = array("f"), array("b")
+        self.ids: list[str] = []
+        self.case_ids: list[str] = []
+        self.kinds: list[str] = []
+
+
+def _merge_collected(parts: Sequence[_Collected]) -> tuple[TermCounts, DocTable]:
+    """One TermCounts and DocTable from the writers' parts, in the order of their segments."""
+    vocab: dict[str, int] = {}
+    rows, cols = [], []
+    offset = 0
+    for part in parts:
+        local = np.array([vocab.setdefault(t, len(vocab)) for t in part.vocab], dtype=np.int32)
+        rows.append(np.frombuffer(part.rows, dtype=np.int32) + offset)
+        cols.append(local[np.frombuffer(part.cols, dtype=np.int32)])
+        offset += len(part.ids)
+
+    def joined(arrays: list[np.ndarray], typecode: str) -> array:
+        return array(typecode, np.concatenate(arrays).tobytes() if arrays else b"")
+
+    def concat(name: str) -> list:
+        return [x for part in parts for x in getattr(part, name)]
+
+    counts = TermCounts(
+        tuple(concat("ids")),
+        tuple(vocab),
+        joined(rows, "i"),
+        joined(cols, "i"),
+        joined([np.frombuffer(p.counts, dtype=np.float32) for p in parts], "f"),
+        joined([np.frombuffer(p.fields, dtype=np.int8) for p in parts], "b"),
+        TEXT_FIELDS,
+    )
+    return counts, DocTable(counts.doc_ids, concat("case_ids"), concat("kinds"))
+
+
+class _BulkWriter(SegmentWriter):
+    def __init__(self, ix: whoosh_index.Index, *, lock: bool = True) -> None:
+        super().__init__(ix, _lk=lock)
+        tempdir = Path(ix.storage.folder) / f"bulk-{os.getpid()}-{self.newsegment.segid}"
+        self.pool = _PostingRuns(tempdir, RUN_POSTINGS)
+        self.collected = _Collected()
+        self._single: dict[int, bytes] = {}  # position -> Positions-encoded [position]
+        self._lengths = {name: array("I") for name in TEXT_FIELDS}  # per field, per document
+
+    def add(self, doc: IndexDoc) -> None:
+        """`add_document` for one IndexDoc. Text fields take a short cut: our analyzer's terms
+        become postings directly, as Whoosh's Positions format would encode them (without a
+        Token object per term and a second pass through `word_values`)."""
+        self._check_state()
+        schema, docnum, add_post = self.schema, self.docnum, self.pool.add
+        got = self.collected
+        row = len(got.ids)
+        got.ids.append(doc.id)
+        got.case_ids.append(doc.case_id)
+        got.kinds.append(doc.kind)
+        values = {"id": doc.id, "case_id": doc.case_id, "kind": doc.kind}
+        values.update((name, text) for name in TEXT_FIELDS if (text := getattr(doc, name)))
+        for lengths in self._lengths.values():
+            lengths.append(0)
+        self.perdocwriter.start_doc(docnum)
+        for name in sorted(values):
+            value, field = values[name], schema[name]
+            length = 0
+            if name in FIELD_BOOSTS:  # TEXT: positions, scorable, not stored
+                positions: dict[str, list[int]] = {}
+                for term, pos, _start, _end in field.analyzer.analyzer.index_terms(value):
+                    positions.setdefault(term, []).append(pos)
+                fmt = field.format
+                boost, encode, single = fmt.field_boost, fmt.encode, self._single
+                vocab = got.vocab
+                for term, poslist in positions.items():
+                    freq = len(poslist)
+                    length += freq
+                    if freq == 1:  # most postings: one position, the same bytes every time
+                        vbytes = single.get(poslist[0])
+                        if vbytes is None:
+                            vbytes = single[poslist[0]] = encode(poslist)
+                    else:
+                        vbytes = encode(poslist)
+                    add_post((name, term.encode("utf-8"), docnum, freq * boost, vbytes))
+                n = len(positions)
+                got.rows.extend([row] * n)
+                got.cols.extend([vocab.setdefault(t, len(vocab)) for t in positions])
+                got.counts.extend([len(p) for p in positions.values()])
+                got.fields.extend([TEXT_FIELDS.index(name)] * n)
+                self._lengths[name][-1] = length
+                self.perdocwriter.add_field(name, field, None, length)
+            else:  # the three ID fields: Whoosh's own path
+                for tbytes, _freq, weight, vbytes in field.index(value):
+                    add_post((name, tbytes, docnum, weight, vbytes))
+                self.perdocwriter.add_field(name, field, value if field.stored else None, 0)
+        self.perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+        if self.pool.full():
+            self.pool.spill()
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        # A length is stored as one byte, so the block statistics see it rounded that way.
+        stored = {0: 0}
+        zeros = [0] * (self.docnum - self.docbase)  # ID fields: not scorable, no lengths
+        lengths_of: dict[str, list[int]] = defaultdict(lambda: zeros)
+        for name, lengths in self._lengths.items():
+            lengths_of[name] = [
+                stored.get(n) or stored.setdefault(n, byte_to_length(length_to_byte(n)))
+                for n in lengths
+            ]
+        _write_postings(self.fieldwriter, self.schema, lengths_of, self.pool.iter_postings())
+        self.fieldwriter.close()
+
+    def commit_segments(self, segments: list) -> None:
+        """Commit the segments other processes wrote, as the index's only segments."""
+        self._close_segment()  # this writer's own segment stays empty
+        self._commit_toc(segments)
+        self._finish()
+
+
+def _index_in_processes(
+    path: Path, docs: Iterable[IndexDoc], procs: int
+) -> tuple[list, list[_Collected]]:
+    """Index `docs` in `procs` worker processes: their segments, and what each collected."""
+    import multiprocessing as mp
+    import queue as queue_module
+
+    jobs: mp.Queue = mp.Queue(maxsize=2 * procs)
+    results: mp.Queue = mp.Queue()
+    workers = [
+        mp.Process(target=_index_worker, args=(str(path), jobs, results), daemon=True)
+        for _ in range(procs)
+    ]
+    for w in workers:
+        w.start()
+
+    def check_workers() -> None:
+        for w in workers:
+            if w.exitcode not in (None, 0):
+                raise CaresearchError(
+                    f"an indexing process died (exit code {w.exitcode}); "
+                    "the previous index is still in use"
+                )
+
+    def put(item) -> None:
+        while True:
+            try:
+                jobs.put(item, timeout=0.5)
+                return
+            except queue_module.Full:
+                check_workers()
+
+    done: list[tuple] = []
+    try:
+        batch: list[IndexDoc] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == BATCH_DOCS:
+                put(batch)
+                batch = []
+        if batch:
+            put(batch)
+        for _ in workers:
+            put(None)
+        while len(done) < len(workers):
+            try:
+                kind, *value = results.get(timeout=0.5)
+            except queue_module.Empty:
+                check_workers()
+                if all(w.exitcode is not None for w in workers) and results.empty():
+                    raise CaresearchError(
+                        "the indexing processes ended without a segment"
+                    ) from None
+                continue
+            if kind == "error":
+                name, errno, message = value
+                if errno is not None:  # reported like the same error in this process
+                    raise OSError(errno, message)
+                raise CaresearchError(
+                    f"the build failed in an indexing process ({name}: {message}); "
+                    "the previous index is still in use"
+                )
+            done.append(tuple(value))
+        for w in workers:
+            w.join()
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+                w.join()
+    done = [(segment, got) for segment, got in done if segment is not None]
+    return [segment for segment, _got in done], [got for _segment, got in done]
+
+
+def _index_worker(path: str, jobs, results) -> None:
+    """One indexing process: documents from `jobs` into one segment, sent to `results`."""
+    import queue as queue_module
+
+    parent = os.getppid()
+    try:
+        ix = _open_writable(Path(path))
+        writer = _BulkWriter(ix, lock=False)  # the parent holds the index's lock
+        added = False
+        while True:
+            try:
+                batch = jobs.get(timeout=1.0)
+            except queue_module.Empty:
+                if os.getppid() != parent:  # the build was killed: stop, write nothing
+                    writer.pool.cleanup()
+                    return
+                continue
+            if batch is None:
+                break
+            for doc in batch:
+                writer.add(doc)
+                added = True
+        segment = writer._finalize_segment() if added else None
+        if not added:
+            writer._close_segment()
+        results.put(("segment", segment, writer.collected))
+    except BaseException as exc:  # reported to the parent, which stops the build
+        errno = exc.errno if isinstance(exc, OSError) else None
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        results.put(("error", type(exc).__name__, errno, message))
+        raise
+
+
+def _open_writable(path: Path) -> whoosh_index.Index:
+    return whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
 
 
 def _save_tables(path: Path, counts: TermCounts, docs: DocTable) -> None:
@@ -175,60 +520,25 @@ def _save_tables(path: Path, counts: TermCounts, docs: DocTable) -> None:
 
 
 def term_counts(path: Path, fields: Sequence[str] = TEXT_FIELDS) -> TermCounts:
-    """Every (document, term, field) count in the index at `path`."""
-    return _read_back(path, fields)[0]
-
-
-def _read_back(path: Path, fields: Sequence[str] = TEXT_FIELDS) -> tuple[TermCounts, DocTable]:
-    """The term counts and the document table of the index at `path`, in one pass."""
+    """Every (document, term, field) count in the index at `path`, read back from Whoosh's
+    postings (slow; a build collects the same counts as it writes them)."""
     ix = _open_readonly(path)
     try:
         with ix.reader() as reader:
-            docs = DocTable.from_rows(
-                (f["id"], f["case_id"], f["kind"]) for f in reader.all_stored_fields()
-            )
-            doc_ids = docs.ids
+            doc_ids = tuple(f["id"] for f in reader.all_stored_fields())
             vocab: dict[str, int] = {}
             rows, cols, counts, field_of = array("i"), array("i"), array("f"), array("b")
-            # Segment by segment (a parallel build writes several): their matchers are
-            # Whoosh's leaf matchers, which `_doc_freqs` reads a block at a time.
-            for leaf, base in reader.leaf_readers():
-                for k, field in enumerate(fields):
-                    boost = FIELD_BOOSTS.get(field, 1.0)
-                    for term in leaf.field_terms(field):
-                        j = vocab.setdefault(term, len(vocab))
-                        ids, freqs = _doc_freqs(leaf.postings(field, term), boost)
-                        rows.extend([base + d for d in ids] if base else ids)
-                        counts.extend(freqs)
-                        cols.extend([j] * len(ids))
-                        field_of.extend([k] * len(ids))
+            for k, field in enumerate(fields):
+                for term in reader.field_terms(field):
+                    j = vocab.setdefault(term, len(vocab))
+                    for docnum, freq in reader.postings(field, term).items_as("frequency"):
+                        rows.append(docnum)
+                        cols.append(j)
+                        counts.append(freq)
+                        field_of.append(k)
     finally:
         ix.close()
-    return TermCounts(doc_ids, tuple(vocab), rows, cols, counts, field_of, tuple(fields)), docs
-
-
-def _doc_freqs(matcher, boost: float) -> tuple[array, array]:
-    """Document numbers and term frequencies of one posting list.
-
-    Whoosh 2.7's own leaf matcher is read a block at a time: ids and weights are arrays
-    there, and a positions field's weight is frequency × field boost. Half the time of a
-    posting-by-posting walk, which is the fallback for any other matcher.
-    """
-    ids, weights = array("i"), array("f")
-    if not all(hasattr(matcher, a) for a in ("_read_ids", "_read_weights", "_next_block")):
-        freqs = array("f")  # pragma: no cover - other codecs
-        for docnum, freq in matcher.items_as("frequency"):  # pragma: no cover
-            ids.append(docnum)
-            freqs.append(freq)
-        return ids, freqs  # pragma: no cover
-    while matcher.is_active():
-        matcher._read_ids()
-        matcher._read_weights()
-        ids.extend(matcher._ids)
-        weights.extend(matcher._weights)
-        matcher._next_block()
-    freqs = np.rint(np.frombuffer(weights, dtype=np.float32) / np.float32(boost))
-    return ids, array("f", freqs.astype(np.float32).tobytes())
+    return TermCounts(doc_ids, tuple(vocab), rows, cols, counts, field_of, tuple(fields))
 
 
 def bm25f_impacts(counts: TermCounts, k1: float = 1.2, b: float = 0.75):
