@@ -144,6 +144,8 @@ def task_build(corpus: str, index: str) -> dict:
     t0, c0 = time.perf_counter(), cpu_seconds()
     report = Engine.build(settings, force=True)
     seconds = time.perf_counter() - t0
+    import resource
+
     return {
         "seconds": seconds,
         "cpu": cpu_seconds() - c0,
@@ -151,25 +153,24 @@ def task_build(corpus: str, index: str) -> dict:
         "passages": report.passages,
         "documents": report.documents,
         "path": report.path,
+        "phases": report.phases,
         "status": proc_status(),
+        # the largest indexing process (kB), which VmHWM of this one does not include
+        "children_maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     }
 
 
 def _build_texts(corpus: str) -> tuple[list[str], float]:
-    """The distinct texts Engine.build analyses, and the time load_corpus took."""
+    """Every text Engine.build analyses (each field of each indexed document, repeats
+    included, as the build analyses them), and the time load_corpus took."""
     from caresearch.corpus import load_corpus
+    from caresearch.engine import index_docs
+    from caresearch.index import TEXT_FIELDS
 
     t0 = time.perf_counter()
     cases = load_corpus(Path(corpus))
     load_s = time.perf_counter() - t0
-    try:
-        from caresearch.engine import _texts
-
-        texts = list(dict.fromkeys(_texts(cases)))
-    except ImportError:  # the engine changed: fall back to every passage text and title
-        texts = list(
-            dict.fromkeys([t for c in cases for t in (c.title, *(p.text for p in c.passages()))])
-        )
+    texts = [text for doc in index_docs(cases) for f in TEXT_FIELDS if (text := getattr(doc, f))]
     return texts, load_s
 
 
@@ -840,7 +841,7 @@ def render(results: list[dict], mach: dict) -> str:
     w(
         "| size | cases | chars/case | texts | chars analysed | build s (median) | tokenize-only s | "
         "**build / tokenize** | CPU s: build / tokenize (ratio) | tokenize 2 procs s | "
-        "load_corpus s | build peak RSS MB | index size MB (files) | corpus MB |"
+        "load_corpus s | build peak RSS MB (main / largest child) | index size MB (files) | corpus MB |"
     )
     w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
@@ -852,6 +853,7 @@ def render(results: list[dict], mach: dict) -> str:
         ts = median([t["seconds"] for t in toks])
         ratio = build_ratio(r)
         hwm = max((b["status"].get("VmHWM", 0) for b in builds), default=0)
+        child = max((b.get("children_maxrss") or 0 for b in builds), default=0)
         corpus = r.get("corpus", {})
         chars_case = corpus.get("chars_per_case")
         if chars_case is None and toks and corpus.get("cases"):
@@ -868,7 +870,7 @@ def render(results: list[dict], mach: dict) -> str:
             f"**{'–' if ratio is None else f'{ratio:.1f} ×'}** | {cpu_cell} | "
             f"{fmt_s(t2.get('seconds'))} | "
             f"{fmt_s(median([t['load_corpus_seconds'] for t in toks]))} | "
-            f"{hwm / 1024:.0f} | {mb(idx.get('disk_bytes'))} ({idx.get('files', '–')}) | "
+            f"{hwm / 1024:.0f}{f' / {child / 1024:.0f}' if child else ''} | {mb(idx.get('disk_bytes'))} ({idx.get('files', '–')}) | "
             f"{mb((corpus.get('disk') or {}).get('disk_bytes'))} |"
         )
     w("")

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import queue
+import sys
 import threading
 import traceback
 from array import array
@@ -164,8 +165,10 @@ def write_index(
 
 
 # --- bulk writing -------------------------------------------------------------------------
-# Whoosh's SegmentWriter, with two per-posting costs of a bulk load removed (profiles in
-# bench/NOTES.md). The files it writes are Whoosh's own; a reader cannot tell the difference.
+# Whoosh's SegmentWriter with the per-posting costs of a bulk load taken out (profiles in
+# bench/NOTES.md): postings made straight from our analyzer's terms, a plain list as the
+# posting pool, field lengths kept while adding. Its segments hold the same postings, values and
+# statistics as those of Whoosh's writer (tests/test_index.py compares them posting by posting).
 
 
 class _PostingRuns:
@@ -401,7 +404,11 @@ class _BulkWriter(SegmentWriter):
 def _index_in_processes(
     path: Path, docs: Iterable[IndexDoc], procs: int
 ) -> tuple[list, list[_Collected]]:
-    """Index `docs` in `procs` worker processes: their segments, and what each collected."""
+    """Index `docs` in `procs` worker processes: their segments, and what each collected.
+
+    Batches go through a bounded queue (so a progress bar over `docs` follows the indexing);
+    an error in a worker, or a worker that dies, stops the build with a message.
+    """
     import multiprocessing as mp
     import queue as queue_module
 
@@ -411,16 +418,29 @@ def _index_in_processes(
         mp.Process(target=_index_worker, args=(str(path), jobs, results), daemon=True)
         for _ in range(procs)
     ]
-    for w in workers:
-        w.start()
+    done: list[tuple] = []
 
-    def check_workers() -> None:
-        for w in workers:
-            if w.exitcode not in (None, 0):
-                raise CaresearchError(
-                    f"an indexing process died (exit code {w.exitcode}); "
-                    "the previous index is still in use"
-                )
+    def receive(timeout: float) -> None:
+        """Take one report from the workers (if one comes within `timeout`)."""
+        try:
+            kind, *value = results.get(timeout=timeout)
+        except queue_module.Empty:
+            for w in workers:
+                if w.exitcode not in (None, 0):
+                    raise CaresearchError(
+                        f"an indexing process died (exit code {w.exitcode}); "
+                        "the previous index is still in use"
+                    ) from None
+            return
+        if kind == "error":
+            name, errno, message = value
+            if errno is not None:  # reported like the same error in this process
+                raise OSError(errno, message)
+            raise CaresearchError(
+                f"the build failed in an indexing process ({name}: {message}); "
+                "the previous index is still in use"
+            )
+        done.append(tuple(value))
 
     def put(item) -> None:
         while True:
@@ -428,9 +448,10 @@ def _index_in_processes(
                 jobs.put(item, timeout=0.5)
                 return
             except queue_module.Full:
-                check_workers()
+                receive(0)
 
-    done: list[tuple] = []
+    for w in workers:
+        w.start()
     try:
         batch: list[IndexDoc] = []
         for doc in docs:
@@ -443,24 +464,7 @@ def _index_in_processes(
         for _ in workers:
             put(None)
         while len(done) < len(workers):
-            try:
-                kind, *value = results.get(timeout=0.5)
-            except queue_module.Empty:
-                check_workers()
-                if all(w.exitcode is not None for w in workers) and results.empty():
-                    raise CaresearchError(
-                        "the indexing processes ended without a segment"
-                    ) from None
-                continue
-            if kind == "error":
-                name, errno, message = value
-                if errno is not None:  # reported like the same error in this process
-                    raise OSError(errno, message)
-                raise CaresearchError(
-                    f"the build failed in an indexing process ({name}: {message}); "
-                    "the previous index is still in use"
-                )
-            done.append(tuple(value))
+            receive(0.5)
         for w in workers:
             w.join()
     finally:
@@ -477,8 +481,11 @@ def _index_worker(path: str, jobs, results) -> None:
     import queue as queue_module
 
     parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:  # the build died before that took effect
+        return
     try:
-        ix = _open_writable(Path(path))
+        ix = whoosh_index.open_dir(path, indexname=INDEX_NAME)
         writer = _BulkWriter(ix, lock=False)  # the parent holds the index's lock
         added = False
         while True:
@@ -505,8 +512,17 @@ def _index_worker(path: str, jobs, results) -> None:
         raise
 
 
-def _open_writable(path: Path) -> whoosh_index.Index:
-    return whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when the build that started it dies (even by SIGKILL,
+    whatever this process is waiting on). Elsewhere the worker's own check of its parent, between
+    batches, has to do."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _save_tables(path: Path, counts: TermCounts, docs: DocTable) -> None:
