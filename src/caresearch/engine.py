@@ -86,7 +86,15 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 # The code that shapes a build: a change to any of these makes existing builds stale.
 BUILD_CODE = tuple(
     Path(__file__).with_name(name)
-    for name in ("analysis.py", "corpus.py", "engine.py", "index.py", "models.py", "recommend.py")
+    for name in (
+        "analysis.py",
+        "corpus.py",
+        "engine.py",
+        "index.py",
+        "models.py",
+        "recommend.py",
+        "snapshot.py",
+    )
 )
 
 
