@@ -6,6 +6,7 @@ Every index here lives under tmp_path; the repository's index/ is never touched.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -409,6 +410,10 @@ def test_parallel_and_spilled_builds_index_exactly_what_whoosh_would(
             table.close()
 
 
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork",
+    reason="the failure is patched into this process before the indexing processes fork",
+)
 def test_a_failing_indexing_process_stops_the_build_and_leaves_nothing(
     tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
