@@ -163,7 +163,6 @@ class Engine:
         self.themes = snapshot.themes
         self.meta = dict(meta)
         self.build_path = build_path
-        self._case_pos = {cid: i for i, cid in enumerate(recommender.case_ids_)}
         # Position in recommender.case_ids_ of each indexed document's case (-1 if unknown).
         self._doc_case = self.corpus.doc_case
 
@@ -361,11 +360,8 @@ class Engine:
             raise QueryError(f"不明なテーマです: {theme}")
         if kind and kind not in LESSON_SECTIONS:
             raise QueryError(f"不明な種類です: {kind}")
-        chosen = [
-            i
-            for i, c in enumerate(self.case_infos)
-            if (not theme or theme in c.themes) and (not prefecture or c.prefecture == prefecture)
-        ]
+        wanted = clean_filters({"theme": theme, "prefecture": prefecture})
+        chosen = [i for i, c in enumerate(self.case_infos) if case_passes(c, wanted)]
         return tuple(
             (c, lesson)
             for c in self.corpus.snapshot.stream(chosen)
@@ -519,7 +515,7 @@ class Engine:
                     round(float(passage_scores[j]) * cr.score, 4),
                 )
                 for cr in out_cases
-                for j in rec.passages_of(self._case_pos[cr.case.id])
+                for j in rec.passages_of(self.corpus.position(cr.case.id))
                 if rec.passage_section_[j] in LESSON_SECTIONS and passage_scores[j] > 0
             ),
             key=lambda sl: -sl.score,
@@ -575,10 +571,10 @@ class Engine:
 
     def similar(self, case_id: str, *, limit: int = 5) -> tuple[SimilarCase, ...]:
         case = self.case(case_id)
-        a = self._case_pos[case_id]
+        a = self.corpus.position(case.id)  # the model's cases are the snapshot's (checked at open)
         out = []
         for b, score in similar_cases(self.recommender, a, limit):
-            other = self.case(self.recommender.case_ids_[b])
+            other = self.corpus.case(b)
             shared = tuple(t for t in case.themes if t in other.themes)
             terms = top_shared_terms(self.recommender, a, b)
             out.append(SimilarCase(other, round(score, 4), shared, terms))

@@ -39,8 +39,8 @@ class Corpus:
         code = {name: i for i, name in enumerate(self.sections)}
         case_of = np.array([position.get(c, -1) for c in docs.case_names], dtype=np.int64)
         section_of = np.array([code.get(k, 0) for k in docs.kind_names], dtype=np.int64)
-        self.doc_case = case_of[docs.case_codes] if len(docs) else np.zeros(0, dtype=np.int64)
-        self.doc_section = section_of[docs.kind_codes] if len(docs) else np.zeros(0, dtype=np.int64)
+        self.doc_case = case_of[docs.case_codes]
+        self.doc_section = section_of[docs.kind_codes]
         self.doc_ids = docs.ids
 
     def case(self, i: int) -> Case:
