@@ -180,7 +180,6 @@ class _PostingRuns:
         self.items: list[tuple] = []
         self.add = self.items.append
         self.limit = limit
-        self.fieldnames: set[str] = set()  # part of Whoosh's pool interface
         self._tempdir = tempdir
         self._runs: list[Path] = []
 
@@ -613,11 +612,6 @@ class DocTable(Sequence[DocMeta]):
         self.ids = tuple(ids)
         self.case_names, self.case_codes = _codes(case_ids)
         self.kind_names, self.kind_codes = _codes(kinds)
-
-    @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, str, str]]) -> DocTable:
-        rows = list(rows)
-        return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
     def to_json(self) -> dict[str, list]:
         return {
