@@ -163,8 +163,8 @@ def task_build(corpus: str, index: str) -> dict:
 def _build_texts(corpus: str) -> tuple[list[str], float]:
     """Every text Engine.build analyses (each field of each indexed document, repeats
     included, as the build analyses them), and the time load_corpus took."""
+    from caresearch.building import index_docs
     from caresearch.corpus import load_corpus
-    from caresearch.engine import index_docs
     from caresearch.index import TEXT_FIELDS
 
     t0 = time.perf_counter()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from caresearch.analysis import Analyzer, analyze_terms, fold, surface_analyzer
+from caresearch.analysis import Analyzer, fold, surface_analyzer
 from caresearch.corpus import load_corpus
 from caresearch.synonyms import DEFAULT_PATH, SynonymTable
 
@@ -217,11 +217,6 @@ def test_analyzer_works_in_a_fresh_thread(analyzer: Analyzer) -> None:
     with ThreadPoolExecutor(max_workers=1) as pool:
         got = pool.submit(analyzer.terms, "認知症カフェ").result()
     assert got == analyzer.terms("認知症カフェ")
-
-
-def test_analyze_terms_is_the_default_analyzers_terms(analyzer: Analyzer) -> None:
-    text = "ｹｱﾏﾈと社会福祉協議会が認知症カフェを運営"
-    assert analyze_terms(text) == analyzer.terms(text)
 
 
 def test_analyzers_compare_by_settings() -> None:

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from caresearch.cli import main
-from caresearch.config import DEFAULTS, PROJECT_ROOT
+from caresearch.config import PROJECT_ROOT, SETTINGS
 from caresearch.engine import Engine
 from caresearch.models import SECTION_LABELS
 
 CORPUS = PROJECT_ROOT / "corpus"
 TINY = Path(__file__).parent / "data" / "tiny_corpus"
 EXE = Path(sys.executable).with_name("caresearch")
-ENV_VARS = [var for _n, _d, var, _h in DEFAULTS]
+ENV_VARS = [s.env for s in SETTINGS]
 
 
 @pytest.fixture(autouse=True)

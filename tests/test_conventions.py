@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from caresearch.analysis import Analyzer, analyze_terms
+from caresearch.analysis import Analyzer
 from caresearch.config import PROJECT_ROOT, Settings
 from caresearch.engine import Engine
-from caresearch.index import SudachiTokenizer
+from caresearch.index_writer import SudachiTokenizer
 from caresearch.serialize import search_result
 
 PACKAGE = PROJECT_ROOT / "src" / "caresearch"
@@ -58,21 +58,70 @@ def importers_of(prefix: str) -> set[str]:
 
 def test_module_list_is_not_empty() -> None:
     names = {p.relative_to(PACKAGE).as_posix() for p in MODULES}
-    assert {"analysis.py", "index.py", "recommend.py", "cli.py", "engine.py"} <= names
+    assert {
+        "analysis.py",
+        "index.py",
+        "index_writer.py",
+        "recommend.py",
+        "tfidf.py",
+        "policy.py",
+        "building.py",
+        "cli.py",
+        "engine.py",
+    } <= names
 
 
 def test_import_resolution_helper() -> None:
-    assert "caresearch.analysis" in imported_modules(PACKAGE / "index.py")
+    assert "caresearch.analysis" in imported_modules(PACKAGE / "index_writer.py")
     assert "whoosh.index" in imported_modules(PACKAGE / "index.py")
     assert "caresearch.engine" in imported_modules(PACKAGE / "cli.py")
 
 
 @pytest.mark.parametrize(
-    ("library", "owner"),
-    [("whoosh", "index.py"), ("sudachipy", "analysis.py"), ("sklearn", "recommend.py")],
+    ("library", "owners"),
+    [
+        ("whoosh", {"index.py", "index_writer.py"}),  # reading side, writing side
+        ("sudachipy", {"analysis.py"}),
+        ("sklearn", {"tfidf.py"}),
+    ],
 )
-def test_only_one_module_imports_each_heavy_library(library: str, owner: str) -> None:
-    assert importers_of(library) == {owner}
+def test_only_its_own_modules_import_each_heavy_library(library: str, owners: set[str]) -> None:
+    assert importers_of(library) == owners
+
+
+NAMEDTUPLE_API = {"_replace", "_asdict", "_fields", "_make"}
+
+
+def private_reaches(path: Path) -> set[str]:
+    """Private attributes that `path` reads on objects other than self and cls."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and node.attr not in NAMEDTUPLE_API
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+        ):
+            found.add(node.attr)
+    return found
+
+
+def test_only_the_index_writer_reaches_into_private_names() -> None:
+    """Whoosh's internals (and any other object's private attributes) stay in one module."""
+    assert {"_postwriter", "_finalize_segment"} <= private_reaches(PACKAGE / "index_writer.py")
+    others = {
+        p.relative_to(PACKAGE).as_posix(): private_reaches(p)
+        for p in MODULES
+        if p.name != "index_writer.py"
+    }
+    assert {name: found for name, found in others.items() if found} == {}
+
+
+def test_modules_stay_small() -> None:
+    sizes = {p.relative_to(PACKAGE).as_posix(): len(p.read_text().splitlines()) for p in MODULES}
+    assert sizes["engine.py"] < 350
+    assert max(sizes.values()) <= 600, max(sizes, key=sizes.get)
 
 
 def edge_modules() -> Iterator[Path]:
@@ -154,8 +203,8 @@ def test_whoosh_tokenizer_pickles_equal() -> None:
     assert SudachiTokenizer(Analyzer(split_parts=False)) != tok
 
 
-def test_fitted_recommender_pickles_and_scores_alike(bundled_engine: Engine) -> None:
-    rec = bundled_engine.recommender
+def test_fitted_tfidf_model_pickles_and_scores_alike(bundled_engine: Engine) -> None:
+    rec = bundled_engine.model
     clone = pickle.loads(pickle.dumps(rec))
     weighted = {"認知症": 2.0, "就労": 1.0, "見守る": 1.0, "未知語": 1.0}
     literal = {"認知症": 1.0, "就労": 1.0}
@@ -170,17 +219,6 @@ def test_fitted_recommender_pickles_and_scores_alike(bundled_engine: Engine) -> 
 
 
 # --- one analysis for Whoosh and TF-IDF -----------------------------------------------------------------
-
-
-def corpus_texts(engine: Engine) -> list[str]:
-    texts = [p.text for c in engine.cases for p in c.passages()]
-    return texts + [c.title for c in engine.cases] + ["ｹｱﾏﾈとＩＣＴ", "地域の認知症カフェ"]
-
-
-def test_whoosh_tokens_equal_tfidf_terms(bundled_engine: Engine) -> None:
-    tok = SudachiTokenizer()
-    for text in corpus_texts(bundled_engine):
-        assert [t.text for t in tok(text)] == analyze_terms(text), text
 
 
 def test_tfidf_vocabulary_is_what_whoosh_indexed(bundled_engine: Engine) -> None:
@@ -200,10 +238,10 @@ def test_tfidf_vocabulary_is_what_whoosh_indexed(bundled_engine: Engine) -> None
         for c in bundled_engine.cases
         for p in c.passages()
         if p.section in ("key_point", "suggestion", "feature")
-        for t in analyze_terms(p.text)
+        for t in Analyzer().terms(p.text)
     }
     assert indexed == lesson_terms
-    assert indexed <= set(bundled_engine.recommender.vocabulary_)
+    assert indexed <= set(bundled_engine.model.vocabulary_)
 
 
 # --- reproducible builds ---------------------------------------------------------------------------
@@ -234,3 +272,77 @@ def test_two_builds_of_one_corpus_search_alike(bundled_engine: Engine, tmp_path:
         ]
     finally:
         other.close()
+
+
+# --- one table of facets and limits for every edge ---------------------------------------------
+
+
+def _cli_search_ids(engine: Engine, *argv: str) -> tuple[int, list[str]]:
+    import io
+    import json
+
+    from caresearch.cli import main
+
+    out = io.StringIO()
+    s = engine.settings
+    code = main(
+        ["search", *argv, "--json", "--corpus", str(s.corpus_dir), "--index", str(s.index_dir)],
+        out=out,
+    )
+    return code, [h["case_id"] for h in json.loads(out.getvalue())["hits"]] if code == 0 else []
+
+
+def test_every_facet_filters_alike_in_the_engine_the_api_the_pages_and_the_cli(
+    bundled_engine: Engine, client
+) -> None:
+    from caresearch.models import FACETS
+
+    for facet in FACETS:
+        for value in sorted(bundled_engine.facet_values[facet.key])[:3]:
+            try:
+                expected = [
+                    h.case.id
+                    for h in bundled_engine.search("地域", filters={facet.key: value}).hits
+                ]
+            except Exception as exc:
+                pytest.fail(f"{facet.key}={value}: {exc}")
+            api = client.get("/api/search", query_string={"q": "地域", facet.key: value}).json
+            assert [h["case_id"] for h in api["hits"]] == expected, (facet.key, value)
+            assert api["filters"] == {facet.key: value}
+            page = client.get("/search", query_string={"q": "地域", facet.key: value})
+            assert page.status_code == 200
+            assert f"{len(expected)}件" in page.get_data(as_text=True)
+            code, ids = _cli_search_ids(bundled_engine, "地域", facet.flag, value)
+            assert (code, ids) == (0, expected), (facet.key, value)
+
+
+def test_municipality_type_is_a_facet_end_to_end(bundled_engine: Engine, client) -> None:
+    towns = bundled_engine.search("地域", filters={"municipality_type": "町"})
+    assert {h.case.municipality[-1] for h in towns.hits} == {"町"}
+    assert towns.facets["municipality_type"] == {"町": towns.total}
+    html = client.get("/search?q=地域").get_data(as_text=True)
+    assert "市町村の種別" in html
+
+
+def test_every_edge_refuses_the_same_limits(bundled_engine: Engine, client) -> None:
+    from caresearch.config import LIMITS
+    from caresearch.errors import QueryError
+
+    high = LIMITS["limit"].high
+    assert len(bundled_engine.search("地域", page_size=high).hits) <= high
+    with pytest.raises(QueryError):
+        bundled_engine.search("地域", page_size=high + 1)
+    with pytest.raises(QueryError):
+        bundled_engine.recommend("認知症の人の就労の場", limit=high + 1)
+    assert client.get(f"/api/search?q=地域&limit={high + 1}").status_code == 400
+    assert (
+        client.post("/api/recommend", json={"text": "認知症", "limit": high + 1}).status_code == 400
+    )
+    assert client.get(f"/api/search?q=地域&limit={high}").status_code == 200
+    with pytest.raises(SystemExit) as exit_info:
+        _cli_search_ids(bundled_engine, "地域", "--limit", str(high + 1))
+    assert exit_info.value.code == 2
+    assert _cli_search_ids(bundled_engine, "地域", "--limit", str(high))[0] == 0
+    page_high = LIMITS["page"].high
+    assert client.get(f"/search?q=地域&page={page_high + 1}").status_code == 400
+    assert client.get(f"/api/search?q=地域&page={page_high + 1}").status_code == 400

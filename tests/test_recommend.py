@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import pickle
-
-import numpy as np
 import pytest
+from whoosh_counts import term_counts
 
-from caresearch.analysis import Analyzer
 from caresearch.errors import QueryError, QueryTooLarge
-from caresearch.index import term_counts
-from caresearch.recommend import ANSWER_SECTIONS, Recommender, is_topic, rrf
+from caresearch.recommend import rrf
+from caresearch.tfidf import ANSWER_SECTIONS, TfidfModel
 
 
 def test_using_an_unfitted_recommender_raises_a_clear_error():
     with pytest.raises(RuntimeError, match="not fitted"):
-        Recommender().query_vector({"認知症": 1.0})
+        TfidfModel().query_vector({"認知症": 1.0})
 
 
 def test_fit_returns_self_and_learns_one_row_per_case_and_passage(bundled_engine):
     cases = bundled_engine.cases
     counts = term_counts(bundled_engine.build_path / "whoosh")
-    rec = Recommender()
+    rec = TfidfModel()
     assert rec.fit(cases, counts) is rec
     assert rec.case_matrix_.shape[0] == len(cases)
     # a row for each passage that can answer a problem: lessons and concrete 工夫
@@ -33,24 +30,6 @@ def test_fit_returns_self_and_learns_one_row_per_case_and_passage(bundled_engine
     for j, case in enumerate(rec.passage_case_):
         cols = rec.passage_matrix_[j].indices
         assert (rec.case_matrix_[case, cols].toarray() > 0).all()
-
-
-def test_fitted_recommender_pickles_and_scores_the_same(bundled_engine):
-    rec = bundled_engine.recommender
-    again = pickle.loads(pickle.dumps(rec))
-    q = {"認知症": 1.0, "就労": 1.0}
-    assert np.allclose(rec.score_passages(q), again.score_passages(q))
-
-
-def test_filler_words_are_not_topics():
-    a = Analyzer()
-    topics = [
-        t.text
-        for t in a.tokens("うちの町ではどうすればいいのか考えています。方法を知りたい。")
-        if is_topic(t)
-    ]
-    assert topics == []
-    assert [t.text for t in a.tokens("認知症の人の就労") if is_topic(t)][:1] == ["認知症"]
 
 
 def test_rrf_rewards_agreement_between_rankings():

@@ -27,9 +27,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from caresearch import engine as engine_module
+from caresearch import building, snapshot
 from caresearch.cli import main
-from caresearch.config import DEFAULTS, PROJECT_ROOT, Settings
+from caresearch.config import PROJECT_ROOT, SETTINGS, Settings
 from caresearch.corpus import validate_corpus
 from caresearch.engine import Engine, LiveEngine
 from caresearch.errors import CorpusError, IndexNotReady, QueryError
@@ -38,7 +38,7 @@ from caresearch.store import IndexStore
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny_corpus"
 EXE = Path(sys.executable).with_name("caresearch")
-ENV_VARS = [var for _n, _d, var, _h in DEFAULTS]
+ENV_VARS = [s.env for s in SETTINGS]
 MB = 1 << 20
 
 # Text a user may type that is not a usable query: each gives a message, never a crash.
@@ -409,7 +409,7 @@ def _truncate_segment(index: Path) -> None:
 
 
 def _garble_model(index: Path) -> None:
-    _garble(_build_dir(index) / engine_module.MODEL_FILE)
+    _garble(_build_dir(index) / building.MODEL_FILE)
 
 
 def _garble_toc(index: Path) -> None:
@@ -417,7 +417,7 @@ def _garble_toc(index: Path) -> None:
 
 
 def _garble_snapshot(index: Path) -> None:
-    _garble(_build_dir(index) / engine_module.SNAPSHOT_FILE)
+    _garble(_build_dir(index) / snapshot.TABLE_FILE)
 
 
 def _garble_doc_table(index: Path) -> None:
@@ -555,7 +555,7 @@ def test_pointer_that_is_a_directory_fails_the_build_cleanly(index_copy: Path, c
 
 
 def test_live_engine_keeps_serving_when_the_new_build_is_damaged(
-    tiny_corpus: Path, tmp_path
+    tiny_corpus: Path, tmp_path, caplog
 ) -> None:
     settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
     Engine.build(settings)
@@ -565,7 +565,31 @@ def test_live_engine_keeps_serving_when_the_new_build_is_damaged(
     _truncate_segment(settings.index_dir)
     assert live.get() is old
     assert old.search("見守り").total >= 1
+    assert "cannot be opened" in caplog.text  # the operator's log says why
     old.close()
+
+
+def test_live_engine_closes_the_engines_it_replaced(tiny_corpus: Path, tmp_path) -> None:
+    settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
+    Engine.build(settings)
+    live = LiveEngine(settings, interval=0)
+    first = live.get()
+    closed: list[Engine] = []
+    real_close = first.close
+
+    def close() -> None:
+        closed.append(first)
+        real_close()
+
+    first.close = close  # type: ignore[method-assign]
+    Engine.build(settings, force=True)
+    second = live.get()
+    assert second is not first and closed == []  # a request may still hold the first
+    assert first.search("見守り").total >= 1
+    Engine.build(settings, force=True)
+    third = live.get()
+    assert third is not second and closed == [first]
+    live.close()
 
 
 # --- faults: a build that dies -------------------------------------------------------------------
@@ -655,17 +679,17 @@ def _enospc(*_args, **_kwargs):
 
 
 def _fail_writing_index(monkeypatch):
-    real = engine_module.write_index
+    real = building.write_index
 
     def write_index(path, *args, **kwargs):
         real(path, *args, **kwargs)  # most of the work done, then the disk is full
         _enospc()
 
-    monkeypatch.setattr(engine_module, "write_index", write_index)
+    monkeypatch.setattr(building, "write_index", write_index)
 
 
 def _fail_writing_model(monkeypatch):
-    monkeypatch.setattr(engine_module, "_dump", _enospc)
+    monkeypatch.setattr(building, "_dump", _enospc)
 
 
 def _fail_writing(name: str):
@@ -772,10 +796,10 @@ def test_indexing_processes_stop_when_their_build_is_killed(served) -> None:
     _grow(settings.corpus_dir)
     marker = f"CARESEARCH_TEST_BUILD={os.getpid()}-{time.monotonic_ns()}"
     script = (
-        "import sys, caresearch.engine as e, caresearch.index as i\n"
+        "import sys, caresearch.building as b, caresearch.index_writer as i\n"
         "from caresearch.config import Settings\n"
-        "e.PARALLEL_MIN_DOCS = 1; i.BATCH_DOCS = 1  # two processes, fed slowly\n"
-        "e.Engine.build(Settings.from_env({}, corpus_dir=sys.argv[1], index_dir=sys.argv[2]),"
+        "b.PARALLEL_MIN_DOCS = 1; i.BATCH_DOCS = 1  # two processes, fed slowly\n"
+        "b.build(Settings.from_env({}, corpus_dir=sys.argv[1], index_dir=sys.argv[2]),"
         " force=True)\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}

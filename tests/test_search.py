@@ -6,12 +6,14 @@ into tmp dirs where one case differs from another in exactly the way a test is a
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +23,7 @@ from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
 from caresearch.models import SECTION_LABELS, SearchResult
+from caresearch.searching import word_vector
 from caresearch.synonyms import SynonymTable
 
 MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
@@ -82,7 +85,7 @@ def ids(result: SearchResult) -> list[str]:
 
 
 def all_hits(engine: Engine, query: str, **filters: str) -> SearchResult:
-    return engine.search(query, filters=filters or None, page_size=100)
+    return engine.search(query, filters=filters or None, page_size=50)
 
 
 def marked(result: SearchResult) -> list[str]:
@@ -484,8 +487,13 @@ def test_section_filter_shows_only_passages_of_that_section(
     assert set(result.facets["section"]) == {section}
 
 
-def test_filter_that_matches_nothing_gives_no_hits(bundled_engine: Engine) -> None:
-    result = all_hits(bundled_engine, "連携", prefecture="沖縄県")
+def test_filter_value_that_no_case_has_is_a_clear_error(bundled_engine: Engine) -> None:
+    with pytest.raises(QueryError, match="都道府県に「沖縄県」はありません"):
+        all_hits(bundled_engine, "連携", prefecture="沖縄県")
+
+
+def test_filter_that_matches_no_hit_gives_no_hits(bundled_engine: Engine) -> None:
+    result = all_hits(bundled_engine, "仮設住宅", prefecture="北海道")
     assert result.total == 0 and result.hits == ()
 
 
@@ -661,3 +669,44 @@ def test_any_typed_text_gives_results_or_query_error(bundled_engine: Engine, pie
     else:
         assert result.query == text
         assert len(result.hits) == min(result.total, result.page_size)
+
+
+# --- one word: the disjunction of its variants ------------------------------------------------
+
+
+def word_scores(engine: Engine, word) -> dict[int, float]:
+    """The word's score per matching document, as the searcher computes it."""
+    v = word_vector(engine.index, word)
+    return {int(d): float(v[d]) for d in np.flatnonzero(v)}
+
+
+def _alone(word, variant):
+    """The word with only one of its alternatives."""
+    return dataclasses.replace(word, variants=(variant,))
+
+
+@pytest.mark.parametrize("text", ["認知症", "見守り", "連携", "なんと", "いりょうかいごれんけい"])
+def test_word_without_expansions_scores_like_its_variants(
+    bundled_engine: Engine, text: str
+) -> None:
+    word = bundled_engine.expander.parse(text).words[0]
+    scores = word_scores(bundled_engine, word)
+    assert scores
+    alternatives = [_alone(word, v) for v in word.variants]
+    parts = [word_scores(bundled_engine, w) for w in alternatives]
+    # every document matched by the word is matched by one of its alternatives, and vice versa
+    assert set(scores) == set().union(*parts)
+
+
+@pytest.mark.parametrize("text", ["ケアマネ", "介護支援専門員", "社協", "包括"])
+def test_a_documents_word_score_comes_only_from_its_own_matches(
+    bundled_engine: Engine, text: str
+) -> None:
+    word = bundled_engine.expander.parse(text).words[0]
+    scores = word_scores(bundled_engine, word)
+    alternatives = [_alone(word, v) for v in word.variants]
+    parts = [word_scores(bundled_engine, w) for w in alternatives]
+    for doc, score in scores.items():
+        own = [p[doc] for p in parts if doc in p]
+        # a disjunction-max is at least the best alternative and at most their sum
+        assert max(own) - 1e-6 <= score <= sum(own) + 1e-6, (bundled_engine.index.docs[doc], own)

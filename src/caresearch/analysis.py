@@ -376,14 +376,6 @@ def surface_analyzer() -> Analyzer:
     return Analyzer(form="surface", split_parts=False, stop_words=frozenset())
 
 
-# Module-level so TfidfVectorizer(analyzer=analyze_terms) pickles (lambdas do not).
-_DEFAULT = Analyzer()
-
-
-def analyze_terms(text: str) -> list[str]:
-    return _DEFAULT.terms(text)
-
-
 def split_words(query: str) -> list[str]:
     """Whitespace-separated words (ASCII and ideographic spaces)."""
     return [w for w in re.split(r"[\s\u3000]+", query) if w]

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import serialize
-from .config import Settings
+from .config import LIMITS, SETTINGS, Settings
 from .errors import CaresearchError, CorpusError, QueryError
+from .models import CONFIDENCE_LABELS, FACETS, LESSON_KINDS, SECTION_LABELS
 
 EXIT_USAGE = 2
 # waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
@@ -122,13 +123,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     engine = _engine(args)
-    filters = {
-        "prefecture": args.pref,
-        "region": args.region,
-        "theme": args.theme,
-        "keyword": args.keyword,
-        "section": args.section,
-    }
+    filters = {f.key: getattr(args, f.key) for f in FACETS}
 
     def run(q: str) -> dict:
         return serialize.search_result(
@@ -148,19 +143,12 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 file=out,
             )
             for p in hit["passages"]:
-                print(
-                    f"   - ({_section_label(p['section'])}) {_strip_marks(p['snippet'])}", file=out
-                )
+                label = SECTION_LABELS.get(p["section"], p["section"])
+                print(f"   - ({label}) {_strip_marks(p['snippet'])}", file=out)
         if not data["hits"]:
             print("該当する事例はありません。", file=out)
 
     return _each_query(args, args.query, run, render, stdin, out)
-
-
-def _section_label(section: str) -> str:
-    from .models import SECTION_LABELS
-
-    return SECTION_LABELS.get(section, section)
 
 
 def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -175,13 +163,15 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 "この課題に強く合う事例は見つかりませんでした（参考として近い事例を表示します）。",
                 file=out,
             )
-        conf = {"high": "高", "medium": "中", "low": "低"}
         for n, c in enumerate(data["cases"], 1):
             print(
                 f"\n{n}. {c['prefecture']} {c['municipality']}  {c['title']}  [{c['case_id']}]",
                 file=out,
             )
-            print(f"   適合度: {conf[c['confidence']]}  スコア: {c['score']:.2f}", file=out)
+            print(
+                f"   適合度: {CONFIDENCE_LABELS[c['confidence']]}  スコア: {c['score']:.2f}",
+                file=out,
+            )
             terms = "、".join(
                 m["query"] if m["via"] == "exact" else f"{m['query']}→{m['case']}"
                 for m in c["matched_terms"]
@@ -225,7 +215,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def cmd_lessons(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     engine = _engine(args)
-    items = engine.lessons(theme=args.theme, prefecture=args.pref, kind=args.kind)
+    items = engine.lessons(theme=args.theme, prefecture=args.prefecture, kind=args.kind)
     if args.json:
         _print_json(
             {"total": len(items), "lessons": [serialize.lesson_dict(les) for _c, les in items]}, out
@@ -311,6 +301,19 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 # --- parser ------------------------------------------------------------------------------------
 
 
+def _limited(name: str) -> Callable[[str], int]:
+    """An argparse type for the integer limit `name` of config.LIMITS."""
+    limit = LIMITS[name]
+
+    def parse(raw: str) -> int:
+        if not raw.strip().isdigit() or not limit.low <= int(raw) <= limit.high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {limit.low} to {limit.high}")
+        return int(raw)
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -325,6 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="caresearch",
         description="地域包括ケアの取組事例を探す / search community-care case studies",
+        epilog="environment variables:\n"
+        + "\n".join(
+            f"  {s.env:<30} {s.help}"
+            + (f" ({s.low}–{s.high}, default {s.default})" if s.low is not None else "")
+            for s in SETTINGS
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -336,25 +346,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "query", help="keywords; '-' reads one query per line from stdin (JSON Lines out)"
     )
-    p.add_argument("--pref", help="prefecture filter, e.g. 北海道")
-    p.add_argument("--region", help="region filter, e.g. 東北")
-    p.add_argument("--theme", help="theme filter, e.g. 認知症")
-    p.add_argument("--keyword", help="keyword filter")
-    p.add_argument("--section", help="section filter, e.g. key_point, suggestion")
-    p.add_argument("--page", type=int, default=1)
-    p.add_argument("--limit", type=int, default=None, help="cases per page")
+    for f in FACETS:
+        p.add_argument(f.flag, dest=f.key, metavar=f.label, help=f"filter: {f.help}")
+    p.add_argument("--page", type=_limited("page"), default=1)
+    p.add_argument("--limit", type=_limited("limit"), default=None, help="cases per page")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser(
         "recommend", parents=[common, as_json], help="cases and lessons for a problem description"
     )
     p.add_argument("text", help="the problem in your own words; '-' reads one per line from stdin")
-    p.add_argument("--limit", type=int, default=5)
+    p.add_argument("--limit", type=_limited("limit"), default=5)
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("similar", parents=[common, as_json], help="cases similar to a case")
     p.add_argument("case_id")
-    p.add_argument("--limit", type=int, default=5)
+    p.add_argument("--limit", type=_limited("limit"), default=5)
     p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("show", parents=[common, as_json], help="print one case")
@@ -363,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lessons", parents=[common, as_json], help="list key points and suggestions")
     p.add_argument("--theme")
-    p.add_argument("--pref")
-    p.add_argument("--kind", choices=["key_point", "suggestion"])
+    p.add_argument("--pref", dest="prefecture")
+    p.add_argument("--kind", choices=LESSON_KINDS)
     p.set_defaults(func=cmd_lessons)
 
     for name in ("validate",):
@@ -404,8 +411,6 @@ def main(
     stdin = stdin or sys.stdin
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "limit", None) is not None and not 1 <= args.limit <= 100:
-        parser.error("--limit must be between 1 and 100")
     try:
         return args.func(args, out, stdin)
     except CorpusError as exc:

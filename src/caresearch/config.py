@@ -1,47 +1,128 @@
-"""Settings: one defaults table read by the CLI, the web app and validation. Stdlib only."""
+"""Settings and limits, each declared once as a table row. Stdlib only.
+
+`SETTINGS` is what an operator can change (environment variable or CLI option): the CLI's
+help, the environment and validation all read it. `LIMITS` are the ranges a request may ask
+for (page numbers, result counts): the engine, the CLI's argument checks, the API and the
+pages all read it, so they cannot disagree.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, NamedTuple
+
+from .errors import QueryError, SettingError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # In a checkout the defaults are the project's corpus/ and index/; installed from a wheel,
 # they are corpus/ and index/ under the current directory.
 _BASE = PROJECT_ROOT if (PROJECT_ROOT / "corpus" / "cases").is_dir() else Path.cwd()
 
-# (name, default, environment variable, help)
-DEFAULTS: tuple[tuple[str, object, str, str], ...] = (
-    ("corpus_dir", _BASE / "corpus", "CARESEARCH_CORPUS", "directory of case files"),
-    ("index_dir", _BASE / "index", "CARESEARCH_INDEX", "directory of the built index"),
-    ("max_query_chars", 200, "CARESEARCH_MAX_QUERY_CHARS", "longest keyword query accepted"),
-    ("max_text_chars", 4000, "CARESEARCH_MAX_TEXT_CHARS", "longest problem description accepted"),
-    ("page_size", 10, "CARESEARCH_PAGE_SIZE", "cases per result page"),
-    ("passages_per_case", 3, "CARESEARCH_PASSAGES_PER_CASE", "passages shown under each case"),
-)
+
+class Setting(NamedTuple):
+    name: str
+    default: object
+    type: type
+    low: int | None  # inclusive range for integers
+    high: int | None
+    env: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("corpus_dir", _BASE / "corpus", Path, None, None, "CARESEARCH_CORPUS",
+            "directory of case files"),
+    Setting("index_dir", _BASE / "index", Path, None, None, "CARESEARCH_INDEX",
+            "directory of the built index"),
+    Setting("max_query_chars", 200, int, 10, 2000, "CARESEARCH_MAX_QUERY_CHARS",
+            "longest keyword query accepted"),
+    Setting("max_text_chars", 4000, int, 100, 20000, "CARESEARCH_MAX_TEXT_CHARS",
+            "longest problem description accepted"),
+    Setting("page_size", 10, int, 1, 50, "CARESEARCH_PAGE_SIZE", "cases per result page"),
+    Setting("passages_per_case", 3, int, 1, 10, "CARESEARCH_PASSAGES_PER_CASE",
+            "passages shown under each case"),
+)  # fmt: skip
+
+
+class Limit(NamedTuple):
+    name: str
+    low: int
+    high: int
+    label: str  # the Japanese name used in messages
+
+
+LIMITS: dict[str, Limit] = {
+    limit.name: limit
+    for limit in (
+        Limit("page", 1, 1000, "ページ番号"),
+        Limit("limit", 1, 50, "件数"),
+    )
+}
+
+
+def check_limit(name: str, value: int) -> int:
+    """`value` if it lies within the limit `name`; else a QueryError that names the range."""
+    limit = LIMITS[name]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not limit.low <= value <= limit.high
+    ):
+        raise QueryError(
+            f"{limit.label}は{limit.low}から{limit.high}までの整数で指定してください。"
+        )
+    return value
+
+
+def _convert(setting: Setting, raw: object, source: str) -> object:
+    if setting.type is Path:
+        if isinstance(raw, str) and not raw.strip():
+            raise SettingError(f"{source}: a directory is required")
+        return Path(raw)  # type: ignore[arg-type]
+    value: int | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        value = int(raw.strip())
+    low, high = setting.low, setting.high
+    if value is None or (low is not None and value < low) or (high is not None and value > high):
+        raise SettingError(f"{source}={raw!s}: must be an integer from {low} to {high}")
+    return value
+
+
+_DEFAULT: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = _BASE / "corpus"
-    index_dir: Path = _BASE / "index"
-    max_query_chars: int = 200
-    max_text_chars: int = 4000
-    page_size: int = 10
-    passages_per_case: int = 3
+    """One value per row of SETTINGS (tests/test_config.py keeps the two in step)."""
+
+    corpus_dir: Path = _DEFAULT["corpus_dir"]
+    index_dir: Path = _DEFAULT["index_dir"]
+    max_query_chars: int = _DEFAULT["max_query_chars"]
+    max_text_chars: int = _DEFAULT["max_text_chars"]
+    page_size: int = _DEFAULT["page_size"]
+    passages_per_case: int = _DEFAULT["passages_per_case"]
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Defaults, then environment variables, then explicit overrides (None means unset)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Defaults, then environment variables, then explicit overrides (None means unset).
+
+        Every value is checked against its row in SETTINGS; a bad one raises SettingError
+        naming the variable and the allowed range.
+        """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        for name, default, var, _help in DEFAULTS:
-            raw = env.get(var)
-            if raw:
-                values[name] = type(default)(raw) if not isinstance(default, Path) else Path(raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        for f in fields(cls):
-            if f.name in values and isinstance(getattr(cls, f.name, None), Path):
-                values[f.name] = Path(values[f.name])  # type: ignore[arg-type]
+        for s in SETTINGS:
+            raw = env.get(s.env)
+            if raw is not None and raw != "":
+                values[s.name] = _convert(s, raw, s.env)
+            if overrides.get(s.name) is not None:
+                values[s.name] = _convert(s, overrides[s.name], f"--{s.name.replace('_', '-')}")
+        unknown = set(overrides) - {s.name for s in SETTINGS}
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         return replace(cls(), **values)

@@ -44,3 +44,9 @@ class NotFound(CaresearchError):
     """An unknown case or lesson id."""
 
     http_status = 404
+
+
+class SettingError(CaresearchError):
+    """A setting (environment variable or option) outside its declared type or range."""
+
+    exit_code = 2

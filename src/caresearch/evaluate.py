@@ -1,29 +1,46 @@
-"""`caresearch eval`: score the dev sets, for our method and a plain baseline in the same run.
+"""`caresearch eval`: score the dev sets, for our method and plain baselines in the same run.
 
-Search: case nDCG@3, MRR, passage hit@3; baseline = BM25 over Sudachi surface forms (no
-normalisation, synonyms, parts or readings), words ORed. Recommend: case nDCG@3, MRR, Recall@1,
-lesson hit@3, no-match accuracy; baseline = plain TF-IDF cosine over the description's literal
-terms (no synonyms, no BM25 fusion), "no match" when the best cosine is under 0.1.
+Every dev item carries a `split` (tune | holdout), fixed once; figures are reported for each
+split and for all items, so a threshold chosen on `tune` is checked on `holdout`.
+
+Search: case nDCG@3, MRR, passage hit@3, and for compounds the corpus lacks (`exact: none`)
+the share answered honestly (a fallback or no hits). Baseline: BM25 over Sudachi surface
+forms (no normalisation, synonyms, parts or readings), words ORed.
+
+Recommend: case nDCG@3, MRR, Recall@1, answer hit@3 (one of the first three answers overall is
+a labelled passage; labels belong to cases graded for the item, so a right passage under a
+wrong case does not count), first-case answer hit@3 (among the passages shown under the first
+case), off-topic descriptions flagged "no strong match", answerable descriptions wrongly
+flagged, and the passages that lead many descriptions. Baselines: plain TF-IDF over the
+description's terms, and plain BM25 over all answer passages (cases by their best passage).
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import yaml
 
 from .analysis import split_words, surface_analyzer
-from .engine import Engine, index_docs
-from .errors import QueryError
-from .index import IndexDoc, SearchIndex, write_index
+from .building import index_docs
+from .engine import Engine
+from .errors import CaresearchError, QueryError
+from .index import SearchIndex
+from .index_writer import IndexDoc, write_index
+from .models import LESSON_KINDS
 from .query import QueryWord, Variant
-from .recommend import LESSON_SECTIONS
+from .searching import word_vector
 
 BASELINE_NO_MATCH_COSINE = 0.1
+SPLITS = ("tune", "holdout", "all")
+# Sections a recommend label may name (eval/recommend_dev.yaml): the answer sections.
+LABEL_SECTIONS = frozenset(("background", "content", "change", "story", *LESSON_KINDS))
 
 
 def ndcg_at(ranked: Sequence[str], grades: Mapping[str, int], k: int = 3) -> float:
@@ -40,11 +57,43 @@ def reciprocal_rank(ranked: Sequence[str], grades: Mapping[str, int]) -> float:
     return 0.0
 
 
-def _mean(values: Sequence[float]) -> float:
-    return round(sum(values) / len(values), 4) if values else 0.0
+def hit_at(shown: Sequence[str], relevant: Sequence[str], k: int = 3) -> float:
+    return 1.0 if set(shown[:k]) & set(relevant) else 0.0
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def load_items(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise CaresearchError(f"dev set not found: {path}")
+    try:
+        items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CaresearchError(f"cannot read the dev set {path}: {exc}") from exc
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise CaresearchError(f"{path}: expected a list of items")
+    return items
+
+
+def _by_split(items: list[dict], per_item: list[dict], metrics: Callable[[list[dict]], dict]):
+    out = {}
+    for split in SPLITS:
+        chosen = [
+            r for it, r in zip(items, per_item, strict=True) if split in ("all", it.get("split"))
+        ]
+        out[split] = {"n": len(chosen), **metrics(chosen)}
+    return out
 
 
 # --- search ------------------------------------------------------------------------------------
+
+
+class SearchRun(NamedTuple):
+    cases: list[str]
+    passages: list[str]
+    honest: bool  # said "no exact match": a fallback or no hits
 
 
 class SurfaceBaseline:
@@ -64,152 +113,248 @@ class SurfaceBaseline:
         write_index(workdir, docs, self.analyzer)
         self.index = SearchIndex.open(workdir)
 
-    def search(self, text: str) -> tuple[list[str], list[str]]:
-        scores: dict[int, float] = {}
+    def search(self, text: str) -> SearchRun:
+        scores = np.zeros(len(self.index.docs), dtype=np.float64)
         for w in split_words(text.replace('"', " ")):
             terms = tuple(t.text for t in self.analyzer.tokens(w))
-            if not terms:
-                continue
-            word = QueryWord(w, tuple(Variant((t,), 1.0, "exact", t) for t in terms))
-            for docnum, s in self.index.word_scores(word).items():
-                scores[docnum] = scores.get(docnum, 0.0) + s
-        ranked_docs = sorted(scores, key=lambda d: -scores[d])
+            if terms:
+                word = QueryWord(w, tuple(Variant((t,), 1.0, "exact", t) for t in terms))
+                scores += word_vector(self.index, word)
         cases: list[str] = []
         passages: list[str] = []
-        for d in ranked_docs:
-            meta = self.index.docs[d]
+        for d in np.argsort(-scores, kind="stable"):
+            if scores[d] <= 0:
+                break
+            meta = self.index.docs[int(d)]
             if meta.case_id not in cases:
                 cases.append(meta.case_id)
             if meta.kind != "case":
                 passages.append(meta.id)
-        return cases, passages
+        return SearchRun(cases, passages, not cases)
 
 
-def _search_ours(engine: Engine, text: str) -> tuple[list[str], list[str]]:
+def _search_ours(engine: Engine, text: str) -> SearchRun:
     try:
         result = engine.search(text, page_size=50)
     except QueryError:
-        return [], []
+        return SearchRun([], [], True)
     cases = [h.case.id for h in result.hits]
     passages = [p.passage.id for h in result.hits for p in h.passages]
-    return cases, passages
+    return SearchRun(cases, passages, result.fallback is not None or not result.hits)
+
+
+def _search_metrics(rows: list[dict]) -> dict[str, Any]:
+    graded = [r for r in rows if r["graded"]]
+    return {
+        "case_ndcg@3": _mean([r["ndcg@3"] for r in graded]),
+        "mrr": _mean([r["rr"] for r in graded]),
+        "passage_hit@3": _mean([r["hit@3"] for r in graded if r["has_passages"]]),
+        "absent_honest": _mean([r["honest"] for r in rows if r["absent"]]),
+    }
 
 
 def eval_search(engine: Engine, items: list[dict], baseline: SurfaceBaseline) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"n": len(items)}
     for name, run in (
         ("caresearch", lambda q: _search_ours(engine, q)),
         ("baseline", baseline.search),
     ):
-        ndcg, mrr, hit = [], [], []
-        per_query = []
+        rows = []
         for item in items:
-            cases, passages = run(item["query"])
+            got = run(item["query"])
             grades = item.get("cases") or {}
-            n = ndcg_at(cases, grades)
-            ndcg.append(n)
-            mrr.append(reciprocal_rank(cases, grades))
-            hit.append(1.0 if set(passages[:3]) & set(item.get("passages") or []) else 0.0)
-            per_query.append({"query": item["query"], "ndcg@3": round(n, 3), "top": cases[:3]})
-        out[name] = {
-            "case_ndcg@3": _mean(ndcg),
-            "mrr": _mean(mrr),
-            "passage_hit@3": _mean(hit),
-            "queries": per_query,
-        }
+            rows.append(
+                {
+                    "id": item.get("id"),
+                    "query": item["query"],
+                    "graded": bool(grades),
+                    "has_passages": bool(item.get("passages")),
+                    "absent": item.get("exact") == "none",
+                    "ndcg@3": round(ndcg_at(got.cases, grades), 3),
+                    "rr": reciprocal_rank(got.cases, grades),
+                    "hit@3": hit_at(got.passages, item.get("passages") or []),
+                    "honest": 1.0 if got.honest else 0.0,
+                    "top": got.cases[:3],
+                }
+            )
+        out[name] = {"splits": _by_split(items, rows, _search_metrics), "items": rows}
     return out
 
 
 # --- recommend ---------------------------------------------------------------------------------
 
 
-def _recommend_ours(engine: Engine, text: str) -> tuple[list[str], list[str], bool]:
+class RecommendRun(NamedTuple):
+    cases: list[str]
+    answers: list[str]  # the overall answer list, best first
+    first_case_answers: list[str]  # the passages shown under the first case
+    no_match: bool | None  # None: the system cannot say
+
+
+def _recommend_ours(engine: Engine, text: str) -> RecommendRun:
     r = engine.recommend(text, limit=6)
-    return [c.case.id for c in r.cases], [sl.lesson.id for sl in r.lessons], r.no_strong_match
-
-
-def _recommend_baseline(engine: Engine, text: str) -> tuple[list[str], list[str], bool]:
-    rec = engine.recommender
-    literal: dict[str, float] = {}
-    for t in engine.analyzer.terms(text):
-        literal[t] = literal.get(t, 0.0) + 1.0
-    cosine, _coverage = rec.score_cases(literal, literal, {})
-    order = sorted(range(len(cosine)), key=lambda i: -cosine[i])
-    ranked = [rec.case_ids_[i] for i in order if cosine[i] > 0]
-    best = float(cosine.max()) if len(cosine) else 0.0
-    passage_scores = rec.score_passages(literal)
-    top = set(ranked[:3])
-    lessons = sorted(
-        (
-            (float(passage_scores[i]), pid)
-            for i, pid in enumerate(rec.passage_ids_)
-            if rec.passage_section_[i] in LESSON_SECTIONS
-            and rec.case_ids_[rec.passage_case_[i]] in top
-        ),
-        key=lambda x: -x[0],
+    first = [sl.lesson.id for sl in r.cases[0].lessons] if r.cases else []
+    return RecommendRun(
+        [c.case.id for c in r.cases], [sl.lesson.id for sl in r.lessons], first, r.no_strong_match
     )
-    return ranked, [pid for _s, pid in lessons[:10]], best < BASELINE_NO_MATCH_COSINE
+
+
+def _recommend_tfidf(engine: Engine, text: str) -> RecommendRun:
+    model = engine.model
+    literal = Counter(engine.analyzer.terms(text))
+    cosine, _coverage = model.score_cases(literal, literal, {})
+    order = np.argsort(-cosine, kind="stable")
+    ranked = [model.case_ids_[i] for i in order if cosine[i] > 0]
+    passage_scores = model.score_passages(literal)
+    top = set(ranked[:3])
+    answers = [
+        model.passage_ids_[j]
+        for j in np.argsort(-passage_scores, kind="stable")
+        if passage_scores[j] > 0 and model.case_ids_[model.passage_case_[j]] in top
+    ]
+    first = [p for p in answers if ranked and p.startswith(ranked[0] + "-")]
+    best = float(cosine.max()) if len(cosine) else 0.0
+    return RecommendRun(ranked, answers, first, best < BASELINE_NO_MATCH_COSINE)
+
+
+def _recommend_bm25(engine: Engine, text: str) -> RecommendRun:
+    """Plain BM25 over every answer passage (Sudachi terms, the index's own BM25F table)."""
+    scores = np.zeros(len(engine.index.docs), dtype=np.float64)
+    for term in engine.analyzer.terms(text):
+        col = engine.index.term_vector(term)
+        if col is not None:
+            scores += col
+    docs = engine.index.docs
+    answers: list[str] = []
+    cases: list[str] = []
+    for d in np.argsort(-scores, kind="stable"):
+        if scores[d] <= 0:
+            break
+        meta = docs[int(d)]
+        if meta.kind in LABEL_SECTIONS:
+            answers.append(meta.id)
+            if meta.case_id not in cases:
+                cases.append(meta.case_id)
+    first = [p for p in answers if cases and p.startswith(cases[0] + "-")]
+    return RecommendRun(cases, answers, first, None)
+
+
+def _recommend_metrics(rows: list[dict]) -> dict[str, Any]:
+    answerable = [r for r in rows if not r["off_topic"]]
+    off = [r for r in rows if r["off_topic"]]
+    flags = [r["flagged"] for r in rows if r["flagged"] is not None]
+    return {
+        "case_ndcg@3": _mean([r["ndcg@3"] for r in answerable]),
+        "mrr": _mean([r["rr"] for r in answerable]),
+        "recall@1": _mean([r["r@1"] for r in answerable]),
+        "answer_hit@3": _mean([r["hit@3"] for r in answerable]),
+        "first_case_hit@3": _mean([r["first_hit@3"] for r in answerable]),
+        "off_topic_flagged": _mean([float(r["flagged"]) for r in off]) if flags else None,
+        "answerable_flagged": (sum(1 for r in answerable if r["flagged"]) if flags else None),
+    }
 
 
 def eval_recommend(engine: Engine, items: list[dict]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, run in (("caresearch", _recommend_ours), ("baseline", _recommend_baseline)):
-        ndcg, mrr, r1, lhit, nm = [], [], [], [], []
-        per_item = []
+    out: dict[str, Any] = {"n": len(items)}
+    systems = (
+        ("caresearch", _recommend_ours),
+        ("tfidf", _recommend_tfidf),
+        ("bm25_passages", _recommend_bm25),
+    )
+    for name, run in systems:
+        rows = []
+        leads: Counter = Counter()
+        leads_wrong: Counter = Counter()
         for item in items:
-            cases, lessons, no_match = run(engine, item["text"])
-            expected_nm = bool(item.get("no_match"))
-            nm.append(1.0 if no_match == expected_nm else 0.0)
-            entry = {"text": item["text"][:40], "no_match": no_match, "top": cases[:3]}
-            if not expected_nm:
-                grades = item.get("cases") or {}
-                ndcg.append(ndcg_at(cases, grades))
-                mrr.append(reciprocal_rank(cases, grades))
-                r1.append(1.0 if cases and grades.get(cases[0], 0) == 3 else 0.0)
-                lhit.append(1.0 if set(lessons[:3]) & set(item.get("lessons") or []) else 0.0)
-                entry["ndcg@3"] = round(ndcg[-1], 3)
-            per_item.append(entry)
+            got = run(engine, item["text"])
+            grades = item.get("cases") or {}
+            labels = item.get("passages", item.get("lessons")) or []
+            if got.answers:
+                leads[got.answers[0]] += 1
+                if got.answers[0] not in labels:
+                    leads_wrong[got.answers[0]] += 1
+            rows.append(
+                {
+                    "id": item.get("id"),
+                    "text": item["text"][:40],
+                    "off_topic": bool(item.get("no_match")),
+                    "flagged": got.no_match,
+                    "ndcg@3": round(ndcg_at(got.cases, grades), 3),
+                    "rr": reciprocal_rank(got.cases, grades),
+                    "r@1": 1.0 if got.cases and grades.get(got.cases[0], 0) == 3 else 0.0,
+                    "hit@3": hit_at(got.answers, labels),
+                    "first_hit@3": hit_at(got.first_case_answers, labels),
+                    "top": got.cases[:3],
+                    "answers": got.answers[:3],
+                }
+            )
         out[name] = {
-            "case_ndcg@3": _mean(ndcg),
-            "mrr": _mean(mrr),
-            "recall@1": _mean(r1),
-            "lesson_hit@3": _mean(lhit),
-            "no_match_accuracy": _mean(nm),
-            "items": per_item,
+            "splits": _by_split(items, rows, _recommend_metrics),
+            "leaders": [
+                {"passage": p, "leads": n, "not_answering": leads_wrong[p]}
+                for p, n in leads.most_common(5)
+            ],
+            "items": rows,
         }
     return out
 
 
 def run_eval(engine: Engine, dev_dir: Path) -> dict[str, Any]:
+    """Score both dev sets in `dev_dir`; a missing or unreadable file is an error."""
+    search_items = load_items(dev_dir / "search_dev.yaml")
+    rec_items = load_items(dev_dir / "recommend_dev.yaml")
     report: dict[str, Any] = {}
-    search_file, rec_file = dev_dir / "search_dev.yaml", dev_dir / "recommend_dev.yaml"
-    if search_file.exists():
-        items = yaml.safe_load(search_file.read_text(encoding="utf-8")) or []
-        with tempfile.TemporaryDirectory(prefix="caresearch-baseline-") as tmp:
-            baseline = SurfaceBaseline(engine, Path(tmp))
-            try:
-                report["search"] = {"n": len(items), **eval_search(engine, items, baseline)}
-            finally:
-                baseline.index.close()
-    if rec_file.exists():
-        items = yaml.safe_load(rec_file.read_text(encoding="utf-8")) or []
-        report["recommend"] = {"n": len(items), **eval_recommend(engine, items)}
+    with tempfile.TemporaryDirectory(prefix="caresearch-baseline-") as tmp:
+        baseline = SurfaceBaseline(engine, Path(tmp))
+        try:
+            report["search"] = eval_search(engine, search_items, baseline)
+        finally:
+            baseline.index.close()
+    report["recommend"] = eval_recommend(engine, rec_items)
     return report
 
 
+SEARCH_METRICS = ("case_ndcg@3", "mrr", "passage_hit@3", "absent_honest")
+RECOMMEND_METRICS = (
+    "case_ndcg@3",
+    "mrr",
+    "recall@1",
+    "answer_hit@3",
+    "first_case_hit@3",
+    "off_topic_flagged",
+    "answerable_flagged",
+)
+
+
 def format_report(report: Mapping[str, Any]) -> str:
-    lines = []
-    for task, metrics in (
-        ("search", ("case_ndcg@3", "mrr", "passage_hit@3")),
-        ("recommend", ("case_ndcg@3", "mrr", "recall@1", "lesson_hit@3", "no_match_accuracy")),
-    ):
+    lines: list[str] = []
+    for task, metrics in (("search", SEARCH_METRICS), ("recommend", RECOMMEND_METRICS)):
         if task not in report:
             continue
         r = report[task]
-        lines.append(f"{task} ({r['n']} items)")
-        lines.append(f"  {'metric':<20}{'caresearch':>12}{'baseline':>12}")
+        systems = [k for k in r if k != "n"]
+        head = r[systems[0]]["splits"]
+        counts = ", ".join(f"{s} {head[s]['n']}" for s in SPLITS)
+        lines.append(f"{task} ({counts} items)")
+        columns = [(sys_, split) for sys_ in systems for split in ("tune", "holdout")]
+        lines.append(
+            f"  {'metric':<20}" + "".join(f"{f'{s[:10]}/{sp[:4]}':>17}" for s, sp in columns)
+        )
         for m in metrics:
-            lines.append(f"  {m:<20}{r['caresearch'][m]:>12.3f}{r['baseline'][m]:>12.3f}")
+            cells = []
+            for sys_, split in columns:
+                v = r[sys_]["splits"][split].get(m)
+                cells.append(
+                    f"{'-' if v is None else (f'{v:.3f}' if isinstance(v, float) else v):>17}"
+                )
+            lines.append(f"  {m:<20}" + "".join(cells))
+        if task == "recommend":
+            lead = r["caresearch"]["leaders"]
+            if lead:
+                top = ", ".join(
+                    f"{x['passage']} {x['leads']}({x['not_answering']})" for x in lead[:3]
+                )
+                lines.append(f"  first answer most often (leads, of them not answering): {top}")
         lines.append("")
     return "\n".join(lines)
 

@@ -7,25 +7,76 @@ Glossary: 事例 → case, この事例のポイント / これから取り組�
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-# Section types of a passage, in the order a case page shows them, with their Japanese labels.
-SECTION_LABELS: dict[str, str] = {
-    "feature": "この事例の特徴",
-    "background": "取り組みの背景・課題認識",
-    "recommendation": "推薦メッセージ",
-    "summary": "取り組み内容（概要）",
-    "content": "取り組み内容",
-    "history": "取り組みの経緯",
-    "change": "地域に見られた変化",
-    "story": "取り組みが生かされた個別支援",
-    "key_point": "この事例のポイント",
-    "suggestion": "これから取り組む皆さまへ",
-}
-LESSON_KINDS = ("key_point", "suggestion")
+
+class Section(NamedTuple):
+    """A kind of passage. `role`: 'lesson' (key points and suggestions, listed on the lessons
+    page and in handouts), 'answer' (concrete text that can answer a problem), 'context'
+    (read on the case page, searchable, never offered as an answer). `answer_weight` scales
+    a passage's relevance when answers are chosen (0 for context)."""
+
+    key: str
+    label: str
+    role: str
+    answer_weight: float
+
+
+# Every section, in the order a case page shows them. Adding a kind of passage is one row here.
+SECTIONS: tuple[Section, ...] = (
+    Section("feature", "この事例の特徴", "context", 0.0),
+    Section("background", "取り組みの背景・課題認識", "context", 0.0),
+    Section("recommendation", "推薦メッセージ", "context", 0.0),
+    Section("summary", "取り組み内容（概要）", "context", 0.0),
+    Section("content", "取り組み内容", "answer", 0.8),
+    Section("history", "取り組みの経緯", "context", 0.0),
+    Section("change", "地域に見られた変化", "context", 0.0),
+    Section("story", "取り組みが生かされた個別支援", "context", 0.0),
+    Section("key_point", "この事例のポイント", "lesson", 1.0),
+    Section("suggestion", "これから取り組む皆さまへ", "lesson", 1.0),
+)
+SECTION_BY_KEY: dict[str, Section] = {s.key: s for s in SECTIONS}
+SECTION_LABELS: dict[str, str] = {s.key: s.label for s in SECTIONS}
+LESSON_KINDS: tuple[str, ...] = tuple(s.key for s in SECTIONS if s.role == "lesson")
+ANSWER_WEIGHTS: dict[str, float] = {s.key: s.answer_weight for s in SECTIONS if s.answer_weight}
 AUDIENCE_LABELS = {"region": "地域", "municipality": "自治体", "starter": "はじめの一歩"}
+CONFIDENCE_LABELS = {"high": "高", "medium": "中", "low": "低"}
+
+
+class Facet(NamedTuple):
+    """A filter and its counts. `values` reads a case's values (None: the facet counts
+    passages, see `search`); `flag` is the CLI option; `vocabulary` names the table a value
+    must come from ('themes', 'sections') or None for values seen in the corpus."""
+
+    key: str
+    label: str
+    values: Callable[[CaseInfo], tuple[str, ...]] | None
+    flag: str
+    help: str
+    vocabulary: str | None = None
+
+
+# Every filter of search and browse, in the order the pages show them. Adding a facet is one
+# row here (plus a CaseInfo field when the data is new): the engine, the CLI options, the API
+# parameters and the pages' filter lists all come from this table.
+FACETS: tuple[Facet, ...] = (
+    Facet("prefecture", "都道府県", lambda c: (c.prefecture,), "--pref", "e.g. 北海道"),
+    Facet("region", "地域", lambda c: (c.region,), "--region", "e.g. 東北"),
+    Facet(
+        "municipality_type",
+        "市町村の種別",
+        lambda c: (c.municipality_type,) if c.municipality_type else (),
+        "--municipality-type",
+        "e.g. 町, 市",
+    ),
+    Facet("theme", "テーマ", lambda c: c.themes, "--theme", "e.g. 認知症", "themes"),
+    Facet("keyword", "キーワード", lambda c: c.keywords, "--keyword", "a keyword of the report"),
+    Facet("section", "該当した箇所", None, "--section", "e.g. key_point, suggestion", "sections"),
+)
+FACET_BY_KEY: dict[str, Facet] = {f.key: f for f in FACETS}
+FILTER_KEYS: tuple[str, ...] = tuple(FACET_BY_KEY)
 
 
 @dataclass(frozen=True)
@@ -188,6 +239,7 @@ class CaseInfo:
     themes: tuple[str, ...]
     keywords: tuple[str, ...]
     editorial_keywords: tuple[str, ...]
+    municipality_type: str | None = None
 
     @classmethod
     def of(cls, case: Case) -> CaseInfo:
@@ -200,6 +252,7 @@ class CaseInfo:
             case.themes,
             case.keywords,
             case.editorial_keywords,
+            case.municipality_type,
         )
 
     @property

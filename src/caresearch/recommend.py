@@ -1,355 +1,208 @@
-"""From a description of a local problem to the cases and lessons that answer it.
+"""From a description of a local problem to the cases and passages that answer it.
 
-`Recommender` follows scikit-learn's conventions: `__init__` stores settings, `fit(cases, ...)`
-learns TF-IDF at case level and at passage level from the index's term counts (learned
-attributes end in `_`), and the fitted object pickles. The only module that imports
-scikit-learn, and only inside `fit`, so serving never loads it. The engine fuses its ranking with the BM25 index by reciprocal rank fusion; see
-docs/recommend.md for the choice and the measurements.
+`Recommend` runs the pipeline over one open build: the description's topic words and their
+synonyms, two case rankings (TF-IDF cosine from `tfidf.py`, BM25 of the best passage from the
+index's precomputed matrix) fused by reciprocal rank fusion, coverage of the description's
+topic words, then the decisions of `policy.py` (strong match, confidence, passages shown).
+See docs/recommend.md for the choices and their measurements.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from .analysis import Token
-from .models import Case, Passage, TermCounts
-
-# Nouns too general to say what a description is about; they never count towards coverage.
-GENERIC_NOUNS = frozenset(
-    [
-        "平成",
-        "令和",
-        "昭和",
-        "当時",
-        "程度",
-        "様々",
-        "方法",
-        "仕方",
-        "やり方",
-        "事例",
-        "話",
-        "人",
-        "方",
-        "取り組み",
-        "取組",
-        "自治体",
-        "課題",
-        "状況",
-        "必要",
-        "場合",
-        "今後",
-        "内容",
-        "部分",
-        "様子",
-        "点",
-        "面",
-        "中",
-        "上",
-        "下",
-        "前",
-        "後",
-        "間",
-        "他",
-        "全体",
-        "問題",
-        "現状",
-        "結果",
-        "参考",
-        "例",
-        "具体",
-        "年",
-        "月",
-        "日",
-        "度",
-        "年度",
-        "以前",
-        "以降",
-        "何",
-        "誰",
-        "毎年",
-        "最近",
-        "成功",
-        "工夫",
-        "一つ",
-        "皆",
-        "全て",
-        "全部",
-        "多く",
-        "各",
-        "等",
-        "ほか",
-        "手",
-        "目",
-        "気",
-        "声",
-        "形",
-        "的",
-        "性",
-        "化",
-        "者",
-        "員",
-    ]
+from .index import SearchIndex
+from .models import (
+    ANSWER_WEIGHTS,
+    LESSON_KINDS,
+    CaseRecommendation,
+    MatchedTerm,
+    Recommendation,
+    ScoredLesson,
 )
-TOPIC_POS = frozenset({"名詞", "形状詞"})
-MIN_REASON_IDF = 2.5  # a word in more than about a fifth of all passages explains nothing
-LESSON_SECTIONS = ("key_point", "suggestion")
-# Passages that answer a problem, in the order the issue asks for: lessons, then concrete 工夫.
-ANSWER_SECTIONS = {"key_point": 1.0, "suggestion": 1.0, "content": 0.8}
-
-
-def _append_zero_row(m):
-    from scipy.sparse import csr_matrix, vstack
-
-    return vstack([m, csr_matrix((1, m.shape[1]), dtype=m.dtype)]).tocsr()
-
-
-def is_topic(token: Token) -> bool:
-    """A word that says what a description is about: a specific noun, not filler."""
-    return (
-        token.pos[0] in TOPIC_POS
-        and token.pos[1] not in ("数詞", "助動詞語幹")
-        and token.text not in GENERIC_NOUNS
-        and not token.text.isdigit()
-    )
-
-
-class Recommender:
-    def __init__(self, sublinear_tf: bool = True, title_weight: int = 2) -> None:
-        self.sublinear_tf = sublinear_tf
-        self.title_weight = title_weight
-
-    def fit(
-        self,
-        cases: Sequence[Case],
-        counts: TermCounts,
-        topics: frozenset[str] = frozenset(),
-    ) -> Recommender:
-        """Learn from `cases` and the index's term counts per document.
-
-        A passage is its document's row; a case is its own document (title, keywords,
-        implementing bodies) plus all its passages. `topics` are the terms that can explain a
-        similarity to a person (specific nouns).
-        """
-        # Imported here so that loading a fitted model (at every start) does not import sklearn.
-        from scipy.sparse import coo_matrix, csr_matrix
-        from sklearn.feature_extraction.text import TfidfTransformer
-
-        self.topic_terms_ = frozenset(topics)
-        self.case_ids_ = tuple(c.id for c in cases)
-        position = {cid: i for i, cid in enumerate(self.case_ids_)}
-        passages: list[Passage] = [p for c in cases for p in c.passages()]
-        # Only passages that can answer a problem get a row: the others count towards their
-        # case and towards document frequencies, but are never shown as a lesson.
-        answers = [p for p in passages if p.section in ANSWER_SECTIONS]
-        self.passage_ids_ = tuple(p.id for p in answers)
-        self.passage_case_ = np.array([position[p.case_id] for p in answers], dtype=np.int32)
-        self.passage_section_ = tuple(p.section for p in answers)
-        # Passages are grouped by case: case i owns passage_start_[i] .. passage_start_[i + 1].
-        self.passage_start_ = np.searchsorted(self.passage_case_, np.arange(len(cases) + 1))
-
-        vocab_size = len(counts.vocab)
-        keep = np.ones(len(counts.rows), dtype=bool)
-        if "diagram" in counts.field_names:  # figure word salad: searchable, but no topic
-            diagram = counts.field_names.index("diagram")
-            keep = np.frombuffer(counts.fields, dtype=np.int8) != diagram
-        docs = coo_matrix(
-            (
-                np.frombuffer(counts.counts, dtype=np.float32)[keep],
-                (
-                    np.frombuffer(counts.rows, dtype=np.int32)[keep],
-                    np.frombuffer(counts.cols, dtype=np.int32)[keep],
-                ),
-            ),
-            shape=(len(counts.doc_ids), vocab_size),
-        ).tocsr()
-        row_of = {doc_id: i for i, doc_id in enumerate(counts.doc_ids)}
-        empty = docs.shape[0]  # an all-zero row for anything the index lacks
-        docs = _append_zero_row(docs)
-        passage_counts = docs[[row_of.get(p.id, empty) for p in passages]]
-        owner = csr_matrix(
-            (
-                np.ones(len(passages), dtype=np.float32),
-                ([position[p.case_id] for p in passages], np.arange(len(passages))),
-            ),
-            shape=(len(cases), len(passages)),
-        )
-        case_counts = (
-            docs[[row_of.get(cid, empty) for cid in self.case_ids_]] + owner @ passage_counts
-        )
-
-        transformer = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2")
-        transformer.fit(case_counts)
-        self.case_matrix_ = transformer.transform(case_counts).astype(np.float32).tocsr()
-        is_answer = np.array([p.section in ANSWER_SECTIONS for p in passages], dtype=bool)
-        self.passage_matrix_ = (
-            transformer.transform(passage_counts[np.flatnonzero(is_answer)])
-            .astype(np.float32)
-            .tocsr()
-        )
-        # Which case contains which term, by column, for coverage over all cases at once.
-        self.case_presence_ = (self.case_matrix_ > 0).tocsc()
-        self.vocabulary_ = {t: j for j, t in enumerate(counts.vocab)}
-        self.idf_ = transformer.idf_.astype(np.float32)
-        # Passage-level document frequencies: with few cases, case-level idf is too coarse to
-        # tell a telling word from a common one. A term the passages never use weighs most.
-        n = len(passages)
-        df = np.bincount(passage_counts.indices, minlength=vocab_size)
-        self.term_idf_ = (np.log((n + 1) / (df + 1)) + 1).astype(np.float32)
-        self.unseen_term_idf_ = math.log(n + 1) + 1
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "vocabulary_"):
-            raise RuntimeError("Recommender is not fitted: call fit(cases, terms) first")
-
-    def idf(self, term: str) -> float:
-        """Passage-level inverse document frequency; unseen terms weigh most."""
-        i = self.vocabulary_.get(term)
-        return float(self.term_idf_[i]) if i is not None else self.unseen_term_idf_
-
-    def _present(self, term: str) -> np.ndarray:
-        """Boolean per case: does the case contain `term`?"""
-        j = self.vocabulary_.get(term)
-        if j is None:
-            return np.zeros(len(self.case_ids_), dtype=bool)
-        col = self.case_presence_
-        out = np.zeros(len(self.case_ids_), dtype=bool)
-        out[col.indices[col.indptr[j] : col.indptr[j + 1]]] = True
-        return out
-
-    def vocab_list(self) -> list[str]:
-        """Terms by column (derived once from vocabulary_, not stored twice in the pickle)."""
-        cached = self.__dict__.get("_vocab_list")
-        if cached is None:
-            cached = [""] * len(self.vocabulary_)
-            for term, j in self.vocabulary_.items():
-                cached[j] = term
-            self.__dict__["_vocab_list"] = cached
-        return cached
-
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_vocab_list"}
-
-    def passages_of(self, case: int) -> range:
-        return range(int(self.passage_start_[case]), int(self.passage_start_[case + 1]))
-
-    def case_has(self, case: int, term: str) -> bool:
-        j = self.vocabulary_.get(term)
-        if j is None:
-            return False
-        row = self.case_matrix_
-        return j in row.indices[row.indptr[case] : row.indptr[case + 1]]
-
-    def query_vector(self, weighted: Mapping[str, float]):
-        """A unit-length TF-IDF row for weighted terms (synonym expansions weigh less)."""
-        self._check_fitted()
-        from scipy.sparse import csr_matrix
-
-        cols, vals = [], []
-        for term, w in weighted.items():
-            i = self.vocabulary_.get(term)
-            if i is not None and w > 0:
-                cols.append(i)
-                tf = 1 + math.log(w) if self.sublinear_tf and w >= 1 else w
-                vals.append(tf * float(self.idf_[i]))
-        row = csr_matrix(
-            (np.array(vals, dtype=np.float32), (np.zeros(len(cols), dtype=np.int32), cols)),
-            shape=(1, len(self.vocabulary_)),
-        )
-        norm = math.sqrt(float(row.multiply(row).sum())) or 1.0
-        return row / norm
-
-    def score_cases(
-        self,
-        weighted: Mapping[str, float],
-        literal: Mapping[str, float],
-        expansions: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(cosine, coverage) per case, in `case_ids_` order.
-
-        `literal` holds the description's own terms; `expansions` their synonyms as (label,
-        terms), which cover a term when all their terms occur; `weighted` is both, synonyms
-        with lower weights. Coverage is the idf-weighted share of `literal` a case contains.
-        """
-        q = self.query_vector(weighted)
-        cosines = np.asarray((self.case_matrix_ @ q.T).todense()).ravel()
-        total = sum(self.idf(t) * w for t, w in literal.items()) or 1.0
-        covered = np.zeros(len(self.case_ids_), dtype=np.float64)
-        for t, w in literal.items():
-            present = self._present(t)
-            for _label, terms in expansions.get(t, ()):
-                both = np.ones(len(self.case_ids_), dtype=bool)
-                for x in terms:
-                    both &= self._present(x)
-                present |= both
-            covered += present * (self.idf(t) * w)
-        return cosines, covered / total
-
-    def matched(
-        self,
-        case: int,
-        literal: Mapping[str, float],
-        expansions: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
-    ) -> tuple[str, ...]:
-        """The description's terms found in one case (directly or by a synonym), rarest first."""
-        found = [
-            t
-            for t in literal
-            if self.case_has(case, t)
-            or any(
-                all(self.case_has(case, x) for x in terms) for _l, terms in expansions.get(t, ())
-            )
-        ]
-        return tuple(sorted(found, key=lambda t: -self.idf(t)))
-
-    def score_passages(self, weighted: Mapping[str, float]) -> np.ndarray:
-        q = self.query_vector(weighted)
-        return np.asarray((self.passage_matrix_ @ q.T).todense()).ravel()
-
+from .policy import (
+    GENERIC_NOUNS,
+    RecommendPolicy,
+    choose_passages,
+    confidences,
+    is_strong_match,
+    is_topic,
+)
+from .query import QueryExpander, QueryWord
+from .snapshot import Corpus
+from .tfidf import TfidfModel, top_k
 
 # Reciprocal rank fusion of the TF-IDF and BM25 case rankings. Measured against each signal
 # alone and against weighted score sums (docs/recommend.md): as good as the best of them,
 # with no weight to tune. k = 60 is the constant of the original paper.
 RRF_K = 60
 
+Expansions = Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]
 
-def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
+
+def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
     """Reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009): Σ 1 / (k + rank)."""
-    fused: dict[str, float] = {}
+    fused: dict[int, float] = {}
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
             fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
     return fused
 
 
-def similar_cases(rec: Recommender, a: int, limit: int = 5) -> list[tuple[int, float]]:
-    """The `limit` cases most similar to case `a` (cosine of their TF-IDF rows), best first."""
-    rec._check_fitted()
-    cosines = np.asarray((rec.case_matrix_ @ rec.case_matrix_[a].T).todense()).ravel()
-    cosines[a] = -np.inf  # never similar to itself
-    return [(int(i), float(cosines[i])) for i in top_k(cosines, limit) if i != a]
+def literal_vector(index: SearchIndex, words: Sequence[QueryWord]) -> np.ndarray:
+    """Summed BM25F scores of the literal one-term spellings of many words, per document."""
+    out = np.zeros(len(index.docs), dtype=np.float32)
+    for w in words:
+        for v in w.variants:
+            if v.via == "exact" and len(v.terms) == 1:
+                col = index.term_vector(v.terms[0])
+                if col is not None:
+                    out += col
+    return out
 
 
-def top_k(values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest values, largest first (ties in index order)."""
-    idx = np.argpartition(-values, k)[:k] if len(values) > k else np.arange(len(values))
-    return idx[np.argsort(-values[idx], kind="stable")]
+class Recommend:
+    """The recommendation pipeline over one open build (see the module docstring)."""
 
+    def __init__(
+        self,
+        model: TfidfModel,
+        index: SearchIndex,
+        corpus: Corpus,
+        expander: QueryExpander,
+        policy: RecommendPolicy | None = None,
+    ) -> None:
+        self.model = model
+        self.index = index
+        self.corpus = corpus
+        self.expander = expander
+        self.policy = policy or RecommendPolicy()
 
-def top_shared_terms(rec: Recommender, a: int, b: int, limit: int = 8) -> tuple[str, ...]:
-    """The specific words that weigh most in both cases: the reasons they are similar."""
-    rec._check_fitted()
-    both = rec.case_matrix_[a].multiply(rec.case_matrix_[b]).tocoo()
-    vocab = rec.vocab_list()
-    terms: list[str] = []
-    for i in np.argsort(-both.data):
-        term = vocab[int(both.col[i])]
-        # Only words a person reads as a reason: specific nouns, not 地域 or 介護.
-        if term in rec.topic_terms_ and len(term) > 1 and rec.idf(term) >= MIN_REASON_IDF:
-            terms.append(term)
-            if len(terms) == limit:
-                break
-    return tuple(terms)
+    def topic_terms(self, tokens: Sequence[Token]) -> Counter:
+        """The description's words that say what it is about, with their counts."""
+        return Counter(
+            t.text
+            for t in tokens
+            if is_topic(t) or (self.expander.knows(t.text) and t.text not in GENERIC_NOUNS)
+        )
+
+    def __call__(
+        self, text: str, tokens: list[Token], literal: Counter, limit: int
+    ) -> Recommendation:
+        model, policy = self.model, self.policy
+        surfaces = {t.text: t.surface for t in reversed(tokens)}
+        weighted: Counter = Counter(x[0] for x in self.expander.analyzer.index_terms_from(tokens))
+        # term -> its synonyms as (label, part-level terms); they count as covering the term.
+        expansions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+        # Each topic word analysed once as a query word: its synonyms, then the BM25 query.
+        words_of = {term: self.expander.word(surfaces[term]) for term in literal}
+        for term, word in words_of.items():
+            alts = tuple(
+                (v.label, v.terms)
+                for v in (word.variants if word else ())
+                if v.via not in ("exact", "parts")
+            )
+            if alts:
+                expansions[term] = alts
+                for _label, terms in alts:
+                    for alt in terms:
+                        weighted[alt] += policy.synonym_weight * literal[term]
+        cosine, coverage = model.score_cases(weighted, literal, expansions)
+        informative = sorted(literal, key=lambda t: -model.idf(t))[: policy.max_description_words]
+        bm25 = self._best_passage(
+            literal_vector(self.index, [w for t in informative if (w := words_of[t]) is not None])
+        )
+        tfidf_rank = [int(i) for i in top_k(cosine, policy.rank_depth) if cosine[i] > 0]
+        bm25_rank = [int(i) for i in top_k(bm25, policy.rank_depth) if bm25[i] > 0]
+        fused = rrf([tfidf_rank, bm25_rank])
+        ranked = sorted(fused, key=lambda i: (-fused[i], i))
+        top = fused[ranked[0]] if ranked else 1.0
+        # A case similar only through filler words is not a reason to show it.
+        matched = {i: found for i in ranked if (found := model.matched(i, literal, expansions))}
+        ranked = [i for i in ranked if i in matched]
+        best = max(ranked, key=lambda i: coverage[i], default=None)
+        best_cov = float(coverage[best]) if best is not None else 0.0
+        strong = best is not None and is_strong_match(best_cov, len(matched[best]), policy)
+        shown = ranked[: limit if strong else min(limit, policy.no_match_cases)]
+        levels = confidences(
+            [float(coverage[i]) for i in shown], [fused[i] / top for i in shown], strong, policy
+        )
+        passage_scores = model.score_passages(weighted)
+        out_cases = tuple(
+            CaseRecommendation(
+                case=self.corpus.case(i),
+                score=round(fused[i] * (RRF_K + 1) / 2, 4),  # 1.0 = first in both
+                confidence=level,
+                matched_terms=self._matched_terms(matched[i], surfaces, expansions, i),
+                lessons=self._case_passages(i, passage_scores),
+            )
+            for i, level in zip(shown, levels, strict=True)
+        )
+        return Recommendation(
+            query=text,
+            no_strong_match=not strong,
+            cases=out_cases,
+            lessons=self._overall(out_cases, passage_scores),
+            coverage=round(best_cov, 3),
+        )
+
+    def _best_passage(self, doc_scores: np.ndarray) -> np.ndarray:
+        """Each case's score: that of its best document."""
+        case_best = np.zeros(len(self.corpus.cases), dtype=np.float32)
+        hit = np.flatnonzero(doc_scores)
+        cases_of = self.corpus.doc_case[hit]
+        known = cases_of >= 0
+        np.maximum.at(case_best, cases_of[known], doc_scores[hit][known])
+        return case_best
+
+    def _matched_terms(
+        self, found: Iterable[str], surfaces: Mapping[str, str], expansions: Expansions, case: int
+    ) -> tuple[MatchedTerm, ...]:
+        model = self.model
+        out = []
+        for term in list(found)[: self.policy.matched_terms]:
+            if model.case_has(case, term):
+                out.append(MatchedTerm(surfaces[term], term, "exact"))
+            else:
+                label = next(
+                    lab
+                    for lab, terms in expansions.get(term, ())
+                    if all(model.case_has(case, t) for t in terms)
+                )
+                out.append(MatchedTerm(surfaces[term], label, "synonym"))
+        return tuple(out)
+
+    def _case_passages(self, case: int, passage_scores: np.ndarray) -> tuple[ScoredLesson, ...]:
+        model = self.model
+        scored = [
+            (
+                float(passage_scores[j]) * ANSWER_WEIGHTS[model.passage_section_[j]],
+                model.passage_ids_[j],
+                model.passage_section_[j],
+            )
+            for j in model.passages_of(case)
+        ]
+        return tuple(
+            ScoredLesson(self.corpus.passage(pid), round(score, 4))
+            for score, pid, _section in choose_passages(scored, LESSON_KINDS, self.policy)
+        )
+
+    def _overall(
+        self, cases: Sequence[CaseRecommendation], passage_scores: np.ndarray
+    ) -> tuple[ScoredLesson, ...]:
+        """The lessons of the shown cases, by their relevance times their case's score."""
+        model = self.model
+        scored = (
+            ScoredLesson(
+                self.corpus.passage(model.passage_ids_[j]),
+                round(float(passage_scores[j]) * cr.score, 4),
+            )
+            for cr in cases
+            for j in model.passages_of(self.corpus.position(cr.case.id))
+            if model.passage_section_[j] in LESSON_KINDS and passage_scores[j] > 0
+        )
+        return tuple(sorted(scored, key=lambda sl: -sl.score)[: self.policy.overall_lessons])

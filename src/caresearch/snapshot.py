@@ -27,7 +27,8 @@ from typing import overload
 import numpy as np
 
 from .errors import IndexNotReady
-from .models import Case, CaseInfo, Passage
+from .index import DocTable
+from .models import SECTIONS, Case, CaseInfo, Passage
 
 CASES_FILE = "cases.bin"
 TABLE_FILE = "cases.pkl"
@@ -140,3 +141,30 @@ class CaseList(Sequence[Case]):
 
     def __iter__(self) -> Iterator[Case]:
         return self._snapshot.stream()
+
+
+class Corpus:
+    """The cases of a build (their `CaseInfo` in memory, full cases from the snapshot) and,
+    for the documents of its index, the position of each one's case and its section."""
+
+    def __init__(self, snapshot: Snapshot, docs: DocTable) -> None:
+        self.snapshot = snapshot
+        self.infos = snapshot.infos
+        self.cases = CaseList(snapshot)
+        self.sections: tuple[str, ...] = ("case", *(s.key for s in SECTIONS))
+        position = snapshot.position
+        code = {name: i for i, name in enumerate(self.sections)}
+        case_of = np.array([position.get(c, -1) for c in docs.case_names], dtype=np.int64)
+        section_of = np.array([code.get(k, 0) for k in docs.kind_names], dtype=np.int64)
+        self.doc_case = case_of[docs.case_codes]
+        self.doc_section = section_of[docs.kind_codes]
+        self.doc_ids = docs.ids
+
+    def case(self, i: int) -> Case:
+        return self.snapshot.case(int(i))
+
+    def position(self, case_id: str) -> int | None:
+        return self.snapshot.position.get(case_id)
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return self.snapshot.passage(passage_id)

@@ -9,36 +9,36 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import serialize
+from ..config import LIMITS, check_limit
 from ..engine import Engine
 from ..errors import QueryError
+from ..models import FILTER_KEYS
 
 bp = Blueprint("api", __name__)
-
-FILTER_KEYS = ("prefecture", "region", "theme", "keyword", "section")
 
 
 def _engine() -> Engine:
     return current_app.extensions["caresearch"].get()
 
 
-def _int(value: Any, name: str, default: int, low: int, high: int) -> int:
+def _int(value: Any, name: str, default: int | None) -> int | None:
+    """An integer parameter within its limit in config.LIMITS (else a 400)."""
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        raise QueryError(f"{name} は{low}から{high}までの整数で指定してください。")
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if not isinstance(value, int) or not low <= value <= high:
-        raise QueryError(f"{name} は{low}から{high}までの整数で指定してください。")
-    return value
+    if not isinstance(value, int) or isinstance(value, bool):
+        limit = LIMITS[name]
+        raise QueryError(f"{name} は{limit.low}から{limit.high}までの整数で指定してください。")
+    return check_limit(name, value)
 
 
 @bp.get("/search")
 def search():
     args = request.args
     filters = {k: args[k] for k in FILTER_KEYS if args.get(k)}
-    page = _int(args.get("page"), "page", 1, 1, 1000)
-    limit = _int(args.get("limit"), "limit", 0, 1, 50) or None
+    page = _int(args.get("page"), "page", 1)
+    limit = _int(args.get("limit"), "limit", None)
     result = _engine().search(args.get("q", ""), filters=filters, page=page, page_size=limit)
     return jsonify(serialize.search_result(result))
 
@@ -51,7 +51,7 @@ def recommend():
     text = data.get("text")
     if not isinstance(text, str) or not text.strip():
         raise QueryError("text に課題の内容を文字列で入れてください。")
-    limit = _int(data.get("limit"), "limit", 5, 1, 50)
+    limit = _int(data.get("limit"), "limit", 5)
     return jsonify(serialize.recommendation(_engine().recommend(text, limit=limit)))
 
 
@@ -70,7 +70,7 @@ def case(case_id: str):
 def similar(case_id: str):
     engine = _engine()
     case = engine.case(case_id)
-    limit = _int(request.args.get("limit"), "limit", 5, 1, 50)
+    limit = _int(request.args.get("limit"), "limit", 5)
     return jsonify(serialize.similar(case, engine.similar(case_id, limit=limit)))
 
 

@@ -13,24 +13,27 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from markupsafe import Markup
 
+from ..config import check_limit
 from ..engine import Engine
 from ..errors import NotFound, QueryError
-from ..models import SECTION_LABELS, Case, Lesson, Passage, SearchResult
+from ..models import (
+    AUDIENCE_LABELS,
+    CONFIDENCE_LABELS,
+    FACET_BY_KEY,
+    FACETS,
+    FILTER_KEYS,
+    LESSON_KINDS,
+    SECTION_LABELS,
+    Case,
+    Lesson,
+    Passage,
+    SearchResult,
+)
 from ..render import FIGURES_NOTE, handout_markdown
 
 bp = Blueprint("pages", __name__)
 
-FILTER_KEYS = ("prefecture", "region", "theme", "keyword", "section")
-FACET_LABELS = {
-    "prefecture": "都道府県",
-    "region": "地域",
-    "theme": "テーマ",
-    "keyword": "キーワード",
-    "section": "該当した箇所",
-}
-CONFIDENCE_LABELS = {"high": "高", "medium": "中", "low": "低"}
-KIND_LABELS = {"suggestion": "これから取り組む皆さまへ", "key_point": "この事例のポイント"}
-AUDIENCE_LABELS = {"region": "地域", "municipality": "自治体", "starter": "はじめの一歩"}
+KIND_LABELS = {kind: SECTION_LABELS[kind] for kind in LESSON_KINDS}
 HANDOUT_TITLE = "地域包括ケア 取り組みのヒント（配布資料）"
 MAX_HANDOUT_ITEMS = 100
 EXCERPT_CHARS = 90
@@ -93,13 +96,12 @@ def _filters_from(args: Mapping[str, str]) -> dict[str, str]:
     return {k: args[k].strip() for k in FILTER_KEYS if args.get(k, "").strip()}
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
+def _int_arg(name: str, default: int) -> int:
+    """An integer query parameter within its limit in config.LIMITS (else a QueryError)."""
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise QueryError(f"{name} は{low}から{high}までの数字で指定してください。")
-    return int(raw)
+    return check_limit(name, int(raw) if raw.isdigit() else -1)
 
 
 def _search_url(q: str, filters: Mapping[str, str], page: int | None = None) -> str:
@@ -111,7 +113,8 @@ def _search_url(q: str, filters: Mapping[str, str], page: int | None = None) -> 
 
 def _facets(result: SearchResult, q: str) -> list[dict[str, Any]]:
     groups = []
-    for key in FILTER_KEYS:
+    for facet in FACETS:
+        key = facet.key
         counts = dict(result.facets.get(key, {}))
         chosen = result.filters.get(key)
         if chosen and chosen not in counts:
@@ -134,7 +137,7 @@ def _facets(result: SearchResult, q: str) -> list[dict[str, Any]]:
                 }
             )
         if items:
-            groups.append({"key": key, "label": FACET_LABELS[key], "items": items})
+            groups.append({"key": key, "label": facet.label, "items": items})
     return groups
 
 
@@ -204,7 +207,7 @@ def search():
     q = request.args.get("q", "").strip()
     filters = _filters_from(request.args)
     active = [
-        (FACET_LABELS[k], SECTION_LABELS.get(v, v) if k == "section" else v)
+        (FACET_BY_KEY[k].label, SECTION_LABELS.get(v, v) if k == "section" else v)
         for k, v in filters.items()
     ]
     context: dict[str, Any] = {
@@ -214,11 +217,11 @@ def search():
         "themes": engine.themes,
         "nav": "search",
     }
-    if not q:
-        browse = engine.browse(filters) if filters else None
-        return render_template("search.html", browse=browse, **context)
     try:
-        page = _int_arg("page", 1, 1, 1000)
+        if not q:
+            browse = engine.browse(filters) if filters else None
+            return render_template("search.html", browse=browse, **context)
+        page = _int_arg("page", 1)
         result = engine.search(q, filters=filters, page=page)
     except QueryError as exc:
         html = render_template("search.html", error=exc.message, **context)

@@ -1,0 +1,272 @@
+"""The build: corpus files → a published build directory, as named steps.
+
+  load        read and validate the case files (a broken file stops here: nothing is written)
+  index       analyse every document into the Whoosh index and its BM25F table
+  vocabulary  what Sudachi knows of each indexed term: reading, synonym groups, topic nouns
+  fit         the TF-IDF model from the index's own term counts
+  snapshot    the cases, read one at a time when they are shown
+  publish     meta.json, then the atomic switch of index/CURRENT (store.py)
+
+`load_build` opens the parts of a published build for the Engine. A build is stale when its
+fingerprint differs: BUILD_FORMAT (bumped by hand when the files of a build change shape),
+the analyzer's settings, the corpus files and the synonym table. Editing code that does not
+change a build's files does not make existing builds stale.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .analysis import Analyzer, reading_map
+from .config import Settings
+from .corpus import load_corpus, load_themes
+from .errors import CaresearchError, IndexNotReady
+from .index import SearchIndex
+from .index_writer import IndexDoc, write_index
+from .models import LESSON_KINDS, BuildReport, Case
+from .policy import is_topic
+from .snapshot import Snapshot, write_snapshot
+from .store import IndexStore, fingerprint, verify
+from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
+from .tfidf import TfidfModel
+
+BUILD_FORMAT = 2  # bump when the files of a build change shape or meaning
+WHOOSH_DIR = "whoosh"
+MODEL_FILE = "model.pkl"
+SUDACHI_GROUPS_FILE = "sudachi_groups.pkl"
+READINGS_FILE = "readings.pkl"
+PARALLEL_MIN_DOCS = 3000  # below this a second indexing process costs more than it saves
+# Sections indexed in the `lesson` field (boosted); the others go to `body`.
+LESSON_FIELD_SECTIONS = frozenset((*LESSON_KINDS, "feature"))
+
+# What unpickling damaged bytes can raise (the files passed the size check in `verify`).
+UNPICKLING_ERRORS = (
+    pickle.UnpicklingError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError,
+    AttributeError, ImportError, MemoryError, OverflowError,
+)  # fmt: skip
+
+Progress = Callable[[Iterable, int, str], Iterable]
+
+
+class Build(NamedTuple):
+    """The parts of an open build."""
+
+    path: Path
+    meta: dict[str, Any]
+    snapshot: Snapshot
+    index: SearchIndex
+    model: TfidfModel
+    sudachi_groups: dict[int, tuple[str, ...]]
+    readings: dict[str, tuple[str, ...]]
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    files = sorted((corpus_dir / "cases").glob("*.yaml"))
+    themes = corpus_dir / "themes.yaml"
+    return files + ([themes] if themes.exists() else [])
+
+
+def build_fingerprint(settings: Settings, analyzer: Analyzer) -> str:
+    return fingerprint(
+        [*corpus_files(settings.corpus_dir), SYNONYMS_PATH],
+        analyzer.settings_key(),
+        f"format={BUILD_FORMAT}",
+    )
+
+
+def is_stale(settings: Settings) -> bool:
+    meta = IndexStore(settings.index_dir).meta()
+    return not meta or meta.get("fingerprint") != build_fingerprint(settings, Analyzer())
+
+
+def build_processes(n_docs: int) -> int:
+    """Indexing processes for a build: every core for a large corpus, one for a small one."""
+    if n_docs < PARALLEL_MIN_DOCS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def index_docs(cases: Iterable[Case]) -> Iterable[IndexDoc]:
+    """The indexed documents: one per case (title, keywords, bodies, figure text), then one
+    per passage."""
+    for c in cases:
+        yield IndexDoc(
+            id=c.id,
+            case_id=c.id,
+            kind="case",
+            title=f"{c.title}\n{c.prefecture} {c.municipality}",
+            keywords="\n".join(c.keywords + c.editorial_keywords + c.themes),
+            body="\n".join(c.implementing_bodies + ((c.contact,) if c.contact else ())),
+            diagram="\n".join(c.diagram_text),
+        )
+        for p in c.passages():
+            field = "lesson" if p.section in LESSON_FIELD_SECTIONS else "body"
+            yield IndexDoc(
+                id=p.id, case_id=c.id, kind=p.section, heading=p.heading or "", **{field: p.text}
+            )
+
+
+def build(
+    settings: Settings, *, force: bool = False, progress: Progress | None = None
+) -> BuildReport:
+    """Build and publish a new index unless the current one matches corpus and settings.
+
+    The corpus is validated first (a broken case file raises CorpusError and nothing is
+    written); the new build is published atomically, so the old one serves until then.
+    """
+    started = time.perf_counter()
+    wrap = progress or (lambda it, total, desc: it)
+    analyzer = Analyzer()
+    store = IndexStore(settings.index_dir)
+    phases: dict[str, float] = {}
+    clock = _Clock(phases)
+    # load
+    cases = load_corpus(settings.corpus_dir)
+    themes = load_themes(settings.corpus_dir)
+    fp = build_fingerprint(settings, analyzer)
+    meta = store.meta()
+    if not force and meta and meta.get("fingerprint") == fp:
+        return BuildReport(
+            False, meta["cases"], meta["passages"], meta["documents"],
+            round(time.perf_counter() - started, 3), str(store.current()),
+        )  # fmt: skip
+    docs = list(index_docs(cases))
+    try:
+        partial = store.new_build()
+    except OSError as exc:
+        raise CaresearchError(
+            f"cannot write the index in {settings.index_dir} ({exc.strerror or exc})"
+        ) from exc
+    try:
+        clock.lap("load")
+        n_docs, counts = write_index(
+            partial / WHOOSH_DIR,
+            wrap(docs, len(docs), "索引"),
+            analyzer,
+            procs=build_processes(len(docs)),
+        )
+        clock.lap("index")
+        vocab, groups, readings = _vocabulary(analyzer, counts, wrap)
+        clock.lap("vocabulary")
+        topics = frozenset(t for t, tok in vocab.items() if is_topic(tok))
+        model = TfidfModel().fit(cases, counts, topics)
+        clock.lap("model")
+        _dump(partial / MODEL_FILE, model)
+        _dump(partial / SUDACHI_GROUPS_FILE, groups)
+        _dump(partial / READINGS_FILE, readings)
+        write_snapshot(partial, cases, themes)
+        n_passages = sum(1 for c in cases for _ in c.passages())
+        clock.lap("save")
+        final = store.publish(
+            partial,
+            {
+                "fingerprint": fp,
+                "format": BUILD_FORMAT,
+                "cases": len(cases),
+                "passages": n_passages,
+                "documents": n_docs,
+                "corpus_dir": str(settings.corpus_dir),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "phases": phases,
+            },
+        )
+    except OSError as exc:
+        store.discard(partial)
+        raise CaresearchError(
+            f"the build failed ({exc.strerror or exc}); the previous index is still in use"
+        ) from exc
+    except BaseException:
+        store.discard(partial)
+        raise
+    return BuildReport(
+        True, len(cases), n_passages, n_docs, round(time.perf_counter() - started, 3),
+        str(final), phases,
+    )  # fmt: skip
+
+
+def _vocabulary(analyzer: Analyzer, counts, wrap: Progress) -> tuple[dict, dict, dict]:
+    """What Sudachi knows about each indexed term: its token (part of speech, synonym
+    groups), the groups with more than one indexed member, and the readings of terms (for
+    kana queries), the more frequent spelling first."""
+    frequency: Counter = Counter()
+    for col, n in zip(counts.cols, counts.counts, strict=True):
+        frequency[col] += n
+    vocab = {
+        term: toks[0]
+        for term in wrap(counts.vocab, len(counts.vocab), "語彙")
+        if len(toks := analyzer.tokens(term)) == 1
+    }
+    groups: dict[int, set[str]] = {}
+    for term, tok in vocab.items():
+        for gid in tok.synonym_ids:
+            groups.setdefault(gid, set()).add(term)
+    weight = {t: frequency[j] for j, t in enumerate(counts.vocab)}
+    readings = reading_map((tok._replace(text=t), weight.get(t, 1)) for t, tok in vocab.items())
+    return vocab, {g: tuple(sorted(v)) for g, v in groups.items() if len(v) > 1}, readings
+
+
+def load_build(settings: Settings) -> Build:
+    """The parts of the current build, checked; IndexNotReady says how to fix a problem."""
+    store = IndexStore(settings.index_dir)
+    path = store.current()
+    if path is None:
+        raise IndexNotReady(f"no index in {settings.index_dir}: run `caresearch build` first")
+    meta = store.meta(path)
+    if not meta or meta.get("format") != BUILD_FORMAT:
+        raise IndexNotReady(
+            f"the index in {path} is from another version of caresearch or damaged: "
+            "run `caresearch build --force`"
+        )
+    damaged = verify(path, meta)
+    if damaged:
+        raise IndexNotReady(
+            f"the index in {path} is damaged ({', '.join(damaged[:3])}): "
+            "run `caresearch build --force`"
+        )
+    index = SearchIndex.open(path / WHOOSH_DIR)
+    try:
+        snapshot = Snapshot.open(path)
+        model = _load(path / MODEL_FILE)
+        groups = _load(path / SUDACHI_GROUPS_FILE)
+        readings = _load(path / READINGS_FILE)
+        if model.case_ids_ != tuple(info.id for info in snapshot.infos):
+            raise ValueError("the model and the snapshot hold different cases")
+    except UNPICKLING_ERRORS as exc:
+        index.close()
+        raise IndexNotReady(
+            f"the index in {path} is damaged ({type(exc).__name__}): run `caresearch build --force`"
+        ) from exc
+    return Build(path, meta, snapshot, index, model, groups, readings)
+
+
+class _Clock:
+    """Seconds per build phase, for the build report and the benchmark."""
+
+    def __init__(self, phases: dict[str, float]) -> None:
+        self.phases = phases
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = round(now - self.last, 3)
+        self.last = now
+
+
+def _dump(path: Path, obj: object) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load(path: Path) -> Any:
+    # Only files this program wrote into its own build directory are unpickled.
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+__all__: Sequence[str] = ("BUILD_FORMAT", "Build", "build", "index_docs", "is_stale", "load_build")

@@ -1,0 +1,252 @@
+"""TF-IDF over cases and answer passages: one scoring signal of the recommender.
+
+`TfidfModel` follows scikit-learn's conventions: `__init__` stores settings, `fit(cases, ...)`
+learns TF-IDF at case level and at passage level from the index's term counts (learned
+attributes end in `_`), and the fitted object pickles. The only module that imports
+scikit-learn, and only inside `fit`, so serving never loads it. How its scores are combined
+with BM25 and turned into answers is `recommend.py` and `policy.py`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .models import ANSWER_WEIGHTS, Case, Passage, TermCounts
+from .policy import MIN_REASON_IDF
+
+# Passages that can answer a problem get a TF-IDF row; the others count towards their case and
+# towards document frequencies only. The weights live in the section table (models.SECTIONS).
+ANSWER_SECTIONS = frozenset(ANSWER_WEIGHTS)
+
+
+def _append_zero_row(m):
+    from scipy.sparse import csr_matrix, vstack
+
+    return vstack([m, csr_matrix((1, m.shape[1]), dtype=m.dtype)]).tocsr()
+
+
+class TfidfModel:
+    def __init__(self, sublinear_tf: bool = True, title_weight: int = 2) -> None:
+        self.sublinear_tf = sublinear_tf
+        self.title_weight = title_weight
+
+    def fit(
+        self,
+        cases: Sequence[Case],
+        counts: TermCounts,
+        topics: frozenset[str] = frozenset(),
+    ) -> TfidfModel:
+        """Learn from `cases` and the index's term counts per document.
+
+        A passage is its document's row; a case is its own document (title, keywords,
+        implementing bodies) plus all its passages. `topics` are the terms that can explain a
+        similarity to a person (specific nouns).
+        """
+        # Imported here so that loading a fitted model (at every start) does not import sklearn.
+        from scipy.sparse import coo_matrix, csr_matrix
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        self.topic_terms_ = frozenset(topics)
+        self.case_ids_ = tuple(c.id for c in cases)
+        position = {cid: i for i, cid in enumerate(self.case_ids_)}
+        passages: list[Passage] = [p for c in cases for p in c.passages()]
+        # Only passages that can answer a problem get a row: the others count towards their
+        # case and towards document frequencies, but are never shown as a lesson.
+        answers = [p for p in passages if p.section in ANSWER_SECTIONS]
+        self.passage_ids_ = tuple(p.id for p in answers)
+        self.passage_case_ = np.array([position[p.case_id] for p in answers], dtype=np.int32)
+        self.passage_section_ = tuple(p.section for p in answers)
+        # Passages are grouped by case: case i owns passage_start_[i] .. passage_start_[i + 1].
+        self.passage_start_ = np.searchsorted(self.passage_case_, np.arange(len(cases) + 1))
+
+        vocab_size = len(counts.vocab)
+        keep = np.ones(len(counts.rows), dtype=bool)
+        if "diagram" in counts.field_names:  # figure word salad: searchable, but no topic
+            diagram = counts.field_names.index("diagram")
+            keep = np.frombuffer(counts.fields, dtype=np.int8) != diagram
+        docs = coo_matrix(
+            (
+                np.frombuffer(counts.counts, dtype=np.float32)[keep],
+                (
+                    np.frombuffer(counts.rows, dtype=np.int32)[keep],
+                    np.frombuffer(counts.cols, dtype=np.int32)[keep],
+                ),
+            ),
+            shape=(len(counts.doc_ids), vocab_size),
+        ).tocsr()
+        row_of = {doc_id: i for i, doc_id in enumerate(counts.doc_ids)}
+        empty = docs.shape[0]  # an all-zero row for anything the index lacks
+        docs = _append_zero_row(docs)
+        passage_counts = docs[[row_of.get(p.id, empty) for p in passages]]
+        owner = csr_matrix(
+            (
+                np.ones(len(passages), dtype=np.float32),
+                ([position[p.case_id] for p in passages], np.arange(len(passages))),
+            ),
+            shape=(len(cases), len(passages)),
+        )
+        case_counts = (
+            docs[[row_of.get(cid, empty) for cid in self.case_ids_]] + owner @ passage_counts
+        )
+
+        transformer = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2")
+        transformer.fit(case_counts)
+        self.case_matrix_ = transformer.transform(case_counts).astype(np.float32).tocsr()
+        is_answer = np.array([p.section in ANSWER_SECTIONS for p in passages], dtype=bool)
+        self.passage_matrix_ = (
+            transformer.transform(passage_counts[np.flatnonzero(is_answer)])
+            .astype(np.float32)
+            .tocsr()
+        )
+        # Which case contains which term, by column, for coverage over all cases at once.
+        self.case_presence_ = (self.case_matrix_ > 0).tocsc()
+        self.vocabulary_ = {t: j for j, t in enumerate(counts.vocab)}
+        self.idf_ = transformer.idf_.astype(np.float32)
+        # Passage-level document frequencies: with few cases, case-level idf is too coarse to
+        # tell a telling word from a common one. A term the passages never use weighs most.
+        n = len(passages)
+        df = np.bincount(passage_counts.indices, minlength=vocab_size)
+        self.term_idf_ = (np.log((n + 1) / (df + 1)) + 1).astype(np.float32)
+        self.unseen_term_idf_ = math.log(n + 1) + 1
+        return self
+
+    def check_fitted(self) -> None:
+        if not hasattr(self, "vocabulary_"):
+            raise RuntimeError("TfidfModel is not fitted: call fit(cases, terms) first")
+
+    def idf(self, term: str) -> float:
+        """Passage-level inverse document frequency; unseen terms weigh most."""
+        i = self.vocabulary_.get(term)
+        return float(self.term_idf_[i]) if i is not None else self.unseen_term_idf_
+
+    def _present(self, term: str) -> np.ndarray:
+        """Boolean per case: does the case contain `term`?"""
+        j = self.vocabulary_.get(term)
+        if j is None:
+            return np.zeros(len(self.case_ids_), dtype=bool)
+        col = self.case_presence_
+        out = np.zeros(len(self.case_ids_), dtype=bool)
+        out[col.indices[col.indptr[j] : col.indptr[j + 1]]] = True
+        return out
+
+    def vocab_list(self) -> list[str]:
+        """Terms by column (derived once from vocabulary_, not stored twice in the pickle)."""
+        cached = self.__dict__.get("_vocab_list")
+        if cached is None:
+            cached = [""] * len(self.vocabulary_)
+            for term, j in self.vocabulary_.items():
+                cached[j] = term
+            self.__dict__["_vocab_list"] = cached
+        return cached
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_vocab_list"}
+
+    def passages_of(self, case: int) -> range:
+        return range(int(self.passage_start_[case]), int(self.passage_start_[case + 1]))
+
+    def case_has(self, case: int, term: str) -> bool:
+        j = self.vocabulary_.get(term)
+        if j is None:
+            return False
+        row = self.case_matrix_
+        return j in row.indices[row.indptr[case] : row.indptr[case + 1]]
+
+    def query_vector(self, weighted: Mapping[str, float]):
+        """A unit-length TF-IDF row for weighted terms (synonym expansions weigh less)."""
+        self.check_fitted()
+        from scipy.sparse import csr_matrix
+
+        cols, vals = [], []
+        for term, w in weighted.items():
+            i = self.vocabulary_.get(term)
+            if i is not None and w > 0:
+                cols.append(i)
+                tf = 1 + math.log(w) if self.sublinear_tf and w >= 1 else w
+                vals.append(tf * float(self.idf_[i]))
+        row = csr_matrix(
+            (np.array(vals, dtype=np.float32), (np.zeros(len(cols), dtype=np.int32), cols)),
+            shape=(1, len(self.vocabulary_)),
+        )
+        norm = math.sqrt(float(row.multiply(row).sum())) or 1.0
+        return row / norm
+
+    def score_cases(
+        self,
+        weighted: Mapping[str, float],
+        literal: Mapping[str, float],
+        expansions: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(cosine, coverage) per case, in `case_ids_` order.
+
+        `literal` holds the description's own terms; `expansions` their synonyms as (label,
+        terms), which cover a term when all their terms occur; `weighted` is both, synonyms
+        with lower weights. Coverage is the idf-weighted share of `literal` a case contains.
+        """
+        q = self.query_vector(weighted)
+        cosines = np.asarray((self.case_matrix_ @ q.T).todense()).ravel()
+        total = sum(self.idf(t) * w for t, w in literal.items()) or 1.0
+        covered = np.zeros(len(self.case_ids_), dtype=np.float64)
+        for t, w in literal.items():
+            present = self._present(t)
+            for _label, terms in expansions.get(t, ()):
+                both = np.ones(len(self.case_ids_), dtype=bool)
+                for x in terms:
+                    both &= self._present(x)
+                present |= both
+            covered += present * (self.idf(t) * w)
+        return cosines, covered / total
+
+    def matched(
+        self,
+        case: int,
+        literal: Mapping[str, float],
+        expansions: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
+    ) -> tuple[str, ...]:
+        """The description's terms found in one case (directly or by a synonym), rarest first."""
+        found = [
+            t
+            for t in literal
+            if self.case_has(case, t)
+            or any(
+                all(self.case_has(case, x) for x in terms) for _l, terms in expansions.get(t, ())
+            )
+        ]
+        return tuple(sorted(found, key=lambda t: -self.idf(t)))
+
+    def score_passages(self, weighted: Mapping[str, float]) -> np.ndarray:
+        q = self.query_vector(weighted)
+        return np.asarray((self.passage_matrix_ @ q.T).todense()).ravel()
+
+
+def similar_cases(rec: TfidfModel, a: int, limit: int = 5) -> list[tuple[int, float]]:
+    """The `limit` cases most similar to case `a` (cosine of their TF-IDF rows), best first."""
+    rec.check_fitted()
+    cosines = np.asarray((rec.case_matrix_ @ rec.case_matrix_[a].T).todense()).ravel()
+    cosines[a] = -np.inf  # never similar to itself
+    return [(int(i), float(cosines[i])) for i in top_k(cosines, limit) if i != a]
+
+
+def top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values, largest first (ties in index order)."""
+    idx = np.argpartition(-values, k)[:k] if len(values) > k else np.arange(len(values))
+    return idx[np.argsort(-values[idx], kind="stable")]
+
+
+def top_shared_terms(rec: TfidfModel, a: int, b: int, limit: int = 8) -> tuple[str, ...]:
+    """The specific words that weigh most in both cases: the reasons they are similar."""
+    rec.check_fitted()
+    both = rec.case_matrix_[a].multiply(rec.case_matrix_[b]).tocoo()
+    vocab = rec.vocab_list()
+    terms: list[str] = []
+    for i in np.argsort(-both.data):
+        term = vocab[int(both.col[i])]
+        # Only words a person reads as a reason: specific nouns, not 地域 or 介護.
+        if term in rec.topic_terms_ and len(term) > 1 and rec.idf(term) >= MIN_REASON_IDF:
+            terms.append(term)
+            if len(terms) == limit:
+                break
+    return tuple(terms)
