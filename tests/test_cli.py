@@ -14,10 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import doc_factory
 import pytest
 
 from caresearch.cli import main
 from caresearch.config import PROJECT_ROOT, SETTINGS
+from caresearch.corpus import load_corpus
 from caresearch.engine import Engine
 from caresearch.models import SECTION_LABELS
 
@@ -276,6 +278,85 @@ def test_validate_broken_corpus_lists_file_and_field(tmp_path: Path, capsys) -> 
         assert "cases/beta.yaml" in err
         assert "Traceback" not in err
     assert {p.name: p.read_bytes() for p in (corpus / "cases").iterdir()} == before
+
+
+# --- import ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """A .docx and a text file written from two bundled cases (tests/doc_factory.py)."""
+    tmp = tmp_path_factory.mktemp("documents")
+    cases = {c.id: c for c in load_corpus(CORPUS)}
+    return [
+        doc_factory.write_case(cases["tobetsu"], tmp / "tobetsu_jirei.docx", "docx"),
+        doc_factory.write_case(cases["nanto"], tmp / "nanto_jirei.txt", "txt"),
+    ]
+
+
+def case_files(corpus: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (corpus / "cases").iterdir()}
+
+
+def test_import_writes_drafts_into_the_corpus_and_prints_a_summary(
+    tiny_corpus: Path, documents: list[Path]
+) -> None:
+    before = case_files(tiny_corpus)
+    code, out = run(["import", *map(str, documents), "--corpus", str(tiny_corpus)])
+    assert code == 0
+    after = case_files(tiny_corpus)
+    assert set(after) - set(before) == {"tobetsu_jirei_1.yaml", "nanto_jirei_1.yaml"}
+    assert {name: after[name] for name in before} == before
+    assert "tobetsu_jirei.docx（docx、1ページ）: 事例 1 件" in out
+    assert "nanto_jirei.txt（text、2ページ）: 事例 1 件" in out  # the file ends in a form feed
+    assert "北海道 当別町" in out and "富山県 南砺市" in out
+    assert f"書き出し先: {tiny_corpus / 'cases' / 'tobetsu_jirei_1.yaml'}" in out
+    assert "合計: 事例 2 件" in out
+
+
+def test_import_never_reuses_a_case_id_of_the_corpus(
+    tiny_corpus: Path, documents: list[Path], tmp_path: Path
+) -> None:
+    docx = str(documents[0])
+    assert run(["import", docx, "--corpus", str(tiny_corpus)])[0] == 0
+    before = case_files(tiny_corpus)
+    assert "tobetsu_jirei_1.yaml" in before
+    # --out elsewhere: the id taken in the corpus is not used again
+    code, out = run(["import", docx, "--corpus", str(tiny_corpus), "--out", str(tmp_path / "d")])
+    assert code == 0 and "tobetsu_jirei_2:" in out
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["tobetsu_jirei_2.yaml"]
+    # into the corpus again: a new file beside the first draft, which is left as it was
+    assert run(["import", docx, "--corpus", str(tiny_corpus)])[0] == 0
+    after = case_files(tiny_corpus)
+    assert set(after) - set(before) == {"tobetsu_jirei_2.yaml"}
+    assert {name: after[name] for name in before} == before
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.txt", b"", "empty.txt: 空のファイルです"),
+        ("old.doc", b"\xd0\xcf\x11\xe0", "old.doc: 古い形式のWord文書（.doc）です"),
+    ],
+)
+def test_import_of_a_bad_file_exits_2_with_one_line_and_writes_nothing(
+    tiny_corpus: Path,
+    documents: list[Path],
+    tmp_path: Path,
+    capsys,
+    name: str,
+    data: bytes,
+    message: str,
+) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(data)
+    before = case_files(tiny_corpus)
+    code, out = run(["import", *map(str, documents), str(bad), "--corpus", str(tiny_corpus)])
+    err = capsys.readouterr().err
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"caresearch: error: {message}") and "してください" in err
+    assert case_files(tiny_corpus) == before
 
 
 # --- where the corpus and index come from ----------------------------------------------------------

@@ -77,7 +77,8 @@ def test_eval_reports_each_split_for_each_system(tiny_engine: Engine, tmp_path: 
     assert rec["caresearch"]["splits"]["tune"]["recall@1"] == 1.0
     assert rec["bm25_passages"]["splits"]["all"]["off_topic_flagged"] is None  # cannot say
     text = format_report(report)
-    assert "caresearch/tune" in text and "baseline/hold" in text and "answer_hit@3" in text
+    assert "search, tune (1 items)" in text and "recommend, holdout (1 items)" in text
+    assert "answer_hit@3" in text and "bm25_passages" in text
 
 
 def test_a_missing_dev_set_is_an_error(tiny_engine: Engine, tmp_path: Path) -> None:

@@ -7,13 +7,15 @@ import dataclasses
 import pytest
 
 from caresearch.analysis import Analyzer
-from caresearch.models import LESSON_KINDS
 from caresearch.policy import (
+    ABSENCE,
+    ADMIN_FILLER,
     RecommendPolicy,
     choose_passages,
     confidences,
     is_strong_match,
     is_topic,
+    overall_answers,
 )
 
 POLICY = RecommendPolicy()
@@ -28,8 +30,8 @@ def test_the_policy_is_frozen() -> None:
     ("coverage", "n_matched", "strong"),
     [
         (0.5, 1, True),  # half of what the description is about
-        (0.49, 3, False),  # a third, but through too few words
-        (0.34, 4, True),  # a third through four distinct words
+        (0.49, 2, False),  # a third, but through too few words
+        (0.34, 3, True),  # a third through three distinct words
         (0.33, 10, False),
         (0.0, 0, False),
     ],
@@ -58,24 +60,58 @@ def test_confidence_follows_coverage_and_relative_score() -> None:
     assert levels[3] == "low"  # never above a case ranked before it
 
 
-def test_passages_shown_are_best_lessons_then_best_matching_contents() -> None:
+def test_passages_shown_are_the_most_relevant_whatever_their_section() -> None:
     scored = [
-        (0.1, "a-kp-r1", "key_point"),
-        (0.0, "a-kp-r2", "key_point"),
-        (0.5, "a-sg-1", "suggestion"),
-        (0.3, "a-kp-m1", "key_point"),
-        (0.9, "a-sec-1", "content"),
-        (0.0, "a-sec-2", "content"),
-        (0.2, "a-sec-3", "content"),
-        (0.1, "a-sec-4", "content"),
+        (0.1, "key_point"),
+        (0.0, "key_point"),
+        (0.5, "suggestion"),
+        (0.9, "content"),
+        (0.0, "content"),
+        (0.7, "story"),
     ]
-    chosen = [pid for _s, pid, _k in choose_passages(scored, LESSON_KINDS, POLICY)]
-    assert chosen == ["a-sg-1", "a-kp-m1", "a-kp-r1", "a-sec-1", "a-sec-3"]
+    assert choose_passages(scored, POLICY) == [3, 5, 2]
 
 
-def test_a_case_without_matching_passages_still_shows_its_lessons() -> None:
-    scored = [(0.0, "a-kp-r1", "key_point"), (0.0, "a-sec-1", "content")]
-    assert [p for _s, p, _k in choose_passages(scored, LESSON_KINDS, POLICY)] == ["a-kp-r1"]
+def test_a_case_without_matching_passages_still_shows_its_key_points() -> None:
+    scored = [(0.0, "content"), (0.0, "key_point"), (0.0, "suggestion"), (0.0, "key_point")]
+    assert choose_passages(scored, POLICY) == [1, 3]
+
+
+def test_overall_answers_follow_the_case_strength() -> None:
+    cases = [
+        ("high", 0.8, [0.5, 0.9]),  # the strong case
+        ("low", 0.3, [1.0, 0.2]),  # a weak case whose passage scores higher on its own
+    ]
+    picked = overall_answers(cases, POLICY)
+    assert [(c, k) for c, k, _s in picked] == [(0, 1), (0, 0)]  # nothing from the weak case
+
+
+def test_overall_answers_come_from_every_case_when_none_is_strong() -> None:
+    cases = [("low", 0.3, [0.2, 0.0]), ("low", 0.3, [0.6])]
+    picked = overall_answers(cases, POLICY)
+    assert [(c, k) for c, k, _s in picked] == [(1, 0), (0, 0)]
+    assert len(overall_answers([("high", 0.9, [1.0] * 20)], POLICY)) == POLICY.overall_answers
+
+
+def test_filler_words_weigh_less_than_specific_words() -> None:
+    assert "窓口" in ADMIN_FILLER and "連携" in ADMIN_FILLER
+    assert "認知症" not in ADMIN_FILLER
+    assert 0 < POLICY.filler_weight < 1
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        ("医者がいない", True),
+        ("担い手が足りません", True),
+        ("ボランティアが減っている", True),
+        ("若い人が少なく", True),
+        ("医者が多い", False),
+        ("認知症の人の就労", False),
+    ],
+)
+def test_absence_phrasing_is_recognised(text: str, absent: bool) -> None:
+    assert bool(ABSENCE.search(text)) is absent
 
 
 def test_filler_words_are_not_topics() -> None:

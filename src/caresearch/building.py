@@ -4,6 +4,7 @@
   index       analyse every document into the Whoosh index and its BM25F table
   vocabulary  what Sudachi knows of each indexed term: reading, synonym groups, topic nouns
   fit         the TF-IDF model from the index's own term counts
+  vectors     a sentence vector per answer passage (semantic.py), from the cache when known
   snapshot    the cases, read one at a time when they are shown
   publish     meta.json, then the atomic switch of index/CURRENT (store.py)
 
@@ -23,24 +24,30 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+
+from . import semantic
 from .analysis import Analyzer, reading_map
 from .config import Settings
 from .corpus import load_corpus, load_themes
 from .errors import CaresearchError, IndexNotReady
 from .index import SearchIndex
 from .index_writer import IndexDoc, write_index
-from .models import LESSON_KINDS, BuildReport, Case
+from .models import LESSON_KINDS, BuildReport, Case, Passage
 from .policy import is_topic
+from .semantic import VectorCache
 from .snapshot import Snapshot, write_snapshot
 from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import TfidfModel
 
-BUILD_FORMAT = 2  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 4  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
 SUDACHI_GROUPS_FILE = "sudachi_groups.pkl"
 READINGS_FILE = "readings.pkl"
+VECTORS_FILE = "vectors.npy"  # one unit vector per answer passage, in the model's order
+VECTOR_CACHE = "vector-cache.npz"  # beside the builds: vectors by passage text
 PARALLEL_MIN_DOCS = 3000  # below this a second indexing process costs more than it saves
 # Sections indexed in the `lesson` field (boosted); the others go to `body`.
 LESSON_FIELD_SECTIONS = frozenset((*LESSON_KINDS, "feature"))
@@ -64,6 +71,7 @@ class Build(NamedTuple):
     model: TfidfModel
     sudachi_groups: dict[int, tuple[str, ...]]
     readings: dict[str, tuple[str, ...]]
+    vectors: np.ndarray  # answer passages × semantic.DIM, memory-mapped
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -77,6 +85,7 @@ def build_fingerprint(settings: Settings, analyzer: Analyzer) -> str:
         [*corpus_files(settings.corpus_dir), SYNONYMS_PATH],
         analyzer.settings_key(),
         f"format={BUILD_FORMAT}",
+        f"embedding={semantic.MODEL_ID}",
     )
 
 
@@ -157,6 +166,9 @@ def build(
         topics = frozenset(t for t, tok in vocab.items() if is_topic(tok))
         model = TfidfModel().fit(cases, counts, topics)
         clock.lap("model")
+        vectors, encoded = _passage_vectors(settings.index_dir / VECTOR_CACHE, model, cases)
+        np.save(partial / VECTORS_FILE, vectors)
+        clock.lap("vectors")
         _dump(partial / MODEL_FILE, model)
         _dump(partial / SUDACHI_GROUPS_FILE, groups)
         _dump(partial / READINGS_FILE, readings)
@@ -174,6 +186,7 @@ def build(
                 "corpus_dir": str(settings.corpus_dir),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "phases": phases,
+                "encoded": encoded,
             },
         )
     except OSError as exc:
@@ -211,6 +224,21 @@ def _vocabulary(analyzer: Analyzer, counts, wrap: Progress) -> tuple[dict, dict,
     return vocab, {g: tuple(sorted(v)) for g, v in groups.items() if len(v) > 1}, readings
 
 
+def passage_text(p: Passage) -> str:
+    """What is embedded for a passage: its 【heading】 as context, then its text."""
+    return f"{p.heading}：{p.text}" if p.heading else p.text
+
+
+def _passage_vectors(cache_path: Path, model: TfidfModel, cases: Sequence[Case]):
+    """The answer passages' vectors in the model's order, and how many were encoded anew."""
+    by_id = {p.id: p for c in cases for p in c.passages()}
+    texts = [passage_text(by_id[pid]) for pid in model.passage_ids_]
+    cache = VectorCache(cache_path)
+    vectors, encoded = cache.vectors(texts)
+    cache.save(texts)
+    return vectors, encoded
+
+
 def load_build(settings: Settings) -> Build:
     """The parts of the current build, checked; IndexNotReady says how to fix a problem."""
     store = IndexStore(settings.index_dir)
@@ -235,14 +263,17 @@ def load_build(settings: Settings) -> Build:
         model = _load(path / MODEL_FILE)
         groups = _load(path / SUDACHI_GROUPS_FILE)
         readings = _load(path / READINGS_FILE)
+        vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
         if model.case_ids_ != tuple(info.id for info in snapshot.infos):
             raise ValueError("the model and the snapshot hold different cases")
+        if vectors.shape != (len(model.passage_ids_), semantic.DIM):
+            raise ValueError("the passage vectors do not match the model")
     except UNPICKLING_ERRORS as exc:
         index.close()
         raise IndexNotReady(
             f"the index in {path} is damaged ({type(exc).__name__}): run `caresearch build --force`"
         ) from exc
-    return Build(path, meta, snapshot, index, model, groups, readings)
+    return Build(path, meta, snapshot, index, model, groups, readings, vectors)
 
 
 class _Clock:

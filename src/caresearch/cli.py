@@ -168,10 +168,7 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 f"\n{n}. {c['prefecture']} {c['municipality']}  {c['title']}  [{c['case_id']}]",
                 file=out,
             )
-            print(
-                f"   適合度: {CONFIDENCE_LABELS[c['confidence']]}  スコア: {c['score']:.2f}",
-                file=out,
-            )
+            print(f"   適合度: {CONFIDENCE_LABELS[c['confidence']]}（{c['reason']}）", file=out)
             terms = "、".join(
                 m["query"] if m["via"] == "exact" else f"{m['query']}→{m['case']}"
                 for m in c["matched_terms"]
@@ -179,7 +176,8 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             if terms:
                 print(f"   なぜこの事例?: {terms}", file=out)
             for les in c["lessons"]:
-                print(f"   - [{les['id']}] {les['text']}", file=out)
+                label = SECTION_LABELS.get(les["section"], les["section"])
+                print(f"   - ({label}) {_strip_marks(les['snippet'])}  [{les['id']}]", file=out)
 
     return _each_query(args, args.text, run, render, stdin, out)
 
@@ -238,6 +236,19 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         print(str(p), file=sys.stderr)
     print(f"{len(problems)} problem(s) in {corpus_dir}", file=sys.stderr)
     return 1
+
+
+def cmd_import(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from . import importing
+    from .corpus import CASES_DIRNAME, case_ids
+
+    corpus_dir = _settings(args).corpus_dir
+    out_dir = Path(args.out) if args.out else corpus_dir / CASES_DIRNAME
+    summary = importing.import_files(
+        [Path(f) for f in args.files], out_dir, existing_ids=case_ids(corpus_dir)
+    )
+    print(importing.format_summary(summary), file=out)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -383,6 +394,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = csub.add_parser("validate", parents=[common], help="check the case files (changes nothing)")
     p.add_argument("dir", nargs="?", help="corpus directory (default: --corpus)")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "import",
+        parents=[common],
+        help="turn 事例集 documents (PDF, .docx, text) into draft case files (never overwrites)",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="PDF, .docx, .txt or .md files")
+    p.add_argument(
+        "--out", metavar="DIR", help="where to write the drafts (default: the corpus's cases/)"
+    )
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("serve", parents=[common], help="serve the web UI with waitress")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

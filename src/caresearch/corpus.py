@@ -68,6 +68,7 @@ class Problem:
     file: str
     field: str
     message: str
+    kind: str = "error"  # "error", or "draft": an imported case whose review is still open
 
     def __str__(self) -> str:
         return (
@@ -411,8 +412,37 @@ def _scan(corpus_dir: Path) -> tuple[list[Problem], list[str], list[dict[str, An
 
 
 def validate_corpus(corpus_dir: Path) -> list[Problem]:
-    """Every problem in the corpus (empty list = valid). Reads only; never modifies a file."""
-    return _scan(Path(corpus_dir))[0]
+    """Every problem in the corpus (empty list = valid). Reads only; never modifies a file.
+
+    A draft from `caresearch import` whose `review` list is not empty and that is not marked
+    `reviewed: true` is reported too (kind "draft", one problem naming its open items): it is
+    valid, but `load_corpus` leaves it out of the index until someone has reviewed it.
+    """
+    problems, _labels, docs = _scan(Path(corpus_dir))
+    return problems + [_draft_problem(d) for d in docs if is_open_draft(d)]
+
+
+def is_open_draft(data: dict[str, Any]) -> bool:
+    """An imported case still waiting for review: items in `review`, and not `reviewed`."""
+    return bool(data.get("review")) and not data.get("reviewed", False)
+
+
+def _draft_problem(data: dict[str, Any]) -> Problem:
+    items = data["review"]
+    listed = " / ".join(f"{i}) {item}" for i, item in enumerate(items, 1))
+    return Problem(
+        f"{CASES_DIRNAME}/{data['id']}.yaml",
+        "review",
+        f"draft, not indexed until reviewed ({len(items)} open item(s); fix them, then delete "
+        f"them or set reviewed: true): {listed}",
+        kind="draft",
+    )
+
+
+def case_ids(corpus_dir: Path) -> set[str]:
+    """Ids of every case file in the corpus, drafts and invalid files included (reads no file:
+    a case's id is its file name)."""
+    return {p.stem for p in (Path(corpus_dir) / CASES_DIRNAME).glob("*.yaml")}
 
 
 def load_themes(corpus_dir: Path) -> tuple[str, ...]:
@@ -427,14 +457,17 @@ def load_themes(corpus_dir: Path) -> tuple[str, ...]:
 
 
 def load_corpus(corpus_dir: Path) -> tuple[Case, ...]:
-    """All cases, sorted by `order` then id. Raises CorpusError listing every problem."""
+    """All cases, sorted by `order` then id. Raises CorpusError listing every problem.
+
+    Imported drafts with open review items (`is_open_draft`) are left out: they are valid
+    files, not yet cases to index."""
     problems, _labels, docs = _scan(Path(corpus_dir))
     if problems:
         raise CorpusError(
             f"{len(problems)} problem(s) in the corpus at {corpus_dir}; first: {problems[0]}",
             problems,
         )
-    cases = [_to_case(d) for d in docs]
+    cases = [_to_case(d) for d in docs if not is_open_draft(d)]
     return tuple(sorted(cases, key=lambda c: (c.order, c.id)))
 
 
@@ -520,74 +553,3 @@ def _to_case(d: dict[str, Any]) -> Case:
         quality_notes=tuple(d.get("quality_notes") or ()),
         figures_missing=d.get("figures_missing", True),
     )
-
-
-def case_to_dict(case: Case) -> dict[str, Any]:
-    """JSON-ready dict with the keys of a case file (used by `show --json` and the API)."""
-
-    def items(xs: tuple[Item, ...] | tuple[Lesson, ...]) -> list[dict[str, str]]:
-        return [{"id": x.id, "text": x.text} for x in xs]
-
-    kp_region = tuple(k for k in case.key_points if k.audience == "region")
-    kp_municipality = tuple(k for k in case.key_points if k.audience == "municipality")
-    src = case.source
-    return {
-        "id": case.id,
-        "order": case.order,
-        "prefecture": case.prefecture,
-        "municipality": case.municipality,
-        "municipality_type": case.municipality_type,
-        "region": case.region,
-        "title": case.title,
-        "keywords": list(case.keywords),
-        "editorial_keywords": list(case.editorial_keywords),
-        "themes": list(case.themes),
-        "features": items(case.features),
-        "implementing_bodies": list(case.implementing_bodies),
-        "background": items(case.background),
-        "recommendation": case.recommendation,
-        "summary": case.summary,
-        "contents": [
-            {
-                "id": s.id,
-                "heading": s.heading,
-                "subheading": s.subheading,
-                "paragraphs": list(s.paragraphs),
-                "budget": s.budget,
-            }
-            for s in case.contents
-        ],
-        "history": [{"id": e.id, "period": e.period_label, "text": e.text} for e in case.history],
-        "outcomes": {
-            "changes": items(case.changes),
-            "stories": [
-                {
-                    "id": s.id,
-                    "title": s.title,
-                    "subject": s.subject,
-                    "paragraphs": list(s.paragraphs),
-                }
-                for s in case.stories
-            ],
-        },
-        "key_points": {"region": items(kp_region), "municipality": items(kp_municipality)},
-        "suggestions_label": case.suggestions_label,
-        "suggestions": items(case.suggestions),
-        "contact": case.contact,
-        "diagram_text": list(case.diagram_text),
-        "restorations": [
-            {"target": r.target, "restored": r.restored, "note": r.note} for r in case.restorations
-        ],
-        "source": None
-        if src is None
-        else {
-            "report": src.report,
-            "chapter": src.chapter,
-            "pages": src.pages,
-            "file": src.file,
-            "sha256": src.sha256,
-            "lines": [list(r) for r in src.lines],
-        },
-        "quality_notes": list(case.quality_notes),
-        "figures_missing": case.figures_missing,
-    }

@@ -56,10 +56,11 @@ class Engine:
             self.analyzer, SynonymTable.load(), parts.sudachi_groups, parts.readings
         )
         self.facet_values = facet_values(self.corpus.infos, self.themes)
-        self.searcher = Searcher(
-            self.index, self.corpus, self.expander, TokenCache(self.analyzer), settings
+        highlighter = TokenCache(self.analyzer)
+        self.searcher = Searcher(self.index, self.corpus, self.expander, highlighter, settings)
+        self.recommender = Recommend(
+            self.model, self.index, self.corpus, self.expander, highlighter, parts.vectors
         )
-        self.recommender = Recommend(self.model, self.index, self.corpus, self.expander)
 
     @classmethod
     def build(

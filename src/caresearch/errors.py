@@ -50,3 +50,12 @@ class SettingError(CaresearchError):
     """A setting (environment variable or option) outside its declared type or range."""
 
     exit_code = 2
+
+
+class ImportFailed(CaresearchError):
+    """A document given to `caresearch import` cannot be imported (unreadable, encrypted, no
+    text, too large, would overwrite a case). The message names the file and what to do; nothing
+    has been written."""
+
+    exit_code = 2
+    http_status = 400

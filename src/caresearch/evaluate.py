@@ -327,36 +327,37 @@ RECOMMEND_METRICS = (
 
 
 def format_report(report: Mapping[str, Any]) -> str:
+    """One table per task and split (tune, holdout, all), systems side by side."""
     lines: list[str] = []
     for task, metrics in (("search", SEARCH_METRICS), ("recommend", RECOMMEND_METRICS)):
         if task not in report:
             continue
         r = report[task]
         systems = [k for k in r if k != "n"]
-        head = r[systems[0]]["splits"]
-        counts = ", ".join(f"{s} {head[s]['n']}" for s in SPLITS)
-        lines.append(f"{task} ({counts} items)")
-        columns = [(sys_, split) for sys_ in systems for split in ("tune", "holdout")]
-        lines.append(
-            f"  {'metric':<20}" + "".join(f"{f'{s[:10]}/{sp[:4]}':>17}" for s, sp in columns)
-        )
-        for m in metrics:
-            cells = []
-            for sys_, split in columns:
-                v = r[sys_]["splits"][split].get(m)
-                cells.append(
-                    f"{'-' if v is None else (f'{v:.3f}' if isinstance(v, float) else v):>17}"
-                )
-            lines.append(f"  {m:<20}" + "".join(cells))
-        if task == "recommend":
-            lead = r["caresearch"]["leaders"]
-            if lead:
-                top = ", ".join(
-                    f"{x['passage']} {x['leads']}({x['not_answering']})" for x in lead[:3]
-                )
-                lines.append(f"  first answer most often (leads, of them not answering): {top}")
-        lines.append("")
+        for split in SPLITS:
+            n = r[systems[0]]["splits"][split]["n"]
+            if not n:
+                continue
+            lines.append(f"{task}, {split} ({n} items)")
+            lines.append(f"  {'metric':<20}" + "".join(f"{name:>15}" for name in systems))
+            for m in metrics:
+                cells = [r[name]["splits"][split].get(m) for name in systems]
+                lines.append(f"  {m:<20}" + "".join(f"{_cell(v):>15}" for v in cells))
+            lines.append("")
+        if task == "recommend" and r["caresearch"]["leaders"]:
+            top = ", ".join(
+                f"{x['passage']} {x['leads']} ({x['not_answering']} not answering)"
+                for x in r["caresearch"]["leaders"][:3]
+            )
+            lines.append(f"  passages shown first most often: {top}")
+            lines.append("")
     return "\n".join(lines)
+
+
+def _cell(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 __all__ = ["format_report", "run_eval"]

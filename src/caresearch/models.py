@@ -27,15 +27,15 @@ class Section(NamedTuple):
 # Every section, in the order a case page shows them. Adding a kind of passage is one row here.
 SECTIONS: tuple[Section, ...] = (
     Section("feature", "この事例の特徴", "context", 0.0),
-    Section("background", "取り組みの背景・課題認識", "context", 0.0),
+    Section("background", "取り組みの背景・課題認識", "answer", 1.0),
     Section("recommendation", "推薦メッセージ", "context", 0.0),
     Section("summary", "取り組み内容（概要）", "context", 0.0),
-    Section("content", "取り組み内容", "answer", 0.8),
+    Section("content", "取り組み内容", "answer", 1.0),
     Section("history", "取り組みの経緯", "context", 0.0),
-    Section("change", "地域に見られた変化", "context", 0.0),
-    Section("story", "取り組みが生かされた個別支援", "context", 0.0),
-    Section("key_point", "この事例のポイント", "lesson", 1.0),
-    Section("suggestion", "これから取り組む皆さまへ", "lesson", 1.0),
+    Section("change", "地域に見られた変化", "answer", 1.0),
+    Section("story", "取り組みが生かされた個別支援", "answer", 1.0),
+    Section("key_point", "この事例のポイント", "lesson", 1.05),
+    Section("suggestion", "これから取り組む皆さまへ", "lesson", 1.05),
 )
 SECTION_BY_KEY: dict[str, Section] = {s.key: s for s in SECTIONS}
 SECTION_LABELS: dict[str, str] = {s.key: s.label for s in SECTIONS}
@@ -295,8 +295,14 @@ class MatchedTerm:
 
 @dataclass(frozen=True)
 class ScoredLesson:
+    """A passage offered as an answer: its relevance, the character spans of `lesson.text`
+    where the description's words matched, and an excerpt centred on them (escaped HTML with
+    our own <mark> only)."""
+
     lesson: Lesson | Passage
     score: float
+    highlights: tuple[tuple[int, int], ...] = ()
+    snippet: str = ""
 
 
 @dataclass(frozen=True)
@@ -306,6 +312,7 @@ class CaseRecommendation:
     confidence: str  # high | medium | low
     matched_terms: tuple[MatchedTerm, ...]
     lessons: tuple[ScoredLesson, ...]
+    reason: str = ""  # one line for people: 課題の主な語のうち 4/5 に一致
 
 
 @dataclass(frozen=True)

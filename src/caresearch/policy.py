@@ -8,6 +8,7 @@ no-match rule, change `is_strong_match` or its thresholds, and its tests.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,23 @@ GENERIC_NOUNS = frozenset(
     各 等 ほか 手 目 気 声 形 的 性 化 者 員
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
+# Administrative words that any description and any case share (窓口, 相談, 連携, 仕組み…): they
+# say little about which case answers, so they weigh `filler_weight` in a description, and a
+# match made only of them is never a strong match.
+ADMIN_FILLER = frozenset(
+    """
+    窓口 把握 相談 仕組み 体制 連携 検討 取り組み 取組み 支援 福祉 住民 事業 情報 課題 必要
+    役場 行政 担当 職員 関係 機関 関係機関 会議 場 対応 地域 整備 推進 活用 実施 計画 調整
+    確保 協力 参加 対策 制度 サービス 家族 本人 町 市 村 当町 当市 市町村 方針 役割 連絡
+    共有 増加 状態 生活 対象 利用 提供 運営 充実 強化 構築 形 中心 全体 考え 声 思い 関係者
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+# Absence and shortage in a description (医者がいない, 担い手が足りない, 減っている): the cases
+# say 不足. Matched on the raw text, because the analyzer drops いる/ない as filler.
+ABSENCE = re.compile(
+    r"い(?:な[いく]|ません)|おらず|足り[なずま]|少な[いくかっ]|減っ|減り|減少|不足|見つから|手が回ら"
+)
+ABSENCE_TERMS = ("不足",)
 TOPIC_POS = frozenset({"名詞", "形状詞"})
 MIN_REASON_IDF = 2.5  # a word in more than about a fifth of all passages explains nothing
 LEVELS = ("low", "medium", "high")
@@ -40,25 +58,28 @@ def is_topic(token: Token) -> bool:
 
 @dataclass(frozen=True)
 class RecommendPolicy:
-    """Thresholds and caps of the recommender, measured on eval/recommend_dev.yaml
-    (docs/recommend.md). Coverage is the idf-weighted share of the description's topic
-    words that a case contains (directly or through a synonym)."""
+    """Thresholds, weights and caps of the recommender, chosen on the tuning half of
+    eval/recommend_dev.yaml (docs/recommend.md). Coverage is the idf-weighted share of the
+    description's topic words (filler words weighing `filler_weight`) that a case contains,
+    directly or through a synonym or paraphrase."""
 
     strong_coverage: float = 0.5  # a strong match covers half of what the description is about
     partial_coverage: float = 0.34  # ... or a third of it
-    partial_min_terms: int = 4  # ... through at least four distinct topic words
+    partial_min_terms: int = 3  # ... through at least three distinct specific words
     high_coverage: float = 0.6
     medium_coverage: float = 0.4
-    high_relative: float = 0.7  # a case's fused score against the first case's
+    high_relative: float = 0.7  # a case's best passage against the first case's
     medium_relative: float = 0.4
-    synonym_weight: float = 0.5  # a synonym's weight in the query vector, against 1 for a word
-    max_description_words: int = 40  # topic words in the BM25 query, most specific first
+    filler_weight: float = 0.25  # an administrative filler word, against 1 for a specific word
+    absence_weight: float = 0.5  # 不足 added for いない / 足りない
+    synonym_weight: float = 0.5  # a synonym or paraphrase, against 1 for the word itself
     rank_depth: int = 200  # cases taken from each ranking into the fusion
     no_match_cases: int = 3  # cases shown (all low) when nothing matches strongly
-    lessons_per_case: int = 3
-    contents_per_case: int = 2  # 取り組み内容 passages shown under a case besides its lessons
-    overall_lessons: int = 10
+    passages_per_case: int = 3
+    overall_answers: int = 5
     matched_terms: int = 12  # matched words listed per case
+    main_terms: int = 5  # specific words the reason line counts
+    excerpt_chars: int = 120
 
 
 def is_strong_match(coverage: float, n_matched: int, policy: RecommendPolicy) -> bool:
@@ -88,14 +109,35 @@ def confidences(
     return out
 
 
-def choose_passages(
-    scored: Sequence[tuple[float, str, str]], lesson_kinds: Sequence[str], policy: RecommendPolicy
-) -> list[tuple[float, str, str]]:
-    """The passages shown under a case, from (score, passage id, section) of its answer
-    passages: its best lessons (even at score 0, so a case always shows its lessons), then
-    its best matching 取り組み内容 passages."""
-    lessons = sorted((s for s in scored if s[2] in lesson_kinds), key=lambda s: -s[0])
-    contents = sorted(
-        (s for s in scored if s[2] not in lesson_kinds and s[0] > 0), key=lambda s: -s[0]
-    )
-    return lessons[: policy.lessons_per_case] + contents[: policy.contents_per_case]
+def choose_passages(scored: Sequence[tuple[float, str]], policy: RecommendPolicy) -> list[int]:
+    """Which of a case's answer passages to show, from (relevance, section) of each: the most
+    relevant ones that matched; the case's key points when none did (a case is never shown
+    without something to read). Section weights are already in the relevance."""
+    order = sorted(range(len(scored)), key=lambda k: -scored[k][0])
+    chosen = [k for k in order if scored[k][0] > 0][: policy.passages_per_case]
+    if not chosen:
+        chosen = [k for k, (_s, section) in enumerate(scored) if section == "key_point"]
+    return chosen[: policy.passages_per_case]
+
+
+def overall_answers(
+    cases: Sequence[tuple[str, float, Sequence[float]]], policy: RecommendPolicy
+) -> list[tuple[int, int, float]]:
+    """The best answers over all shown cases, as (case, passage, score) positions.
+
+    `cases` holds (confidence, coverage, relevance of each passage). A passage scores its
+    relevance (against the best passage shown) times its case's coverage (against the best
+    case's), so a weak case's passage never leads a strong case's; only cases above 'low'
+    contribute, unless none is."""
+    eligible = [c for c, (level, _cov, _s) in enumerate(cases) if level != "low"]
+    eligible = eligible or list(range(len(cases)))
+    top = max((s for c in eligible for s in cases[c][2]), default=0.0) or 1.0
+    best_cov = max((cases[c][1] for c in eligible), default=0.0) or 1.0
+    scored = [
+        (c, k, s / top * cases[c][1] / best_cov)
+        for c in eligible
+        for k, s in enumerate(cases[c][2])
+        if s > 0
+    ]
+    scored.sort(key=lambda x: -x[2])
+    return scored[: policy.overall_answers]

@@ -96,10 +96,23 @@ class QueryExpander:
                 self._groups.setdefault(key, []).extend(
                     (f, lab) for k, f, lab in members if k != key
                 )
+        # one-token everyday word -> (part-level terms, label) of the words cases use
+        self._paraphrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for word, targets in synonyms.paraphrases:
+            toks = analyzer.tokens(word)
+            if len(toks) == 1:
+                self._paraphrases[toks[0].text] = [
+                    (_flat(t), target) for target in targets if (t := analyzer.tokens(target))
+                ]
 
     def knows(self, term: str) -> bool:
         """True for a one-word term of the care vocabulary (見守り, デイ), whatever its POS."""
-        return (term,) in self._groups
+        return (term,) in self._groups or term in self._paraphrases
+
+    def paraphrases_of(self, term: str) -> list[tuple[tuple[str, ...], str]]:
+        """What the case texts call an everyday word of a description (one way), as
+        (part-level terms, label): 医者 → 医師, 物忘れ → 認知症."""
+        return self._paraphrases.get(term, [])
 
     def synonyms_of(self, word: str) -> list[str]:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""

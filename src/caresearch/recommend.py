@@ -1,44 +1,57 @@
 """From a description of a local problem to the cases and passages that answer it.
 
-`Recommend` runs the pipeline over one open build: the description's topic words and their
-synonyms, two case rankings (TF-IDF cosine from `tfidf.py`, BM25 of the best passage from the
-index's precomputed matrix) fused by reciprocal rank fusion, coverage of the description's
-topic words, then the decisions of `policy.py` (strong match, confidence, passages shown).
+`Recommend` runs the pipeline over one open build:
+
+1. the description's topic words, each weighted by how specific it is (administrative filler
+   such as 窓口, 相談, 連携 weighs `filler_weight`), plus their synonyms, one-way paraphrases
+   (医者 → 医師) and 不足 when the description speaks of absence (いない, 足りない);
+2. every answer passage scored by BM25 for those weighted words (tfidf.py precomputes the
+   passage matrix), times its section's answer weight;
+3. cases ranked by reciprocal rank fusion of their TF-IDF cosine and their best passage;
+4. coverage: the share of the description's specific content a case contains;
+5. the decisions of policy.py: strong match, confidence, the passages shown.
+
 See docs/recommend.md for the choices and their measurements.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
+from . import semantic
 from .analysis import Token
+from .highlight import TokenCache, match_spans, snippet
 from .index import SearchIndex
 from .models import (
     ANSWER_WEIGHTS,
-    LESSON_KINDS,
     CaseRecommendation,
     MatchedTerm,
     Recommendation,
     ScoredLesson,
 )
 from .policy import (
+    ABSENCE,
+    ABSENCE_TERMS,
+    ADMIN_FILLER,
     GENERIC_NOUNS,
     RecommendPolicy,
     choose_passages,
     confidences,
     is_strong_match,
     is_topic,
+    overall_answers,
 )
-from .query import QueryExpander, QueryWord
+from .query import QueryExpander, QueryWord, Variant
 from .snapshot import Corpus
 from .tfidf import TfidfModel, top_k
 
-# Reciprocal rank fusion of the TF-IDF and BM25 case rankings. Measured against each signal
-# alone and against weighted score sums (docs/recommend.md): as good as the best of them,
-# with no weight to tune. k = 60 is the constant of the original paper.
+# Reciprocal rank fusion of the TF-IDF and passage-BM25 case rankings. Measured against each
+# signal alone and against weighted score sums (docs/recommend.md). k = 60 is the constant of
+# the original paper.
 RRF_K = 60
 
 Expansions = Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]
@@ -53,16 +66,15 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
     return fused
 
 
-def literal_vector(index: SearchIndex, words: Sequence[QueryWord]) -> np.ndarray:
-    """Summed BM25F scores of the literal one-term spellings of many words, per document."""
-    out = np.zeros(len(index.docs), dtype=np.float32)
-    for w in words:
-        for v in w.variants:
-            if v.via == "exact" and len(v.terms) == 1:
-                col = index.term_vector(v.terms[0])
-                if col is not None:
-                    out += col
-    return out
+class Described(NamedTuple):
+    """What the pipeline reads from one description."""
+
+    weights: dict[str, float]  # topic term -> count × specificity
+    expansions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]  # term -> (label, terms)
+    tfidf: Counter  # index terms of the whole description, synonyms at a lower weight
+    surfaces: dict[str, str]  # term -> as written
+    words: tuple[QueryWord, ...]  # for highlights
+    main: tuple[str, ...]  # the most specific topic terms, for the reason line
 
 
 class Recommend:
@@ -74,12 +86,16 @@ class Recommend:
         index: SearchIndex,
         corpus: Corpus,
         expander: QueryExpander,
+        highlighter: TokenCache,
+        vectors: np.ndarray | None = None,
         policy: RecommendPolicy | None = None,
     ) -> None:
         self.model = model
+        self.vectors = vectors  # answer passages × dim (semantic.py), or None: lexical only
         self.index = index
         self.corpus = corpus
         self.expander = expander
+        self.highlighter = highlighter
         self.policy = policy or RecommendPolicy()
 
     def topic_terms(self, tokens: Sequence[Token]) -> Counter:
@@ -90,55 +106,99 @@ class Recommend:
             if is_topic(t) or (self.expander.knows(t.text) and t.text not in GENERIC_NOUNS)
         )
 
+    def describe(self, text: str, tokens: list[Token], literal: Counter) -> Described:
+        policy, model = self.policy, self.model
+        surfaces = {t.text: t.surface for t in reversed(tokens)}
+        literal = Counter(literal)
+        if ABSENCE.search(text):
+            for term in ABSENCE_TERMS:
+                literal[term] += 0
+                surfaces.setdefault(term, term)
+        weights = {
+            t: max(n, policy.absence_weight) * self.specificity(t) for t, n in literal.items()
+        }
+        expansions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+        words: list[QueryWord] = []
+        for term in literal:
+            word = self.expander.word(surfaces[term])
+            alts = [
+                (v.label, v.terms)
+                for v in (word.variants if word else ())
+                if v.via not in ("exact", "parts")
+            ]
+            alts += [(label, terms) for terms, label in self.expander.paraphrases_of(term)]
+            if alts:
+                expansions[term] = tuple(dict.fromkeys(alts))
+            variants = tuple(word.variants if word else ()) + tuple(
+                Variant(terms, policy.synonym_weight, "paraphrase", label) for label, terms in alts
+            )
+            if variants:
+                words.append(QueryWord(surfaces[term], variants))
+        tfidf: Counter = Counter()
+        for term, *_pos in self.expander.analyzer.index_terms_from(tokens):
+            tfidf[term] += self.specificity(term)
+        for term, alts in expansions.items():
+            for _label, terms in alts:
+                for alt in terms:
+                    tfidf[alt] += policy.synonym_weight * weights[term]
+        specific = [t for t in literal if t not in ADMIN_FILLER]
+        main = tuple(sorted(specific, key=lambda t: -model.idf(t))[: policy.main_terms])
+        return Described(weights, expansions, tfidf, surfaces, tuple(words), main)
+
+    def specificity(self, term: str) -> float:
+        return self.policy.filler_weight if term in ADMIN_FILLER else 1.0
+
+    def passage_scores(self, d: Described) -> np.ndarray:
+        """Every answer passage's BM25 for the weighted words, times its section's weight."""
+        q: Counter = Counter()
+        for term, w in d.weights.items():
+            q[term] += w
+            for _label, terms in d.expansions.get(term, ()):
+                for alt in terms:
+                    q[alt] += self.policy.synonym_weight * w / len(terms)
+        scores = self.model.passage_bm25(q)
+        weight = np.array([ANSWER_WEIGHTS[s] for s in self.model.passage_section_], np.float32)
+        return scores * weight
+
     def __call__(
         self, text: str, tokens: list[Token], literal: Counter, limit: int
     ) -> Recommendation:
         model, policy = self.model, self.policy
-        surfaces = {t.text: t.surface for t in reversed(tokens)}
-        weighted: Counter = Counter(x[0] for x in self.expander.analyzer.index_terms_from(tokens))
-        # term -> its synonyms as (label, part-level terms); they count as covering the term.
-        expansions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
-        # Each topic word analysed once as a query word: its synonyms, then the BM25 query.
-        words_of = {term: self.expander.word(surfaces[term]) for term in literal}
-        for term, word in words_of.items():
-            alts = tuple(
-                (v.label, v.terms)
-                for v in (word.variants if word else ())
-                if v.via not in ("exact", "parts")
-            )
-            if alts:
-                expansions[term] = alts
-                for _label, terms in alts:
-                    for alt in terms:
-                        weighted[alt] += policy.synonym_weight * literal[term]
-        cosine, coverage = model.score_cases(weighted, literal, expansions)
-        informative = sorted(literal, key=lambda t: -model.idf(t))[: policy.max_description_words]
-        bm25 = self._best_passage(
-            literal_vector(self.index, [w for t in informative if (w := words_of[t]) is not None])
-        )
+        d = self.describe(text, tokens, literal)
+        cosine, coverage = model.score_cases(d.tfidf, d.weights, d.expansions)
+        passages = self.passage_scores(d)
+        best = np.zeros(len(self.corpus.cases), dtype=np.float32)
+        np.maximum.at(best, model.passage_case_, passages)
         tfidf_rank = [int(i) for i in top_k(cosine, policy.rank_depth) if cosine[i] > 0]
-        bm25_rank = [int(i) for i in top_k(bm25, policy.rank_depth) if bm25[i] > 0]
-        fused = rrf([tfidf_rank, bm25_rank])
+        bm25_rank = [int(i) for i in top_k(best, policy.rank_depth) if best[i] > 0]
+        rankings = [tfidf_rank, bm25_rank]
+        if self.vectors is not None:
+            rankings.append(self._semantic_rank(text, sorted(set(tfidf_rank) | set(bm25_rank))))
+        fused = rrf(rankings)
         ranked = sorted(fused, key=lambda i: (-fused[i], i))
-        top = fused[ranked[0]] if ranked else 1.0
         # A case similar only through filler words is not a reason to show it.
-        matched = {i: found for i in ranked if (found := model.matched(i, literal, expansions))}
+        matched = {i: found for i in ranked if (found := self._specific_matches(i, d))}
         ranked = [i for i in ranked if i in matched]
-        best = max(ranked, key=lambda i: coverage[i], default=None)
-        best_cov = float(coverage[best]) if best is not None else 0.0
-        strong = best is not None and is_strong_match(best_cov, len(matched[best]), policy)
-        shown = ranked[: limit if strong else min(limit, policy.no_match_cases)]
-        levels = confidences(
-            [float(coverage[i]) for i in shown], [fused[i] / top for i in shown], strong, policy
+        first = ranked[0] if ranked else None
+        # The strongest evidence among the ranked cases decides whether anything matches.
+        most = max(ranked, key=lambda i: coverage[i], default=None)
+        strong = most is not None and is_strong_match(
+            float(coverage[most]), len(matched[most]), policy
         )
-        passage_scores = model.score_passages(weighted)
+        shown = ranked[: limit if strong else min(limit, policy.no_match_cases)]
+        top_best = float(best[first]) if first is not None and best[first] > 0 else 1.0
+        levels = confidences(
+            [float(coverage[i]) for i in shown], [float(best[i]) / top_best for i in shown],
+            strong, policy,
+        )  # fmt: skip
         out_cases = tuple(
             CaseRecommendation(
                 case=self.corpus.case(i),
-                score=round(fused[i] * (RRF_K + 1) / 2, 4),  # 1.0 = first in both
+                score=round(float(coverage[i]), 3),
                 confidence=level,
-                matched_terms=self._matched_terms(matched[i], surfaces, expansions, i),
-                lessons=self._case_passages(i, passage_scores),
+                matched_terms=self._matched_terms(matched[i], d, i),
+                lessons=self._case_passages(i, passages, d),
+                reason=self._reason(i, d),
             )
             for i, level in zip(shown, levels, strict=True)
         )
@@ -146,63 +206,92 @@ class Recommend:
             query=text,
             no_strong_match=not strong,
             cases=out_cases,
-            lessons=self._overall(out_cases, passage_scores),
-            coverage=round(best_cov, 3),
+            lessons=self._overall(shown, levels, passages, coverage, d),
+            coverage=round(float(coverage[most]), 3) if most is not None else 0.0,
         )
 
-    def _best_passage(self, doc_scores: np.ndarray) -> np.ndarray:
-        """Each case's score: that of its best document."""
-        case_best = np.zeros(len(self.corpus.cases), dtype=np.float32)
-        hit = np.flatnonzero(doc_scores)
-        cases_of = self.corpus.doc_case[hit]
-        known = cases_of >= 0
-        np.maximum.at(case_best, cases_of[known], doc_scores[hit][known])
-        return case_best
+    def _semantic_rank(self, text: str, candidates: Sequence[int]) -> list[int]:
+        """The candidate cases by the cosine of their best passage to the description.
+        Only the candidates' passage vectors are read (a few MB even at 10,000 cases)."""
+        if not candidates:
+            return []
+        model = self.model
+        rows = np.concatenate([np.arange(*model.passage_start_[i : i + 2]) for i in candidates])
+        if not len(rows):
+            return []
+        cos = np.asarray(self.vectors[rows], dtype=np.float32) @ semantic.encode([text])[0]
+        best = np.full(len(self.corpus.cases), -np.inf, dtype=np.float32)
+        np.maximum.at(best, model.passage_case_[rows], cos)
+        return sorted(candidates, key=lambda i: (-best[i], i))
+
+    # --- per case ----------------------------------------------------------------------------
+
+    def _covers(self, case: int, term: str, d: Described) -> str | None:
+        """The case's word for `term` (itself, or the label of a synonym it contains)."""
+        if self.model.case_has(case, term):
+            return term
+        for label, terms in d.expansions.get(term, ()):
+            if all(self.model.case_has(case, t) for t in terms):
+                return label
+        return None
+
+    def _specific_matches(self, case: int, d: Described) -> tuple[str, ...]:
+        """The description's specific (non-filler) topic terms the case covers, rarest first."""
+        found = [
+            t for t in d.weights if t not in ADMIN_FILLER and self._covers(case, t, d) is not None
+        ]
+        return tuple(sorted(found, key=lambda t: -self.model.idf(t)))
 
     def _matched_terms(
-        self, found: Iterable[str], surfaces: Mapping[str, str], expansions: Expansions, case: int
+        self, found: Sequence[str], d: Described, case: int
     ) -> tuple[MatchedTerm, ...]:
-        model = self.model
         out = []
-        for term in list(found)[: self.policy.matched_terms]:
-            if model.case_has(case, term):
-                out.append(MatchedTerm(surfaces[term], term, "exact"))
-            else:
-                label = next(
-                    lab
-                    for lab, terms in expansions.get(term, ())
-                    if all(model.case_has(case, t) for t in terms)
-                )
-                out.append(MatchedTerm(surfaces[term], label, "synonym"))
+        for term in found[: self.policy.matched_terms]:
+            word = self._covers(case, term, d) or term
+            out.append(MatchedTerm(d.surfaces[term], word, "exact" if word == term else "synonym"))
         return tuple(out)
 
-    def _case_passages(self, case: int, passage_scores: np.ndarray) -> tuple[ScoredLesson, ...]:
-        model = self.model
-        scored = [
-            (
-                float(passage_scores[j]) * ANSWER_WEIGHTS[model.passage_section_[j]],
-                model.passage_ids_[j],
-                model.passage_section_[j],
-            )
-            for j in model.passages_of(case)
-        ]
-        return tuple(
-            ScoredLesson(self.corpus.passage(pid), round(score, 4))
-            for score, pid, _section in choose_passages(scored, LESSON_KINDS, self.policy)
+    def _reason(self, case: int, d: Described) -> str:
+        if not d.main:
+            return "課題の具体的な語に一致しません（一般的な語のみ）"
+        hits = [d.surfaces[t] for t in d.main if self._covers(case, t, d) is not None]
+        shown = "、".join(hits[:3])
+        return f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
+            f"（{shown}）" if shown else ""
         )
 
-    def _overall(
-        self, cases: Sequence[CaseRecommendation], passage_scores: np.ndarray
-    ) -> tuple[ScoredLesson, ...]:
-        """The lessons of the shown cases, by their relevance times their case's score."""
-        model = self.model
-        scored = (
-            ScoredLesson(
-                self.corpus.passage(model.passage_ids_[j]),
-                round(float(passage_scores[j]) * cr.score, 4),
-            )
-            for cr in cases
-            for j in model.passages_of(self.corpus.position(cr.case.id))
-            if model.passage_section_[j] in LESSON_KINDS and passage_scores[j] > 0
+    def _answer(self, j: int, score: float, d: Described) -> ScoredLesson:
+        passage = self.corpus.passage(self.model.passage_ids_[j])
+        spans = match_spans(passage.text, d.words, self.highlighter)
+        return ScoredLesson(
+            passage,
+            round(score, 4),
+            tuple(spans),
+            snippet(passage.text, d.words, self.highlighter, self.policy.excerpt_chars),
         )
-        return tuple(sorted(scored, key=lambda sl: -sl.score)[: self.policy.overall_lessons])
+
+    def _case_passages(
+        self, case: int, passages: np.ndarray, d: Described
+    ) -> tuple[ScoredLesson, ...]:
+        own = list(self.model.passages_of(case))
+        sections = self.model.passage_section_
+        chosen = choose_passages([(float(passages[j]), sections[j]) for j in own], self.policy)
+        return tuple(self._answer(own[k], float(passages[own[k]]), d) for k in chosen)
+
+    def _overall(
+        self,
+        shown: Sequence[int],
+        levels: Sequence[str],
+        passages: np.ndarray,
+        coverage: np.ndarray,
+        d: Described,
+    ) -> tuple[ScoredLesson, ...]:
+        owns = [list(self.model.passages_of(i)) for i in shown]
+        picked = overall_answers(
+            [
+                (level, float(coverage[i]), [float(passages[j]) for j in own])
+                for i, level, own in zip(shown, levels, owns, strict=True)
+            ],
+            self.policy,
+        )
+        return tuple(self._answer(owns[c][k], score, d) for c, k, score in picked)

@@ -66,7 +66,16 @@ def lesson_dict(item: Lesson | Passage, score: float | None = None) -> dict[str,
 
 
 def scored_lesson(sl: ScoredLesson) -> dict[str, Any]:
-    return lesson_dict(sl.lesson, sl.score)
+    """A passage offered as an answer: the lesson keys, plus its section, the spans of `text`
+    where the description matched, and a marked excerpt."""
+    out = lesson_dict(sl.lesson, sl.score)
+    item = sl.lesson
+    out["section"] = item.kind if isinstance(item, Lesson) else item.section
+    if isinstance(item, Passage) and item.heading:
+        out["heading"] = item.heading
+    out["highlights"] = [list(span) for span in sl.highlights]
+    out["snippet"] = sl.snippet
+    return out
 
 
 def _case_head(c: Case) -> dict[str, Any]:
@@ -105,6 +114,7 @@ def case_recommendation(cr: CaseRecommendation) -> dict[str, Any]:
         **_case_head(cr.case),
         "score": cr.score,
         "confidence": cr.confidence,
+        "reason": cr.reason,
         "matched_terms": [
             {"query": m.query_term, "case": m.case_term, "via": m.via} for m in cr.matched_terms
         ],

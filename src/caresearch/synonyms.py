@@ -19,6 +19,8 @@ DEFAULT_PATH = Path(__file__).with_name("data") / "synonyms.yaml"
 @dataclass(frozen=True)
 class SynonymTable:
     groups: tuple[tuple[str, ...], ...]
+    # one-way: an everyday word of a problem description -> the words case texts use
+    paraphrases: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def load(cls, path: Path = DEFAULT_PATH) -> SynonymTable:
@@ -36,7 +38,13 @@ class SynonymTable:
             if not all(isinstance(t, str) and t.strip() for t in group):
                 raise CorpusError(f"{path}: groups[{i}]: every term must be a non-empty string")
             clean.append(tuple(str(t).strip() for t in group))
-        return cls(tuple(clean))
+        paraphrases = data.get("paraphrases") or {}
+        if not isinstance(paraphrases, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+            for k, v in paraphrases.items()
+        ):
+            raise CorpusError(f"{path}: 'paraphrases' maps a word to a list of words")
+        return cls(tuple(clean), tuple((k, tuple(v)) for k, v in paraphrases.items()))
 
     def __len__(self) -> int:
         return len(self.groups)

@@ -22,6 +22,20 @@ from .policy import MIN_REASON_IDF
 ANSWER_SECTIONS = frozenset(ANSWER_WEIGHTS)
 
 
+def _bm25_matrix(counts, df: np.ndarray, n: int, k1: float, b: float):
+    """Okapi BM25 (Robertson & Zaragoza 2009) of each row's terms: idf from the document
+    frequencies `df` over `n` passages, length normalised within the rows given."""
+    m = counts.tocsr().astype(np.float32)
+    length = np.asarray(m.sum(axis=1)).ravel()
+    avg = float(length.mean()) if len(length) else 1.0
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    tf = m.data
+    norm = k1 * (1 - b + b * length[rows] / (avg or 1.0))
+    m.data = (idf[m.indices] * tf * (k1 + 1) / (tf + norm)).astype(np.float32)
+    return m
+
+
 def _append_zero_row(m):
     from scipy.sparse import csr_matrix, vstack
 
@@ -29,9 +43,17 @@ def _append_zero_row(m):
 
 
 class TfidfModel:
-    def __init__(self, sublinear_tf: bool = True, title_weight: int = 2) -> None:
+    def __init__(
+        self,
+        sublinear_tf: bool = True,
+        title_weight: int = 2,
+        bm25_k1: float = 1.2,
+        bm25_b: float = 0.75,
+    ) -> None:
         self.sublinear_tf = sublinear_tf
         self.title_weight = title_weight
+        self.bm25_k1 = bm25_k1
+        self.bm25_b = bm25_b
 
     def fit(
         self,
@@ -111,6 +133,9 @@ class TfidfModel:
         df = np.bincount(passage_counts.indices, minlength=vocab_size)
         self.term_idf_ = (np.log((n + 1) / (df + 1)) + 1).astype(np.float32)
         self.unseen_term_idf_ = math.log(n + 1) + 1
+        self.passage_bm25_ = _bm25_matrix(
+            passage_counts[np.flatnonzero(is_answer)], df, n, self.bm25_k1, self.bm25_b
+        )
         return self
 
     def check_fitted(self) -> None:
@@ -216,6 +241,16 @@ class TfidfModel:
             )
         ]
         return tuple(sorted(found, key=lambda t: -self.idf(t)))
+
+    def passage_bm25(self, weights: Mapping[str, float]) -> np.ndarray:
+        """Okapi BM25 of every answer passage for weighted query terms: Σ weight × BM25."""
+        self.check_fitted()
+        q = np.zeros(len(self.vocabulary_), dtype=np.float32)
+        for term, w in weights.items():
+            j = self.vocabulary_.get(term)
+            if j is not None:
+                q[j] += w
+        return np.asarray(self.passage_bm25_ @ q).ravel()
 
     def score_passages(self, weighted: Mapping[str, float]) -> np.ndarray:
         q = self.query_vector(weighted)

@@ -66,8 +66,11 @@ def _lesson_label(item: Lesson | Passage) -> str:
     return label
 
 
-def _lesson_item(engine: Engine, item: Lesson | Passage) -> dict[str, Any]:
-    """A lesson or passage as the templates show it: text, label, case and its link."""
+def _lesson_item(
+    engine: Engine, item: Lesson | Passage, snippet: str | None = None
+) -> dict[str, Any]:
+    """A lesson or passage as the templates show it: text (or the engine's marked excerpt),
+    label, case and its link."""
     case = engine.case(item.case_id)
     if isinstance(item, Passage) and item.section in KIND_LABELS:
         try:
@@ -82,7 +85,8 @@ def _lesson_item(engine: Engine, item: Lesson | Passage) -> dict[str, Any]:
         text = text[:EXCERPT_CHARS] + "…"
     return {
         "id": item.id,
-        "text": text,
+        # The engine escapes the excerpt and adds only <mark>: safe to render as is.
+        "text": Markup(snippet) if snippet else text,
         "heading": heading,
         "label": _lesson_label(item),
         "kind": item.kind if is_lesson else item.section,
@@ -260,7 +264,8 @@ def recommend():
                 m.query_term if m.query_term == m.case_term else f"{m.query_term} → {m.case_term}"
                 for m in cr.matched_terms
             ],
-            "lessons": [_lesson_item(engine, sl.lesson) for sl in cr.lessons],
+            "reason": cr.reason,
+            "lessons": [_lesson_item(engine, sl.lesson, sl.snippet) for sl in cr.lessons],
         }
         for cr in rec.cases
     ]
@@ -269,7 +274,7 @@ def recommend():
         "recommend.html",
         rec=rec,
         cases=cases,
-        lessons=[_lesson_item(engine, sl.lesson) for sl in rec.lessons],
+        lessons=[_lesson_item(engine, sl.lesson, sl.snippet) for sl in rec.lessons],
         share_url=share_url,
         **context,
     )

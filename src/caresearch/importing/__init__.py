@@ -1,0 +1,160 @@
+"""Import a town's own 事例集 (PDF, .docx, text, Markdown) as draft case files.
+
+    summary = import_files([Path("jireishu.pdf")], corpus_dir / "cases")
+    print(format_summary(summary))
+
+Modules, in the order the data flows: `reading` (file → lines with page numbers; every unusable
+file ends as one ImportFailed), `repair` (undo extraction damage line by line), `finding`
+(cases and the section of each line), `sections` (lines → items and paragraphs, figure text
+set aside), `drafting` (→ a case file with its review list), `summary`. `layout` holds the
+template's labels and patterns as data.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from ..errors import ImportFailed
+from .drafting import build_case, case_text, dump_case, propose_themes
+from .finding import split_cases
+from .layout import THEME_WORDS
+from .reading import MAX_BYTES, Document, read_document
+from .repair import repair
+from .summary import DraftSummary, FileSummary, ImportSummary, format_summary
+
+__all__ = ["ImportFailed", "ImportSummary", "format_summary", "import_files", "read_document"]
+
+
+def import_files(
+    paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    existing_ids: Collection[str] = (),
+    theme_labels: Sequence[str] | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> ImportSummary:
+    """Read every file, find its cases, then write one draft per case into `out_dir`.
+
+    All files are read and parsed before anything is written: one bad file raises ImportFailed
+    and no draft is written. A draft never replaces an existing file or case id (a free id is
+    chosen), and each file appears in `out_dir` complete or not at all.
+    """
+    out_dir = Path(out_dir)
+    if not paths:
+        raise ImportFailed(
+            "取り込むファイルが指定されていません。PDF・Word（.docx）・テキストのファイル名を指定してください"
+        )
+    docs: list[Document] = [read_document(Path(p), max_bytes=max_bytes) for p in paths]
+    labels = list(theme_labels) if theme_labels is not None else _theme_labels(out_dir)
+    taken = (
+        set(existing_ids) | {p.stem for p in out_dir.glob("*.yaml")}
+        if out_dir.is_dir()
+        else set(existing_ids)
+    )
+    planned: list[tuple[Path, str]] = []
+    files: list[FileSummary] = []
+    order = 100
+    for doc in docs:
+        lines, repairs = repair(doc.lines)
+        found, preface = split_cases(lines)
+        if not found:
+            raise ImportFailed(
+                f"{doc.path.name}: 取組事例が見つかりません（「キーワード」の行や「北海道 当別町」のような"
+                "都道府県・市区町村の行がありません）。取組事例集のファイルを指定してください"
+            )
+        drafts: list[DraftSummary] = []
+        slug = _slug(doc.path.stem)
+        for found_case in found:
+            case_id = _free_id(slug, taken)
+            taken.add(case_id)
+            order += 1
+            case, counts = build_case(
+                found_case, case_id=case_id, order=order, source_file=doc.path.name, themes=[]
+            )
+            case["themes"] = propose_themes(case_text(case), labels)
+            target = out_dir / f"{case_id}.yaml"
+            planned.append((target, dump_case(case)))
+            drafts.append(
+                DraftSummary(
+                    case_id=case_id,
+                    path=target,
+                    title=case["title"],
+                    place=f"{case['prefecture']} {case['municipality']}",
+                    pages=case["source"]["pages"],
+                    counts=counts,
+                    review=tuple(case["review"]),
+                )
+            )
+        files.append(
+            FileSummary(
+                path=doc.path,
+                kind=doc.kind,
+                pages=doc.pages,
+                drafts=tuple(drafts),
+                repeated_lines=repairs.repeated,
+                furniture_lines=repairs.furniture,
+                preface_lines=len(preface),
+            )
+        )
+    _write_all(planned, out_dir)
+    return ImportSummary(tuple(files))
+
+
+def _theme_labels(out_dir: Path) -> list[str]:
+    """Labels of the corpus's themes.yaml (out_dir is usually <corpus>/cases)."""
+    themes = out_dir.parent / "themes.yaml"
+    if themes.is_file():
+        from ..corpus import load_themes
+
+        return list(load_themes(out_dir.parent))
+    return list(THEME_WORDS)
+
+
+def _slug(stem: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")[:24].strip("_")
+    if not s or not s[0].isalpha():
+        s = f"draft_{s}" if s else "draft"
+    return s
+
+
+def _free_id(slug: str, taken: set[str]) -> str:
+    k = 1
+    while f"{slug}_{k}" in taken:
+        k += 1
+    return f"{slug}_{k}"
+
+
+def _write_all(planned: list[tuple[Path, str]], out_dir: Path) -> None:
+    """Write each draft through a temporary file and a hard link (which fails rather than
+    replace an existing file); on any failure, remove what this call wrote."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        for target, text in planned:
+            fd, tmp = tempfile.mkstemp(prefix=".import-", suffix=".tmp", dir=out_dir)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                    f.write(text)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.link(tmp, target)
+            finally:
+                os.unlink(tmp)
+            written.append(target)
+    except FileExistsError as exc:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise ImportFailed(
+            f"{Path(exc.filename or '').name}: 同じ名前の事例ファイルが既にあります。上書きはしません。"
+            "もう一度実行してください（別の名前で書き出します）"
+        ) from exc
+    except OSError as exc:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise ImportFailed(
+            f"{out_dir}: 下書きを書き出せません（{exc.strerror or exc}）。書き込める場所を --out で指定してください"
+        ) from exc

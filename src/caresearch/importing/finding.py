@@ -1,0 +1,324 @@
+"""Find the cases in a repaired document and give each line its section.
+
+Two passes per case. `assign` walks the lines once with the template's section order as a
+state machine: a label switches section only when it stands before content that fits it
+(extraction prints most grey label boxes *after* their content; those are recognised and
+skipped), and some lines start a section by their form wherever they are (a ✓ bullet, a 《…》
+story title, a 【…】 heading, a timeline period, an overview field). Then `sections` turns each
+section's lines into items or paragraphs, rejoining hard-wrapped lines, and moves figure text
+(short fragments that never form a sentence) to the case's diagram text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from . import layout as L
+from .repair import Line
+
+ORDER = {name: i for i, name in enumerate(L.SECTION_ORDER)}
+
+
+@dataclass
+class CaseLines:
+    """One case's lines, sorted into sections (before parsing)."""
+
+    keywords: Line | None
+    title: list[Line]
+    location: Line | None
+    lines: list[Line]  # every line of the case, for the source range
+    sections: dict[str, list[Line]] = field(default_factory=dict)
+    breaks: set[int] = field(default_factory=set)  # line numbers right after a skipped label
+    diagram: list[list[Line]] = field(default_factory=list)
+    suggestions_label: str | None = None
+    review: list[str] = field(default_factory=list)
+
+    def add(self, section: str, line: Line) -> None:
+        self.sections.setdefault(section, []).append(line)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def label_of(line: Line) -> tuple[str, str | None] | None:
+    """(label key, section) when the line is a template label."""
+    key = line.key
+    if L.RECOMMENDATION.match(key) or L.RECOMMENDATION.match(line.text):
+        return key, "recommendation"
+    for k in (key, key.strip("【】")):
+        if k in L.LABELS:
+            return k, L.LABELS[k]
+    return None
+
+
+def is_period(line: Line) -> bool:
+    return bool(L.PERIOD.match(line.text))
+
+
+def is_bullet(line: Line) -> bool:
+    return bool(line.marker) or bool(L.ITEM_START.match(line.text))
+
+
+def is_bare_marker(line: Line) -> bool:
+    return line.text in ("", "・", "-", "*") and not label_of(line)
+
+
+def is_overview(line: Line) -> bool:
+    return any(p.match(line.key) for _f, p in L.OVERVIEW_FIELDS) or bool(
+        L.OVERVIEW_NOISE.match(line.key)
+    )
+
+
+def figure_follows(lines: Sequence[Line], k: int, run: int = 3, short: int = 12) -> bool:
+    """Are the `run` lines after lines[k] short unbulleted fragments (a figure)?"""
+    after = [x for x in lines[k + 1 : k + 1 + run] if not is_bare_marker(x)]
+    return len(after) == run and all(
+        len(x.text) < short
+        and not is_bullet(x)
+        and not label_of(x)
+        and not (L.HEADING.match(x.text) and len(x.text) >= 8)
+        and not is_period(x)
+        for x in after
+    )
+
+
+def ends_sentence(line: Line | None) -> bool:
+    return line is not None and bool(L.SENTENCE_END.search(line.text))
+
+
+# ---------------------------------------------------------------- cases
+
+
+def split_cases(lines: Sequence[Line]) -> tuple[list[CaseLines], list[Line]]:
+    """Cases (each from its キーワード line, or its location line when a document has no
+    キーワード lines) and the lines before the first case."""
+    starts = [
+        i for i, ln in enumerate(lines) if L.KEYWORDS.match(ln.key) and ln.key != "キーワード"
+    ]
+    by_location = False
+    if not starts:
+        starts = [i for i, ln in enumerate(lines) if L.LOCATION.match(ln.text)]
+        by_location = True
+    if not starts:
+        return [], list(lines)
+    cases: list[CaseLines] = []
+    if by_location:
+        # The title is the line(s) just above the location line.
+        starts = [
+            _title_start(lines, i, prev) for prev, i in zip([-1, *starts[:-1]], starts, strict=True)
+        ]
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else len(lines)
+        cases.append(assign(list(lines[start:end]), with_keywords=not by_location))
+    return cases, list(lines[: starts[0]])
+
+
+def _title_start(lines: Sequence[Line], loc: int, prev: int) -> int:
+    i = loc
+    while (
+        i - 1 > prev
+        and loc - (i - 1) <= 2
+        and not label_of(lines[i - 1])
+        and not is_bullet(lines[i - 1])
+    ):
+        i -= 1
+    return i
+
+
+# ---------------------------------------------------------------- pass 1: sections
+
+
+def assign(lines: list[Line], *, with_keywords: bool) -> CaseLines:
+    case = CaseLines(keywords=None, title=[], location=None, lines=lines)
+    i = 0
+    if with_keywords:
+        case.keywords = lines[0]
+        i = 1
+    # Title: up to the location line (or the first label when there is none).
+    j = i
+    while (
+        j < len(lines)
+        and not L.LOCATION.match(lines[j].text)
+        and not label_of(lines[j])
+        and j - i < 4
+    ):
+        j += 1
+    if j < len(lines) and L.LOCATION.match(lines[j].text):
+        case.title, case.location = lines[i:j], lines[j]
+        i = j + 1
+    else:
+        case.title = lines[i : i + 1] if i < len(lines) and not label_of(lines[i]) else []
+        i += len(case.title)
+    municipality = ""
+    if case.location is not None:
+        m = L.LOCATION.match(case.location.text)
+        municipality = m.group(2) if m else ""
+
+    state = "features"
+    figure: list[Line] | None = None  # an open run of figure text
+    pending: list[Line] = []  # text after the recommendation / before the first 【…】 heading
+    rec_closed = False
+    summary_closed = False
+    after_label = False
+
+    def flush() -> None:
+        nonlocal pending
+        if pending:
+            text = "".join(ln.text for ln in pending)
+            if "。" in text and not case.sections.get("summary"):
+                case.sections["summary"] = pending
+            else:
+                case.diagram.append(pending)
+            pending = []
+
+    def close_figure() -> None:
+        nonlocal figure
+        if figure:
+            case.diagram.append(figure)
+        figure = None
+
+    def switch(to: str) -> None:
+        nonlocal state
+        flush()
+        close_figure()
+        state = to
+
+    rest = lines[i:]
+    for k, ln in enumerate(rest):
+        prev = rest[k - 1] if k else None
+        if is_bare_marker(ln):
+            continue
+        lab = label_of(ln)
+        if lab is not None:
+            key, sec = lab
+            after_label = True
+            if key in L.SUGGESTION_LABELS:
+                case.suggestions_label = ln.text.replace(" ", "")
+            nxt = next((x for x in rest[k + 1 :] if not is_bare_marker(x)), None)
+            next_is_label = nxt is not None and label_of(nxt) is not None
+            if sec == "history":
+                if nxt is not None and is_period(nxt):
+                    switch("history")
+                else:  # printed after the timeline, above its phase figure
+                    flush()
+                    close_figure()
+                    figure = []
+                continue
+            if sec in L.IN_FLOW:
+                switch(sec)
+                continue
+            if sec is not None and not next_is_label and ORDER[sec] > ORDER[state]:
+                switch(sec)
+                continue
+            if state == "recommendation" and case.sections.get("recommendation"):
+                rec_closed = True
+            continue
+        if after_label:
+            case.breaks.add(ln.n)
+            after_label = False
+        # Lines that start a section by their form, wherever they are.
+        if ln.marker == L.CHECK_MARK:
+            if state != "suggestions":
+                switch("suggestions")
+            close_figure()
+            case.add(state, ln)
+            continue
+        if (
+            state == "suggestions"
+            and figure is None
+            and is_bullet(ln)
+            and not case.sections.get("contact")
+            and any(x.marker == L.CHECK_MARK for x in case.sections.get("suggestions", []))
+        ):
+            switch("contact")  # the ✓ list is over: a plain bullet after it is the contact
+            case.add(state, ln)
+            continue
+        if L.STORY_TITLE.match(ln.text):
+            if state != "stories":
+                switch("stories")
+            close_figure()
+            case.add(state, ln)
+            continue
+        if L.CENTER_TABLE.match(ln.key):
+            switch("center_table")
+            case.add(state, ln)
+            continue
+        if L.HEADING.match(ln.text) and not L.BUDGET.match(ln.text):
+            if figure_follows(rest, k):
+                # A boxed word inside a figure (【公助】), not a section heading.
+                if figure is None:
+                    flush()
+                    figure = []
+                figure.append(ln)
+                continue
+            if state != "contents":
+                if ORDER[state] > ORDER["contents"] and state != "center_table":
+                    case.review.append(
+                        f"見出し「{ln.text}」は取組事例の様式にないため、取り組み内容の一項目にしました"
+                        f"（元は「{L.SECTION_NAMES[state]}」の後）。正しい欄に移してください"
+                    )
+                switch("contents")
+            else:
+                flush()
+                close_figure()
+            case.add(state, ln)
+            continue
+        if L.BUDGET.match(ln.text):
+            close_figure()
+            if state != "contents":
+                switch("contents")
+            flush()
+            case.add(state, ln)
+            continue
+        if is_period(ln) and (ORDER[state] <= ORDER["history"] or figure is not None):
+            if state != "history":
+                switch("history")
+            close_figure()
+            case.add(state, ln)
+            continue
+        if figure is not None:
+            figure.append(ln)
+            continue
+        if ORDER[state] <= ORDER["bodies"] and is_overview(ln):
+            state = "overview"
+            case.add(state, ln)
+            continue
+        # Lines whose section depends on where they are.
+        if state == "overview":
+            state = "bodies"
+        if state == "bodies" and is_bullet(ln) and len(ln.text) >= 30:
+            state = "background"
+        elif state == "background" and (
+            (municipality and L.BULLET.sub("", ln.key).startswith(municipality + "では"))
+            or (
+                not is_bullet(ln)
+                and ends_sentence(prev)
+                and prev is not None
+                and case.sections.get("background")
+                and len(prev.text) < 0.8 * max(len(x.text) for x in case.sections["background"])
+            )
+        ):
+            state = "summary"
+        elif state == "features" and not case.sections.get("features") and not is_bullet(ln):
+            pass  # text before any feature: kept as a feature paragraph (reviewed below)
+        if state == "summary" and summary_closed:
+            pending.append(ln)
+            continue
+        if state == "recommendation" and (
+            rec_closed or (case.sections.get("recommendation") and ends_sentence(prev))
+        ):
+            rec_closed = True
+            pending.append(ln)
+            continue
+        if state == "contents" and not any(
+            L.HEADING.match(x.text) for x in case.sections.get("contents", [])
+        ):
+            pending.append(ln)
+            continue
+        case.add(state, ln)
+        if state == "summary" and L.SUMMARY_END.search(ln.text):
+            summary_closed = True
+    flush()
+    close_figure()
+    return case

