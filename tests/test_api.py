@@ -34,7 +34,10 @@ def test_search_filters_page_and_limit(client, bundled_engine):
     assert r.get_json() == serialize.search_result(expected)
     data = r.get_json()
     assert data["page"] == 2 and data["page_size"] == 1 and len(data["hits"]) <= 1
-    assert data["filters"] == {"theme": "介護予防"}
+    assert data["filters"] == {"theme": ["介護予防"]}
+    several = client.get("/api/search?q=地域&theme=介護予防&theme=認知症").get_json()
+    assert several["filters"] == {"theme": ["介護予防", "認知症"]}
+    assert several["total"] >= data["total"]
 
 
 def test_search_fallback_is_reported(client):

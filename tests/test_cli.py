@@ -119,7 +119,7 @@ def test_search_prefecture_filter(index_dir: Path, flag: str, value: str, field:
     data = search_json(index_dir, "連携", flag, value)
     assert data["total"] >= 1
     assert {h[field] for h in data["hits"]} == {value}
-    assert data["filters"] == {"prefecture": value}
+    assert data["filters"] == {"prefecture": [value]}
 
 
 def test_search_theme_filter(index_dir: Path, bundled_engine: Engine) -> None:

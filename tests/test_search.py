@@ -473,7 +473,7 @@ def test_case_filters_keep_exactly_the_matching_cases_in_order(
     assert expected, "pick a filter value that keeps something"
     assert ids(filtered) == expected
     assert filtered.total == len(expected)
-    assert filtered.filters == {key: value}
+    assert filtered.filters == {key: (value,)}
 
 
 @pytest.mark.parametrize("section", ["key_point", "suggestion", "background"])
@@ -484,7 +484,8 @@ def test_section_filter_shows_only_passages_of_that_section(
     assert result.total > 0
     for hit in result.hits:
         assert {p.passage.section for p in hit.passages} == {section}
-    assert set(result.facets["section"]) == {section}
+    # the section facet keeps its other values: choosing one more widens the result (OR)
+    assert section in result.facets["section"] and len(result.facets["section"]) > 1
 
 
 def test_filter_value_that_no_case_has_is_a_clear_error(bundled_engine: Engine) -> None:
@@ -515,9 +516,24 @@ def test_facet_counts_describe_the_result_set(bundled_engine: Engine, query: str
     assert set(result.facets["section"]) <= set(SECTION_LABELS)
 
 
-def test_facets_follow_the_filter(bundled_engine: Engine) -> None:
+def test_facets_follow_the_other_filters(bundled_engine: Engine) -> None:
     result = all_hits(bundled_engine, "連携", region="関東")
-    assert set(result.facets["region"]) == {"関東"}
+    assert set(result.facets["prefecture"]) <= {"千葉県", "神奈川県"}
+    # the filtered facet counts as if it were not set: its other values stay choosable
+    assert result.facets["region"] == all_hits(bundled_engine, "連携").facets["region"]
+
+
+def test_values_of_one_facet_combine_with_or_and_facets_with_and(bundled_engine: Engine) -> None:
+    one = set(ids(all_hits(bundled_engine, "地域", theme="認知症")))
+    other = set(ids(all_hits(bundled_engine, "地域", theme="災害・避難")))
+    both = bundled_engine.search("地域", filters={"theme": ["認知症", "災害・避難"]}, page_size=50)
+    assert set(ids(both)) == one | other and one and other
+    towns = bundled_engine.search(
+        "地域", filters={"theme": ["認知症", "災害・避難"], "municipality_type": "町"}, page_size=50
+    )
+    assert set(ids(towns)) == {
+        c for c in one | other if bundled_engine.case(c).municipality_type == "町"
+    }
 
 
 def test_pages_partition_the_ranking(bundled_engine: Engine) -> None:

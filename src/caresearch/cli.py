@@ -358,7 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
         "query", help="keywords; '-' reads one query per line from stdin (JSON Lines out)"
     )
     for f in FACETS:
-        p.add_argument(f.flag, dest=f.key, metavar=f.label, help=f"filter: {f.help}")
+        p.add_argument(
+            f.flag, dest=f.key, metavar=f.label, action="append",
+            help=f"filter: {f.help} (repeat for any of several)",
+        )  # fmt: skip
     p.add_argument("--page", type=_limited("page"), default=1)
     p.add_argument("--limit", type=_limited("limit"), default=None, help="cases per page")
     p.set_defaults(func=cmd_search)

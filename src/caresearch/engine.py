@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import building
@@ -32,12 +32,13 @@ from .models import (
 )
 from .query import QueryExpander
 from .recommend import Recommend
-from .searching import Searcher, case_passes, check_filters, facet_values
+from .searching import Filters, Searcher, case_passes, check_filters, facet_values
 from .snapshot import CaseList, Corpus
 from .synonyms import SynonymTable
 from .tfidf import similar_cases, top_shared_terms
 
 log = logging.getLogger("caresearch.engine")
+FilterValue = str | Sequence[str] | None  # one value, or several (any of them)
 
 
 class Engine:
@@ -91,11 +92,11 @@ class Engine:
         """What lists, filters and facets need of every case, without reading the cases."""
         return self.corpus.infos
 
-    def check_filters(self, filters: Mapping[str, str | None] | None) -> dict[str, str]:
-        """The set filters, each an existing facet value (else QueryError)."""
+    def check_filters(self, filters: Mapping[str, FilterValue] | None) -> Filters:
+        """The set filters, each value an existing facet value (else QueryError)."""
         return check_filters(filters, self.facet_values)
 
-    def browse(self, filters: Mapping[str, str | None]) -> list[CaseInfo]:
+    def browse(self, filters: Mapping[str, FilterValue]) -> list[CaseInfo]:
         """The cases that pass `filters`, in corpus order."""
         chosen = self.check_filters(filters)
         return [c for c in self.case_infos if case_passes(c, chosen)]
@@ -136,7 +137,7 @@ class Engine:
         self,
         text: str,
         *,
-        filters: Mapping[str, str | None] | None = None,
+        filters: Mapping[str, FilterValue] | None = None,
         page: int = 1,
         page_size: int | None = None,
     ) -> SearchResult:

@@ -283,7 +283,7 @@ class SearchResult:
     fallback: str | None = None  # "or" when AND found nothing
     page: int = 1
     page_size: int = 10
-    filters: dict[str, str] = field(default_factory=dict)
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -37,25 +37,31 @@ DOC_DECAY = (1.0, 0.5, 0.25, 0.125)
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 
 
+Filters = dict[str, tuple[str, ...]]  # facet key -> chosen values (OR within, AND across)
+
+
 def check_filters(
-    filters: Mapping[str, str | None] | None, known: Mapping[str, frozenset[str]]
-) -> dict[str, str]:
+    filters: Mapping[str, str | Sequence[str] | None] | None,
+    known: Mapping[str, frozenset[str]],
+) -> Filters:
     """The set filters, each checked against the facet table and the values that exist.
 
-    `known` maps a facet key to its possible values (see `facet_values`); an unknown key or
-    value is a QueryError with the same message wherever it was typed.
+    A facet takes one value or several (any of them: OR); facets combine with AND. `known`
+    maps a facet key to its possible values (see `facet_values`); an unknown key or value is
+    a QueryError with the same message wherever it was typed.
     """
-    out: dict[str, str] = {}
-    for key, value in (filters or {}).items():
+    out: Filters = {}
+    for key, raw in (filters or {}).items():
         facet = FACET_BY_KEY.get(key)
         if facet is None:
             raise QueryError(f"不明な絞り込み条件です: {key}")
-        if value is None or not str(value).strip():
-            continue
-        value = str(value).strip()
-        if value not in known.get(key, frozenset()):
-            raise QueryError(f"{facet.label}に「{value}」はありません。")
-        out[key] = value
+        values = [raw] if raw is None or isinstance(raw, str) else list(raw)
+        chosen = tuple(dict.fromkeys(str(v).strip() for v in values if v and str(v).strip()))
+        for value in chosen:
+            if value not in known.get(key, frozenset()):
+                raise QueryError(f"{facet.label}に「{value}」はありません。")
+        if chosen:
+            out[key] = chosen
     return out
 
 
@@ -72,11 +78,12 @@ def facet_values(infos: Sequence[CaseInfo], themes: Sequence[str]) -> dict[str, 
     return out
 
 
-def case_passes(case: Case | CaseInfo, filters: Mapping[str, str]) -> bool:
-    """True when the case holds every filter's value (passage facets are not checked here)."""
-    for key, value in filters.items():
+def case_passes(case: Case | CaseInfo, filters: Filters) -> bool:
+    """True when, for every facet filtered, the case holds one of its chosen values
+    (passage facets are not checked here)."""
+    for key, chosen in filters.items():
         read = FACET_BY_KEY[key].values
-        if read is not None and value not in read(case):  # type: ignore[arg-type]
+        if read is not None and not set(chosen) & set(read(case)):  # type: ignore[arg-type]
             return False
     return True
 
@@ -141,9 +148,7 @@ class Searcher:
         self.highlighter = highlighter
         self.settings = settings
 
-    def search(
-        self, text: str, filters: Mapping[str, str], page: int, page_size: int
-    ) -> SearchResult:
+    def search(self, text: str, filters: Filters, page: int, page_size: int) -> SearchResult:
         """Cases for `text` (filters already checked by `check_filters`), one page of them."""
         check_limit("page", page)
         check_limit("limit", page_size)
@@ -172,7 +177,7 @@ class Searcher:
         text: str,
         parsed: ParsedQuery,
         vectors: list[np.ndarray],
-        filters: Mapping[str, str],
+        filters: Filters,
         page: int,
         page_size: int,
     ) -> SearchResult:
@@ -194,9 +199,7 @@ class Searcher:
             case_scores *= words_in_case[ranked_cases] / n_words
         rank = np.lexsort((ranked_cases, -case_scores))  # ties: document order of the cases
         ranked_cases, case_scores = ranked_cases[rank], case_scores[rank]
-        facets = facet_counts(
-            [corpus.infos[int(i)] for i in ranked_cases], self._section_counts(passage_docs)
-        )
+        facets = self._facets(doc_scores, matching, filters, ranked_cases, passage_docs)
         start = (page - 1) * page_size
         hits = [
             self._case_hit(int(i), float(score), passage_docs, doc_scores, parsed)
@@ -218,7 +221,7 @@ class Searcher:
         )
 
     def _filtered_docs(
-        self, doc_scores: np.ndarray, matching: np.ndarray, filters: Mapping[str, str]
+        self, doc_scores: np.ndarray, matching: np.ndarray, filters: Filters
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scored documents of the cases that match and pass the filters, their passages)."""
         corpus = self.corpus
@@ -230,14 +233,36 @@ class Searcher:
         docs = docs[(corpus.doc_case[docs] >= 0)]
         docs = docs[case_ok[corpus.doc_case[docs]]]
         passage_docs = docs[corpus.doc_section[docs] != 0]
-        section = filters.get("section")
-        if section:
-            code = corpus.sections.index(section)
-            passage_docs = passage_docs[corpus.doc_section[passage_docs] == code]
+        sections = filters.get("section")
+        if sections:
+            codes = [corpus.sections.index(section) for section in sections]
+            passage_docs = passage_docs[np.isin(corpus.doc_section[passage_docs], codes)]
             case_ok = np.zeros(len(corpus.cases), dtype=bool)
             case_ok[corpus.doc_case[passage_docs]] = True
             docs = docs[case_ok[corpus.doc_case[docs]]]
         return docs, passage_docs
+
+    def _facets(
+        self,
+        doc_scores: np.ndarray,
+        matching: np.ndarray,
+        filters: Filters,
+        ranked_cases: np.ndarray,
+        passage_docs: np.ndarray,
+    ) -> dict[str, dict[str, int]]:
+        """Facet counts. A facet that is filtered counts over the results of the other
+        filters, so its other values say how many cases choosing them too would add."""
+        infos = self.corpus.infos
+        facets = facet_counts(
+            [infos[int(i)] for i in ranked_cases], self._section_counts(passage_docs)
+        )
+        for key in filters:
+            others = {k: v for k, v in filters.items() if k != key}
+            docs, passages = self._filtered_docs(doc_scores, matching, others)
+            cases = np.unique(self.corpus.doc_case[docs])
+            counts = facet_counts([infos[int(i)] for i in cases], self._section_counts(passages))
+            facets[key] = counts[key]
+        return facets
 
     def _section_counts(self, passage_docs: np.ndarray) -> Counter:
         """In how many of the cases each section holds a matching passage."""

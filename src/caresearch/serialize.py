@@ -103,7 +103,7 @@ def search_result(r: SearchResult) -> dict[str, Any]:
         "fallback": r.fallback,
         "page": r.page,
         "page_size": r.page_size,
-        "filters": dict(r.filters),
+        "filters": {k: list(v) for k, v in r.filters.items()},
         "hits": [case_hit(h) for h in r.hits],
         "facets": r.facets,
     }

@@ -36,7 +36,7 @@ def _int(value: Any, name: str, default: int | None) -> int | None:
 @bp.get("/search")
 def search():
     args = request.args
-    filters = {k: args[k] for k in FILTER_KEYS if args.get(k)}
+    filters = {k: args.getlist(k) for k in FILTER_KEYS if args.get(k)}
     page = _int(args.get("page"), "page", 1)
     limit = _int(args.get("limit"), "limit", None)
     result = _engine().search(args.get("q", ""), filters=filters, page=page, page_size=limit)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
@@ -96,8 +96,14 @@ def _lesson_item(
     }
 
 
-def _filters_from(args: Mapping[str, str]) -> dict[str, str]:
-    return {k: args[k].strip() for k in FILTER_KEYS if args.get(k, "").strip()}
+def _filters_from(args) -> dict[str, list[str]]:
+    """The facet filters of the query string: a key may repeat (any of its values)."""
+    out: dict[str, list[str]] = {}
+    for key in FILTER_KEYS:
+        values = [v.strip() for v in args.getlist(key) if v.strip()]
+        if values:
+            out[key] = list(dict.fromkeys(values))
+    return out
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -108,8 +114,8 @@ def _int_arg(name: str, default: int) -> int:
     return check_limit(name, int(raw) if raw.isdigit() else -1)
 
 
-def _search_url(q: str, filters: Mapping[str, str], page: int | None = None) -> str:
-    params: dict[str, Any] = {"q": q or None, **filters}
+def _search_url(q: str, filters: Mapping[str, Sequence[str]], page: int | None = None) -> str:
+    params: dict[str, Any] = {"q": q or None, **{k: list(v) for k, v in filters.items()}}
     if page and page > 1:
         params["page"] = page
     return url_for("pages.search", **{k: v for k, v in params.items() if v})
@@ -120,17 +126,16 @@ def _facets(result: SearchResult, q: str) -> list[dict[str, Any]]:
     for facet in FACETS:
         key = facet.key
         counts = dict(result.facets.get(key, {}))
-        chosen = result.filters.get(key)
-        if chosen and chosen not in counts:
-            counts[chosen] = 0
+        chosen = result.filters.get(key, ())
+        for value in chosen:
+            counts.setdefault(value, 0)
         items = []
         for value, count in counts.items():
-            selected = value == chosen
-            filters = dict(result.filters)
-            if selected:
-                filters.pop(key)
-            else:
-                filters[key] = value
+            selected = value in chosen
+            filters = {k: list(v) for k, v in result.filters.items()}
+            others = [v for v in chosen if v != value]
+            filters[key] = others if selected else [*chosen, value]
+            filters = {k: v for k, v in filters.items() if v}
             label = SECTION_LABELS.get(value, value) if key == "section" else value
             items.append(
                 {
@@ -212,7 +217,8 @@ def search():
     filters = _filters_from(request.args)
     active = [
         (FACET_BY_KEY[k].label, SECTION_LABELS.get(v, v) if k == "section" else v)
-        for k, v in filters.items()
+        for k, values in filters.items()
+        for v in values
     ]
     context: dict[str, Any] = {
         "q": q,
