@@ -41,7 +41,11 @@ def test_search_filters_page_and_limit(client, bundled_engine):
 
 
 def test_search_fallback_is_reported(client):
-    assert client.get("/api/search?q=認知症 ふるさと納税").get_json()["fallback"] == "or"
+    assert client.get("/api/search?q=ICT 回想法").get_json()["fallback"] == "or"
+    relaxed = client.get("/api/search?q=認知症 ふるさと納税").get_json()
+    assert relaxed["fallback"] == "parts+or"
+    assert relaxed["relaxed"] == [{"word": "ふるさと納税", "parts": ["ふるさと", "納税"]}]
+    assert "「ふるさと納税」を含む事例はありません" in relaxed["notice"]
 
 
 @pytest.mark.parametrize(
@@ -133,7 +137,7 @@ def test_case_detail_and_similar(client, bundled_engine):
     data = client.get("/api/cases/tobetsu/similar").get_json()
     assert data == serialize.similar(case, bundled_engine.similar("tobetsu"))
     assert data["similar"] and all(s["case_id"] != "tobetsu" for s in data["similar"])
-    assert len(client.get("/api/cases/tobetsu/similar?limit=2").get_json()["similar"]) == 2
+    assert len(client.get("/api/cases/tsuruoka/similar?limit=2").get_json()["similar"]) == 2
 
 
 def test_lessons(client, bundled_engine):

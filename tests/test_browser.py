@@ -128,27 +128,53 @@ def test_keyword_search(page, bundled_engine):
     check_axe(page, "search")
 
 
-def test_facet_filter_click(page, bundled_engine):
-    page.goto("/search?q=認知症")
-    page.locator(".facets a", has_text="在宅医療").first.click()
+def test_multi_select_filters_go_into_the_url(page, bundled_engine):
+    page.goto("/search?q=地域")
+    assert page.locator("details.filters-fold").get_attribute("open") is not None  # wide: open
+    page.locator('input[name="theme"][value="在宅医療"]').check()
+    page.locator('input[name="theme"][value="災害・避難"]').check()
+    page.get_by_role("button", name="この条件で絞り込む").click()
     page.wait_for_url("**theme=*")
     query = parse_qs(urlsplit(page.url).query)
-    assert query == {"q": ["認知症"], "theme": ["在宅医療"]}
-    expected = bundled_engine.search("認知症", filters={"theme": "在宅医療"})
+    assert query["q"] == ["地域"] and sorted(query["theme"]) == ["在宅医療", "災害・避難"]
+    expected = bundled_engine.search("地域", filters={"theme": ["在宅医療", "災害・避難"]})
     assert page.locator("li.hit").count() == len(expected.hits)
-    assert page.locator(".facets a.selected", has_text="在宅医療").count() == 1
+    assert page.locator('input[name="theme"][value="在宅医療"]').is_checked()
     shoot(page, "03-search-filtered")
-    page.locator(".facets a.selected", has_text="在宅医療").click()
-    page.wait_for_url(lambda url: "theme=" not in url)
-    assert page.locator("li.hit").count() == len(bundled_engine.search("認知症").hits)
+    check_axe(page, "search-filtered")
+    page.reload()  # the URL alone keeps the filters (bookmark, share)
+    assert page.locator("li.hit").count() == len(expected.hits)
+    page.locator('input[name="theme"][value="在宅医療"]').uncheck()
+    page.get_by_role("button", name="この条件で絞り込む").click()
+    page.wait_for_url(lambda url: "%E5%9C%A8%E5%AE%85" not in url)
+    assert parse_qs(urlsplit(page.url).query)["theme"] == ["災害・避難"]
+
+
+def test_filters_fold_below_a_phone_screen_of_results(browser, base_url):
+    context = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844})
+    pg = context.new_page()
+    pg.goto("/search?q=認知症")
+    fold = pg.locator("details.filters-fold")
+    assert fold.get_attribute("open") is None
+    assert not pg.locator('input[name="theme"][value="在宅医療"]').is_visible()
+    first = pg.locator("li.hit").first.bounding_box()
+    assert first and first["y"] < 844, f"the first result starts at {first}"
+    pg.locator("details.filters-fold > summary").click()
+    pg.locator('input[name="theme"][value="在宅医療"]').check()
+    pg.get_by_role("button", name="この条件で絞り込む").click()
+    pg.wait_for_url("**theme=*")
+    assert parse_qs(urlsplit(pg.url).query)["theme"] == ["在宅医療"]
+    shoot(pg, "03b-search-phone")
+    check_axe(pg, "search-phone")
+    context.close()
 
 
 def test_zero_hits_and_fallback(page):
-    page.goto("/search?q=ふるさと納税")
+    page.goto("/search?q=ドローン")
     assert page.get_by_text("事例が見つかりませんでした").is_visible()
     shoot(page, "04-search-zero")
     check_axe(page, "search-zero")
-    page.goto("/search?q=認知症 ふるさと納税")
+    page.goto("/search?q=認知症 ドローン")
     assert page.get_by_text("いずれかの語を含む事例を表示しています").is_visible()
 
 
@@ -162,15 +188,30 @@ def test_problem_description(page, bundled_engine):
     assert cards.count() == len(rec.cases)
     for i, cr in enumerate(rec.cases):
         assert cr.case.title in cards.nth(i).inner_text()
-    assert page.get_by_role("heading", name="なぜこの事例?").first.is_visible()
+    assert page.get_by_text("なぜこの事例?").first.is_visible()
+    assert page.locator(".answer mark").count() > 0
     assert page.locator(".badge").first.inner_text().endswith(("高", "中", "低"))
     shoot(page, "05-recommend")
     check_axe(page, "recommend")
 
 
+def test_answer_links_to_its_place_in_the_case_page(page, bundled_engine):
+    rec = bundled_engine.recommend(PROBLEM)
+    target = rec.cases[0].lessons[0].lesson
+    page.goto("/recommend?text=" + PROBLEM)
+    page.locator(f'a[href$="#{target.id}"]', has_text="続きを読む").first.click()
+    page.wait_for_url(f"**/cases/{target.case_id}#{target.id}")
+    assert page.evaluate("document.querySelector(':target').id") == target.id
+    color = page.evaluate("getComputedStyle(document.querySelector(':target')).backgroundColor")
+    assert color == "rgb(255, 243, 196)", "the target is highlighted"
+    box = page.locator(f"#{target.id}").bounding_box()
+    assert box and -2 <= box["y"] < 900, "the browser scrolled to the answer"
+
+
 def test_no_strong_match(page):
     page.goto("/recommend?text=観光客を増やすための観光振興とふるさと納税の返礼品の開発")
     assert page.get_by_text("この課題に強く合う事例は見つかりませんでした。").is_visible()
+    assert page.locator(".notice-info a", has_text="キーワード検索").count() == 1
     shoot(page, "06-recommend-no-strong-match")
     check_axe(page, "recommend-no-strong")
 
@@ -189,32 +230,100 @@ def test_case_page(page, bundled_engine):
     check_axe(page, "case")
 
 
-def test_handout_from_checkboxes_and_markdown(page, bundled_engine):
-    page.goto("/lessons?theme=認知症")
+def _basket_ids(page) -> list[str]:
+    return page.evaluate(
+        "JSON.parse(localStorage.getItem('caresearch.handout.v1') || '{}').items.map(i => i.id)"
+    )
+
+
+def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bundled_engine):
+    import docx
+
+    page.goto("/lessons?theme=事業者連携&case=yokohama")
     shoot(page, "08-lessons")
     check_axe(page, "lessons")
-    boxes = page.locator('input[type="checkbox"][name="lesson"]')
+    first = page.locator("[data-add]").first
+    first_id = first.get_attribute("data-add")
+    first.click()
+    assert first.get_attribute("aria-pressed") == "true"
+    assert page.locator("[data-basket-count]").inner_text() == "（1件）"
+    page.goto("/cases/naraha")
+    page.locator('[data-add="naraha-sec-1"]').click()
+    page.locator('[data-add="naraha-kp-m1"]').click()
+    page.reload()
+    assert page.locator('[data-add="naraha-sec-1"]').get_attribute("aria-pressed") == "true"
+    assert page.locator("[data-basket-count]").inner_text() == "（3件）"
+    assert _basket_ids(page) == [first_id, "naraha-sec-1", "naraha-kp-m1"]
+
+    page.get_by_role("link", name="配布資料（3件）").click()
+    page.wait_for_url("**/handout?*basket=1*")
+    items = page.locator("[data-handout-items] > li")
+    assert [items.nth(i).get_attribute("data-item") for i in range(3)] == _basket_ids(page)
+    check_axe(page, "handout")
+    page.fill("#h-title", "第2回 地域ケア推進会議 資料")
+    page.fill("#h-meeting", "地域ケア推進会議")
+    page.fill("#h-date", "2025-04-01")
+    page.locator("[data-handout-items] > li").nth(0).get_by_role("button", name="下へ").click()
+    page.locator("[data-handout-items] > li").nth(2).get_by_role("button", name="削除").click()
+    page.locator("[data-handout-items] > li").nth(0).locator("textarea").fill("楢葉町の拠点の例")
+    assert _basket_ids(page) == ["naraha-sec-1", first_id]
+    page.reload()  # everything is kept in the browser
+    assert [items.nth(i).get_attribute("data-item") for i in range(items.count())] == [
+        "naraha-sec-1",
+        first_id,
+    ]
+    assert page.input_value("#h-title") == "第2回 地域ケア推進会議 資料"
+    assert items.nth(0).locator("textarea").input_value() == "楢葉町の拠点の例"
+    assert "出典: " in items.nth(0).inner_text()
+    shoot(page, "09-handout")
+
+    page.emulate_media(media="print")
+    assert not page.locator(".site-header").is_visible()
+    assert not page.locator("textarea").first.is_visible()
+    assert page.locator(".memo-print").first.inner_text() == "メモ: 楢葉町の拠点の例"
+    assert page.locator(".handout-title").inner_text() == "第2回 地域ケア推進会議 資料"
+    second = page.evaluate(
+        "getComputedStyle(document.querySelectorAll('[data-handout-items] > li')[1]).breakBefore"
+    )
+    assert second == "page", "a new case starts a new page"
+    shoot(page, "10-handout-print")
+    page.emulate_media(media="screen")
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Markdown でダウンロード").click()
+    md = Path(info.value.path()).read_text(encoding="utf-8")
+    assert info.value.suggested_filename == "caresearch-handout.md"
+    assert md.startswith("# 第2回 地域ケア推進会議 資料")
+    assert md.index("福島県 楢葉町") < md.index("神奈川県 横浜市")
+    assert "楢葉町の拠点の例" in md and "naraha-sec-1" not in md and first_id not in md
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Word（.docx）でダウンロード").click()
+    assert info.value.suggested_filename == "caresearch-handout.docx"
+    document = docx.Document(info.value.path())
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert document.paragraphs[0].text == "第2回 地域ケア推進会議 資料"
+    assert "地域ケア推進会議・2025-04-01" in text and "メモ: 楢葉町の拠点の例" in text
+    assert bundled_engine.lesson(first_id)[1].text in text
+    assert text.index("楢葉町") < text.index(bundled_engine.lesson(first_id)[1].text)
+
+
+def test_handout_from_checkboxes_without_js(browser, base_url, bundled_engine):
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    pg = context.new_page()
+    pg.goto("/lessons?case=tobetsu")
+    boxes = pg.locator('input[type="checkbox"][name="item"]')
     chosen = [boxes.nth(i).get_attribute("value") for i in (0, 1)]
     boxes.nth(0).check()
     boxes.nth(1).check()
-    page.get_by_role("button", name="選んだ項目で配布資料をつくる").click()
-    page.wait_for_url("**/handout?*")
-    body = page.locator("article.handout").inner_text()
+    pg.get_by_role("button", name="選んだ項目で配布資料をつくる").click()
+    pg.wait_for_url("**/handout?*")
+    body = pg.locator("article.handout").inner_text()
     for lid in chosen:
         assert bundled_engine.lesson(lid)[1].text in body
-    shoot(page, "09-handout")
-    check_axe(page, "handout")
-    page.emulate_media(media="print")
-    assert not page.locator(".site-header").is_visible()
-    shoot(page, "10-handout-print")
-    page.emulate_media(media="screen")
-    with page.expect_download() as info:
-        page.get_by_role("link", name="Markdown 形式でダウンロード").click()
-    download = info.value
-    assert download.suggested_filename == "caresearch-handout.md"
-    text = Path(download.path()).read_text(encoding="utf-8")
-    for lid in chosen:
-        assert lid in text
+    with pg.expect_download() as info:
+        pg.get_by_role("button", name="Markdown でダウンロード").click()
+    assert bundled_engine.lesson(chosen[0])[1].text in Path(info.value.path()).read_text("utf-8")
+    context.close()
 
 
 def test_lessons_filter_form_without_js(browser, base_url):
@@ -222,11 +331,13 @@ def test_lessons_filter_form_without_js(browser, base_url):
     pg = context.new_page()
     pg.goto("/lessons")
     pg.select_option("#f-theme", "介護予防")
-    pg.select_option("#f-pref", "千葉県")
+    pg.select_option("#f-case", "urayasu")
+    pg.select_option("#f-audience", "municipality")
     pg.get_by_role("button", name="この条件で表示").click()
     pg.wait_for_url("**theme=*")
-    assert parse_qs(urlsplit(pg.url).query)["prefecture"] == ["千葉県"]
-    assert pg.locator("section h2").first.inner_text() == "介護予防"
+    query = parse_qs(urlsplit(pg.url).query)
+    assert query["case"] == ["urayasu"] and query["audience"] == ["municipality"]
+    assert pg.locator("li.lesson").count() == 2  # urayasu-kp-m2, -m3
     context.close()
 
 
@@ -237,6 +348,8 @@ def test_keyboard_only(page):
     assert focused == "skip-link"
     box = page.locator(".skip-link").bounding_box()
     assert box and box["y"] >= 0, "the skip link becomes visible when focused"
+    name = page.locator(".site-name").bounding_box()
+    assert name and box["y"] + box["height"] <= name["y"], "the skip link covers nothing"
     for _ in range(20):
         if page.evaluate("document.activeElement.id") == "q":
             break
@@ -252,6 +365,15 @@ def test_keyboard_only(page):
     page.keyboard.press("Enter")
     page.wait_for_url("**/search?q=*")
     assert page.locator("li.hit").count() > 0
+
+
+def test_favicon_and_no_404s(page):
+    statuses: list[tuple[str, int]] = []
+    page.on("response", lambda r: statuses.append((r.url, r.status)))
+    page.goto("/cases/tobetsu")
+    page.wait_for_load_state("networkidle")
+    assert all(status < 400 for _url, status in statuses), statuses
+    assert page.request.get("/favicon.ico").status == 200
 
 
 def test_error_page(page):

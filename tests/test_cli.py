@@ -176,12 +176,21 @@ def test_search_unusable_query_exits_2_with_one_line(index_dir: Path, query: str
 
 def test_search_queries_from_stdin_print_json_lines_in_order(index_dir: Path) -> None:
     queries = ["認知症", "ケアマネ", "ざいたく", "住民 ボランティア"]
-    code, out = cli(index_dir, "search", "-", stdin="\n".join(queries) + "\n\n")
+    code, out = cli(index_dir, "search", "-", stdin="\n".join(queries) + "\n")
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
     assert [d["query"] for d in lines] == queries
     for d, q in zip(lines, queries, strict=True):
         assert d == search_json(index_dir, q)
+
+
+def test_a_blank_stdin_line_is_answered_in_place_so_lines_stay_aligned(index_dir: Path) -> None:
+    code, out = cli(index_dir, "search", "-", stdin="認知症\n\nケアマネ\n")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 3 and code == 1
+    assert lines[0]["query"] == "認知症" and "hits" in lines[0]
+    assert lines[1] == {"query": "", "error": "検索語を入力してください。"}
+    assert lines[2]["query"] == "ケアマネ" and "hits" in lines[2]
 
 
 def test_stdin_line_with_a_bad_query_reports_it_in_place(index_dir: Path) -> None:
@@ -235,12 +244,12 @@ def test_lessons_json(index_dir: Path) -> None:
 
 
 def test_similar_json(index_dir: Path) -> None:
-    code, out = cli(index_dir, "similar", "nanto", "--json", "--limit", "3")
+    code, out = cli(index_dir, "similar", "tsuruoka", "--json", "--limit", "3")
     assert code == 0
     data = json.loads(out)
-    assert data["case_id"] == "nanto"
+    assert data["case_id"] == "tsuruoka"
     assert len(data["similar"]) == 3
-    assert "nanto" not in [s["case_id"] for s in data["similar"]]
+    assert "tsuruoka" not in [s["case_id"] for s in data["similar"]]
     scores = [s["score"] for s in data["similar"]]
     assert scores == sorted(scores, reverse=True)
     for s in data["similar"]:
@@ -421,3 +430,40 @@ def test_process_undecodable_query_is_a_usage_error(index_dir: Path) -> None:
     result = _proc("search", b"\xff\xfe", index=index_dir)
     assert result.returncode == 2
     assert b"Traceback" not in result.stderr
+
+
+def test_search_takes_several_words_and_a_leading_minus_without_dashes(index_dir: Path) -> None:
+    data = search_json(index_dir, "認知症", "-就労")
+    assert data["query"] == "認知症 -就労"
+    assert data["excluded"] == ["就労"]
+    without = {h["case_id"] for h in search_json(index_dir, "認知症")["hits"]}
+    work = {h["case_id"] for h in search_json(index_dir, "就労")["hits"]}
+    assert {h["case_id"] for h in data["hits"]} == without - work
+
+
+def test_search_page_past_the_end_says_so(index_dir: Path) -> None:
+    code, out = cli(index_dir, "search", "認知症", "--page", "50")
+    assert code == 0
+    assert "このページに結果はありません（全 " in out and "該当する事例はありません" not in out
+
+
+def test_search_lists_the_expansions_and_the_relaxed_compound(index_dir: Path) -> None:
+    code, out = cli(index_dir, "search", "ケアマネ")
+    assert (
+        code == 0 and "次の語も含めて検索しました：ケアマネ → " in out and "介護支援専門員" in out
+    )
+    code, out = cli(index_dir, "search", "協議体")
+    assert "「協議体」を含む事例はありません。語の一部（協議）を含む事例を表示しています。" in out
+    data = search_json(index_dir, "協議体")
+    assert data["fallback"] == "parts" and data["relaxed"] == [
+        {"word": "協議体", "parts": ["協議"]}
+    ]
+    exact = search_json(index_dir, "ケアマネ", "--exact")
+    assert exact["exact"] is True and exact["expansions"] == []
+
+
+def test_an_unknown_theme_is_the_same_error_as_in_lessons(index_dir: Path, capsys) -> None:
+    assert cli(index_dir, "search", "認知症", "--theme", "xyz")[0] == 2
+    search_err = capsys.readouterr().err
+    assert cli(index_dir, "lessons", "--theme", "xyz")[0] == 2
+    assert capsys.readouterr().err == search_err

@@ -257,6 +257,19 @@ def test_themes_are_the_controlled_vocabulary(cases: tuple[Case, ...]) -> None:
     assert "事業者連携" in by["yokohama"]
 
 
+def test_every_lesson_has_its_own_themes(cases: tuple[Case, ...]) -> None:
+    """Themes belong to lessons (tools/corpus_overrides.yaml lesson_themes): each lesson has
+    one to four, from the vocabulary, chosen by what the lesson itself is about."""
+    labels = set(load_themes(CORPUS))
+    lessons = {les.id: les for c in cases for les in c.lessons}
+    assert len(lessons) == 56
+    for lesson in lessons.values():
+        assert 1 <= len(lesson.themes) <= 4 and set(lesson.themes) <= labels, lesson.id
+    assert not any("認知症" in les.themes for les in lessons.values())  # none is about it
+    assert "医療・介護連携" in lessons["tsuruoka-kp-r2"].themes
+    assert lessons["nanto-kp-r1"].themes == ("大学連携", "人材育成")  # 医師不足 is not dementia
+
+
 def test_suggestions_label(by_id: dict[str, Case]) -> None:
     assert by_id["yokohama"].suggestions_label == "まず取り組むべき事項"
     assert by_id["tobetsu"].suggestions_label == "これから取り組む皆さまへ～まず始めてみるために"
@@ -482,6 +495,17 @@ def test_problem_str() -> None:
         (
             ("order: 1", "order: 1\nthemes_typo: []"),
             "themes_typo: unknown field (did you mean 'themes'?)",
+        ),
+        (
+            ("    text: 始めてみましょう", "    text: 始めてみましょう\n    themes: [介護]"),
+            "suggestions[0].themes[0]: unknown theme '介護', not in themes.yaml",
+        ),
+        (
+            (
+                "    text: 始めてみましょう",
+                "    text: 始めてみましょう\n    themes: [生活支援, 生活支援]",
+            ),
+            "has non-unique elements",
         ),
     ],
 )

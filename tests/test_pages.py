@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from caresearch.render import FIGURES_NOTE
 from caresearch.web import SECURITY_HEADERS, WEB_DIR, create_app
 
-FALLBACK_NOTICE = "すべての語を含む事例がなかったため、いずれかの語を含む事例を表示しています"
+FALLBACK_NOTICE = "すべての語を含む事例がないため、いずれかの語を含む事例を表示しています"
 NO_STRONG = "この課題に強く合う事例は見つかりませんでした。"
 TOURISM = "観光客を増やすための観光振興とふるさと納税の返礼品の開発"
 PROBLEM = "認知症の人と家族を地域で支えたい。ケアマネジャーと医師の連携も課題です。"
@@ -124,7 +123,7 @@ def test_security_headers_exact(client):
 def test_nav_skip_link_and_static_files(client):
     html = client.get("/").get_data(as_text=True)
     for label in ("トップ", "キーワード検索", "課題から探す", "はじめの一歩", "配布資料"):
-        assert f">{label}</a>" in html
+        assert f">{label}</a>" in html or f">{label}<span" in html
     assert 'href="#main"' in html and 'id="main"' in html
     css = client.get("/static/style.css")
     assert css.status_code == 200 and ":focus-visible" in css.get_data(as_text=True)
@@ -183,18 +182,17 @@ def test_search_snippets_are_the_only_unescaped_markup(tiny_client):
 
 
 def test_fallback_notice_when_and_falls_back_to_or(client, bundled_engine):
-    assert bundled_engine.search("認知症 ふるさと納税").fallback == "or"
-    assert FALLBACK_NOTICE in client.get("/search?q=認知症 ふるさと納税").get_data(as_text=True)
+    assert bundled_engine.search("ICT 回想法").fallback == "or"
+    assert FALLBACK_NOTICE in client.get("/search?q=ICT 回想法").get_data(as_text=True)
     assert bundled_engine.search("認知症").fallback is None
     assert FALLBACK_NOTICE not in client.get("/search?q=認知症").get_data(as_text=True)
 
 
-def test_facet_links_add_and_remove_a_filter(client, bundled_engine):
+def test_facet_checkboxes_filter_and_show_what_is_chosen(client, bundled_engine):
     html = client.get("/search?q=認知症").get_data(as_text=True)
-    links = [h for h in parse(html).hrefs if "theme=" in h and h.startswith("/search")]
-    link = next(h for h in links if "在宅医療" in parse_qs(urlsplit(h).query)["theme"])
-    assert parse_qs(urlsplit(link).query)["q"] == ["認知症"]
-    filtered = client.get(link).get_data(as_text=True)
+    assert "<summary>絞り込み" in html and 'name="q" value="認知症"' in html
+    assert 'type="checkbox" name="theme" value="在宅医療"' in html
+    filtered = client.get("/search?q=認知症&theme=在宅医療").get_data(as_text=True)
     expected = bundled_engine.search("認知症", filters={"theme": "在宅医療"})
     assert f"{expected.total}件" in filtered
     for hit in expected.hits:
@@ -202,10 +200,9 @@ def test_facet_links_add_and_remove_a_filter(client, bundled_engine):
     dropped = {c.id for c in bundled_engine.cases} - {h.case.id for h in expected.hits}
     for cid in dropped:
         assert f'href="/cases/{cid}"' not in filtered
-    assert 'aria-current="true"' in filtered
-    # the selected facet links back to the unfiltered search
-    remove = [h for h in parse(filtered).hrefs if h == "/search?q=%E8%AA%8D%E7%9F%A5%E7%97%87"]
-    assert remove
+    assert 'name="theme" value="在宅医療" checked' in filtered
+    # 解除 links back to the unfiltered search
+    assert "/search?q=%E8%AA%8D%E7%9F%A5%E7%97%87" in parse(filtered).hrefs
 
 
 @pytest.mark.parametrize("key", ["prefecture", "region", "keyword", "section"])
@@ -240,7 +237,7 @@ def test_page_number_must_be_a_number(client):
 
 
 def test_zero_hits_offer_synonyms_and_themes(client, bundled_engine, monkeypatch):
-    html = client.get("/search?q=ふるさと納税").get_data(as_text=True)
+    html = client.get("/search?q=宇宙飛行士").get_data(as_text=True)
     assert "事例が見つかりませんでした" in html
     hrefs = parse(html).hrefs
     assert sum("theme=" in h for h in hrefs) >= len(bundled_engine.themes)
@@ -252,7 +249,7 @@ def test_zero_hits_offer_synonyms_and_themes(client, bundled_engine, monkeypatch
     for s in bundled_engine.synonym_suggestions("ケアマネ"):
         assert f">{s}</a>" in html
     monkeypatch.setattr(bundled_engine, "synonym_suggestions", lambda text: ("介護支援専門員",))
-    html = client.get("/search?q=ふるさと納税").get_data(as_text=True)
+    html = client.get("/search?q=宇宙飛行士").get_data(as_text=True)
     assert "/search?q=%E4%BB%8B%E8%AD%B7%E6%94%AF%E6%8F%B4%E5%B0%82%E9%96%80%E5%93%A1" in html
 
 
@@ -297,11 +294,10 @@ def _check_recommendation_page(html: str, rec) -> None:
                 m.query_term if m.query_term == m.case_term else f"{m.query_term} → {m.case_term}"
             )
             assert f"<li>{shown}</li>" in html
-        for sl in cr.lessons:
+        for sl in cr.lessons[:3]:
             assert f'href="/cases/{cr.case.id}#{sl.lesson.id}"' in html
     assert positions == sorted(positions), "cases appear in ranked order"
-    for sl in rec.lessons:
-        assert f"#{sl.lesson.id}" in html
+    assert html.count('class="answer ') <= 3 * len(rec.cases), "no repeated list of answers"
 
 
 def test_recommend_get_is_shareable(client, bundled_engine):
@@ -344,7 +340,7 @@ def test_recommend_no_strong_match_says_so(client, bundled_engine):
 def test_recommend_items_can_go_to_the_handout(client):
     html = client.get("/recommend", query_string={"text": PROBLEM}).get_data(as_text=True)
     assert 'action="/handout"' in html
-    assert 'type="checkbox" name="lesson"' in html and 'type="checkbox" name="case"' in html
+    assert 'type="checkbox" name="item"' in html
 
 
 def test_recommend_empty_form_and_errors(client):
@@ -431,19 +427,24 @@ def test_unknown_or_path_like_case_ids_are_404(client, url):
 # --- lessons -----------------------------------------------------------------------------------
 
 
-def test_lessons_grouped_under_every_theme_of_their_case(client, bundled_engine):
+def test_lessons_listed_once_each_with_their_theme_chips(client, bundled_engine):
     html = client.get("/lessons").get_data(as_text=True)
-    case = bundled_engine.case("tobetsu")
-    lesson = case.suggestions[0]
-    assert html.count(f'href="/cases/tobetsu#{lesson.id}"') == len(case.themes)
-    for theme in case.themes:
-        assert f">{theme}</h2>" in html
+    everything = bundled_engine.lessons()
+    assert len(everything) == 56 and f"{len(everything)}件の教訓" in html
+    assert html.count('<li class="lesson ') == len(everything) <= 60
+    for case, lesson in everything:
+        assert html.count(f'href="/cases/{case.id}#{lesson.id}"') == 1
+        assert lesson.themes, lesson.id
+    lesson = bundled_engine.lesson("yokohama-sg-1")[1]
+    chips = html.split('value="yokohama-sg-1"')[0].rsplit('<li class="lesson ', 1)[1]
+    for theme in lesson.themes:
+        assert f">{theme}</a></li>" in chips
 
 
 def test_lessons_filter_by_theme_prefecture_and_kind(client, bundled_engine):
-    r = client.get("/lessons?theme=認知症&prefecture=北海道&kind=suggestion")
+    r = client.get("/lessons?theme=ボランティア&prefecture=北海道&kind=suggestion")
     html = r.get_data(as_text=True)
-    expected = bundled_engine.lessons(theme="認知症", prefecture="北海道", kind="suggestion")
+    expected = bundled_engine.lessons(theme="ボランティア", prefecture="北海道", kind="suggestion")
     assert expected
     assert f"{len(expected)}件" in html
     for case, lesson in expected:
@@ -451,7 +452,7 @@ def test_lessons_filter_by_theme_prefecture_and_kind(client, bundled_engine):
     others = [les for c, les in bundled_engine.lessons() if c.prefecture != "北海道"]
     for lesson in others:
         assert f'#{lesson.id}"' not in html
-    assert '<option value="認知症" selected>' in html
+    assert '<option value="ボランティア" selected>' in html
     assert 'method="get"' in html and "<select" in html
 
 
@@ -475,10 +476,8 @@ def test_handout_lists_chosen_lessons_and_cases(client, bundled_engine):
     assert urayasu.title in html
     for item in urayasu.features:
         assert item.text in html
-    md = [h for h in parse(html).hrefs if h.startswith("/handout.md?")]
-    assert md
-    q = parse_qs(urlsplit(md[0]).query)
-    assert q["lessons"] == ["tobetsu-sg-1,naraha-kp-r1"] and q["cases"] == ["urayasu"]
+    assert 'action="/handout.md"' in html and 'formaction="/handout.docx"' in html
+    assert html.count('type="hidden" name="item"') == 3 and html.count('name="memo"') == 3
 
 
 def test_handout_from_checkboxes(client, bundled_engine):
@@ -497,8 +496,9 @@ def test_handout_markdown_download(client, bundled_engine):
     assert r.headers["Content-Disposition"] == 'attachment; filename="caresearch-handout.md"'
     text = r.get_data(as_text=True)
     assert text.startswith("# ")
-    assert "tobetsu-sg-1" in text and "naraha-kp-r1" in text
-    assert "## 参考事例" in text and bundled_engine.case("urayasu").municipality in text
+    assert bundled_engine.lesson("tobetsu-sg-1")[1].text in text
+    assert "tobetsu-sg-1" not in text and "naraha-kp-r1" not in text  # no internal ids
+    assert bundled_engine.case("urayasu").municipality in text
     assert FIGURES_NOTE in text
 
 
@@ -516,7 +516,7 @@ def test_handout_empty_and_bad_ids(client):
 
 
 def test_pages_offer_handout_checkboxes(client):
-    for url in ("/search?q=認知症", "/cases/tobetsu", "/lessons?theme=認知症"):
+    for url in ("/search?q=認知症", "/cases/tobetsu", "/lessons?theme=ボランティア"):
         html = client.get(url).get_data(as_text=True)
         assert 'action="/handout"' in html and 'type="checkbox"' in html, url
 
@@ -558,3 +558,189 @@ def test_tiny_case_without_figures_note(tiny_client):
     html = tiny_client.get("/cases/alpha").get_data(as_text=True)
     assert FIGURES_NOTE not in html  # alpha says figures_missing: false
     assert 'id="alpha-kp-r1"' in html
+
+
+# --- issue 14: pages for a meeting --------------------------------------------------------------
+
+
+def test_favicon_is_served_from_static(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    r.close()
+    assert 'rel="icon" href="/static/favicon.ico"' in client.get("/").get_data(as_text=True)
+
+
+def test_top_page_says_how_many_cases_and_where_from(client, bundled_engine):
+    html = client.get("/").get_data(as_text=True)
+    assert "全国の" not in html
+    assert f"収録している{len(bundled_engine.cases)}件の取組事例" in html
+    source = bundled_engine.case("tobetsu").source
+    assert source.report in html and source.chapter in html
+
+
+def test_case_page_opens_with_the_figures_note_and_source_line(client, bundled_engine):
+    html = client.get("/cases/tobetsu").get_data(as_text=True)
+    assert "北海道 当別町</span>（北海道）" not in html  # region = prefecture: said once
+    assert "</span>（東北）" in client.get("/cases/tsuruoka").get_data(as_text=True)
+    first_h2 = html.index("<h2")
+    assert html.index("数値は抽出時に失われました") < first_h2
+    source = bundled_engine.case("tobetsu").source
+    assert html.index(f"出典: {source.report}、{source.chapter}") < first_h2
+    for p in bundled_engine.case("tobetsu").passages():  # every passage can go to the handout
+        if p.section not in ("summary", "recommendation"):
+            assert f'name="item" value="{p.id}"' in html, p.id
+
+
+def test_similar_cases_below_the_floor_are_not_shown(client, bundled_engine, monkeypatch):
+    monkeypatch.setattr(bundled_engine, "similar", lambda case_id, limit=5: ())
+    html = client.get("/cases/tobetsu").get_data(as_text=True)
+    assert "似ている事例はありません" in html
+
+
+def test_recommend_shows_two_or_three_answers_per_case_with_anchors(client, bundled_engine):
+    rec = bundled_engine.recommend(PROBLEM)
+    html = client.get("/recommend", query_string={"text": PROBLEM}).get_data(as_text=True)
+    assert "課題に役立つ教訓（まとめ）" not in html
+    for cr in rec.cases:
+        assert cr.reason in html
+        card = html.split(f'href="/cases/{cr.case.id}"', 1)[1].split('class="card rec"')[0]
+        shown = card.count('class="answer ')
+        assert shown == min(3, len(cr.lessons))
+        for sl in cr.lessons[:3]:
+            assert f'href="/cases/{cr.case.id}#{sl.lesson.id}">続きを読む' in card
+            assert f'name="item" value="{sl.lesson.id}"' in card
+    assert "<mark>" in html
+
+
+def test_no_strong_match_says_so_first_and_points_elsewhere(client):
+    html = client.get("/recommend", query_string={"text": TOURISM}).get_data(as_text=True)
+    notice = html.index(NO_STRONG)
+    assert notice < html.index('class="card rec"')
+    after = html[notice:]
+    assert 'href="/search"' in after[:600] and 'href="/lessons"' in after[:600]
+
+
+def test_facets_without_effect_are_hidden_and_region_does_not_repeat_prefecture(
+    client, bundled_engine
+):
+    result = bundled_engine.search("認知症")
+    html = client.get("/search?q=認知症").get_data(as_text=True)
+    for key, counts in result.facets.items():
+        for value, count in counts.items():
+            if key != "section" and count >= result.total:
+                assert f'name="{key}" value="{value}"' not in html, (key, value)
+    if result.facets["region"].get("北海道") == result.facets["prefecture"].get("北海道"):
+        assert 'name="region" value="北海道"' not in html
+    one = client.get("/search?q=ぺこぺこのはたけ").get_data(as_text=True)  # one case
+    assert 'name="prefecture"' not in one and 'name="theme"' not in one
+
+
+def test_multi_select_filters_are_in_the_url_and_checked(client, bundled_engine):
+    url = "/search?q=地域&theme=在宅医療&theme=災害・避難"
+    html = client.get(url).get_data(as_text=True)
+    expected = bundled_engine.search("地域", filters={"theme": ["在宅医療", "災害・避難"]})
+    assert f"{expected.total}件" in html
+    assert {h.case.id for h in expected.hits} >= {"naraha", "tsuruoka"}
+    assert 'value="在宅医療" checked' in html and 'value="災害・避難" checked' in html
+
+
+def test_lessons_filter_by_lesson_theme_case_and_audience(client, bundled_engine):
+    html = client.get("/lessons?theme=事業者連携").get_data(as_text=True)
+    expected = bundled_engine.lessons(theme="事業者連携")
+    assert {les.id for _c, les in expected} >= {"yokohama-sg-3", "naraha-sg-3"}
+    assert all("事業者連携" in les.themes for _c, les in expected)
+    assert html.count('<li class="lesson ') == len(expected)
+    assert not bundled_engine.lessons(theme="認知症")  # no lesson text is about dementia
+    html = client.get("/lessons?case=urayasu&audience=municipality").get_data(as_text=True)
+    assert html.count('<li class="lesson ') == 5
+    assert '<option value="urayasu" selected>' in html
+    for url in ("/lessons?case=nope", "/lessons?audience=nope", "/lessons?theme=nope"):
+        r = client.get(url)
+        assert r.status_code == 400 and "notice-error" in r.get_data(as_text=True), url
+
+
+def _post(client, path, **data):
+    return client.post(path, data=data)
+
+
+def test_handout_markdown_post_keeps_order_memos_and_meeting(client, bundled_engine):
+    r = _post(
+        client,
+        "/handout.md",
+        item=["naraha-sec-1", "tobetsu-sg-1", "urayasu"],
+        memo=["拠点の話を紹介する", "", ""],
+        title="第2回 推進会議 資料",
+        meeting="地域ケア推進会議",
+        date="2025-04-01",
+    )
+    assert r.status_code == 200
+    assert r.headers["Content-Disposition"] == 'attachment; filename="caresearch-handout.md"'
+    md = r.get_data(as_text=True)
+    assert md.startswith("# 第2回 推進会議 資料\n") and "地域ケア推進会議・2025-04-01" in md
+    naraha = md.index("福島県 楢葉町")
+    assert naraha < md.index("北海道 当別町") < md.index("千葉県 浦安市")
+    assert "> メモ: 拠点の話を紹介する" in md
+    assert md.count("出典: ") == 3 and "取り組み内容: 【" in md
+    for internal in ("naraha-sec-1", "tobetsu-sg-1", "urayasu]", "[urayasu"):
+        assert internal not in md
+
+
+def test_handout_docx_is_a_word_file_with_the_items(client, bundled_engine):
+    import io
+
+    import docx
+
+    r = _post(
+        client,
+        "/handout.docx",
+        item=["tobetsu-sg-1", "naraha-kp-r1"],
+        memo=["当別町の例", "楢葉町の例"],
+        title="配布資料テスト",
+    )
+    assert r.status_code == 200
+    assert r.mimetype.endswith("wordprocessingml.document")
+    document = docx.Document(io.BytesIO(r.data))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert document.paragraphs[0].text == "配布資料テスト"
+    assert bundled_engine.lesson("tobetsu-sg-1")[1].text in text
+    assert "メモ: 当別町の例" in text and "メモ: 楢葉町の例" in text
+    assert "tobetsu-sg-1" not in text and text.count("出典: ") == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "配布資料に入れる項目を選んでください"),
+        ({"item": ["nope"]}, "選んだ項目が見つかりません"),
+        ({"item": ["../../etc/passwd"]}, "選んだ項目が見つかりません"),
+        ({"item": [f"tobetsu-sg-{i}" for i in range(101)]}, "100件まで"),
+        ({"item": ["tobetsu-sg-1"], "memo": ["あ" * 1001]}, "1000文字まで"),
+        ({"item": ["tobetsu-sg-1"], "memo": ["a", "b"]}, "メモの数"),
+        ({"item": ["tobetsu-sg-1"], "title": "題" * 101}, "題名は100文字まで"),
+        ({"item": ["tobetsu-sg-1"], "date": "April 1"}, "日付は"),
+        ({"item": ["tobetsu-sg-1"], "meeting": "会議\x00"}, "使えない文字"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/handout.md", "/handout.docx"])
+def test_handout_downloads_refuse_bad_input_with_japanese_400(client, path, data, message):
+    r = client.post(path, data=data)
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    assert message in html and '<html lang="ja">' in html
+
+
+def test_handout_page_has_fields_memos_and_source_lines(client, bundled_engine):
+    r = client.get("/handout?item=tobetsu-sec-1&item=tobetsu-sg-2&item=nanto-kp-m3")
+    html = r.get_data(as_text=True)
+    for name in ('name="title"', 'name="meeting"', 'type="date" name="date"'):
+        assert name in html
+    assert html.count('name="memo"') == 3 and html.count("出典: ") == 3
+    assert html.count("handout-item new-case") == 1  # the page break before 南砺市
+    assert "取り組み内容: 【" in html and "これから取り組む皆さまへ" in html
+
+
+def test_handout_from_the_basket_drops_ids_that_no_longer_exist(client):
+    r = client.get("/handout?item=tobetsu-sg-1&item=gone-sg-1&basket=1")
+    assert r.status_code == 200
+    assert "見つからなくなった1件の項目を外しました" in r.get_data(as_text=True)
+    assert client.get("/handout?item=gone-sg-1").status_code == 404

@@ -387,10 +387,16 @@ def test_results_are_grouped_by_case_with_their_best_passages(
     result = all_hits(bundled_engine, query)
     got = ids(result)
     assert len(got) == len(set(got)) == result.total
-    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+    # evidence first (tier, then text before title/figure-only matches), then the score
+    keys = [(h.tier, h.matched_in != "text", -h.score) for h in result.hits]
+    assert keys == sorted(keys)
     limit = bundled_engine.settings.passages_per_case
     for hit in result.hits:
+        if hit.matched_in != "text":  # matched only in the title, keywords or figure text
+            assert hit.passages == ()
+            continue
         assert 1 <= len(hit.passages) <= limit
+        assert all("<mark>" in p.snippet for p in hit.passages)  # a visible reason
         scores = [p.score for p in hit.passages]
         assert scores == sorted(scores, reverse=True)
         for p in hit.passages:
@@ -414,7 +420,10 @@ def test_snippets_are_escaped_text_with_whole_words_marked(
         for p in hit.passages:
             # nothing but our own <mark> tags
             assert re.sub(r"</?mark>", "", p.snippet).count("<") == 0
-            flat = " ".join(p.passage.text.split())
+            text = p.passage.text
+            if p.snippet.lstrip("…").startswith("【"):  # only the heading matched
+                text = f"【{p.passage.heading}】{text}"
+            flat = " ".join(text.split())
             plain = _plain(p.snippet)
             offset = flat.find(plain)
             assert offset >= 0, (p.passage.id, p.snippet)
@@ -633,9 +642,30 @@ def test_query_syntax_never_raises_anything_but_query_error(
         assert isinstance(result, SearchResult)
 
 
-@pytest.mark.parametrize("query", ["認知症 AND 就労", "認知症 OR 就労", "認知症 NOT 就労"])
-def test_operators_are_not_searched_for(bundled_engine: Engine, query: str) -> None:
-    assert ids(all_hits(bundled_engine, query)) == ids(all_hits(bundled_engine, "認知症 就労"))
+def test_and_is_the_default_and_not_searched_for(bundled_engine: Engine) -> None:
+    assert ids(all_hits(bundled_engine, "認知症 AND 就労")) == ids(
+        all_hits(bundled_engine, "認知症 就労")
+    )
+
+
+@pytest.mark.parametrize("query", ["認知症 OR 就労", "認知症 | 就労", "認知症|就労"])
+def test_or_finds_the_cases_of_either_word(bundled_engine: Engine, query: str) -> None:
+    either = set(ids(all_hits(bundled_engine, "認知症"))) | set(
+        ids(all_hits(bundled_engine, "就労"))
+    )
+    result = all_hits(bundled_engine, query)
+    assert set(ids(result)) == either and result.fallback is None
+    assert len(either) > len(ids(all_hits(bundled_engine, "認知症 就労")))
+
+
+@pytest.mark.parametrize("query", ["認知症 NOT 就労", "認知症 -就労", "認知症 －就労"])
+def test_a_negated_word_excludes_the_cases_that_contain_it(
+    bundled_engine: Engine, query: str
+) -> None:
+    with_work = set(ids(all_hits(bundled_engine, "就労")))
+    result = ids(all_hits(bundled_engine, query))
+    assert result and not set(result) & with_work
+    assert set(result) == set(ids(all_hits(bundled_engine, "認知症"))) - with_work
 
 
 PIECES = [
@@ -726,3 +756,72 @@ def test_a_documents_word_score_comes_only_from_its_own_matches(
         own = [p[doc] for p in parts if doc in p]
         # a disjunction-max is at least the best alternative and at most their sum
         assert max(own) - 1e-6 <= score <= sum(own) + 1e-6, (bundled_engine.index.docs[doc], own)
+
+
+# --- tiers of evidence: as typed, through the care table, by parts --------------------------
+
+
+def test_a_compound_no_case_contains_is_said_so_and_relaxed_to_its_parts(
+    bundled_engine: Engine,
+) -> None:
+    result = all_hits(bundled_engine, "協議体")
+    assert result.fallback == "parts"
+    assert result.relaxed == (("協議体", ("協議",)),)  # 体 alone would match 自治体, 身体
+    assert all(h.tier == 3 for h in result.hits)
+    for hit in (h for h in result.hits if h.matched_in == "text"):
+        marked = {m for p in hit.passages for m in re.findall(r"<mark>(.*?)</mark>", p.snippet)}
+        assert marked and all("協議" in m for m in marked), marked
+
+
+def test_a_compound_of_one_character_parts_finds_nothing_rather_than_noise(
+    bundled_engine: Engine,
+) -> None:
+    result = all_hits(bundled_engine, "第2層")
+    assert result.total == 0 and result.fallback is None
+
+
+def test_cases_with_the_word_as_typed_come_before_cases_that_need_a_synonym(
+    bundled_engine: Engine,
+) -> None:
+    result = all_hits(bundled_engine, "ケアマネ")
+    tiers = [h.tier for h in result.hits]
+    assert tiers == sorted(tiers) and 2 in tiers
+    labels = {e.label for e in result.expansions if e.word == "ケアマネ"}
+    assert "介護支援専門員" in labels
+    assert {e.tier for e in result.expansions} == {"synonym"}
+
+
+def test_exact_mode_searches_only_the_words_as_typed(bundled_engine: Engine) -> None:
+    loose = all_hits(bundled_engine, "ケアマネ")
+    exact = bundled_engine.search("ケアマネ", exact=True, page_size=50)
+    assert exact.exact and exact.expansions == ()
+    assert set(ids(exact)) == {h.case.id for h in loose.hits if h.tier == 1}
+    assert all(h.tier == 1 for h in exact.hits)
+    # and no relaxation to parts either
+    assert bundled_engine.search("協議体", exact=True).total == 0
+
+
+def test_quoted_words_are_searched_as_typed(bundled_engine: Engine) -> None:
+    result = all_hits(bundled_engine, '"ケアマネ"')
+    assert result.expansions == () and all(h.tier == 1 for h in result.hits)
+
+
+def test_a_digit_matches_the_same_number_not_every_kanji_one(bundled_engine: Engine) -> None:
+    snippets = [p.snippet for h in all_hits(bundled_engine, "1").hits for p in h.passages]
+    marked = {m for s in snippets for m in re.findall(r"<mark>(.*?)</mark>", s)}
+    assert {"１", "①"} <= marked <= {"1", "１", "①", "一"}, marked
+    # 一 only where it counts something (第一, 一次, 一日), never in 一つずつ
+    assert not any("<mark>一</mark>つ" in s for s in snippets)
+
+
+def test_half_width_katakana_reading_works_like_hiragana(bundled_engine: Engine) -> None:
+    assert ids(all_hits(bundled_engine, "ﾆﾝﾁｼｮｳ")) == ids(all_hits(bundled_engine, "にんちしょう"))
+    assert ids(all_hits(bundled_engine, "ﾆﾝﾁｼｮｳ"))
+
+
+def test_a_hit_found_only_in_figure_text_says_so_and_comes_last(bundled_engine: Engine) -> None:
+    result = all_hits(bundled_engine, "ICT")
+    kinds = [h.matched_in for h in result.hits]
+    assert kinds[0] == "text" and "figure" in kinds
+    assert kinds == sorted(kinds, key=lambda k: k != "text")
+    assert all(h.passages == () for h in result.hits if h.matched_in == "figure")

@@ -39,15 +39,19 @@ TEMPLATE_TAGS = {
     "a", "article", "aside", "body", "button", "dd", "details", "div", "dl", "dt", "footer",
     "form", "h1", "h2", "h3", "h4", "head", "header", "html", "input", "label", "li", "link",
     "main", "mark", "meta", "nav", "ol", "option", "p", "script", "section", "select", "span",
-    "strong", "summary", "textarea", "title", "ul",
+    "strong", "summary", "textarea", "title", "ul", "fieldset", "legend",
 }  # fmt: skip
 TEMPLATE_ATTRS = {
     "action", "aria-current", "aria-describedby", "aria-hidden", "aria-label", "aria-labelledby",
     "autofocus", "charset", "class", "content", "defer", "download", "for", "href", "id", "lang",
     "maxlength", "method", "name", "placeholder", "rel", "role", "rows", "selected", "src",
-    "tabindex", "type", "value", "checked", "data-copy-link",
+    "tabindex", "type", "value", "checked", "data-copy-link", "hidden", "formaction",
+    # the handout basket and the folded filters (web/static/app.js)
+    "data-basket-count", "data-pick", "data-what", "data-handout-bar", "data-fold-wide",
+    "data-handout-form", "data-handout-field", "data-handout-actions", "data-handout-items",
+    "data-handout-empty", "data-item", "data-case", "data-memo", "data-print", "data-memo-print",
 }  # fmt: skip
-URL_ATTRS = {"href", "src", "action"}
+URL_ATTRS = {"href", "src", "action", "formaction"}
 FOREIGN_TAGS = re.compile(
     r"<\s*/?\s*(img|svg|iframe|object|embed|style|math|base|video|audio|source|marquee|frame"
     r"|frameset|applet|table|animate|mtext|mglyph|x)\b",

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "tools" / "corpus_manifest.yaml"
 OVERRIDES = ROOT / "tools" / "corpus_overrides.yaml"
 CASES_DIR = ROOT / "corpus" / "cases"
+THEMES = ROOT / "corpus" / "themes.yaml"
 
 Range = tuple[int, int]
 
@@ -471,7 +472,22 @@ class CaseBuilder:
 
     # -- assembly
 
-    def build(self, common: dict, seed_file: str, sha256: str) -> dict[str, Any]:
+    def add_lesson_themes(self, lessons: list[dict[str, Any]], labels: list[str]) -> None:
+        """Each lesson's themes from the overrides' lesson_themes: every lesson needs an entry,
+        every entry a lesson, every label a theme of corpus/themes.yaml."""
+        chosen = dict(self.ovr.get("lesson_themes") or {})
+        for lesson in lessons:
+            themes = chosen.pop(lesson["id"], None)
+            if not themes:
+                raise BuildError(f"{self.id}: lesson_themes has no themes for {lesson['id']}")
+            unknown = [t for t in themes if t not in labels]
+            if unknown or len(set(themes)) != len(themes):
+                raise BuildError(f"{lesson['id']}: unknown or repeated themes {unknown or themes}")
+            lesson["themes"] = list(themes)
+        if chosen:
+            raise BuildError(f"{self.id}: lesson_themes for unknown lessons {sorted(chosen)}")
+
+    def build(self, common: dict, seed_file: str, sha256: str, themes: list[str]) -> dict[str, Any]:
         unknown = set(self.spec["sections"]) - set(SECTION_PARSERS)
         if unknown:
             raise BuildError(f"{self.id}: unknown manifest sections {sorted(unknown)}")
@@ -490,6 +506,7 @@ class CaseBuilder:
         kp_region = self.ids("kp-r", self.item_texts("kp_region"))
         kp_municipality = self.ids("kp-m", self.item_texts("kp_municipality"))
         suggestions = self.ids("sg-", self.item_texts("suggestions"))
+        self.add_lesson_themes([*kp_region, *kp_municipality, *suggestions], themes)
         contact = unbullet(join(self.section("contact"))) or None
         diagram_text = self.figures()
         self.ignored()
@@ -634,13 +651,15 @@ def build(
     seed = read_seed(path, seed_cfg["sha256"])
     kept = kept_line_numbers(seed)
     common = overrides["common"]
+    with THEMES.open(encoding="utf-8") as f:
+        labels = [entry["label"] for entry in yaml.safe_load(f)]
     files: dict[str, str] = {}
     missing = set(manifest["cases"]) ^ set(overrides["cases"])
     if missing:
         raise BuildError(f"cases in only one of manifest/overrides: {sorted(missing)}")
     for case_id, spec in manifest["cases"].items():
         builder = CaseBuilder(case_id, spec, overrides["cases"][case_id], seed, kept)
-        case = builder.build(common, Path(seed_cfg["file"]).name, seed_cfg["sha256"])
+        case = builder.build(common, Path(seed_cfg["file"]).name, seed_cfg["sha256"], labels)
         files[f"{case_id}.yaml"] = dump_case(case)
     return files
 

@@ -214,13 +214,48 @@ def to_katakana(text: str) -> str:
     return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
 
 
-_KANA_ONLY = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc\uff66-\uff9f]+$")
-_HIRAGANA = re.compile(r"[\u3041-\u3096]")
+KANJI_NUMERALS = frozenset("〇一二三四五六七八九十百千万")
+# Words after a number that make a kanji numeral a number (第一層, 二次, 三年): then 一 = 1 = ①.
+COUNTERS = frozenset(
+    [
+        "層",
+        "期",
+        "次",
+        "号",
+        "条",
+        "回",
+        "年",
+        "月",
+        "日",
+        "件",
+        "歳",
+        "割",
+        "倍",
+        "名",
+        "か所",
+        "ヵ所",
+        "ケ所",
+        "箇所",
+        "カ所",
+        "ヶ所",
+        "点",
+        "位",
+        "段階",
+        "部",
+    ]
+)
 
 
-def is_kana_word(word: str) -> bool:
-    """True for a word spelled in kana with at least one hiragana (ざいたく, みまもり)."""
-    return bool(_KANA_ONLY.match(word)) and bool(_HIRAGANA.search(word))
+def _numeric_context(morphemes: list, i: int) -> bool:
+    """Whether the numeral morpheme i stands for a number: any digit or circled number does;
+    a kanji numeral (一, 二) only after 第 or before a counter (層, 次, 年…), since Sudachi
+    normalises 一つ and 一体's 一 to 1 as well."""
+    surface = morphemes[i].surface()
+    if not set(surface) <= KANJI_NUMERALS:
+        return True
+    before = morphemes[i - 1].surface() if i > 0 else ""
+    after = morphemes[i + 1].surface() if i + 1 < len(morphemes) else ""
+    return before == "第" or after in COUNTERS
 
 
 class Token(NamedTuple):
@@ -232,7 +267,6 @@ class Token(NamedTuple):
     end: int
     reading: str
     parts: tuple[str, ...]  # normalized mode A parts of a compound, () when atomic
-    synonym_ids: tuple[int, ...]
     pos: tuple[str, str] = ("", "")  # Sudachi part of speech, first two levels
     after_break: bool = False  # a sentence end (。！？ or a line break) comes before it
 
@@ -296,6 +330,8 @@ class Analyzer:
                         after_break = True
                     continue
                 key = fold(m.normalized_form() if normalized else m.surface())
+                if normalized and pos[1] == "数詞" and not _numeric_context(morphemes, i):
+                    key = fold(m.surface())  # 一つ, 一体: a kanji numeral that counts nothing
                 if not key.strip() or key in self.stop_words:
                     continue
                 yield m, pos, offset + start, offset + end, key, after_break
@@ -319,7 +355,6 @@ class Analyzer:
                 end=end,
                 reading=m.reading_form(),
                 parts=self._parts(m),
-                synonym_ids=tuple(m.synonym_group_ids()),
                 pos=(pos[0], pos[1]),
                 after_break=after_break,
             )

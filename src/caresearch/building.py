@@ -41,10 +41,9 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import TfidfModel
 
-BUILD_FORMAT = 4  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 6  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
-SUDACHI_GROUPS_FILE = "sudachi_groups.pkl"
 READINGS_FILE = "readings.pkl"
 VECTORS_FILE = "vectors.npy"  # one unit vector per answer passage, in the model's order
 VECTOR_CACHE = "vector-cache.npz"  # beside the builds: vectors by passage text
@@ -69,7 +68,6 @@ class Build(NamedTuple):
     snapshot: Snapshot
     index: SearchIndex
     model: TfidfModel
-    sudachi_groups: dict[int, tuple[str, ...]]
     readings: dict[str, tuple[str, ...]]
     vectors: np.ndarray  # answer passages × semantic.DIM, memory-mapped
 
@@ -161,7 +159,7 @@ def build(
             procs=build_processes(len(docs)),
         )
         clock.lap("index")
-        vocab, groups, readings = _vocabulary(analyzer, counts, wrap)
+        vocab, readings = _vocabulary(analyzer, counts, wrap)
         clock.lap("vocabulary")
         topics = frozenset(t for t, tok in vocab.items() if is_topic(tok))
         model = TfidfModel().fit(cases, counts, topics)
@@ -170,7 +168,6 @@ def build(
         np.save(partial / VECTORS_FILE, vectors)
         clock.lap("vectors")
         _dump(partial / MODEL_FILE, model)
-        _dump(partial / SUDACHI_GROUPS_FILE, groups)
         _dump(partial / READINGS_FILE, readings)
         write_snapshot(partial, cases, themes)
         n_passages = sum(1 for c in cases for _ in c.passages())
@@ -203,10 +200,9 @@ def build(
     )  # fmt: skip
 
 
-def _vocabulary(analyzer: Analyzer, counts, wrap: Progress) -> tuple[dict, dict, dict]:
-    """What Sudachi knows about each indexed term: its token (part of speech, synonym
-    groups), the groups with more than one indexed member, and the readings of terms (for
-    kana queries), the more frequent spelling first."""
+def _vocabulary(analyzer: Analyzer, counts, wrap: Progress) -> tuple[dict, dict]:
+    """What Sudachi knows about each indexed term: its token (part of speech, reading), and
+    the readings of terms (for kana queries), the more frequent spelling first."""
     frequency: Counter = Counter()
     for col, n in zip(counts.cols, counts.counts, strict=True):
         frequency[col] += n
@@ -215,13 +211,9 @@ def _vocabulary(analyzer: Analyzer, counts, wrap: Progress) -> tuple[dict, dict,
         for term in wrap(counts.vocab, len(counts.vocab), "語彙")
         if len(toks := analyzer.tokens(term)) == 1
     }
-    groups: dict[int, set[str]] = {}
-    for term, tok in vocab.items():
-        for gid in tok.synonym_ids:
-            groups.setdefault(gid, set()).add(term)
     weight = {t: frequency[j] for j, t in enumerate(counts.vocab)}
     readings = reading_map((tok._replace(text=t), weight.get(t, 1)) for t, tok in vocab.items())
-    return vocab, {g: tuple(sorted(v)) for g, v in groups.items() if len(v) > 1}, readings
+    return vocab, readings
 
 
 def passage_text(p: Passage) -> str:
@@ -261,7 +253,6 @@ def load_build(settings: Settings) -> Build:
     try:
         snapshot = Snapshot.open(path)
         model = _load(path / MODEL_FILE)
-        groups = _load(path / SUDACHI_GROUPS_FILE)
         readings = _load(path / READINGS_FILE)
         vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
         if model.case_ids_ != tuple(info.id for info in snapshot.infos):
@@ -273,7 +264,7 @@ def load_build(settings: Settings) -> Build:
         raise IndexNotReady(
             f"the index in {path} is damaged ({type(exc).__name__}): run `caresearch build --force`"
         ) from exc
-    return Build(path, meta, snapshot, index, model, groups, readings, vectors)
+    return Build(path, meta, snapshot, index, model, readings, vectors)
 
 
 class _Clock:

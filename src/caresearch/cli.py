@@ -19,6 +19,7 @@ from .errors import CaresearchError, CorpusError, QueryError
 from .models import CONFIDENCE_LABELS, FACETS, LESSON_KINDS, SECTION_LABELS
 
 EXIT_USAGE = 2
+MATCHED_IN = {"title": "タイトル・キーワードに一致", "figure": "図表中の語句に一致"}
 # waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
 # above the app's own 64 KB limit, so a 1 MB post still gets the app's 413 page or JSON.
 SERVER_OPTIONS: dict[str, Any] = {"max_request_body_size": 2 * 1024 * 1024, "ident": "caresearch"}
@@ -81,7 +82,7 @@ def _read_stdin_lines(stdin: TextIO) -> Iterable[str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise QueryError(f"standard input is not valid UTF-8 (byte {exc.start})") from None
-    return [line for line in text.splitlines() if line.strip()]
+    return text.splitlines()
 
 
 def _each_query(
@@ -101,6 +102,7 @@ def _each_query(
             render(data)
         return 0
     status = 0
+    # Line N of the output answers line N of the input, a blank line with an error.
     for line in _read_stdin_lines(stdin):
         try:
             _print_json(run(line), out, lines=True)
@@ -126,29 +128,41 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     filters = {f.key: getattr(args, f.key) for f in FACETS}
 
     def run(q: str) -> dict:
-        return serialize.search_result(
-            engine.search(q, filters=filters, page=args.page, page_size=args.limit)
+        result = engine.search(
+            q, filters=filters, page=args.page, page_size=args.limit, exact=args.exact
         )
+        return serialize.search_result(result)
 
     def render(data: dict) -> None:
-        note = (
-            "（すべての語を含む事例がないため、いずれかの語を含む事例を表示）"
-            if data["fallback"]
-            else ""
+        print(f"「{data['query']}」 {data['total']}件", file=out)
+        if data["notice"]:
+            print(data["notice"], file=out)
+        also = "、".join(
+            f"{w['word']} → {'、'.join(e['label'] for e in w['expansions'])}"
+            for w in data["expansions"]
         )
-        print(f"「{data['query']}」 {data['total']}件{note}", file=out)
+        if also:
+            print(f"次の語も含めて検索しました：{also}（入力した語だけで検索: --exact）", file=out)
         for n, hit in enumerate(data["hits"], start=(data["page"] - 1) * data["page_size"] + 1):
             print(
                 f"\n{n}. {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]",
                 file=out,
             )
+            if hit["matched_in"] != "text":
+                print(f"   （{MATCHED_IN[hit['matched_in']]}）", file=out)
             for p in hit["passages"]:
                 label = SECTION_LABELS.get(p["section"], p["section"])
                 print(f"   - ({label}) {_strip_marks(p['snippet'])}", file=out)
-        if not data["hits"]:
+        if not data["hits"] and data["total"]:
+            print(
+                f"このページに結果はありません（全 {data['total']} 件。1ページ目: --page 1）",
+                file=out,
+            )
+        elif not data["hits"]:
             print("該当する事例はありません。", file=out)
 
-    return _each_query(args, args.query, run, render, stdin, out)
+    query = " ".join(("-" + q[1:]) if q.startswith("－") else q for q in args.query)
+    return _each_query(args, query, run, render, stdin, out)
 
 
 def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -355,7 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common, as_json], help="keyword search")
     p.add_argument(
-        "query", help="keywords; '-' reads one query per line from stdin (JSON Lines out)"
+        "query",
+        nargs="+",
+        help="keywords (OR / | for either, -word or NOT word to exclude, quotes for a phrase); "
+        "'-' reads one query per line from stdin (JSON Lines out)",
     )
     for f in FACETS:
         p.add_argument(
@@ -364,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
         )  # fmt: skip
     p.add_argument("--page", type=_limited("page"), default=1)
     p.add_argument("--limit", type=_limited("limit"), default=None, help="cases per page")
+    p.add_argument(
+        "--exact", action="store_true", help="only the words as typed: no synonyms, no parts"
+    )
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser(
@@ -429,13 +449,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _protect_minus(argv: list[str]) -> list[str]:
+    """`search -認知症`: a leading minus before a non-ASCII word excludes that word; write it
+    as the full-width minus (the query parser reads both) so argparse does not take it for an
+    option."""
+    return [("－" + a[1:]) if a[:1] == "-" and a[1:2] and not a[1:2].isascii() else a for a in argv]
+
+
 def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None
 ) -> int:
     out = out or sys.stdout
     stdin = stdin or sys.stdin
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_protect_minus(list(sys.argv[1:] if argv is None else argv)))
     try:
         return args.func(args, out, stdin)
     except CorpusError as exc:

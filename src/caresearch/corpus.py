@@ -331,6 +331,15 @@ def _case_checks(
             text = lesson.get("text") if isinstance(lesson, dict) else None
             if isinstance(text, str) and not text.strip():
                 problems.append(Problem(rel, f"{'.'.join(keys)}[{i}].text", "empty lesson"))
+            themes = lesson.get("themes") if isinstance(lesson, dict) else None
+            for j, theme in enumerate(
+                themes if labels is not None and isinstance(themes, list) else []
+            ):
+                if isinstance(theme, str) and theme not in labels:
+                    where = f"{'.'.join(keys)}[{i}].themes[{j}]"
+                    problems.append(
+                        Problem(rel, where, f"unknown theme '{theme}', not in themes.yaml")
+                    )
     if not isinstance(case_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", case_id):
         return  # item ids are checked against the case id; without one there is nothing to check
     for keys, prefix in ID_PREFIXES:
@@ -479,7 +488,15 @@ def _lessons(
     case_id: str, entries: list[dict[str, Any]] | None, kind: str, audience: str
 ) -> tuple[Lesson, ...]:
     return tuple(
-        Lesson(id=e["id"], case_id=case_id, kind=kind, audience=audience, text=e["text"], order=i)
+        Lesson(
+            id=e["id"],
+            case_id=case_id,
+            kind=kind,
+            audience=audience,
+            text=e["text"],
+            order=i,
+            themes=tuple(e.get("themes") or ()),
+        )
         for i, e in enumerate(entries or [], 1)
     )
 

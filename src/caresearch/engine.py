@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,11 +22,13 @@ from .config import Settings, check_limit
 from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
 from .highlight import TokenCache
 from .models import (
+    AUDIENCE_LABELS,
     LESSON_KINDS,
     BuildReport,
     Case,
     CaseInfo,
     Lesson,
+    Passage,
     Recommendation,
     SearchResult,
     SimilarCase,
@@ -39,6 +42,7 @@ from .tfidf import similar_cases, top_shared_terms
 
 log = logging.getLogger("caresearch.engine")
 FilterValue = str | Sequence[str] | None  # one value, or several (any of them)
+WORDS_CACHED = 64  # cases whose whole words `similar` keeps (a case page needs six)
 
 
 class Engine:
@@ -53,15 +57,14 @@ class Engine:
         self.corpus = Corpus(parts.snapshot, parts.index.docs)
         self.themes = parts.snapshot.themes
         self.analyzer = Analyzer()
-        self.expander = QueryExpander(
-            self.analyzer, SynonymTable.load(), parts.sudachi_groups, parts.readings
-        )
+        self.expander = QueryExpander(self.analyzer, SynonymTable.load(), parts.readings)
         self.facet_values = facet_values(self.corpus.infos, self.themes)
         highlighter = TokenCache(self.analyzer)
         self.searcher = Searcher(self.index, self.corpus, self.expander, highlighter, settings)
         self.recommender = Recommend(
             self.model, self.index, self.corpus, self.expander, highlighter, parts.vectors
         )
+        self._words: dict[str, dict[str, str]] = {}  # case id -> {whole word: as written}
 
     @classmethod
     def build(
@@ -108,18 +111,48 @@ class Engine:
         return self.corpus.case(i)
 
     def lessons(
-        self, *, theme: str | None = None, prefecture: str | None = None, kind: str | None = None
+        self,
+        *,
+        theme: FilterValue = None,
+        prefecture: FilterValue = None,
+        kind: str | None = None,
+        case: str | None = None,
+        audience: str | None = None,
     ) -> tuple[tuple[Case, Lesson], ...]:
+        """Every lesson once, in case order. `theme` is a theme of the lesson itself (any of
+        several); `prefecture` and `case` choose cases; `kind` and `audience` (region,
+        municipality, starter) choose lessons. Values are checked like search filters."""
         if kind and kind not in LESSON_KINDS:
             raise QueryError(f"不明な種類です: {kind}")
+        if audience and audience not in AUDIENCE_LABELS:
+            raise QueryError(f"不明な対象です: {audience}")
+        if case and self.corpus.position(case) is None:
+            raise QueryError(f"事例に「{case}」はありません。")
         wanted = self.check_filters({"theme": theme, "prefecture": prefecture})
-        chosen = [i for i, c in enumerate(self.case_infos) if case_passes(c, wanted)]
+        themes = set(wanted.pop("theme", ()))
+        chosen = [
+            i
+            for i, c in enumerate(self.case_infos)
+            if (not case or c.id == case) and case_passes(c, wanted)
+        ]
         return tuple(
             (c, lesson)
             for c in self.corpus.snapshot.stream(chosen)
             for lesson in c.suggestions + c.key_points
-            if not kind or lesson.kind == kind
+            if (not kind or lesson.kind == kind)
+            and (not audience or lesson.audience == audience)
+            and (not themes or not themes.isdisjoint(lesson.themes))
         )
+
+    def passage(self, passage_id: str) -> Passage:
+        """One passage of a case by its id (NotFound when no case has it)."""
+        p = self.corpus.passage(passage_id) if isinstance(passage_id, str) else None
+        if p is None:
+            raise NotFound(f"箇所が見つかりません: {passage_id}")
+        return p
+
+    def has_case(self, case_id: str) -> bool:
+        return isinstance(case_id, str) and self.corpus.position(case_id) is not None
 
     def lesson(self, lesson_id: str) -> tuple[Case, Lesson]:
         # Lesson ids start with their case's id (corpus validation makes sure of it).
@@ -140,9 +173,12 @@ class Engine:
         filters: Mapping[str, FilterValue] | None = None,
         page: int = 1,
         page_size: int | None = None,
+        exact: bool = False,
     ) -> SearchResult:
+        """Cases for `text`; `exact` searches the words only as typed (no synonyms, no parts)."""
         filters_ = self.check_filters(filters)
-        return self.searcher.search(text, filters_, page, page_size or self.settings.page_size)
+        size = page_size or self.settings.page_size
+        return self.searcher.search(text, filters_, page, size, exact=exact)
 
     def synonym_suggestions(self, text: str) -> tuple[str, ...]:
         """Other spellings of the words in `text`, for help on zero hits."""
@@ -174,13 +210,30 @@ class Engine:
         case = self.case(case_id)
         check_limit("limit", limit)
         a = self.corpus.position(case.id)  # the model's cases are the snapshot's (checked at open)
+        mine = self.whole_words(case)
         out = []
         for b, score in similar_cases(self.model, a, limit):
             other = self.corpus.case(b)
             shared = tuple(t for t in case.themes if t in other.themes)
-            terms = top_shared_terms(self.model, a, b)
-            out.append(SimilarCase(other, round(score, 4), shared, terms))
+            words = mine.keys() & self.whole_words(other).keys()
+            terms = top_shared_terms(self.model, a, b, words=words, exclude=shared)
+            out.append(SimilarCase(other, round(score, 4), shared, tuple(mine[t] for t in terms)))
         return tuple(out)
+
+    def whole_words(self, case: Case) -> dict[str, str]:
+        """The words of a case (not the parts of its compounds), each with the spelling the
+        case uses most: the only words `similar` gives as reasons."""
+        words = self._words.get(case.id)
+        if words is None:
+            text = "\n".join(p.text for p in case.passages())
+            seen = Counter((t.text, t.surface) for t in self.analyzer.tokens(text))
+            words = {}
+            for (word, surface), _n in seen.most_common():
+                words.setdefault(word, surface)
+            if len(self._words) >= WORDS_CACHED:
+                self._words.clear()
+            self._words[case.id] = words
+        return words
 
 
 class LiveEngine:

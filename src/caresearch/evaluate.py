@@ -31,6 +31,7 @@ from .analysis import split_words, surface_analyzer
 from .building import index_docs
 from .engine import Engine
 from .errors import CaresearchError, QueryError
+from .highlight import TokenCache, match_spans
 from .index import SearchIndex
 from .index_writer import IndexDoc, write_index
 from .models import LESSON_KINDS
@@ -145,16 +146,47 @@ def _search_ours(engine: Engine, text: str) -> SearchRun:
 
 def _search_metrics(rows: list[dict]) -> dict[str, Any]:
     graded = [r for r in rows if r["graded"]]
+    shown = [x for r in rows for x in r["exact_hits"]]
     return {
         "case_ndcg@3": _mean([r["ndcg@3"] for r in graded]),
         "mrr": _mean([r["rr"] for r in graded]),
         "passage_hit@3": _mean([r["hit@3"] for r in graded if r["has_passages"]]),
         "absent_honest": _mean([r["honest"] for r in rows if r["absent"]]),
+        "exact_precision": _mean(shown),
     }
+
+
+class ExactCheck:
+    """Whether a case contains every word of a query as typed or through the care table
+    (tiers 1–2), read from the case's own text: the test behind "exact precision"."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._texts: dict[str, str] = {}
+        self._tokens = TokenCache(engine.analyzer)
+
+    def __call__(self, query: str, case_id: str) -> float:
+        try:
+            parsed = self.engine.expander.parse(query)
+        except QueryError:
+            return 0.0
+        text = self._texts.get(case_id)
+        if text is None:
+            case = self.engine.case(case_id)
+            parts = [case.title, *case.keywords, *case.editorial_keywords, *case.themes]
+            parts += [*case.implementing_bodies, case.contact or "", *case.diagram_text]
+            parts += [f"{p.heading or ''}\n{p.text}" for p in case.passages()]
+            text = self._texts[case_id] = "\n".join(parts)
+        found = [
+            any(match_spans(text, [w.up_to(2)], self._tokens) for w in group)
+            for group in parsed.groups
+        ]
+        return 1.0 if all(found) else 0.0
 
 
 def eval_search(engine: Engine, items: list[dict], baseline: SurfaceBaseline) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(items)}
+    exact = ExactCheck(engine)
     for name, run in (
         ("caresearch", lambda q: _search_ours(engine, q)),
         ("baseline", baseline.search),
@@ -174,6 +206,10 @@ def eval_search(engine: Engine, items: list[dict], baseline: SurfaceBaseline) ->
                     "rr": reciprocal_rank(got.cases, grades),
                     "hit@3": hit_at(got.passages, item.get("passages") or []),
                     "honest": 1.0 if got.honest else 0.0,
+                    # shown as a full match: no relaxation announced for the query
+                    "exact_hits": [exact(item["query"], c) for c in got.cases[:10]]
+                    if not got.honest
+                    else [],
                     "top": got.cases[:3],
                 }
             )
@@ -314,7 +350,7 @@ def run_eval(engine: Engine, dev_dir: Path) -> dict[str, Any]:
     return report
 
 
-SEARCH_METRICS = ("case_ndcg@3", "mrr", "passage_hit@3", "absent_honest")
+SEARCH_METRICS = ("case_ndcg@3", "mrr", "passage_hit@3", "absent_honest", "exact_precision")
 RECOMMEND_METRICS = (
     "case_ndcg@3",
     "mrr",

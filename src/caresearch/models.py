@@ -43,6 +43,8 @@ LESSON_KINDS: tuple[str, ...] = tuple(s.key for s in SECTIONS if s.role == "less
 ANSWER_WEIGHTS: dict[str, float] = {s.key: s.answer_weight for s in SECTIONS if s.answer_weight}
 AUDIENCE_LABELS = {"region": "地域", "municipality": "自治体", "starter": "はじめの一歩"}
 CONFIDENCE_LABELS = {"high": "高", "medium": "中", "low": "低"}
+# Tiers of evidence for a keyword (query.py): as typed, through the care table, by its parts.
+TIER_NAMES = {1: "typed", 2: "synonym", 3: "parts"}
 
 
 class Facet(NamedTuple):
@@ -97,6 +99,7 @@ class Lesson:
     audience: str
     text: str
     order: int = 0
+    themes: tuple[str, ...] = ()  # labels of corpus/themes.yaml: what this lesson is about
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,7 @@ class CaseInfo:
     keywords: tuple[str, ...]
     editorial_keywords: tuple[str, ...]
     municipality_type: str | None = None
+    source: tuple[str, str] | None = None  # (report, chapter)
 
     @classmethod
     def of(cls, case: Case) -> CaseInfo:
@@ -253,6 +257,7 @@ class CaseInfo:
             case.keywords,
             case.editorial_keywords,
             case.municipality_type,
+            (case.source.report, case.source.chapter) if case.source else None,
         )
 
     @property
@@ -272,6 +277,17 @@ class CaseHit:
     case: Case
     score: float
     passages: tuple[PassageHit, ...]
+    tier: int = 1  # the latest tier of evidence it needed: 1 typed, 2 synonym, 3 parts
+    matched_in: str = "text"  # text | title (title or keywords only) | figure (figure text only)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """What one query word was searched as, besides itself."""
+
+    word: str
+    label: str
+    tier: str  # synonym | reading | parts
 
 
 @dataclass(frozen=True)
@@ -280,10 +296,14 @@ class SearchResult:
     total: int
     hits: tuple[CaseHit, ...]
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
-    fallback: str | None = None  # "or" when AND found nothing
+    fallback: str | None = None  # what was relaxed: "parts", "or" or "parts+or"; None: nothing
     page: int = 1
     page_size: int = 10
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    expansions: tuple[Expansion, ...] = ()
+    relaxed: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word found nowhere, its parts)
+    excluded: tuple[str, ...] = ()
+    exact: bool = False
 
 
 @dataclass(frozen=True)

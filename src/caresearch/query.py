@@ -1,23 +1,29 @@
-"""From the text a user typed to analysed query words with their expansions. No I/O, no Whoosh.
+"""From the text a user typed to analysed query words with their tiers of evidence. No I/O.
 
-Each whitespace-separated word (or "quoted phrase") becomes a `QueryWord`: the literal term
-sequence, plus lower-weight variants from the curated synonym table and Sudachi's synonym
-groups, plus kana bigrams when the word is spelled in hiragana. Operators and field syntax
-typed by a user (AND, field:, *, ?) carry no meaning here, so nothing can fail to parse.
+A query is groups of words: words separated by spaces must all occur (AND); words joined by
+`OR` or `|` are alternatives (one group); `-語` or `NOT 語` excludes; "quoted words" stay one
+phrase and match only as typed. Each `QueryWord` carries its variants, each in a **tier**:
+
+  1 typed     the word as typed, after width and kana normalisation (ｹｱﾏﾈ, ざいたく → 在宅)
+  2 synonym   the curated care table (ケアマネ ⇄ 介護支援専門員, 包括 ⇄ 地域包括支援センター)
+  3 parts     the parts of a compound, used only when the whole is found nowhere
+
+In exact mode (and inside quotes) only tier 1 is searched. Tier names: models.TIER_NAMES. Nothing a user types can fail to
+parse; operators without a word around them are ignored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .analysis import (
     Analyzer,
     Token,
     fold,
     has_invalid_chars,
-    is_kana_word,
     segment_reading,
     split_words,
     to_katakana,
@@ -27,31 +33,57 @@ from .synonyms import SynonymTable
 
 WEIGHT_EXACT = 1.0
 WEIGHT_SYNONYM = 0.6  # curated table: close to literal, but never above it
-WEIGHT_SUDACHI = 0.4  # Sudachi's own groups are broader
 WEIGHT_READING = 0.6  # ざいたく → 在宅: below the literal spelling, like a synonym
 MAX_VARIANTS = 12
-OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
+TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "parts": 3}
 _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
+_KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
+IGNORED = frozenset({"AND", "ANDMAYBE"})
 
 
 @dataclass(frozen=True)
 class Variant:
     terms: tuple[str, ...]  # index terms at consecutive positions (mode A parts)
     weight: float
-    via: str  # exact | parts | synonym | sudachi | reading
+    via: str  # exact | phrase (a compound's parts, adjacent) | reading | synonym | parts
     label: str  # the spelling shown to users, e.g. 介護支援専門員
+
+    @property
+    def tier(self) -> int:
+        return TIERS[self.via]
 
 
 @dataclass(frozen=True)
 class QueryWord:
     text: str
     variants: tuple[Variant, ...]
+    quoted: bool = False
+
+    def up_to(self, tier: int) -> QueryWord:
+        """The word with only its variants of `tier` or earlier."""
+        return replace(self, variants=tuple(v for v in self.variants if v.tier <= tier))
 
 
 @dataclass(frozen=True)
 class ParsedQuery:
     text: str
-    words: tuple[QueryWord, ...]
+    groups: tuple[tuple[QueryWord, ...], ...]  # all groups must match; any word of a group
+    excluded: tuple[QueryWord, ...] = ()
+    exact: bool = False
+
+    @property
+    def words(self) -> tuple[QueryWord, ...]:
+        return tuple(w for group in self.groups for w in group)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One piece of the typed query, before analysis."""
+
+    text: str
+    quoted: bool = False
+    negated: bool = False
+    joins_previous: bool = False  # OR: an alternative of the piece before it
 
 
 def _flat(tokens: list[Token]) -> tuple[str, ...]:
@@ -62,27 +94,50 @@ def _flat(tokens: list[Token]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def split_query(text: str) -> list[str]:
-    """Quoted phrases stay whole; the rest splits on spaces; stray quotes and operators drop out."""
-    words: list[str] = []
-    rest = _QUOTED.sub(lambda m: words.append(m.group(1)) or " ", text)
-    rest = re.sub(r"[\"“”「」『』]", " ", rest)
-    words.extend(w for w in split_words(rest) if w not in OPERATORS)
-    return [w for w in words if w.strip()]
+def split_query(text: str) -> list[Term]:
+    """The pieces of a query: quoted phrases whole, the rest split on spaces and `|`, with
+    `OR`, `NOT` and a leading `-` (or －) read as operators."""
+    pieces: list[tuple[str, bool]] = []
+    cursor = 0
+    for m in _QUOTED.finditer(text):
+        pieces.extend((w, False) for w in _plain_words(text[cursor : m.start()]))
+        pieces.append((m.group(1), True))
+        cursor = m.end()
+    pieces.extend((w, False) for w in _plain_words(text[cursor:]))
+    out: list[Term] = []
+    negate = join = False
+    for word, quoted in pieces:
+        if not quoted and word in ("OR", "|"):
+            join = bool(out)
+            continue
+        if not quoted and word == "NOT":
+            negate = True
+            continue
+        if not quoted and word in IGNORED:
+            continue
+        if not quoted and word[0] in "-－" and len(word) > 1:
+            word, negate = word[1:], True
+        out.append(Term(word, quoted, negate, join and not negate))
+        negate = join = False
+    return out
+
+
+def _plain_words(text: str) -> list[str]:
+    text = re.sub(r"[\"“”「」『』]", " ", text)
+    return [w for chunk in split_words(text.replace("|", " | ")) for w in [chunk] if w.strip()]
 
 
 class QueryExpander:
-    """Compiled once per engine: the analyzer plus both synonym sources."""
+    """Compiled once per engine: the analyzer, the curated table and the corpus's readings."""
 
     def __init__(
         self,
         analyzer: Analyzer,
         synonyms: SynonymTable,
-        sudachi_groups: Mapping[int, tuple[str, ...]] | None = None,
         readings: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.analyzer = analyzer
-        self.sudachi_groups = dict(sudachi_groups or {})
+        self._parts_analyzer = dataclasses.replace(analyzer, mode="A", split_parts=False)
         self.readings = dict(readings or {})
         # key (C-level term tuple) -> list of (part-level terms, label) of its group
         self._groups: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
@@ -119,7 +174,8 @@ class QueryExpander:
         key = tuple(t.text for t in self.analyzer.tokens(word))
         return [label for _terms, label in self._groups.get(key, [])]
 
-    def parse(self, text: str, *, max_chars: int = 200) -> ParsedQuery:
+    def parse(self, text: str, *, max_chars: int = 200, exact: bool = False) -> ParsedQuery:
+        """The groups of query words of `text`; in exact mode only as-typed variants."""
         text = (text or "").strip()
         if not text:
             raise QueryError("検索語を入力してください。")
@@ -127,19 +183,43 @@ class QueryExpander:
             raise QueryError("検索語に使えない文字（制御文字など）が含まれています。")
         if len(text) > max_chars:
             raise QueryError(f"検索語が長すぎます（{max_chars}文字まで）。")
-        words = [w for w in (self.word(x) for x in split_query(text)) if w is not None]
-        if not words:
+        groups: list[list[QueryWord]] = []
+        excluded: list[QueryWord] = []
+        for term in split_query(text):
+            word = self.word(term.text)
+            if word is None:
+                continue
+            if exact or term.quoted:
+                word = replace(word.up_to(1), quoted=term.quoted)
+            if term.negated:
+                excluded.append(word.up_to(1))
+            elif term.joins_previous and groups:
+                groups[-1].append(word)
+            else:
+                groups.append([word])
+        if not groups:
             raise QueryError(
-                "助詞や記号だけでは検索できません。内容を表す語（例: 認知症、見守り）を入力してください。"
+                "助詞や記号・除外する語だけでは検索できません。内容を表す語（例: 認知症、見守り）を入力してください。"
             )
-        return ParsedQuery(text, tuple(words))
+        return ParsedQuery(text, tuple(tuple(g) for g in groups), tuple(excluded), exact)
 
     def split(self, word: QueryWord) -> list[QueryWord]:
-        """The word's morphemes as separate words (when the whole phrase occurs nowhere)."""
+        """The word's parts as separate words, as typed (tier 3): for a compound found
+        nowhere. One-character parts (体 of 協議体) go when a longer part remains."""
         toks = self.analyzer.tokens(word.text)
-        if len(toks) < 2:
-            return [word]
-        return [w for w in (self.word(t.surface) for t in toks) if w is not None]
+        if len(toks) == 1 and toks[0].parts:  # a compound: its parts as written
+            surfaces = [t.surface for t in self._parts_analyzer.tokens(word.text)]
+        else:
+            surfaces = [t.surface for t in toks]
+        # One-character parts (体 of 協議体, 第 and 層 of 第2層) match far too much on their own.
+        surfaces = [p for p in surfaces if len(p) > 1] if len(surfaces) > 1 else []
+        parts = []
+        for surface in surfaces:
+            w = self.word(surface)
+            if w is not None:
+                typed = [replace(v, via="parts") for v in w.variants if v.tier == 1]
+                parts.append(QueryWord(surface, tuple(typed)))
+        return [p for p in parts if p.variants]
 
     def word(self, text: str) -> QueryWord | None:
         toks = self.analyzer.tokens(text)
@@ -156,31 +236,28 @@ class QueryExpander:
                 # A compound is indexed whole at the position of its parts: look it up as one
                 # term, and as the phrase of its parts only where the term is found nowhere.
                 add((toks[0].text,), WEIGHT_EXACT, "exact", text)
-                add(_flat(toks), WEIGHT_EXACT, "parts", text)
+                add(_flat(toks), WEIGHT_EXACT, "phrase", text)
             else:
                 add(_flat(toks), WEIGHT_EXACT, "exact", text)
             key = tuple(t.text for t in toks)
             whole = self._groups.get(key, [])
             for terms, label in whole:
                 add(terms, WEIGHT_SYNONYM, "synonym", label)
-            for i, tok in enumerate(toks):
-                before, after = _flat(toks[:i]), _flat(toks[i + 1 :])
-                if len(toks) > 1 and not whole:  # ケアマネ連携 → 介護支援専門員連携
+            if len(toks) > 1 and not whole:  # ケアマネ連携 → 介護支援専門員連携
+                for i, tok in enumerate(toks):
+                    before, after = _flat(toks[:i]), _flat(toks[i + 1 :])
                     for terms, label in self._groups.get((tok.text,), []):
                         add(before + terms + after, WEIGHT_SYNONYM, "synonym", label)
-                if len(toks) == 1:  # inside a compound, Sudachi's broad groups mostly add noise
-                    for gid in tok.synonym_ids:
-                        for alt in self.sudachi_groups.get(gid, ()):
-                            if alt != tok.text:
-                                add((alt,), WEIGHT_SUDACHI, "sudachi", alt)
-        # A word in hiragana (ざいたく, けあまね) is also looked up by reading in the corpus's
+        # A word in kana (ざいたく, ﾆﾝﾁｼｮｳ, けあまね) is also looked up by reading in the corpus's
         # vocabulary, and in katakana (ケアマネ, with its synonyms). A lone kana (の, を) is a
         # particle, not a word to look up.
-        if is_kana_word(text) and len(text) > 1:
-            katakana = to_katakana(fold(text))
+        folded = fold(text)
+        if _KANA.match(folded) and len(folded) > 1:
+            katakana = to_katakana(folded)
             if katakana != text and (alt := self.word(katakana)) is not None:
                 for v in alt.variants:
-                    add(v.terms, min(v.weight, WEIGHT_READING), "reading", v.label)
+                    via = "reading" if v.tier == 1 else v.via
+                    add(v.terms, min(v.weight, WEIGHT_READING), via, v.label)
             pieces = segment_reading(katakana, self.readings)
             if pieces:
                 terms = tuple(self.readings[p][0] for p in pieces)

@@ -1,10 +1,12 @@
-"""Plain-text and Markdown renderings of cases and lessons (for `show` and the handout)."""
+"""Plain-text, Markdown and Word renderings of cases and handouts (for `show` and the web)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from .models import AUDIENCE_LABELS, Case, Lesson
+from .models import AUDIENCE_LABELS, Case, Passage
 
 FIGURES_NOTE = "※ 抽出元のPDFから半角の数字と英字が失われているため、人口・年度・件数などの数値は表示できません。"
 
@@ -52,36 +54,95 @@ def case_text(case: Case) -> str:
         lines += ["", f"■ {heading}", *paras]
     lines += ["", FIGURES_NOTE]
     if case.source:
-        lines.append(f"出典: {case.source.report} {case.source.chapter}")
+        lines.append(source_line(case))
     return "\n".join(lines) + "\n"
 
 
-def handout_markdown(
-    title: str, cases: Sequence[Case], lessons: Sequence[tuple[Case, Lesson]], base_url: str = ""
-) -> str:
-    """The handout for a meeting (協議の場): chosen lessons, then chosen cases in brief."""
-    lines = [f"# {title}", ""]
-    if lessons:
-        lines += ["## 取り組みのヒント", ""]
-        for case, lesson in lessons:
-            kind = (
-                "これから取り組む皆さまへ" if lesson.kind == "suggestion" else "この事例のポイント"
-            )
-            lines.append(f"- {_md(lesson.text)}  ")
-            lines.append(
-                f"  （{_md(case.prefecture)} {_md(case.municipality)}・{kind}・{lesson.id}）"
-            )
+@dataclass(frozen=True)
+class HandoutItem:
+    """One chosen piece: a passage (a lesson or any other part of a case), or with
+    `passage` None the case in brief (its features)."""
+
+    case: Case
+    passage: Passage | None
+    label: str  # the section as people read it: この事例のポイント（地域）, 取り組み内容: 【…】
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class Handout:
+    title: str
+    items: tuple[HandoutItem, ...]
+    meeting: str = ""
+    date: str = ""
+
+
+def source_line(case: Case) -> str:
+    """Where the case comes from, as far as its source tells: report, chapter, pages."""
+    if case.source is None:
+        return "出典: 記載なし"
+    parts = [case.source.report, case.source.chapter]
+    parts.append(
+        f"{case.source.pages}ページ" if case.source.pages else "ページ番号は抽出元に残っていない"
+    )
+    return "出典: " + "、".join(p for p in parts if p)
+
+
+def item_text(item: HandoutItem) -> list[str]:
+    """The paragraphs of an item: the passage's, or the case's title and features."""
+    if item.passage is None:
+        return [item.case.title, *(f"・{i.text}" for i in item.case.features)]
+    return [line for line in item.passage.text.split("\n") if line.strip()]
+
+
+def _place(case: Case) -> str:
+    return f"{case.prefecture} {case.municipality}"
+
+
+def handout_markdown(handout: Handout) -> str:
+    """The handout for a meeting (協議の場) as Markdown: no internal ids, corpus text escaped."""
+    lines = [f"# {_md(handout.title)}", ""]
+    meta = [m for m in (handout.meeting, handout.date) if m]
+    if meta:
+        lines += [_md("・".join(meta)), ""]
+    for item in handout.items:
+        lines += [f"## {_md(_place(item.case))}「{_md(item.case.title)}」", ""]
+        lines += [f"**{_md(item.label)}**", ""]
+        lines += [_md(p) + "  " for p in item_text(item)]
         lines.append("")
-    if cases:
-        lines += ["## 参考事例", ""]
-        for case in cases:
-            lines += [f"### {_md(case.prefecture)} {_md(case.municipality)}: {_md(case.title)}", ""]
-            lines += [f"- {_md(i.text)}" for i in case.features]
-            if base_url:
-                lines.append(f"- 詳細: {base_url}/cases/{case.id}")
-            lines.append("")
+        if item.memo:
+            lines += [f"> メモ: {_md(item.memo)}", ""]
+        lines += [f"*{_md(source_line(item.case))}*", ""]
     lines += [FIGURES_NOTE, ""]
     return "\n".join(lines)
+
+
+def handout_docx(handout: Handout) -> bytes:
+    """The handout as a Word file (python-docx): a page per case, in the chosen order."""
+    from docx import Document  # imported here: only the download needs it
+    from docx.enum.text import WD_BREAK
+
+    doc = Document()
+    doc.add_heading(handout.title, level=0)
+    meta = [m for m in (handout.meeting, handout.date) if m]
+    if meta:
+        doc.add_paragraph("・".join(meta))
+    previous = None
+    for item in handout.items:
+        if previous is not None and previous != item.case.id:
+            doc.paragraphs[-1].add_run().add_break(WD_BREAK.PAGE)
+        previous = item.case.id
+        doc.add_heading(f"{_place(item.case)}「{item.case.title}」", level=1)
+        doc.add_heading(item.label, level=2)
+        for para in item_text(item):
+            doc.add_paragraph(para)
+        if item.memo:
+            doc.add_paragraph(f"メモ: {item.memo}")
+        doc.add_paragraph(source_line(item.case)).runs[0].italic = True
+    doc.add_paragraph(FIGURES_NOTE)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
 
 
 def _md(text: str) -> str:

@@ -11,21 +11,25 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from .analysis import Analyzer
 from .config import Settings, check_limit
 from .errors import QueryError
-from .highlight import TokenCache, snippet
+from .highlight import TokenCache, match_spans, snippet
 from .index import SearchIndex
 from .models import (
     FACET_BY_KEY,
     FACETS,
     SECTION_BY_KEY,
+    TIER_NAMES,
     Case,
     CaseHit,
     CaseInfo,
+    Expansion,
+    Passage,
     PassageHit,
     SearchResult,
 )
@@ -35,6 +39,7 @@ from .snapshot import Corpus
 # A case's score: its best document, plus diminishing credit for further matching documents.
 DOC_DECAY = (1.0, 0.5, 0.25, 0.125)
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
+NO_TIER = 99  # a case where a group of words does not occur
 
 
 Filters = dict[str, tuple[str, ...]]  # facet key -> chosen values (OR within, AND across)
@@ -121,8 +126,8 @@ def word_vector(index: SearchIndex, word: QueryWord) -> np.ndarray:
     """
     best = np.zeros(len(index.docs), dtype=np.float32)
     total = np.zeros(len(index.docs), dtype=np.float32)
-    for variant in sorted(word.variants, key=lambda v: v.via == "parts"):
-        if variant.via == "parts" and best.any():
+    for variant in sorted(word.variants, key=lambda v: v.via == "phrase"):
+        if variant.via == "phrase" and best.any():
             continue
         v = variant_vector(index, variant)
         if v is not None:
@@ -148,61 +153,99 @@ class Searcher:
         self.highlighter = highlighter
         self.settings = settings
 
-    def search(self, text: str, filters: Filters, page: int, page_size: int) -> SearchResult:
+    def search(
+        self, text: str, filters: Filters, page: int, page_size: int, exact: bool = False
+    ) -> SearchResult:
         """Cases for `text` (filters already checked by `check_filters`), one page of them."""
         check_limit("page", page)
         check_limit("limit", page_size)
-        parsed = self.expander.parse(text, max_chars=self.settings.max_query_chars)
-        words, vectors = self._score_words(parsed)
-        return self._rank(text, ParsedQuery(parsed.text, tuple(words)), vectors, filters,
-                          page, page_size)  # fmt: skip
+        parsed = self.expander.parse(text, max_chars=self.settings.max_query_chars, exact=exact)
+        groups, relaxed = self._relax(parsed)
+        n_cases = len(self.corpus.cases)
+        # Per group (words joined by OR): summed scores, and per case the earliest tier at
+        # which one of its words occurs anywhere in the case (NO_TIER: not at all).
+        doc_scores = np.zeros(len(self.corpus.doc_case), dtype=np.float32)
+        case_tier = np.zeros(n_cases, dtype=np.int64)
+        groups_in_case = np.zeros(n_cases, dtype=np.int64)
+        for group in groups:
+            tier = np.full(n_cases, NO_TIER, dtype=np.int64)
+            for word in group:
+                for t in sorted({v.tier for v in word.variants}):
+                    cases = self._cases_of(word_vector(self.index, word.up_to(t)))
+                    tier[cases] = np.minimum(tier[cases], t)
+                doc_scores += word_vector(self.index, word)
+            present = tier < NO_TIER
+            groups_in_case += present
+            case_tier = np.maximum(case_tier, np.where(present, tier, 0))
+        matching = groups_in_case == len(groups)
+        fallback = "parts" if relaxed else None
+        if not matching.any() and len(groups) > 1 and groups_in_case.any():
+            matching = groups_in_case > 0
+            fallback = "parts+or" if relaxed else "or"
+        for word in parsed.excluded:  # -語 / NOT 語: cases that contain it, as typed, go
+            matching[self._cases_of(word_vector(self.index, word))] = False
+        if not matching.any():
+            fallback = None  # nothing is shown, so nothing relaxed is shown either
+        return self._rank(
+            text,
+            Ranking(parsed, groups, doc_scores, matching, case_tier, groups_in_case, fallback),
+            relaxed,
+            filters,
+            page,
+            page_size,
+        )
 
-    def _score_words(self, parsed: ParsedQuery) -> tuple[list[QueryWord], list[np.ndarray]]:
-        words: list[QueryWord] = []
-        vectors: list[np.ndarray] = []
-        for w in parsed.words:
-            v = word_vector(self.index, w)
-            if not v.any():  # a compound found nowhere as a phrase: look for its parts instead
-                parts = self.expander.split(w)
-                if len(parts) > 1:
-                    words.extend(parts)
-                    vectors.extend(word_vector(self.index, p) for p in parts)
-                    continue
-            words.append(w)
-            vectors.append(v)
-        return words, vectors
+    def _relax(
+        self, parsed: ParsedQuery
+    ) -> tuple[list[tuple[QueryWord, ...]], tuple[tuple[str, tuple[str, ...]], ...]]:
+        """The query's groups, with a word that no case has (as typed or through a synonym)
+        replaced by its parts, each part a group of its own (not in exact mode or quotes)."""
+        groups: list[tuple[QueryWord, ...]] = []
+        relaxed: list[tuple[str, tuple[str, ...]]] = []
+        for group in parsed.groups:
+            if len(group) == 1 and not (parsed.exact or group[0].quoted):
+                word = group[0]
+                if not word_vector(self.index, word).any():
+                    parts = self.expander.split(word)
+                    if parts:
+                        relaxed.append((word.text, tuple(p.text for p in parts)))
+                        groups.extend((p,) for p in parts)
+                        continue
+            groups.append(group)
+        return groups, tuple(relaxed)
+
+    def _cases_of(self, vector: np.ndarray) -> np.ndarray:
+        cases = self.corpus.doc_case[np.flatnonzero(vector)]
+        return np.unique(cases[cases >= 0])
 
     def _rank(
         self,
         text: str,
-        parsed: ParsedQuery,
-        vectors: list[np.ndarray],
+        r: Ranking,
+        relaxed: tuple[tuple[str, tuple[str, ...]], ...],
         filters: Filters,
         page: int,
         page_size: int,
     ) -> SearchResult:
-        corpus, n_words = self.corpus, len(parsed.words)
-        # Which words each case contains (anywhere in it), and each document's summed score.
-        words_in_case = np.zeros(len(corpus.cases), dtype=np.int64)
-        doc_scores = np.zeros(len(corpus.doc_case), dtype=np.float32)
-        for v in vectors:
-            cases_hit = corpus.doc_case[np.flatnonzero(v)]
-            words_in_case[np.unique(cases_hit[cases_hit >= 0])] += 1
-            doc_scores += v
-        matching = words_in_case == n_words
-        fallback = None
-        if not matching.any() and n_words > 1 and words_in_case.any():
-            matching, fallback = words_in_case > 0, "or"
-        docs, passage_docs = self._filtered_docs(doc_scores, matching, filters)
-        ranked_cases, case_scores = _case_scores(corpus.doc_case[docs], doc_scores[docs])
-        if fallback:
-            case_scores *= words_in_case[ranked_cases] / n_words
-        rank = np.lexsort((ranked_cases, -case_scores))  # ties: document order of the cases
+        corpus, n_groups = self.corpus, len(r.groups)
+        docs, passage_docs = self._filtered_docs(r.doc_scores, r.matching, filters)
+        ranked_cases, case_scores = _case_scores(corpus.doc_case[docs], r.doc_scores[docs])
+        if r.fallback and r.fallback.endswith("or"):
+            case_scores *= r.groups_in_case[ranked_cases] / n_groups
+        # Evidence first: every word as typed, then through synonyms, then by its parts; a
+        # case that matched only in its title, keywords or figure text comes after the cases
+        # whose text matched; then the score.
+        in_text = np.zeros(len(corpus.cases), dtype=bool)
+        in_text[corpus.doc_case[passage_docs]] = True
+        rank = np.lexsort(
+            (ranked_cases, -case_scores, ~in_text[ranked_cases], r.case_tier[ranked_cases])
+        )
         ranked_cases, case_scores = ranked_cases[rank], case_scores[rank]
-        facets = self._facets(doc_scores, matching, filters, ranked_cases, passage_docs)
+        facets = self._facets(r.doc_scores, r.matching, filters, ranked_cases, passage_docs)
         start = (page - 1) * page_size
+        words = r.parsed.words + tuple(w for g in r.groups for w in g if w not in r.parsed.words)
         hits = [
-            self._case_hit(int(i), float(score), passage_docs, doc_scores, parsed)
+            self._case_hit(int(i), float(score), passage_docs, r, words)
             for i, score in zip(
                 ranked_cases[start : start + page_size],
                 case_scores[start : start + page_size],
@@ -214,10 +257,14 @@ class Searcher:
             total=len(ranked_cases),
             hits=tuple(hits),
             facets=facets,
-            fallback=fallback,
+            fallback=r.fallback,
             page=page,
             page_size=page_size,
             filters=dict(filters),
+            expansions=_expansions(r.parsed, relaxed),
+            relaxed=relaxed,
+            excluded=tuple(w.text for w in r.parsed.excluded),
+            exact=r.parsed.exact,
         )
 
     def _filtered_docs(
@@ -273,33 +320,70 @@ class Searcher:
         counts = np.bincount(pair % n)
         return Counter({corpus.sections[int(k)]: int(c) for k, c in enumerate(counts) if c})
 
+    def _snippet(self, p: Passage, words: tuple[QueryWord, ...]) -> str:
+        """The passage's excerpt around its matches; when only its 【heading】 matched, the
+        excerpt starts with the heading, so the reason is always visible."""
+        text = snippet(p.text, words, self.highlighter)
+        if "<mark>" not in text and p.heading:
+            text = snippet(f"【{p.heading}】{p.text}", words, self.highlighter)
+        return text
+
     def _case_hit(
         self,
         i: int,
         score: float,
         passage_docs: np.ndarray,
-        doc_scores: np.ndarray,
-        parsed: ParsedQuery,
+        r: Ranking,
+        words: tuple[QueryWord, ...],
     ) -> CaseHit:
+        """A case with the passages where the query matched; when none did, what did."""
         corpus, limit = self.corpus, self.settings.passages_per_case
         mine = passage_docs[corpus.doc_case[passage_docs] == i]
-        mine = mine[np.argsort(-doc_scores[mine], kind="stable")]
+        mine = mine[np.argsort(-r.doc_scores[mine], kind="stable")]
         shown = [
-            (float(doc_scores[d]), p)
+            (float(r.doc_scores[d]), p)
             for d in mine[:limit]
             if (p := corpus.passage(corpus.doc_ids[d])) is not None
         ]
         case = corpus.case(i)
-        if not shown:  # matched on title, keywords or figure text only: what the case is about
-            shown = [(0.0, p) for p in list(case.passages())[:1]]
+        matched_in = "text"
+        if not shown:  # the case document matched: its title and keywords, or figure text
+            info = corpus.infos[i]
+            head = "\n".join((info.title, *info.keywords, *info.editorial_keywords))
+            matched_in = "title" if match_spans(head, words, self.highlighter) else "figure"
         return CaseHit(
             case=case,
             score=round(score, 4),
-            passages=tuple(
-                PassageHit(p, round(s, 4), snippet(p.text, parsed.words, self.highlighter))
-                for s, p in shown
-            ),
+            passages=tuple(PassageHit(p, round(s, 4), self._snippet(p, words)) for s, p in shown),
+            tier=int(r.case_tier[i]) or 1,
+            matched_in=matched_in,
         )
+
+
+class Ranking(NamedTuple):
+    """What the words scored, for ranking and showing the cases."""
+
+    parsed: ParsedQuery
+    groups: list[tuple[QueryWord, ...]]
+    doc_scores: np.ndarray
+    matching: np.ndarray  # per case
+    case_tier: np.ndarray  # per case: the latest tier it needed
+    groups_in_case: np.ndarray
+    fallback: str | None
+
+
+def _expansions(
+    parsed: ParsedQuery, relaxed: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[Expansion, ...]:
+    """What each query word was searched as besides itself, with the tier."""
+    out: list[Expansion] = []
+    for word in parsed.words:
+        for v in word.variants:
+            if v.via in ("synonym", "reading") and v.label != word.text:
+                out.append(Expansion(word.text, v.label, TIER_NAMES.get(v.tier, v.via)))
+    for word, parts in relaxed:
+        out.extend(Expansion(word, part, "parts") for part in parts)
+    return tuple(dict.fromkeys(out))
 
 
 def _case_scores(case_of: np.ndarray, score_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from .models import (
+    TIER_NAMES,
     Case,
     CaseHit,
     CaseInfo,
@@ -60,6 +61,7 @@ def lesson_dict(item: Lesson | Passage, score: float | None = None) -> dict[str,
     out: dict[str, Any] = {"id": item.id, "case_id": item.case_id, "kind": kind, "text": item.text}
     if isinstance(item, Lesson):
         out["audience"] = item.audience
+        out["themes"] = list(item.themes)
     if score is not None:
         out["score"] = score
     return out
@@ -92,6 +94,8 @@ def case_hit(hit: CaseHit) -> dict[str, Any]:
     return {
         **_case_head(hit.case),
         "score": hit.score,
+        "tier": TIER_NAMES[hit.tier],
+        "matched_in": hit.matched_in,
         "passages": [passage_dict(ph.passage, ph.snippet) for ph in hit.passages],
     }
 
@@ -106,7 +110,36 @@ def search_result(r: SearchResult) -> dict[str, Any]:
         "filters": {k: list(v) for k, v in r.filters.items()},
         "hits": [case_hit(h) for h in r.hits],
         "facets": r.facets,
+        "exact": r.exact,
+        "expansions": expansions(r),
+        "relaxed": [{"word": w, "parts": list(parts)} for w, parts in r.relaxed],
+        "excluded": list(r.excluded),
+        "notice": search_notice(r),
     }
+
+
+def expansions(r: SearchResult) -> list[dict[str, Any]]:
+    """Per query word, what else it was searched as, each with its tier."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for e in r.expansions:
+        out.setdefault(e.word, []).append({"label": e.label, "tier": e.tier})
+    return [{"word": w, "expansions": v} for w, v in out.items()]
+
+
+def search_notice(r: SearchResult) -> str | None:
+    """The one Japanese sentence that says what the results are, when they are not a plain
+    match of every word: the words no case contains, and what was shown instead."""
+    notes = []
+    if not r.total:
+        return None
+    for word, parts in r.relaxed:
+        if parts:
+            notes.append(
+                f"「{word}」を含む事例はありません。語の一部（{'、'.join(parts)}）を含む事例を表示しています。"
+            )
+    if r.fallback and r.fallback.endswith("or"):
+        notes.append("すべての語を含む事例がないため、いずれかの語を含む事例を表示しています。")
+    return "".join(notes) or None
 
 
 def case_recommendation(cr: CaseRecommendation) -> dict[str, Any]:

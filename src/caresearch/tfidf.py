@@ -10,7 +10,8 @@ with BM25 and turned into answers is `recommend.py` and `policy.py`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -20,6 +21,12 @@ from .policy import MIN_REASON_IDF
 # Passages that can answer a problem get a TF-IDF row; the others count towards their case and
 # towards document frequencies only. The weights live in the section table (models.SECTIONS).
 ANSWER_SECTIONS = frozenset(ANSWER_WEIGHTS)
+# Cases at least this similar (cosine of their TF-IDF rows) are shown as similar. Any two of
+# the six bundled cases score 0.20-0.23 from the vocabulary all care cases share (地域, 介護,
+# 高齢者); the pairs that share a real subject score 0.25-0.31 (鶴岡市-南砺市 医療・介護連携,
+# 浦安市-南砺市 住民参加と人材育成, 当別町-楢葉町 拠点と共生). The floor sits in that gap.
+MIN_SIMILARITY = 0.24
+HIRAGANA_ONLY = re.compile(r"[ぁ-ゖー]+")  # とも, よる: function words, not reasons
 
 
 def _bm25_matrix(counts, df: np.ndarray, n: int, k1: float, b: float):
@@ -257,12 +264,17 @@ class TfidfModel:
         return np.asarray((self.passage_matrix_ @ q.T).todense()).ravel()
 
 
-def similar_cases(rec: TfidfModel, a: int, limit: int = 5) -> list[tuple[int, float]]:
-    """The `limit` cases most similar to case `a` (cosine of their TF-IDF rows), best first."""
+def similar_cases(
+    rec: TfidfModel, a: int, limit: int = 5, floor: float = MIN_SIMILARITY
+) -> list[tuple[int, float]]:
+    """Up to `limit` cases most similar to case `a` (cosine of their TF-IDF rows, at least
+    `floor`), best first."""
     rec.check_fitted()
     cosines = np.asarray((rec.case_matrix_ @ rec.case_matrix_[a].T).todense()).ravel()
     cosines[a] = -np.inf  # never similar to itself
-    return [(int(i), float(cosines[i])) for i in top_k(cosines, limit) if i != a]
+    return [
+        (int(i), float(cosines[i])) for i in top_k(cosines, limit) if i != a and cosines[i] >= floor
+    ]
 
 
 def top_k(values: np.ndarray, k: int) -> np.ndarray:
@@ -271,17 +283,35 @@ def top_k(values: np.ndarray, k: int) -> np.ndarray:
     return idx[np.argsort(-values[idx], kind="stable")]
 
 
-def top_shared_terms(rec: TfidfModel, a: int, b: int, limit: int = 8) -> tuple[str, ...]:
-    """The specific words that weigh most in both cases: the reasons they are similar."""
+def top_shared_terms(
+    rec: TfidfModel,
+    a: int,
+    b: int,
+    limit: int = 3,
+    words: Collection[str] | None = None,
+    exclude: Sequence[str] = (),
+) -> tuple[str, ...]:
+    """The specific words that weigh most in both cases: the reasons they are similar.
+
+    Only whole words (members of `words` when given: the words, not the compound parts, both
+    cases use), specific nouns (not 地域 or 介護), none inside a label of `exclude` (the shared
+    themes, shown already) and none inside a longer chosen word (専門 of 専門員)."""
     rec.check_fitted()
     both = rec.case_matrix_[a].multiply(rec.case_matrix_[b]).tocoo()
     vocab = rec.vocab_list()
     terms: list[str] = []
     for i in np.argsort(-both.data):
         term = vocab[int(both.col[i])]
-        # Only words a person reads as a reason: specific nouns, not 地域 or 介護.
-        if term in rec.topic_terms_ and len(term) > 1 and rec.idf(term) >= MIN_REASON_IDF:
+        if (
+            term in rec.topic_terms_
+            and len(term) > 1
+            and rec.idf(term) >= MIN_REASON_IDF
+            and (words is None or term in words)
+            and not HIRAGANA_ONLY.fullmatch(term)
+            and not any(term in label for label in exclude)
+        ):
             terms.append(term)
-            if len(terms) == limit:
+            if len(terms) == 4 * limit:
                 break
-    return tuple(terms)
+    whole = [t for t in terms if not any(t != other and t in other for other in terms)]
+    return tuple(whole[:limit])

@@ -1,6 +1,244 @@
 // caresearch: small progressive enhancements. Every page works without this file.
+// The handout basket lives in localStorage under one key: {items: [{id, memo}], title,
+// meeting, date}. Ids are passage ids (a case id stands for the case in brief).
 (function () {
   "use strict";
+  var KEY = "caresearch.handout.v1";
+  var MAX_ITEMS = 100;
+
+  function load() {
+    var data = {};
+    try {
+      data = JSON.parse(window.localStorage.getItem(KEY) || "{}") || {};
+    } catch (e) {
+      data = {};
+    }
+    if (!Array.isArray(data.items)) data.items = [];
+    data.items = data.items.filter(function (it) { return it && typeof it.id === "string"; });
+    return data;
+  }
+
+  function save(data) {
+    try {
+      window.localStorage.setItem(KEY, JSON.stringify(data));
+    } catch (e) { /* storage full or disabled: the page still works for this visit */ }
+    showCount(data);
+  }
+
+  function indexOf(data, id) {
+    for (var i = 0; i < data.items.length; i++) if (data.items[i].id === id) return i;
+    return -1;
+  }
+
+  function handoutUrl(data) {
+    var base = document.querySelector(".nav a[href$='/handout']");
+    var url = new URL(base ? base.getAttribute("href") : "/handout", window.location.href);
+    url.search = "";
+    data.items.forEach(function (it) { url.searchParams.append("item", it.id); });
+    if (data.items.length) url.searchParams.set("basket", "1");
+    return url;
+  }
+
+  function showCount(data) {
+    document.querySelectorAll("[data-basket-count]").forEach(function (el) {
+      el.textContent = data.items.length ? "（" + data.items.length + "件）" : "";
+      el.hidden = !data.items.length;
+    });
+  }
+
+  // --- 「配布資料に追加」 buttons in place of the checkboxes -------------------------------
+
+  function setButton(button, added, full) {
+    button.setAttribute("aria-pressed", added ? "true" : "false");
+    button.firstChild.textContent = added ? "配布資料に追加済み（外す）" : full ? "配布資料は100件までです" : "配布資料に追加";
+    button.classList.toggle("added", added);
+  }
+
+  function addButtons() {
+    var data = load();
+    document.querySelectorAll("input[data-pick]").forEach(function (input) {
+      var label = input.closest("label");
+      var id = input.value;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "add-button";
+      button.setAttribute("data-add", id);
+      button.appendChild(document.createTextNode(""));
+      var what = input.getAttribute("data-what");
+      if (what) {
+        var hidden = document.createElement("span");
+        hidden.className = "visually-hidden";
+        hidden.textContent = "（" + what + "）";
+        button.appendChild(hidden);
+      }
+      setButton(button, indexOf(data, id) >= 0, false);
+      button.addEventListener("click", function () {
+        var d = load();
+        var i = indexOf(d, id);
+        if (i >= 0) {
+          d.items.splice(i, 1);
+        } else if (d.items.length < MAX_ITEMS) {
+          d.items.push({ id: id, memo: "" });
+        } else {
+          setButton(button, false, true);
+          return;
+        }
+        save(d);
+        document.querySelectorAll("[data-add]").forEach(function (b) {
+          if (b.getAttribute("data-add") === id) setButton(b, i < 0, false);
+        });
+      });
+      input.checked = false;
+      label.hidden = true;
+      label.insertAdjacentElement("afterend", button);
+    });
+    document.querySelectorAll("[data-handout-bar]").forEach(function (bar) {
+      bar.textContent = "";
+      var link = document.createElement("a");
+      link.className = "button button-secondary";
+      link.href = handoutUrl(load()).pathname;
+      link.textContent = "配布資料を開く";
+      bar.appendChild(link);
+    });
+  }
+
+  // --- the handout page: basket → page, edits → basket ------------------------------------
+
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-handout-items] > li"));
+  }
+
+  function rowId(row) { return row.getAttribute("data-item"); }
+
+  function syncFromPage() {
+    var d = load();
+    var memos = {};
+    d.items.forEach(function (it) { memos[it.id] = it.memo || ""; });
+    d.items = rows().map(function (row) {
+      var memo = row.querySelector("[data-memo]");
+      return { id: rowId(row), memo: memo ? memo.value : memos[rowId(row)] || "" };
+    });
+    document.querySelectorAll("[data-handout-field]").forEach(function (field) {
+      d[field.getAttribute("data-handout-field")] = field.value;
+    });
+    save(d);
+    window.history.replaceState(null, "", handoutUrl(d).href);
+    mirror();
+  }
+
+  function mirror() {
+    var get = function (name) {
+      var el = document.querySelector("[data-handout-field='" + name + "']");
+      return el ? el.value.trim() : "";
+    };
+    var title = document.querySelector("[data-print='title']");
+    if (title) title.textContent = get("title");
+    var meta = document.querySelector("[data-print='meta']");
+    if (meta) meta.textContent = [get("meeting"), get("date")].filter(Boolean).join("・");
+    var previous = null;
+    rows().forEach(function (row, i) {
+      var memo = row.querySelector("[data-memo]");
+      var print = row.querySelector("[data-memo-print]");
+      if (memo && print) print.textContent = memo.value.trim() ? "メモ: " + memo.value.trim() : "";
+      var kase = row.getAttribute("data-case");
+      row.classList.toggle("new-case", i > 0 && kase !== previous);
+      previous = kase;
+      row.querySelectorAll("[data-move='up']").forEach(function (b) { b.disabled = i === 0; });
+      row.querySelectorAll("[data-move='down']").forEach(function (b) { b.disabled = i === rows().length - 1; });
+    });
+  }
+
+  function rowButton(label, move, what) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "button button-secondary button-small";
+    b.setAttribute("data-move", move);
+    b.appendChild(document.createTextNode(label));
+    var hidden = document.createElement("span");
+    hidden.className = "visually-hidden";
+    hidden.textContent = "（" + what + "）";
+    b.appendChild(hidden);
+    return b;
+  }
+
+  function initHandout() {
+    var form = document.querySelector("[data-handout-form]");
+    var empty = document.querySelector("[data-handout-empty]");
+    if (!form && !empty) return;
+    var fromBasket = new URLSearchParams(window.location.search).get("basket");
+    var d = load();
+    var shown = rows().map(rowId);
+    if (!fromBasket) {
+      // Ticked without the basket (or a shared link): add those to the basket, then show it all.
+      shown.forEach(function (id) {
+        if (indexOf(d, id) < 0 && d.items.length < MAX_ITEMS) d.items.push({ id: id, memo: "" });
+      });
+      save(d);
+      if (d.items.length && d.items.map(function (it) { return it.id; }).join() !== shown.join()) {
+        window.location.replace(handoutUrl(d).href);
+        return;
+      }
+    }
+    if (!form) {
+      if (fromBasket) save({ items: [], title: d.title, meeting: d.meeting, date: d.date });
+      return;
+    }
+    document.querySelectorAll("[data-handout-field]").forEach(function (field) {
+      var saved = d[field.getAttribute("data-handout-field")];
+      if (saved) field.value = saved;
+      field.addEventListener("input", syncFromPage);
+    });
+    rows().forEach(function (row) {
+      var saved = d.items[indexOf(d, rowId(row))];
+      var memo = row.querySelector("[data-memo]");
+      if (memo && saved && saved.memo) memo.value = saved.memo;
+      if (memo) memo.addEventListener("input", syncFromPage);
+      var what = row.querySelector(".handout-place").textContent + " " + row.querySelector(".handout-label").textContent;
+      var box = document.createElement("div");
+      box.className = "item-actions no-print";
+      var up = rowButton("上へ", "up", what);
+      var down = rowButton("下へ", "down", what);
+      var remove = rowButton("削除", "remove", what);
+      up.addEventListener("click", function () {
+        if (row.previousElementSibling) row.parentNode.insertBefore(row, row.previousElementSibling);
+        syncFromPage();
+        up.focus();
+      });
+      down.addEventListener("click", function () {
+        if (row.nextElementSibling) row.parentNode.insertBefore(row.nextElementSibling, row);
+        syncFromPage();
+        down.focus();
+      });
+      remove.addEventListener("click", function () {
+        var next = row.nextElementSibling || row.previousElementSibling;
+        row.parentNode.removeChild(row);
+        syncFromPage();
+        if (!rows().length) {
+          window.location.replace(handoutUrl(load()).href);
+          return;
+        }
+        var focus = next && next.querySelector("[data-move='remove']");
+        if (focus) focus.focus();
+      });
+      box.appendChild(up);
+      box.appendChild(down);
+      box.appendChild(remove);
+      row.appendChild(box);
+    });
+    var actions = document.querySelector("[data-handout-actions]");
+    if (actions) {
+      var print = document.createElement("button");
+      print.type = "button";
+      print.className = "button button-secondary";
+      print.textContent = "印刷する（A4）";
+      print.addEventListener("click", function () { window.print(); });
+      actions.appendChild(print);
+    }
+    syncFromPage();
+  }
+
+  // --- small things -------------------------------------------------------------------------
+
   function addCopyButtons() {
     if (!navigator.clipboard) return;
     document.querySelectorAll("a[data-copy-link]").forEach(function (link) {
@@ -18,18 +256,17 @@
       link.insertAdjacentElement("afterend", button);
     });
   }
-  function addPrintButton() {
-    var box = document.querySelector(".handout-actions");
-    if (!box) return;
-    var button = document.createElement("button");
-    button.type = "button";
-    button.className = "button button-secondary";
-    button.textContent = "印刷する";
-    button.addEventListener("click", function () { window.print(); });
-    box.appendChild(button);
+
+  function openFiltersOnWideScreens() {
+    if (!window.matchMedia("(min-width: 48rem)").matches) return;
+    document.querySelectorAll("details[data-fold-wide]").forEach(function (d) { d.open = true; });
   }
+
   document.addEventListener("DOMContentLoaded", function () {
+    showCount(load());
+    openFiltersOnWideScreens();
+    addButtons();
     addCopyButtons();
-    addPrintButton();
+    initHandout();
   });
 })();

@@ -1,6 +1,12 @@
 """HTML pages. Each view reads the request, makes one engine call and hands finished data
 to its template. Snippets are the only HTML that comes from the engine (escaped text plus
 <mark>); they alone are marked safe here. Everything else is escaped by Jinja.
+
+Handout basket: every lesson and passage carries a checkbox named `item` (its passage id; a
+case id stands for the case in brief) inside a GET form to /handout, so a handout works
+without JavaScript. web/static/app.js turns the checkboxes into 「配布資料に追加」 buttons that
+keep the basket in localStorage; the handout page posts its items, memos, title, meeting and
+date to /handout.md and /handout.docx.
 """
 
 from __future__ import annotations
@@ -10,9 +16,18 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from markupsafe import Markup
 
+from .. import serialize
 from ..config import check_limit
 from ..engine import Engine
 from ..errors import NotFound, QueryError
@@ -22,26 +37,35 @@ from ..models import (
     FACET_BY_KEY,
     FACETS,
     FILTER_KEYS,
-    LESSON_KINDS,
     SECTION_LABELS,
     Case,
     Lesson,
     Passage,
     SearchResult,
 )
-from ..render import FIGURES_NOTE, handout_markdown
+from ..render import FIGURES_NOTE, Handout, HandoutItem, handout_docx, handout_markdown, source_line
 
 bp = Blueprint("pages", __name__)
 
-KIND_LABELS = {kind: SECTION_LABELS[kind] for kind in LESSON_KINDS}
 HANDOUT_TITLE = "地域包括ケア 取り組みのヒント（配布資料）"
 MAX_HANDOUT_ITEMS = 100
+MAX_TITLE_CHARS = 100  # title and meeting name
+MAX_MEMO_CHARS = 1000
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line ends are fine
 EXCERPT_CHARS = 90
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# Who a lesson speaks to, as the lessons page names it (Lesson.audience).
+LESSON_AUDIENCES = {
+    "region": "地域",
+    "municipality": "自治体",
+    "starter": "これから取り組む皆さまへ",
+}
 PROBLEM_EXAMPLE = (
     "例: ひとり暮らしの高齢者が増えているが、見守りの担い手が足りない。"
     "ケアマネと民生委員の情報共有もうまくいっていない。"
 )
+DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _engine() -> Engine:
@@ -55,44 +79,33 @@ def _case_url(case_id: str, anchor: str | None = None) -> str:
     return url_for("pages.case", case_id=case_id, _anchor=anchor)
 
 
-def _lesson_label(item: Lesson | Passage) -> str:
+def _label(item: Lesson | Passage) -> str:
+    """The section of a lesson or passage as people read it."""
     if isinstance(item, Lesson):
-        kind, audience = item.kind, item.audience
+        kind, audience, heading = item.kind, item.audience, None
     else:
-        kind, audience = item.section, None
+        kind, audience, heading = item.section, None, item.heading
     label = SECTION_LABELS.get(kind, kind)
     if kind == "key_point" and audience in AUDIENCE_LABELS:
         label += f"（{AUDIENCE_LABELS[audience]}）"
+    if heading:
+        label += f": {heading}" if kind != "content" else f": 【{heading}】"
     return label
 
 
-def _lesson_item(
-    engine: Engine, item: Lesson | Passage, snippet: str | None = None
-) -> dict[str, Any]:
-    """A lesson or passage as the templates show it: text (or the engine's marked excerpt),
-    label, case and its link."""
-    case = engine.case(item.case_id)
-    if isinstance(item, Passage) and item.section in KIND_LABELS:
-        try:
-            _case, lesson = engine.lesson(item.id)
-            item = lesson
-        except NotFound:  # pragma: no cover - lesson passages always resolve
-            pass
-    is_lesson = isinstance(item, Lesson)
-    heading = None if is_lesson else item.heading
+def _answer(case: Case, item: Lesson | Passage, snippet: str) -> dict[str, Any]:
+    """An answer to a problem: its section, the engine's marked excerpt and its place."""
     text = " ".join(item.text.split())
-    if not is_lesson and len(text) > EXCERPT_CHARS:  # a long section: a taste, then the link
+    if len(text) > EXCERPT_CHARS and not snippet:
         text = text[:EXCERPT_CHARS] + "…"
     return {
         "id": item.id,
         # The engine escapes the excerpt and adds only <mark>: safe to render as is.
         "text": Markup(snippet) if snippet else text,
-        "heading": heading,
-        "label": _lesson_label(item),
-        "kind": item.kind if is_lesson else item.section,
+        "label": _label(item),
+        "kind": item.kind if isinstance(item, Lesson) else item.section,
         "case": case,
         "url": _case_url(case.id, item.id),
-        "pickable": is_lesson,
     }
 
 
@@ -122,7 +135,11 @@ def _search_url(q: str, filters: Mapping[str, Sequence[str]], page: int | None =
 
 
 def _facets(result: SearchResult, q: str) -> list[dict[str, Any]]:
+    """The filters worth offering: a value that would change nothing (every result has it, or
+    an earlier facet offers the same cases, as 地域 北海道 after 都道府県 北海道) is left out, and
+    so is a facet left with nothing to choose. Values of a facet combine with OR."""
     groups = []
+    offered: set[tuple[str, int]] = set()
     for facet in FACETS:
         key = facet.key
         counts = dict(result.facets.get(key, {}))
@@ -132,20 +149,27 @@ def _facets(result: SearchResult, q: str) -> list[dict[str, Any]]:
         items = []
         for value, count in counts.items():
             selected = value in chosen
-            filters = {k: list(v) for k, v in result.filters.items()}
+            if not selected:
+                if not count or (facet.values is not None and not chosen and count >= result.total):
+                    continue
+                if facet.values is not None and (value, count) in offered:
+                    continue
             others = [v for v in chosen if v != value]
+            filters = {k: list(v) for k, v in result.filters.items()}
             filters[key] = others if selected else [*chosen, value]
-            filters = {k: v for k, v in filters.items() if v}
             label = SECTION_LABELS.get(value, value) if key == "section" else value
             items.append(
                 {
+                    "value": value,
                     "label": label,
                     "count": count,
                     "selected": selected,
-                    "url": _search_url(q, filters),
+                    "url": _search_url(q, {k: v for k, v in filters.items() if v}),
                 }
             )
-        if items:
+        if facet.values is not None:
+            offered.update((value, count) for value, count in counts.items())
+        if items and (chosen or len(items) > 1 or facet.values is not None):
             groups.append({"key": key, "label": facet.label, "items": items})
     return groups
 
@@ -172,6 +196,7 @@ def _hits(result: SearchResult) -> list[dict[str, Any]]:
             "url": _case_url(hit.case.id),
             "passages": [
                 {
+                    "id": ph.passage.id,
                     "label": ph.passage.section_label,
                     "heading": ph.passage.heading,
                     # The engine escapes the text and adds only <mark>: the one safe string.
@@ -185,25 +210,108 @@ def _hits(result: SearchResult) -> list[dict[str, Any]]:
     ]
 
 
-def _ids(single: str, joined: str) -> list[str]:
-    values = request.args.getlist(single)
-    for raw in request.args.getlist(joined):
-        values.extend(raw.split(","))
+# --- the handout -------------------------------------------------------------------------------
+
+
+def _item_ids(source) -> list[str]:
+    """Chosen ids in order, duplicates dropped: `item` (any passage or case), and the older
+    `lesson`/`case` checkboxes and comma-joined `lessons`/`cases`."""
+    values: list[str] = []
+    for name in ("item", "lesson", "case"):
+        values.extend(source.getlist(name))
+    for name in ("lessons", "cases"):
+        for raw in source.getlist(name):
+            values.extend(raw.split(","))
     out = list(dict.fromkeys(v.strip() for v in values if v.strip()))
     if len(out) > MAX_HANDOUT_ITEMS:
         raise QueryError(f"一度に選べるのは{MAX_HANDOUT_ITEMS}件までです。")
     return out
 
 
+def _handout_item(engine: Engine, item_id: str, memo: str = "") -> HandoutItem:
+    """A chosen id as a handout item (NotFound when no case or passage has it)."""
+    if not CASE_ID.match(item_id):
+        raise NotFound(f"選んだ項目が見つかりません: {item_id}")
+    if engine.has_case(item_id):
+        return HandoutItem(engine.case(item_id), None, "事例の概要（この事例の特徴）", memo)
+    try:
+        passage = engine.passage(item_id)
+    except NotFound:
+        raise NotFound(f"選んだ項目が見つかりません: {item_id}") from None
+    case = engine.case(passage.case_id)
+    item: Lesson | Passage = passage
+    if passage.section in ("key_point", "suggestion"):
+        item = engine.lesson(passage.id)[1]
+    label = _label(item)
+    if passage.section == "suggestion":
+        label = case.suggestions_label
+    return HandoutItem(case, passage, label, memo)
+
+
+def _text_field(form, name: str, label: str, limit: int, default: str = "") -> str:
+    value = " ".join(form.get(name, "").split()) or default
+    if len(value) > limit:
+        raise QueryError(f"{label}は{limit}文字までにしてください。")
+    if CONTROL.search(value):
+        raise QueryError("入力に使えない文字（制御文字など）が含まれています。")
+    return value
+
+
+def _posted_handout(engine: Engine) -> Handout:
+    """The handout the handout page posts: ids must exist, sizes are bounded (else 400)."""
+    form = request.form
+    ids = _item_ids(form)
+    if not ids:
+        raise QueryError("配布資料に入れる項目を選んでください。")
+    memos = form.getlist("memo")
+    if len(memos) > len(ids):
+        raise QueryError("メモの数が項目の数と合いません。")
+    items = []
+    for i, item_id in enumerate(ids):
+        memo = memos[i].strip() if i < len(memos) else ""
+        if len(memo) > MAX_MEMO_CHARS:
+            raise QueryError(f"メモは1項目{MAX_MEMO_CHARS}文字までにしてください。")
+        if CONTROL.search(memo):
+            raise QueryError("メモに使えない文字（制御文字など）が含まれています。")
+        try:
+            items.append(_handout_item(engine, item_id, memo))
+        except NotFound:
+            raise QueryError(f"選んだ項目が見つかりません: {item_id[:64]}") from None
+    date = form.get("date", "").strip()
+    if date and not DATE.match(date):
+        raise QueryError("日付は 2025-04-01 の形で指定してください。")
+    return Handout(
+        title=_text_field(form, "title", "題名", MAX_TITLE_CHARS, HANDOUT_TITLE),
+        meeting=_text_field(form, "meeting", "会議名", MAX_TITLE_CHARS),
+        date=date,
+        items=tuple(items),
+    )
+
+
+def _download(data: str | bytes, mimetype: str, filename: str) -> Response:
+    return Response(
+        data,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 # --- views -----------------------------------------------------------------------------------
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return send_from_directory(current_app.static_folder or "", "favicon.ico")
 
 
 @bp.get("/")
 def index():
     engine = _engine()
+    infos = engine.case_infos
     return render_template(
         "index.html",
-        cases=engine.case_infos,
+        cases=infos,
+        sources=list(dict.fromkeys(c.source for c in infos if c.source)),
         themes=engine.themes,
         example=PROBLEM_EXAMPLE,
         nav="index",
@@ -232,7 +340,8 @@ def search():
             browse = engine.browse(filters) if filters else None
             return render_template("search.html", browse=browse, **context)
         page = _int_arg("page", 1)
-        result = engine.search(q, filters=filters, page=page)
+        exact = request.args.get("exact") == "1"
+        result = engine.search(q, filters=filters, page=page, exact=exact)
     except QueryError as exc:
         html = render_template("search.html", error=exc.message, **context)
         return html, exc.http_status
@@ -244,6 +353,11 @@ def search():
         paging=_paging(result, q),
         suggestions=engine.synonym_suggestions(q) if not result.total else (),
         clear_url=_search_url(q, {}),
+        notice=serialize.search_notice(result),
+        expansions=serialize.expansions(result),
+        exact_url=url_for("pages.search", q=q, exact=1, **filters),
+        loose_url=_search_url(q, filters),
+        first_page_url=_search_url(q, filters),
         **context,
     )
 
@@ -271,19 +385,12 @@ def recommend():
                 for m in cr.matched_terms
             ],
             "reason": cr.reason,
-            "lessons": [_lesson_item(engine, sl.lesson, sl.snippet) for sl in cr.lessons],
+            "answers": [_answer(cr.case, sl.lesson, sl.snippet) for sl in cr.lessons[:3]],
         }
         for cr in rec.cases
     ]
     share_url = url_for("pages.recommend", text=rec.query) if len(rec.query) <= 500 else None
-    return render_template(
-        "recommend.html",
-        rec=rec,
-        cases=cases,
-        lessons=[_lesson_item(engine, sl.lesson, sl.snippet) for sl in rec.lessons],
-        share_url=share_url,
-        **context,
-    )
+    return render_template("recommend.html", rec=rec, cases=cases, share_url=share_url, **context)
 
 
 @bp.get("/cases/<case_id>")
@@ -299,6 +406,7 @@ def case(case_id: str):
         labels=SECTION_LABELS,
         audience_labels=AUDIENCE_LABELS,
         figures_note=FIGURES_NOTE,
+        source=source_line(c),
         nav="case",
     )
 
@@ -306,81 +414,105 @@ def case(case_id: str):
 @bp.get("/lessons")
 def lessons():
     engine = _engine()
-    theme = request.args.get("theme", "").strip()
-    prefecture = request.args.get("prefecture", "").strip()
-    kind = request.args.get("kind", "").strip()
-    prefectures = list(dict.fromkeys(c.prefecture for c in engine.case_infos))
+    args = request.args
+    chosen = {
+        name: args.get(name, "").strip()
+        for name in ("theme", "case", "audience", "prefecture", "kind")
+    }
     context: dict[str, Any] = {
         "themes": engine.themes,
-        "prefectures": prefectures,
-        "kinds": KIND_LABELS,
-        "theme": theme,
-        "prefecture": prefecture,
-        "kind": kind,
+        "cases": engine.case_infos,
+        "audiences": LESSON_AUDIENCES,
+        "chosen": chosen,
+        "filtered": any(chosen.values()),
         "nav": "lessons",
     }
     try:
-        items = engine.lessons(
-            theme=theme or None, prefecture=prefecture or None, kind=kind or None
-        )
+        items = engine.lessons(**{k: v or None for k, v in chosen.items()})
     except QueryError as exc:
         return render_template("lessons.html", error=exc.message, groups=[], **context), 400
-    groups = []
-    for t in [theme] if theme else engine.themes:
-        rows = [
+    groups: dict[str, dict[str, Any]] = {}
+    for c, lesson in items:
+        group = groups.setdefault(c.id, {"case": c, "url": _case_url(c.id), "rows": []})
+        group["rows"].append(
             {
-                "case": c,
                 "lesson": lesson,
-                "label": _lesson_label(lesson),
+                "label": _label(lesson)
+                if lesson.kind == "key_point"
+                else LESSON_AUDIENCES["starter"],
                 "url": _case_url(c.id, lesson.id),
             }
-            for c, lesson in items
-            if t in c.themes
-        ]
-        if rows:
-            groups.append({"theme": t, "rows": rows})
-    return render_template("lessons.html", groups=groups, total=len(items), **context)
-
-
-def _handout_items(engine: Engine) -> tuple[list[Case], list[tuple[Case, Lesson]]]:
-    lessons = [engine.lesson(i) for i in _ids("lesson", "lessons")]
-    cases = [engine.case(i) for i in _ids("case", "cases")]
-    return cases, lessons
+        )
+    return render_template(
+        "lessons.html", groups=list(groups.values()), total=len(items), **context
+    )
 
 
 @bp.get("/handout")
 def handout():
     engine = _engine()
-    cases, lessons = _handout_items(engine)
-    md_url = None
-    if cases or lessons:
-        md_url = url_for(
-            "pages.handout_md",
-            lessons=",".join(lesson.id for _c, lesson in lessons) or None,
-            cases=",".join(c.id for c in cases) or None,
+    ids = _item_ids(request.args)
+    if request.args.get("basket"):  # the browser's basket: drop what no longer exists
+        known = [i for i in ids if _exists(engine, i)]
+        dropped, ids = len(ids) - len(known), known
+    else:
+        dropped = 0
+    items = [_handout_item(engine, i) for i in ids]
+    rows = []
+    for i, item in enumerate(items):
+        rows.append(
+            {
+                "id": item.case.id if item.passage is None else item.passage.id,
+                "item": item,
+                "paragraphs": _item_paragraphs(item),
+                "source": source_line(item.case),
+                "new_case": i > 0 and items[i - 1].case.id != item.case.id,
+            }
         )
     return render_template(
         "handout.html",
         title=HANDOUT_TITLE,
-        cases=cases,
-        lessons=[
-            {"case": c, "lesson": lesson, "label": _lesson_label(lesson)} for c, lesson in lessons
-        ],
-        md_url=md_url,
+        rows=rows,
         figures_note=FIGURES_NOTE,
+        max_title=MAX_TITLE_CHARS,
+        max_memo=MAX_MEMO_CHARS,
+        dropped=dropped,
         nav="handout",
     )
 
 
+def _exists(engine: Engine, item_id: str) -> bool:
+    try:
+        _handout_item(engine, item_id)
+    except NotFound:
+        return False
+    return True
+
+
+def _item_paragraphs(item: HandoutItem) -> list[str]:
+    if item.passage is None:
+        return [i.text for i in item.case.features]
+    return [p for p in item.passage.text.split("\n") if p.strip()]
+
+
 @bp.get("/handout.md")
 def handout_md():
+    """The Markdown of a handout given in the address (the older links; no memos)."""
     engine = _engine()
-    cases, lessons = _handout_items(engine)
-    if not cases and not lessons:
+    items = tuple(_handout_item(engine, i) for i in _item_ids(request.args))
+    if not items:
         raise QueryError("配布資料に入れる事例か教訓を選んでください。")
-    text = handout_markdown(HANDOUT_TITLE, cases, lessons)
-    return Response(
-        text,
-        mimetype="text/markdown",
-        headers={"Content-Disposition": 'attachment; filename="caresearch-handout.md"'},
-    )
+    text = handout_markdown(Handout(HANDOUT_TITLE, items))
+    return _download(text, "text/markdown", "caresearch-handout.md")
+
+
+@bp.post("/handout.md")
+def handout_md_post():
+    text = handout_markdown(_posted_handout(_engine()))
+    return _download(text, "text/markdown", "caresearch-handout.md")
+
+
+@bp.post("/handout.docx")
+def handout_docx_post():
+    data = handout_docx(_posted_handout(_engine()))
+    return _download(data, DOCX_MIMETYPE, "caresearch-handout.docx")
