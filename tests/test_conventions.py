@@ -73,14 +73,14 @@ def test_module_list_is_not_empty() -> None:
 
 def test_import_resolution_helper() -> None:
     assert "caresearch.analysis" in imported_modules(PACKAGE / "index_writer.py")
-    assert "whoosh.index" in imported_modules(PACKAGE / "index.py")
+    assert "whoosh.index" in imported_modules(PACKAGE / "index_writer.py")
     assert "caresearch.engine" in imported_modules(PACKAGE / "cli.py")
 
 
 @pytest.mark.parametrize(
     ("library", "owners"),
     [
-        ("whoosh", {"index.py", "index_writer.py"}),  # reading side, writing side
+        ("whoosh", {"index_writer.py"}),  # a query reads our own tables, never Whoosh
         ("sudachipy", {"analysis.py"}),
         ("sklearn", {"tfidf.py"}),
     ],

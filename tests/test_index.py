@@ -455,3 +455,38 @@ def test_precomputed_bm25f_agrees_with_whooshs_scorer(bundled_engine: Engine) ->
     assert len(diffs) > 900
     assert max(diffs) <= BM25F_MAX_DIFF
     assert np.percentile(diffs, 99) <= BM25F_P99_DIFF
+
+
+def test_phrases_from_stored_positions_match_whooshs_phrase_query(bundled_engine: Engine) -> None:
+    """Queries check phrases on the positions the build stored beside the index; Whoosh's
+    own phrase query over its segments is the oracle."""
+    from whoosh import index as whoosh_index
+    from whoosh.query import Or, Phrase
+
+    from caresearch.index import INDEX_NAME, TEXT_FIELDS
+
+    analyzer = Analyzer()
+    phrases = set()
+    for case in list(bundled_engine.cases)[:3]:
+        for p in list(case.passages())[:12]:
+            terms = [t for t, *_ in analyzer.index_terms(p.text)]
+            phrases.update(tuple(terms[i : i + n]) for n in (2, 3) for i in range(0, 12, 3))
+    phrases.add(("地域", "包括", "支援", "センター"))
+    phrases.add(("支援", "地域"))  # words that occur, but never in this order
+    ix = whoosh_index.open_dir(
+        str(bundled_engine.build_path / "whoosh"), indexname=INDEX_NAME, readonly=True
+    )
+    checked = 0
+    try:
+        with ix.searcher() as s:
+            for terms in sorted(phrases):
+                if len(terms) < 2:
+                    continue
+                query = Or([Phrase(f, list(terms)) for f in TEXT_FIELDS])
+                expected = {hit.docnum for hit in s.search(query, limit=None)}
+                docs, _scores = bundled_engine.index.phrase(terms)
+                assert set(docs.tolist()) == expected, terms
+                checked += bool(expected)
+    finally:
+        ix.close()
+    assert checked > 20

@@ -9,7 +9,6 @@ case file. Every index lives under tmp_path.
 from __future__ import annotations
 
 import errno
-import gc
 import io
 import json
 import os
@@ -19,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -416,6 +414,10 @@ def _garble_toc(index: Path) -> None:
     _garble(next((_build_dir(index) / "whoosh").glob("*.toc")))
 
 
+def _garble_positions(index: Path) -> None:
+    _garble(_build_dir(index) / "whoosh" / "posptr.npy")
+
+
 def _garble_snapshot(index: Path) -> None:
     _garble(_build_dir(index) / snapshot.TABLE_FILE)
 
@@ -427,19 +429,15 @@ def _garble_doc_table(index: Path) -> None:
 DAMAGE = {
     "truncated whoosh segment": _truncate_segment,
     "garbled recommender.pkl": _garble_model,
-    "garbled whoosh toc": _garble_toc,
+    "garbled whoosh phrase positions": _garble_positions,
     "garbled whoosh document table": _garble_doc_table,
     "garbled corpus snapshot": _garble_snapshot,
 }
 
 
-LEAKS = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
 @pytest.mark.parametrize(
     "damage",
-    # Whoosh leaves the garbled TOC open: see test_a_garbled_toc_leaves_no_file_open.
-    [pytest.param(d, marks=LEAKS) if "toc" in d else d for d in DAMAGE],
+    list(DAMAGE),
 )
 def test_damaged_index_is_detected_at_start_with_the_fix(index_copy: Path, damage: str) -> None:
     DAMAGE[damage](index_copy)
@@ -479,15 +477,21 @@ def test_garbled_case_texts_are_reported_when_a_case_is_read(index_copy: Path, c
     assert _cli(index_copy, "show", case_id)[0] == 0
 
 
-def test_a_garbled_toc_leaves_no_file_open(index_copy: Path) -> None:
-    _garble_toc(index_copy)
+def test_queries_never_read_whoosh_so_its_files_do_not_matter_to_serving(
+    index_copy: Path,
+) -> None:
+    """Search reads the build's own tables; the Whoosh segments are the build's record
+    (and the oracle the tests compare with), not read by a query."""
     settings = Settings.from_env({}, corpus_dir=TINY, index_dir=index_copy)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(IndexNotReady):
-            Engine.open(settings)
-        gc.collect()
-    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    engine = Engine.open(settings)
+    before = [h.case.id for h in engine.search("見守り ケアマネ").hits]
+    engine.close()
+    _garble_toc(index_copy)
+    engine = Engine.open(settings)
+    try:
+        assert [h.case.id for h in engine.search("見守り ケアマネ").hits] == before
+    finally:
+        engine.close()
 
 
 def _advice(index: Path, capsys) -> list[str]:

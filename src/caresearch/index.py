@@ -1,31 +1,28 @@
-"""The reading side of an index: precomputed BM25F scores per term, phrase positions, and the
-table of documents. Knows nothing of query semantics (variants, weights, fallbacks: see
-`searching.py`); the writing side, with Whoosh's internals, is `index_writer.py`.
+"""The reading side of an index: precomputed BM25F scores per term, term positions for
+phrases, and the table of documents. Knows nothing of query semantics (variants, weights,
+fallbacks: see `searching.py`); the writing side, the only module that uses Whoosh, is
+`index_writer.py`.
 
-Only the public Whoosh API is used here (opening an index read-only and reading postings),
-so no text a user types ever reaches Whoosh's query parser.
+The build writes, beside the Whoosh segments, everything a query needs as plain arrays:
+
+  impacts.npz     documents × terms, the BM25F score Whoosh would give a one-term query
+  positions.npy   every entry's term positions (field-offset), in the matrix's entry order
+  posptr.npy      where each matrix entry's positions start
+  vocab.json, docs.json
+
+so a query reads no Whoosh posting: a term is one column, a phrase is a check of positions
+for the few candidate documents that hold all its terms (bm25s does the same for scores).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import queue
-import struct
-import threading
-import traceback
-import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import overload
 
 import numpy as np
-from whoosh import index as whoosh_index
-from whoosh.filedb.filestore import FileStorage
-from whoosh.filedb.structfile import StructFile
-from whoosh.scoring import BM25F
 
 from .errors import IndexNotReady
 from .models import TermCounts
@@ -41,12 +38,15 @@ FIELD_BOOSTS: dict[str, float] = {
     "diagram": 0.3,
 }
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
+FIELD_STRIDE = 1 << 24  # a position in field k is stored as k * FIELD_STRIDE + position
+DOC_STRIDE = 1 << 32  # phrase checks key positions by document: above every field's range
 PHRASE_CANDIDATES = 200  # documents whose positions are checked for a phrase
 PHRASE_CACHE = 512  # phrase results kept per open index (the same phrases recur)
 IMPACTS_FILE = "impacts.npz"
+POSITIONS_FILE = "positions.npy"
+POSPTR_FILE = "posptr.npy"
 VOCAB_FILE = "vocab.json"
 DOCS_FILE = "docs.json"  # id, case and kind of every document, by document number
-SEARCHERS = 2  # open searchers shared by all threads
 INDEX_NAME = "passages"
 
 
@@ -54,11 +54,38 @@ def save_tables(path: Path, counts: TermCounts, docs: DocTable) -> None:
     """Write the tables the reading side needs beside a new Whoosh index."""
     from scipy.sparse import save_npz
 
-    save_npz(path / IMPACTS_FILE, bm25f_impacts(counts), compressed=False)
+    impacts = bm25f_impacts(counts)
+    posptr, positions = position_table(counts)
+    if len(posptr) != impacts.nnz + 1:
+        raise ValueError("positions do not line up with the score matrix")
+    save_npz(path / IMPACTS_FILE, impacts, compressed=False)
+    np.save(path / POSITIONS_FILE, positions)
+    np.save(path / POSPTR_FILE, posptr)
     with open(path / VOCAB_FILE, "w", encoding="utf-8") as f:
         json.dump(counts.vocab, f, ensure_ascii=False)
     with open(path / DOCS_FILE, "w", encoding="utf-8") as f:
         json.dump(docs.to_json(), f, ensure_ascii=False)
+
+
+def position_table(counts: TermCounts) -> tuple[np.ndarray, np.ndarray]:
+    """(posptr, positions): the entries' positions regrouped in the order of the score
+    matrix's entries (by term, then document; one entry for all fields of a document)."""
+    rows = np.frombuffer(counts.rows, dtype=np.int32)
+    cols = np.frombuffer(counts.cols, dtype=np.int32)
+    fields = np.frombuffer(counts.fields, dtype=np.int8)
+    n = np.frombuffer(counts.counts, dtype=np.float32).astype(np.int64)
+    positions = np.frombuffer(counts.positions, dtype=np.int32)
+    order = np.lexsort((fields, rows, cols))
+    lengths = n[order]
+    starts = np.concatenate([[0], np.cumsum(n)])[:-1][order]
+    ends = np.cumsum(lengths)
+    gather = np.repeat(starts - (ends - lengths), lengths) + np.arange(
+        int(ends[-1]) if len(ends) else 0
+    )
+    c, r = cols[order], rows[order]
+    first = np.r_[True, (c[1:] != c[:-1]) | (r[1:] != r[:-1])] if len(c) else np.zeros(0, bool)
+    posptr = np.append((ends - lengths)[first], ends[-1] if len(ends) else 0).astype(np.int64)
+    return posptr, positions[gather].astype(np.int32)
 
 
 def bm25f_impacts(counts: TermCounts, k1: float = 1.2, b: float = 0.75):
@@ -66,9 +93,8 @@ def bm25f_impacts(counts: TermCounts, k1: float = 1.2, b: float = 0.75):
     one-term query (idf per field, length-normalised, field boosts), summed over the fields.
 
     Scoring a term at query time is then one column of this matrix instead of a walk over
-    its postings in Python; Whoosh is left to the phrases (bm25s does the same).
+    its postings in Python (bm25s does the same).
     """
-    import numpy as np
     from scipy.sparse import csc_matrix
 
     n_docs, n_terms = len(counts.doc_ids), len(counts.vocab)
@@ -89,8 +115,11 @@ def bm25f_impacts(counts: TermCounts, k1: float = 1.2, b: float = 0.75):
         weight = f * FIELD_BOOSTS[name]
         norm = k1 * ((1 - b) + b * length[r] / avg)
         impact[sel] = idf[c] * (weight * (k1 + 1)) / (weight + norm)
-    # duplicates (one term in several fields of a document) are summed by the constructor
-    return csc_matrix((impact.astype(np.float32), (rows, cols)), shape=(n_docs, n_terms))
+    # duplicates (one term in several fields of a document) are summed: one entry each, sorted
+    m = csc_matrix((impact.astype(np.float32), (rows, cols)), shape=(n_docs, n_terms))
+    m.sum_duplicates()
+    m.sort_indices()
+    return m
 
 
 @dataclass(frozen=True)
@@ -157,71 +186,52 @@ class DocTable(Sequence[DocMeta]):
 
 
 class SearchIndex:
-    """An open, read-only index. Thread-safe for searching: each call opens its own searcher."""
+    """An open, read-only index: plain arrays, safe to share between threads."""
 
     def __init__(
-        self, ix: whoosh_index.Index, docs: DocTable, impacts, vocab: Sequence[str]
+        self,
+        docs: DocTable,
+        impacts,
+        vocab: Sequence[str],
+        posptr: np.ndarray,
+        positions: np.ndarray,
     ) -> None:
-        self._ix = ix
+        self.docs = docs
         self.impacts = impacts  # scipy CSC: documents × terms, precomputed BM25F
         self.vocab = {t: j for j, t in enumerate(vocab)}
+        self._posptr = posptr  # memory-mapped: a query reads only the entries it checks
+        self._positions = positions
         self._phrases: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
-        # Whoosh searchers are not thread-safe, and each holds tens of MB on a large index: a
-        # small pool, shared by all request threads (scoring holds the GIL, so more would not
-        # run any faster).
-        self._pool: queue.LifoQueue = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(SEARCHERS)
-        self._searchers: list = []
-        self.docs = docs
-
-    @contextlib.contextmanager
-    def _searcher(self) -> Iterator:
-        with self._slots:
-            try:
-                s = self._pool.get_nowait()
-            except queue.Empty:
-                s = self._ix.searcher(weighting=BM25F())
-                self._searchers.append(s)
-            try:
-                yield s
-            finally:
-                self._pool.put(s)
 
     @classmethod
     def open(cls, path: Path) -> SearchIndex:
         from scipy.sparse import load_npz
 
         try:
-            ix = _open_readonly(path)
             docs = DocTable.from_json(json.loads((path / DOCS_FILE).read_text(encoding="utf-8")))
-            if ix.doc_count_all() != len(docs):
-                raise ValueError(f"{DOCS_FILE} does not match the index")
             impacts = load_npz(path / IMPACTS_FILE).tocsc()
             vocab = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
-        except Exception as exc:  # whoosh raises many types for a damaged index
-            _close_files(exc.__traceback__)
+            posptr = np.load(path / POSPTR_FILE, mmap_mode="r")
+            positions = np.load(path / POSITIONS_FILE, mmap_mode="r")
+        except (OSError, ValueError, KeyError, EOFError) as exc:
             raise IndexNotReady(
                 f"the index at {path} cannot be read ({type(exc).__name__}); "
                 "run `caresearch build --force` to rebuild it"
             ) from exc
-        if impacts.shape != (len(docs), len(vocab)):
-            ix.close()
+        consistent = (
+            impacts.shape == (len(docs), len(vocab))
+            and posptr.shape == (impacts.nnz + 1,)
+            and (not len(posptr) or int(posptr[-1]) == len(positions))
+        )
+        if not consistent:
             raise IndexNotReady(
                 f"the index at {path} is inconsistent; run `caresearch build --force`"
             )
-        return cls(ix, docs, impacts, vocab)
+        return cls(docs, impacts, vocab, posptr, positions)
 
     def close(self) -> None:
-        for s in self._searchers:
-            s.close()
-        self._searchers.clear()
-        self._ix.close()
-
-    def __del__(self) -> None:
-        # Searchers hold their segment files open (plain reads, see _open_readonly): close
-        # them when an index is dropped without close(), e.g. a build replaced under a server.
-        with contextlib.suppress(Exception):
-            self.close()
+        """Drop the memory maps (a closed index answers nothing)."""
+        self._phrases.clear()
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -274,59 +284,24 @@ class SearchIndex:
         return docs[found], scores[found] / len(terms)
 
     def _adjacent(self, terms: Sequence[str], docs: np.ndarray) -> np.ndarray:
-        """For each document, whether the terms occur at consecutive positions in one field."""
+        """For each document, whether the terms occur at consecutive positions in one field
+        (positions of different fields are FIELD_STRIDE apart, so they never join). All
+        documents at once: each position is keyed by its document's place in `docs`."""
+        m = self.impacts
+        keys = np.zeros(0, dtype=np.int64)
+        for i, t in enumerate(terms):
+            j = self.vocab[t]
+            lo = m.indptr[j]
+            entries = lo + np.searchsorted(m.indices[lo : m.indptr[j + 1]], docs)
+            starts = np.asarray(self._posptr[entries], dtype=np.int64)
+            lengths = np.asarray(self._posptr[entries + 1], dtype=np.int64) - starts
+            ends = np.cumsum(lengths)
+            at = np.repeat(starts - (ends - lengths), lengths) + np.arange(int(ends[-1]))
+            owner = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+            here = owner * DOC_STRIDE + np.asarray(self._positions[at], dtype=np.int64) - i
+            keys = here if i == 0 else keys[np.isin(keys, here, assume_unique=True)]
+            if not len(keys):
+                break
         found = np.zeros(len(docs), dtype=bool)
-        order = np.argsort(docs, kind="stable")
-        with self._searcher() as s, _readable():
-            reader = s.reader()
-            for field in TEXT_FIELDS:
-                if not all((field, t) in reader for t in terms):
-                    continue
-                matchers = [reader.postings(field, t) for t in terms]
-                for k in order:
-                    if found[k]:
-                        continue
-                    doc = int(docs[k])
-                    positions = []
-                    for mt in matchers:
-                        if mt.is_active() and mt.id() < doc:
-                            mt.skip_to(doc)
-                        if not mt.is_active() or mt.id() != doc:
-                            break
-                        positions.append(set(mt.value_as("positions")))
-                    else:
-                        found[k] = any(
-                            all(p + i in positions[i] for i in range(1, len(positions)))
-                            for p in positions[0]
-                        )
+        found[keys // DOC_STRIDE] = True
         return found
-
-
-def _open_readonly(path: Path) -> whoosh_index.Index:
-    """The index at `path`, read through ordinary file reads.
-
-    With memory maps (Whoosh's default) every reader copies each segment's postings into a
-    BytesIO: ~110 MB per searcher at 10,000 cases. Plain reads copy only the blocks read.
-    """
-    storage = FileStorage(str(path), supports_mmap=False, readonly=True)
-    return storage.open_index(INDEX_NAME)
-
-
-def _close_files(tb: TracebackType | None) -> None:
-    """Close the files Whoosh opened in the frames of a failed open (it leaves them open)."""
-    for frame, _line in traceback.walk_tb(tb):
-        for value in frame.f_locals.values():
-            if isinstance(value, StructFile):
-                with contextlib.suppress(Exception):
-                    value.close()
-
-
-@contextlib.contextmanager
-def _readable() -> Iterator[None]:
-    """Turn a read error in a file changed under a running server into advice to rebuild."""
-    try:
-        yield
-    except (OSError, EOFError, struct.error, zlib.error) as exc:
-        raise IndexNotReady(
-            f"the index cannot be read ({type(exc).__name__}): run `caresearch build --force`"
-        ) from exc

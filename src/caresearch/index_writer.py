@@ -27,7 +27,7 @@ from whoosh.writing import SegmentWriter
 
 from .analysis import Analyzer
 from .errors import CaresearchError
-from .index import FIELD_BOOSTS, INDEX_NAME, TEXT_FIELDS, DocTable, save_tables
+from .index import FIELD_BOOSTS, FIELD_STRIDE, INDEX_NAME, TEXT_FIELDS, DocTable, save_tables
 from .models import TermCounts
 
 BATCH_DOCS = 200  # documents per job handed to an indexing process
@@ -256,6 +256,7 @@ class _Collected:
         self.vocab: dict[str, int] = {}
         self.rows, self.cols = array("i"), array("i")  # document (in this writer), term
         self.counts, self.fields = array("f"), array("b")
+        self.positions = array("i")  # see TermCounts.positions
         self.ids: list[str] = []
         self.case_ids: list[str] = []
         self.kinds: list[str] = []
@@ -286,6 +287,7 @@ def _merge_collected(parts: Sequence[_Collected]) -> tuple[TermCounts, DocTable]
         joined([np.frombuffer(p.counts, dtype=np.float32) for p in parts], "f"),
         joined([np.frombuffer(p.fields, dtype=np.int8) for p in parts], "b"),
         TEXT_FIELDS,
+        joined([np.frombuffer(p.positions, dtype=np.int32) for p in parts], "i"),
     )
     return counts, DocTable(counts.doc_ids, concat("case_ids"), concat("kinds"))
 
@@ -335,6 +337,9 @@ class _BulkWriter(SegmentWriter):
                     else:
                         vbytes = encode(poslist)
                     add_post((name, term.encode("utf-8"), docnum, freq * boost, vbytes))
+                stride = FIELD_STRIDE * TEXT_FIELDS.index(name)
+                for poslist in positions.values():
+                    got.positions.extend([p + stride for p in poslist])
                 n = len(positions)
                 got.rows.extend([row] * n)
                 got.cols.extend([vocab.setdefault(t, len(vocab)) for t in positions])

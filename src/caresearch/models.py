@@ -377,3 +377,6 @@ class TermCounts(NamedTuple):
     counts: array
     fields: array = array("b")  # position in field_names of each entry
     field_names: tuple[str, ...] = ()
+    # Each entry's positions, `counts[k]` of them in entry order, offset by field so that
+    # positions of two fields are never adjacent (index.FIELD_STRIDE).
+    positions: array = array("i")
