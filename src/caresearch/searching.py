@@ -170,10 +170,12 @@ class Searcher:
         for group in groups:
             tier = np.full(n_cases, NO_TIER, dtype=np.int64)
             for word in group:
+                # Scored tier by tier; the last (every variant) is the word's own score.
                 for t in sorted({v.tier for v in word.variants}):
-                    cases = self._cases_of(word_vector(self.index, word.up_to(t)))
+                    vector = word_vector(self.index, word.up_to(t))
+                    cases = self._cases_of(vector)
                     tier[cases] = np.minimum(tier[cases], t)
-                doc_scores += word_vector(self.index, word)
+                doc_scores += vector
             present = tier < NO_TIER
             groups_in_case += present
             case_tier = np.maximum(case_tier, np.where(present, tier, 0))
