@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
+from caresearch.highlight import flatten, match_spans
 from caresearch.models import SECTION_LABELS, SearchResult
 from caresearch.searching import word_vector
 from caresearch.synonyms import SynonymTable
@@ -820,8 +821,46 @@ def test_half_width_katakana_reading_works_like_hiragana(bundled_engine: Engine)
 
 
 def test_a_hit_found_only_in_figure_text_says_so_and_comes_last(bundled_engine: Engine) -> None:
-    result = all_hits(bundled_engine, "ICT")
+    result = all_hits(bundled_engine, "服薬")  # 鶴岡市: only in a form's labels
     kinds = [h.matched_in for h in result.hits]
     assert kinds[0] == "text" and "figure" in kinds
     assert kinds == sorted(kinds, key=lambda k: k != "text")
     assert all(h.passages == () for h in result.hits if h.matched_in == "figure")
+
+
+def test_a_hit_through_a_theme_tag_says_it_matched_in_title_or_keywords(
+    bundled_engine: Engine,
+) -> None:
+    # 楢葉町 says ICT nowhere in its text; it is tagged with the theme ICT・情報共有
+    hits = {h.case.id: h for h in all_hits(bundled_engine, "ICT").hits}
+    assert hits["naraha"].matched_in == "title" and hits["naraha"].passages == ()
+    assert hits["tsuruoka"].matched_in == "text"
+
+
+@pytest.mark.parametrize(
+    "query", ["ケアマネ", "地域包括支援センター", "認知症 カフェ", "ざいたく", "協議体"]
+)
+def test_highlights_read_from_the_index_equal_those_of_analysing_the_text(
+    bundled_engine: Engine, query: str
+) -> None:
+    """The spans stored at build time mark exactly what analysing the passage again would."""
+    corpus, highlighter = bundled_engine.corpus, bundled_engine.searcher.highlighter
+    words = bundled_engine.expander.parse(query).words
+    marked = 0
+    for d, doc_id in enumerate(corpus.doc_ids):
+        if (p := corpus.passage(doc_id)) is None:
+            continue
+        stored = highlighter.passage_spans(d, words)
+        assert stored == match_spans(p.text, words, bundled_engine.analyzer), doc_id
+        marked += len(stored)
+    assert marked or query == "協議体"
+
+
+@given(st.text(alphabet="ab 　\n\t。", max_size=40), st.data())
+def test_flattened_snippet_text_keeps_every_span_on_the_same_characters(text: str, data) -> None:
+    words = [m.span() for m in re.finditer(r"[ab。]+", text)]
+    spans = data.draw(st.lists(st.sampled_from(words), unique=True)) if words else []
+    spans.sort()
+    flat, moved = flatten(text, spans)
+    assert flat == " ".join(text.split())
+    assert [flat[s:e] for s, e in moved] == [text[s:e] for s, e in spans]

@@ -41,7 +41,7 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import TfidfModel
 
-BUILD_FORMAT = 7  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 8  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
 READINGS_FILE = "readings.pkl"

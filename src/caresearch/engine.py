@@ -20,7 +20,7 @@ from .analysis import Analyzer, has_invalid_chars
 from .building import Progress
 from .config import Settings, check_limit
 from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
-from .highlight import TokenCache
+from .highlight import Highlighter
 from .models import (
     AUDIENCE_LABELS,
     LESSON_KINDS,
@@ -59,7 +59,7 @@ class Engine:
         self.analyzer = Analyzer()
         self.expander = QueryExpander(self.analyzer, SynonymTable.load(), parts.readings)
         self.facet_values = facet_values(self.corpus.infos, self.themes)
-        highlighter = TokenCache(self.analyzer)
+        highlighter = Highlighter(self.index)
         self.searcher = Searcher(self.index, self.corpus, self.expander, highlighter, settings)
         self.recommender = Recommend(
             self.model, self.index, self.corpus, self.expander, highlighter, parts.vectors

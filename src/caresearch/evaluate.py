@@ -31,7 +31,7 @@ from .analysis import split_words, surface_analyzer
 from .building import index_docs
 from .engine import Engine
 from .errors import CaresearchError, QueryError
-from .highlight import TokenCache, match_spans
+from .highlight import match_spans
 from .index import SearchIndex
 from .index_writer import IndexDoc, write_index
 from .models import LESSON_KINDS
@@ -163,7 +163,6 @@ class ExactCheck:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._texts: dict[str, str] = {}
-        self._tokens = TokenCache(engine.analyzer)
 
     def __call__(self, query: str, case_id: str) -> float:
         try:
@@ -178,7 +177,7 @@ class ExactCheck:
             parts += [f"{p.heading or ''}\n{p.text}" for p in case.passages()]
             text = self._texts[case_id] = "\n".join(parts)
         found = [
-            any(match_spans(text, [w.up_to(2)], self._tokens) for w in group)
+            any(match_spans(text, [w.up_to(2)], self.engine.analyzer) for w in group)
             for group in parsed.groups
         ]
         return 1.0 if all(found) else 0.0

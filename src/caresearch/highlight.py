@@ -1,78 +1,99 @@
-"""Snippets: the one place that escapes text and marks matched words with <mark>.
+"""Snippets: the one place that finds matched words in a text, escapes it and marks them.
 
-Matches are found on the analysed tokens of the passage and marked by their character offsets
-in the original text, so whole words are marked exactly whatever spelling the user typed.
+A match is the index's own: a variant's terms at consecutive positions of one field, marked
+by the characters those positions cover. For the documents of a build both come from the
+index (`SearchIndex.occurrences`, stored at build time), so showing a result analyses no text
+again; `match_spans` analyses a text that is not in the index (and checks the index in tests).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from bisect import bisect_right
+from collections.abc import Collection, Iterable, Sequence
 
-from .analysis import Analyzer, Token
+from .analysis import Analyzer
+from .index import SearchIndex
+from .models import Passage
 from .query import QueryWord
 
 SNIPPET_CHARS = 160
+PASSAGE_FIELDS = ("lesson", "body")  # where a passage document's text is indexed
+TITLE_FIELDS = ("title", "keywords")  # of a case document: what "matched in the title" means
+Span = tuple[int, int]
 
 
-def _part_terms(tokens: list[Token]) -> list[tuple[str, int, int, str]]:
-    """(term, start, end, compound) at part level: the positions the index uses."""
-    out = []
-    for t in tokens:
-        for part in t.parts or (t.text,):
-            out.append((part, t.start, t.end, t.text))
-    return out
-
-
-class TokenCache:
-    """Analysed tokens of recently shown passages, so a snippet does not re-run Sudachi.
-
-    Bounded, and owned by an Engine (never module-global); dict operations are atomic under
-    the GIL, so concurrent request threads at worst analyse a text twice.
-    """
-
-    def __init__(self, analyzer: Analyzer, max_items: int = 2_000) -> None:
-        self.analyzer = analyzer
-        self.max_items = max_items
-        self._cache: dict[str, list[Token]] = {}
-
-    def tokens(self, text: str) -> list[Token]:
-        toks = self._cache.get(text)
-        if toks is None:
-            toks = self.analyzer.tokens(text)
-            if len(self._cache) >= self.max_items:
-                self._cache.pop(next(iter(self._cache)), None)  # drop the oldest entry
-            self._cache[text] = toks
-        return toks
-
-
-def match_spans(
-    text: str, words: Sequence[QueryWord], analyzer: Analyzer | TokenCache
-) -> list[tuple[int, int]]:
-    """Character spans of `text` matched by any variant of any word."""
-    tokens = analyzer.tokens(text)
-    parts = _part_terms(tokens)
-    at: dict[str, list[int]] = {}  # term -> positions, so a variant is checked only where it starts
-    for i, (term, _s, _e, compound) in enumerate(parts):
-        at.setdefault(term, []).append(i)
-        if compound != term:
-            at.setdefault(compound, []).append(i)
-    spans: set[tuple[int, int]] = set()
+def find_spans(
+    occurrences: Iterable[tuple[str, int, int, int]], words: Sequence[QueryWord]
+) -> list[Span]:
+    """Character spans matched by any variant of any word, given the (term, position, start,
+    end) occurrences of a text: a variant matches where its terms sit at consecutive
+    positions, from its first term's start to its last term's end."""
+    at: dict[tuple[str, int], Span] = {}
+    starts: dict[str, list[int]] = {}
+    for term, pos, start, end in occurrences:
+        at[term, pos] = (start, end)
+        starts.setdefault(term, []).append(pos)
+    spans: set[Span] = set()
     for word in words:
         for v in word.variants:
-            n = len(v.terms)
-            for i in at.get(v.terms[0], ()):
-                window = parts[i : i + n]
-                if n == 1 or (
-                    len(window) == n
-                    and all(p[0] == t for p, t in zip(window[1:], v.terms[1:], strict=True))
-                ):
-                    spans.add((window[0][1], window[-1][2]))
+            for pos in starts.get(v.terms[0], ()):
+                found = [at.get((t, pos + i)) for i, t in enumerate(v.terms)]
+                if all(found):
+                    spans.add((found[0][0], found[-1][1]))  # type: ignore[index]
     return _merge(sorted(spans))
 
 
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
+def match_spans(text: str, words: Sequence[QueryWord], analyzer: Analyzer) -> list[Span]:
+    """`find_spans` over `text` analysed as the index analyses it."""
+    return find_spans(analyzer.index_terms(text), words)
+
+
+def query_terms(words: Sequence[QueryWord]) -> set[str]:
+    return {t for word in words for v in word.variants for t in v.terms}
+
+
+class Highlighter:
+    """Matched spans in the documents of one build, read from its index."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+
+    def spans(
+        self, doc: int, words: Sequence[QueryWord], fields: Collection[str]
+    ) -> dict[str, list[Span]]:
+        """Per field of document `doc` (among `fields`), the spans of its text that matched."""
+        by_field: dict[str, list[tuple[str, int, int, int]]] = {}
+        for term, field, pos, start, end in self.index.occurrences(doc, query_terms(words)):
+            if field in fields:
+                by_field.setdefault(field, []).append((term, pos, start, end))
+        found = {f: find_spans(occ, words) for f, occ in by_field.items()}
+        return {f: s for f, s in found.items() if s}
+
+    def passage_spans(self, doc: int, words: Sequence[QueryWord]) -> list[Span]:
+        """Spans in a passage's text."""
+        return [s for spans in self.spans(doc, words, PASSAGE_FIELDS).values() for s in spans]
+
+    def passage_snippet(
+        self, doc: int, passage: Passage, words: Sequence[QueryWord], width: int = SNIPPET_CHARS
+    ) -> str:
+        """The passage's excerpt around its matches; when only its 【heading】 matched, the
+        excerpt starts with the heading, so the reason is always visible."""
+        found = self.spans(doc, words, (*PASSAGE_FIELDS, "heading"))
+        text_spans = [s for f in PASSAGE_FIELDS for s in found.get(f, ())]
+        if text_spans or not passage.heading or "heading" not in found:
+            return snippet(passage.text, text_spans, width)
+        spans = [(s + 1, e + 1) for s, e in found["heading"]]  # after 【
+        return snippet(f"【{passage.heading}】{passage.text}", spans, width)
+
+    def in_title(self, doc: int, words: Sequence[QueryWord]) -> bool:
+        """Whether a case document matched in its title or keywords (not figure text)."""
+        return bool(self.spans(doc, words, TITLE_FIELDS))
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    merged: list[Span] = []
     for s, e in spans:
         if merged and s <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
@@ -81,7 +102,7 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def mark(text: str, spans: Sequence[tuple[int, int]]) -> str:
+def mark(text: str, spans: Sequence[Span]) -> str:
     """Escape `text` and wrap each span in <mark>; the only markup in the result is ours."""
     out, last = [], 0
     for s, e in spans:
@@ -92,15 +113,40 @@ def mark(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def snippet(
-    text: str,
-    words: Sequence[QueryWord],
-    analyzer: Analyzer | TokenCache,
-    width: int = SNIPPET_CHARS,
-) -> str:
-    """A window of `text` around its matches (the whole text when short), escaped and marked."""
-    flat = " ".join(text.split())
-    spans = match_spans(flat, words, analyzer)
+_SPACE = re.compile(r"\s+")
+
+
+def flatten(text: str, spans: Sequence[Span]) -> tuple[str, list[Span]]:
+    """`text` with each run of white space made one space (none at either end), and the
+    spans moved to match."""
+    runs: list[tuple[int, int, int, int]] = []  # start, end, removed before, kept (0 or 1)
+    pieces, last, removed = [], 0, 0
+    for m in _SPACE.finditer(text):
+        s, e = m.span()
+        keep = 0 if s == 0 or e == len(text) else 1
+        pieces += [text[last:s], " " * keep]
+        runs.append((s, e, removed, keep))
+        removed += e - s - keep
+        last = e
+    pieces.append(text[last:])
+    run_starts = [r[0] for r in runs]
+
+    def moved(k: int) -> int:
+        i = bisect_right(run_starts, k) - 1
+        if i < 0:
+            return k
+        s, e, before, keep = runs[i]
+        if k >= e:
+            return k - before - (e - s - keep)
+        return s - before + min(k - s, keep)
+
+    out = [(moved(s), moved(e)) for s, e in spans]
+    return "".join(pieces), [(s, e) for s, e in out if s < e]
+
+
+def snippet(text: str, spans: Sequence[Span], width: int = SNIPPET_CHARS) -> str:
+    """A window of `text` around `spans` (the whole text when short), escaped and marked."""
+    flat, spans = flatten(text, spans)
     if len(flat) <= width:
         return mark(flat, spans)
     # Start the window where it covers the most matches, a little before the first of them.

@@ -8,10 +8,13 @@ The build writes, beside the Whoosh segments, everything a query needs as plain 
   impacts.npz     documents × terms, the BM25F score Whoosh would give a one-term query
   positions.npy   every entry's term positions (field-offset), in the matrix's entry order
   posptr.npy      where each matrix entry's positions start
+  spans.npy       the characters each of those positions covers (start, end), for highlights
   vocab.json, docs.json
 
 so a query reads no Whoosh posting: a term is one column, a phrase is a check of positions
-for the few candidate documents that hold all its terms (bm25s does the same for scores).
+for the few candidate documents that hold all its terms (bm25s does the same for scores), and
+a highlight reads the shown document's positions and spans of the query's terms (no text is
+analysed again).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ PHRASE_CACHE = 512  # phrase results kept per open index (the same phrases recur
 IMPACTS_FILE = "impacts.npz"
 POSITIONS_FILE = "positions.npy"
 POSPTR_FILE = "posptr.npy"
+SPANS_FILE = "spans.npy"
 VOCAB_FILE = "vocab.json"
 DOCS_FILE = "docs.json"  # id, case and kind of every document, by document number
 INDEX_NAME = "passages"
@@ -55,21 +59,23 @@ def save_tables(path: Path, counts: TermCounts, docs: DocTable) -> None:
     from scipy.sparse import save_npz
 
     impacts = bm25f_impacts(counts)
-    posptr, positions = position_table(counts)
+    posptr, positions, spans = position_table(counts)
     if len(posptr) != impacts.nnz + 1:
         raise ValueError("positions do not line up with the score matrix")
     save_npz(path / IMPACTS_FILE, impacts, compressed=False)
     np.save(path / POSITIONS_FILE, positions)
     np.save(path / POSPTR_FILE, posptr)
+    np.save(path / SPANS_FILE, spans)
     with open(path / VOCAB_FILE, "w", encoding="utf-8") as f:
         json.dump(counts.vocab, f, ensure_ascii=False)
     with open(path / DOCS_FILE, "w", encoding="utf-8") as f:
         json.dump(docs.to_json(), f, ensure_ascii=False)
 
 
-def position_table(counts: TermCounts) -> tuple[np.ndarray, np.ndarray]:
-    """(posptr, positions): the entries' positions regrouped in the order of the score
-    matrix's entries (by term, then document; one entry for all fields of a document)."""
+def position_table(counts: TermCounts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(posptr, positions, spans): the entries' positions (and each position's characters,
+    one (start, end) row each) regrouped in the order of the score matrix's entries (by term,
+    then document; one entry for all fields of a document)."""
     rows = np.frombuffer(counts.rows, dtype=np.int32)
     cols = np.frombuffer(counts.cols, dtype=np.int32)
     fields = np.frombuffer(counts.fields, dtype=np.int8)
@@ -85,7 +91,10 @@ def position_table(counts: TermCounts) -> tuple[np.ndarray, np.ndarray]:
     c, r = cols[order], rows[order]
     first = np.r_[True, (c[1:] != c[:-1]) | (r[1:] != r[:-1])] if len(c) else np.zeros(0, bool)
     posptr = np.append((ends - lengths)[first], ends[-1] if len(ends) else 0).astype(np.int64)
-    return posptr, positions[gather].astype(np.int32)
+    spans = np.frombuffer(counts.spans, dtype=np.int32).reshape(-1, 2)
+    if len(spans) != len(positions):
+        raise ValueError("the character spans do not line up with the positions")
+    return posptr, positions[gather].astype(np.int32), spans[gather].astype(np.int32)
 
 
 def bm25f_impacts(counts: TermCounts, k1: float = 1.2, b: float = 0.75):
@@ -195,12 +204,14 @@ class SearchIndex:
         vocab: Sequence[str],
         posptr: np.ndarray,
         positions: np.ndarray,
+        spans: np.ndarray,
     ) -> None:
         self.docs = docs
         self.impacts = impacts  # scipy CSC: documents × terms, precomputed BM25F
         self.vocab = {t: j for j, t in enumerate(vocab)}
         self._posptr = posptr  # memory-mapped: a query reads only the entries it checks
         self._positions = positions
+        self._spans = spans
         self._phrases: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
@@ -213,6 +224,7 @@ class SearchIndex:
             vocab = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
             posptr = np.load(path / POSPTR_FILE, mmap_mode="r")
             positions = np.load(path / POSITIONS_FILE, mmap_mode="r")
+            spans = np.load(path / SPANS_FILE, mmap_mode="r")
         except (OSError, ValueError, KeyError, EOFError) as exc:
             raise IndexNotReady(
                 f"the index at {path} cannot be read ({type(exc).__name__}); "
@@ -222,12 +234,13 @@ class SearchIndex:
             impacts.shape == (len(docs), len(vocab))
             and posptr.shape == (impacts.nnz + 1,)
             and (not len(posptr) or int(posptr[-1]) == len(positions))
+            and spans.shape == (len(positions), 2)
         )
         if not consistent:
             raise IndexNotReady(
                 f"the index at {path} is inconsistent; run `caresearch build --force`"
             )
-        return cls(docs, impacts, vocab, posptr, positions)
+        return cls(docs, impacts, vocab, posptr, positions, spans)
 
     def close(self) -> None:
         """Drop the memory maps (a closed index answers nothing)."""
@@ -305,3 +318,24 @@ class SearchIndex:
         found = np.zeros(len(docs), dtype=bool)
         found[keys // DOC_STRIDE] = True
         return found
+
+    def occurrences(self, doc: int, terms: Iterable[str]) -> list[tuple[str, str, int, int, int]]:
+        """Where `terms` occur in document `doc`: (term, field, position in the field, start,
+        end), with start and end the characters of the field's text the position covers."""
+        m = self.impacts
+        out: list[tuple[str, str, int, int, int]] = []
+        for t in dict.fromkeys(terms):
+            j = self.vocab.get(t)
+            if j is None:
+                continue
+            lo, hi = int(m.indptr[j]), int(m.indptr[j + 1])
+            k = lo + int(np.searchsorted(m.indices[lo:hi], doc))
+            if k == hi or m.indices[k] != doc:
+                continue
+            a, b = int(self._posptr[k]), int(self._posptr[k + 1])
+            positions = np.asarray(self._positions[a:b]).tolist()
+            spans = np.asarray(self._spans[a:b]).tolist()
+            for pos, (start, end) in zip(positions, spans, strict=True):
+                field, at = divmod(pos, FIELD_STRIDE)
+                out.append((t, TEXT_FIELDS[field], at, start, end))
+        return out

@@ -257,6 +257,7 @@ class _Collected:
         self.rows, self.cols = array("i"), array("i")  # document (in this writer), term
         self.counts, self.fields = array("f"), array("b")
         self.positions = array("i")  # see TermCounts.positions
+        self.spans = array("i")  # see TermCounts.spans
         self.ids: list[str] = []
         self.case_ids: list[str] = []
         self.kinds: list[str] = []
@@ -288,6 +289,7 @@ def _merge_collected(parts: Sequence[_Collected]) -> tuple[TermCounts, DocTable]
         joined([np.frombuffer(p.fields, dtype=np.int8) for p in parts], "b"),
         TEXT_FIELDS,
         joined([np.frombuffer(p.positions, dtype=np.int32) for p in parts], "i"),
+        joined([np.frombuffer(p.spans, dtype=np.int32) for p in parts], "i"),
     )
     return counts, DocTable(counts.doc_ids, concat("case_ids"), concat("kinds"))
 
@@ -322,8 +324,10 @@ class _BulkWriter(SegmentWriter):
             length = 0
             if name in FIELD_BOOSTS:  # TEXT: positions, scorable, not stored
                 positions: dict[str, list[int]] = {}
-                for term, pos, _start, _end in field.analyzer.analyzer.index_terms(value):
+                spans: dict[str, list[int]] = {}  # start, end of each position, flat
+                for term, pos, start, end in field.analyzer.analyzer.index_terms(value):
                     positions.setdefault(term, []).append(pos)
+                    spans.setdefault(term, []).extend((start, end))
                 fmt = field.format
                 boost, encode, single = fmt.field_boost, fmt.encode, self._single
                 vocab = got.vocab
@@ -340,6 +344,8 @@ class _BulkWriter(SegmentWriter):
                 stride = FIELD_STRIDE * TEXT_FIELDS.index(name)
                 for poslist in positions.values():
                     got.positions.extend([p + stride for p in poslist])
+                for spanlist in spans.values():
+                    got.spans.extend(spanlist)
                 n = len(positions)
                 got.rows.extend([row] * n)
                 got.cols.extend([vocab.setdefault(t, len(vocab)) for t in positions])

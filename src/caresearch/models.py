@@ -380,3 +380,6 @@ class TermCounts(NamedTuple):
     # Each entry's positions, `counts[k]` of them in entry order, offset by field so that
     # positions of two fields are never adjacent (index.FIELD_STRIDE).
     positions: array = array("i")
+    # The characters each position covers in its field's text: start, end per position, in
+    # the order of `positions` (a compound's parts cover the whole compound).
+    spans: array = array("i")

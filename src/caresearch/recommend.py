@@ -24,7 +24,7 @@ import numpy as np
 
 from . import semantic
 from .analysis import Token
-from .highlight import TokenCache, match_spans, snippet
+from .highlight import Highlighter, snippet
 from .index import SearchIndex
 from .models import (
     ANSWER_WEIGHTS,
@@ -86,7 +86,7 @@ class Recommend:
         index: SearchIndex,
         corpus: Corpus,
         expander: QueryExpander,
-        highlighter: TokenCache,
+        highlighter: Highlighter,
         vectors: np.ndarray | None = None,
         policy: RecommendPolicy | None = None,
     ) -> None:
@@ -262,12 +262,14 @@ class Recommend:
 
     def _answer(self, j: int, score: float, d: Described) -> ScoredLesson:
         passage = self.corpus.passage(self.model.passage_ids_[j])
-        spans = match_spans(passage.text, d.words, self.highlighter)
+        case = self.corpus.position(passage.case_id)
+        doc = None if case is None else self.corpus.doc_number(passage.id, case)
+        spans = [] if doc is None else self.highlighter.passage_spans(doc, d.words)
         return ScoredLesson(
             passage,
             round(score, 4),
             tuple(spans),
-            snippet(passage.text, d.words, self.highlighter, self.policy.excerpt_chars),
+            snippet(passage.text, spans, self.policy.excerpt_chars),
         )
 
     def _case_passages(

@@ -15,10 +15,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .analysis import Analyzer
 from .config import Settings, check_limit
 from .errors import QueryError
-from .highlight import TokenCache, match_spans, snippet
+from .highlight import Highlighter
 from .index import SearchIndex
 from .models import (
     FACET_BY_KEY,
@@ -29,7 +28,6 @@ from .models import (
     CaseHit,
     CaseInfo,
     Expansion,
-    Passage,
     PassageHit,
     SearchResult,
 )
@@ -144,7 +142,7 @@ class Searcher:
         index: SearchIndex,
         corpus: Corpus,
         expander: QueryExpander,
-        highlighter: Analyzer | TokenCache,
+        highlighter: Highlighter,
         settings: Settings,
     ) -> None:
         self.index = index
@@ -322,14 +320,6 @@ class Searcher:
         counts = np.bincount(pair % n)
         return Counter({corpus.sections[int(k)]: int(c) for k, c in enumerate(counts) if c})
 
-    def _snippet(self, p: Passage, words: tuple[QueryWord, ...]) -> str:
-        """The passage's excerpt around its matches; when only its 【heading】 matched, the
-        excerpt starts with the heading, so the reason is always visible."""
-        text = snippet(p.text, words, self.highlighter)
-        if "<mark>" not in text and p.heading:
-            text = snippet(f"【{p.heading}】{p.text}", words, self.highlighter)
-        return text
-
     def _case_hit(
         self,
         i: int,
@@ -343,20 +333,23 @@ class Searcher:
         mine = passage_docs[corpus.doc_case[passage_docs] == i]
         mine = mine[np.argsort(-r.doc_scores[mine], kind="stable")]
         shown = [
-            (float(r.doc_scores[d]), p)
+            (float(r.doc_scores[d]), int(d), p)
             for d in mine[:limit]
             if (p := corpus.passage(corpus.doc_ids[d])) is not None
         ]
         case = corpus.case(i)
         matched_in = "text"
         if not shown:  # the case document matched: its title and keywords, or figure text
-            info = corpus.infos[i]
-            head = "\n".join((info.title, *info.keywords, *info.editorial_keywords))
-            matched_in = "title" if match_spans(head, words, self.highlighter) else "figure"
+            doc = corpus.doc_number(case.id, i)
+            in_title = doc is not None and self.highlighter.in_title(doc, words)
+            matched_in = "title" if in_title else "figure"
         return CaseHit(
             case=case,
             score=round(score, 4),
-            passages=tuple(PassageHit(p, round(s, 4), self._snippet(p, words)) for s, p in shown),
+            passages=tuple(
+                PassageHit(p, round(s, 4), self.highlighter.passage_snippet(d, p, words))
+                for s, d, p in shown
+            ),
             tier=int(r.case_tier[i]) or 1,
             matched_in=matched_in,
         )

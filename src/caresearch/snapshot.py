@@ -159,6 +159,11 @@ class Corpus:
         self.doc_case = case_of[docs.case_codes]
         self.doc_section = section_of[docs.kind_codes]
         self.doc_ids = docs.ids
+        # the documents of each case, by case position: _case_docs[_bounds[i]:_bounds[i + 1]]
+        self._case_docs = np.argsort(self.doc_case, kind="stable")
+        self._bounds = np.searchsorted(
+            self.doc_case[self._case_docs], np.arange(len(self.infos) + 1)
+        )
 
     def case(self, i: int) -> Case:
         return self.snapshot.case(int(i))
@@ -168,3 +173,9 @@ class Corpus:
 
     def passage(self, passage_id: str) -> Passage | None:
         return self.snapshot.passage(passage_id)
+
+    def doc_number(self, doc_id: str, case: int) -> int | None:
+        """The index's number for a document of case `case` (its own id for the case
+        document, a passage's id for a passage)."""
+        docs = self._case_docs[self._bounds[case] : self._bounds[case + 1]]
+        return next((int(d) for d in docs if self.doc_ids[d] == doc_id), None)
