@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from caresearch.analysis import Analyzer
@@ -13,8 +14,10 @@ from caresearch.policy import (
     RecommendPolicy,
     choose_passages,
     confidences,
+    fuse,
     is_strong_match,
     is_topic,
+    minmax,
     overall_answers,
 )
 
@@ -119,3 +122,22 @@ def test_filler_words_are_not_topics() -> None:
     text = "うちの町ではどうすればいいのか考えています。方法を知りたい。"
     assert [t.text for t in a.tokens(text) if is_topic(t)] == []
     assert [t.text for t in a.tokens("認知症の人の就労") if is_topic(t)][:1] == ["認知症"]
+
+
+def test_fusion_adds_the_signals_each_scaled_to_its_own_range() -> None:
+    # a signal in large units (BM25) must not drown one in small units (cosine)
+    signals = {"bm25": np.array([30.0, 10.0, 20.0]), "semantic": np.array([0.2, 0.5, 0.4])}
+    fused = fuse(signals, (("bm25", 1.0), ("semantic", 1.0)))
+    assert int(np.argmax(fused)) == 2  # second in both, first in neither
+    assert fused.tolist() == pytest.approx([1.0, 1.0, 0.5 + 2 / 3])
+
+
+def test_fusion_ignores_a_signal_without_weight_or_without_values() -> None:
+    signals = {"tfidf": np.array([0.9, 0.1]), "bm25": np.array([1.0, 3.0])}
+    weights = (("tfidf", 0.0), ("bm25", 1.0), ("semantic", 1.0))  # no vectors in this build
+    assert fuse(signals, weights).tolist() == [0.0, 1.0]
+
+
+def test_equal_values_scale_to_zero_not_to_a_division_error() -> None:
+    assert minmax(np.array([2.0, 2.0])).tolist() == [0.0, 0.0]
+    assert minmax(np.zeros(0)).tolist() == []

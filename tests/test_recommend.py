@@ -6,7 +6,6 @@ import pytest
 from whoosh_counts import term_counts
 
 from caresearch.errors import QueryError, QueryTooLarge
-from caresearch.recommend import rrf
 from caresearch.tfidf import ANSWER_SECTIONS, TfidfModel
 
 
@@ -30,16 +29,6 @@ def test_fit_returns_self_and_learns_one_row_per_case_and_passage(bundled_engine
     for j, case in enumerate(rec.passage_case_):
         cols = rec.passage_matrix_[j].indices
         assert (rec.case_matrix_[case, cols].toarray() > 0).all()
-
-
-def test_rrf_rewards_agreement_between_rankings():
-    fused = rrf([["a", "b", "c"], ["b", "a", "c"]])
-    assert fused["a"] == fused["b"] > fused["c"]
-
-
-def test_rrf_keeps_one_rankings_order_when_the_other_is_silent():
-    fused = rrf([["a", "b"], []])
-    assert fused["a"] > fused["b"]
 
 
 @pytest.mark.parametrize(

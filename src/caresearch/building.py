@@ -20,7 +20,7 @@ import os
 import pickle
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,7 +33,7 @@ from .corpus import load_corpus, load_themes
 from .errors import CaresearchError, IndexNotReady
 from .index import SearchIndex
 from .index_writer import IndexDoc, write_index
-from .models import LESSON_KINDS, BuildReport, Case, Passage
+from .models import LESSON_KINDS, BuildReport, Case, Passage, Progress
 from .policy import is_topic
 from .semantic import VectorCache
 from .snapshot import Snapshot, write_snapshot
@@ -41,7 +41,7 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import TfidfModel
 
-BUILD_FORMAT = 8  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 9  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
 READINGS_FILE = "readings.pkl"
@@ -56,8 +56,6 @@ UNPICKLING_ERRORS = (
     pickle.UnpicklingError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError,
     AttributeError, ImportError, MemoryError, OverflowError,
 )  # fmt: skip
-
-Progress = Callable[[Iterable, int, str], Iterable]
 
 
 class Build(NamedTuple):
@@ -167,7 +165,8 @@ def build(
         encoded = 0
         if settings.embedding:
             cache = settings.index_dir / VECTOR_CACHE
-            vectors, encoded = _passage_vectors(cache, model, cases)
+            procs = build_processes(len(docs))
+            vectors, encoded = _passage_vectors(cache, model, cases, procs, wrap)
             np.save(partial / VECTORS_FILE, vectors)
             clock.lap("vectors")
         _dump(partial / MODEL_FILE, model)
@@ -224,12 +223,14 @@ def passage_text(p: Passage) -> str:
     return f"{p.heading}：{p.text}" if p.heading else p.text
 
 
-def _passage_vectors(cache_path: Path, model: TfidfModel, cases: Sequence[Case]):
+def _passage_vectors(
+    cache_path: Path, model: TfidfModel, cases: Sequence[Case], procs: int, wrap: Progress
+) -> tuple[np.ndarray, int]:
     """The answer passages' vectors in the model's order, and how many were encoded anew."""
     by_id = {p.id: p for c in cases for p in c.passages()}
     texts = [passage_text(by_id[pid]) for pid in model.passage_ids_]
     cache = VectorCache(cache_path)
-    vectors, encoded = cache.vectors(texts)
+    vectors, encoded = cache.vectors(texts, procs, wrap)
     cache.save(texts)
     return vectors, encoded
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from . import building
 from .analysis import Analyzer, has_invalid_chars
-from .building import Progress
 from .config import Settings, check_limit
 from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
 from .highlight import Highlighter
@@ -29,6 +28,7 @@ from .models import (
     CaseInfo,
     Lesson,
     Passage,
+    Progress,
     Recommendation,
     SearchResult,
     SimilarCase,

