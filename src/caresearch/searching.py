@@ -163,10 +163,12 @@ class Searcher:
         # Per group (words joined by OR): summed scores, and per case the earliest tier at
         # which one of its words occurs anywhere in the case (NO_TIER: not at all).
         doc_scores = np.zeros(len(self.corpus.doc_case), dtype=np.float32)
+        doc_groups = np.zeros(len(self.corpus.doc_case), dtype=np.uint64)  # bit g: group g
         case_tier = np.zeros(n_cases, dtype=np.int64)
         groups_in_case = np.zeros(n_cases, dtype=np.int64)
-        for group in groups:
+        for g, group in enumerate(groups):
             tier = np.full(n_cases, NO_TIER, dtype=np.int64)
+            in_group = np.zeros(len(doc_scores), dtype=bool)
             for word in group:
                 # Scored tier by tier; the last (every variant) is the word's own score.
                 for t in sorted({v.tier for v in word.variants}):
@@ -174,6 +176,8 @@ class Searcher:
                     cases = self._cases_of(vector)
                     tier[cases] = np.minimum(tier[cases], t)
                 doc_scores += vector
+                in_group |= vector > 0
+            doc_groups[in_group] |= np.uint64(1 << min(g, 63))
             present = tier < NO_TIER
             groups_in_case += present
             case_tier = np.maximum(case_tier, np.where(present, tier, 0))
@@ -186,14 +190,10 @@ class Searcher:
             matching[self._cases_of(word_vector(self.index, word))] = False
         if not matching.any():
             fallback = None  # nothing is shown, so nothing relaxed is shown either
-        return self._rank(
-            text,
-            Ranking(parsed, groups, doc_scores, matching, case_tier, groups_in_case, fallback),
-            relaxed,
-            filters,
-            page,
-            page_size,
+        ranking = Ranking(
+            parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, fallback
         )
+        return self._rank(text, ranking, relaxed, filters, page, page_size)
 
     def _relax(
         self, parsed: ParsedQuery
@@ -333,8 +333,8 @@ class Searcher:
         mine = passage_docs[corpus.doc_case[passage_docs] == i]
         mine = mine[np.argsort(-r.doc_scores[mine], kind="stable")]
         shown = [
-            (float(r.doc_scores[d]), int(d), p)
-            for d in mine[:limit]
+            (float(r.doc_scores[d]), d, p)
+            for d in _covering(mine, r.doc_groups, limit)
             if (p := corpus.passage(corpus.doc_ids[d])) is not None
         ]
         case = corpus.case(i)
@@ -361,10 +361,26 @@ class Ranking(NamedTuple):
     parsed: ParsedQuery
     groups: list[tuple[QueryWord, ...]]
     doc_scores: np.ndarray
+    doc_groups: np.ndarray  # per document: bit g set when it matched group g
     matching: np.ndarray  # per case
     case_tier: np.ndarray  # per case: the latest tier it needed
     groups_in_case: np.ndarray
     fallback: str | None
+
+
+def _covering(docs: np.ndarray, groups: np.ndarray, limit: int) -> list[int]:
+    """Up to `limit` of `docs` (best first) chosen so that together they show as many of the
+    query's words as they can: each next one the best that adds the most words not shown yet
+    (the first, the best with the most words), then the best of the rest."""
+    chosen: list[int] = []
+    shown = 0
+    rest = [int(d) for d in docs[: limit * 20]]  # the best few dozen are enough to choose from
+    while rest and len(chosen) < limit:
+        new = [int(groups[d]) & ~shown for d in rest]
+        k = max(range(len(rest)), key=lambda k: (new[k].bit_count(), -k))
+        shown |= int(groups[rest[k]])
+        chosen.append(rest.pop(k))
+    return chosen
 
 
 def _expansions(
