@@ -214,8 +214,10 @@ def test_fitted_tfidf_model_pickles_and_scores_alike(bundled_engine: Engine) -> 
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(clone.score_passages(weighted), rec.score_passages(weighted))
+    np.testing.assert_array_equal(clone.passage_bm25(weighted), rec.passage_bm25(weighted))
     assert clone.vocabulary_ == rec.vocabulary_
+    # the evaluation's TF-IDF passage matrix is stored apart, never loaded by a server
+    assert not hasattr(clone, "passage_matrix_")
 
 
 # --- one analysis for Whoosh and TF-IDF -----------------------------------------------------------------

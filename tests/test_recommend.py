@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from whoosh_counts import term_counts
 
@@ -172,3 +173,27 @@ def test_the_embedding_can_be_switched_off_for_large_corpora(tmp_path, tiny_corp
         assert rec.cases and rec.cases[0].case.id == "alpha"
     finally:
         engine.close()
+
+
+def test_stored_vectors_read_the_rows_of_each_range(tmp_path) -> None:
+    from caresearch.semantic import StoredVectors
+
+    matrix = np.arange(40, dtype=np.float16).reshape(10, 4)
+    np.save(tmp_path / "v.npy", matrix)
+    stored = StoredVectors(tmp_path / "v.npy")
+    assert stored.shape == (10, 4)
+    got = stored.rows([(7, 9), (0, 2), (5, 5)])
+    np.testing.assert_array_equal(
+        got, np.concatenate([matrix[7:9], matrix[0:2]]).astype(np.float32)
+    )
+    assert stored.rows([]).shape == (0, 4)
+
+
+def test_truncated_stored_vectors_are_refused(tmp_path) -> None:
+    from caresearch.semantic import StoredVectors
+
+    np.save(tmp_path / "v.npy", np.ones((10, 4), dtype=np.float16))
+    data = (tmp_path / "v.npy").read_bytes()
+    (tmp_path / "v.npy").write_bytes(data[:-8])
+    with pytest.raises(ValueError, match="not a complete"):
+        StoredVectors(tmp_path / "v.npy")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from scipy.sparse import load_npz, save_npz
 
 from . import semantic
 from .analysis import Analyzer, reading_map
@@ -41,9 +42,10 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import TfidfModel
 
-BUILD_FORMAT = 9  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 10  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
+BASELINE_FILE = "baseline-passages.npz"  # TF-IDF per answer passage, for `caresearch eval` only
 READINGS_FILE = "readings.pkl"
 VECTORS_FILE = "vectors.npy"  # one unit vector per answer passage, in the model's order
 VECTOR_CACHE = "vector-cache.npz"  # beside the builds: vectors by passage text
@@ -67,7 +69,7 @@ class Build(NamedTuple):
     index: SearchIndex
     model: TfidfModel
     readings: dict[str, tuple[str, ...]]
-    vectors: np.ndarray | None  # answer passages × semantic.DIM, memory-mapped; None: off
+    vectors: semantic.StoredVectors | None  # one per answer passage; None: built without
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -170,6 +172,7 @@ def build(
             np.save(partial / VECTORS_FILE, vectors)
             clock.lap("vectors")
         _dump(partial / MODEL_FILE, model)
+        save_npz(partial / BASELINE_FILE, model.passage_matrix_, compressed=False)
         _dump(partial / READINGS_FILE, readings)
         write_snapshot(partial, cases, themes)
         n_passages = sum(1 for c in cases for _ in c.passages())
@@ -260,7 +263,7 @@ def load_build(settings: Settings) -> Build:
         readings = _load(path / READINGS_FILE)
         vectors = None
         if (path / VECTORS_FILE).exists():  # built with the embedding on
-            vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
+            vectors = semantic.StoredVectors(path / VECTORS_FILE)
             if vectors.shape != (len(model.passage_ids_), semantic.DIM):
                 raise ValueError("the passage vectors do not match the model")
         if model.case_ids_ != tuple(info.id for info in snapshot.infos):
@@ -284,6 +287,11 @@ class _Clock:
         now = time.perf_counter()
         self.phases[name] = round(now - self.last, 3)
         self.last = now
+
+
+def load_baseline_passages(build_path: Path):
+    """The TF-IDF matrix of the answer passages (the evaluation's TF-IDF baseline)."""
+    return load_npz(build_path / BASELINE_FILE).tocsr()
 
 
 def _dump(path: Path, obj: object) -> None:

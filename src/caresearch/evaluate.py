@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 
 from .analysis import split_words, surface_analyzer
-from .building import index_docs
+from .building import index_docs, load_baseline_passages
 from .engine import Engine
 from .errors import CaresearchError, QueryError
 from .highlight import match_spans
@@ -234,22 +234,30 @@ def _recommend_ours(engine: Engine, text: str) -> RecommendRun:
     )
 
 
-def _recommend_tfidf(engine: Engine, text: str) -> RecommendRun:
-    model = engine.model
-    literal = Counter(engine.analyzer.terms(text))
-    cosine, _coverage = model.score_cases(literal, literal, {})
-    order = np.argsort(-cosine, kind="stable")
-    ranked = [model.case_ids_[i] for i in order if cosine[i] > 0]
-    passage_scores = model.score_passages(literal)
-    top = set(ranked[:3])
-    answers = [
-        model.passage_ids_[j]
-        for j in np.argsort(-passage_scores, kind="stable")
-        if passage_scores[j] > 0 and model.case_ids_[model.passage_case_[j]] in top
-    ]
-    first = [p for p in answers if ranked and p.startswith(ranked[0] + "-")]
-    best = float(cosine.max()) if len(cosine) else 0.0
-    return RecommendRun(ranked, answers, first, best < BASELINE_NO_MATCH_COSINE)
+class TfidfBaseline:
+    """Plain TF-IDF: cases by cosine, answers by their passage's cosine (from the build's
+    BASELINE_FILE, which only the evaluation reads)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.passages = load_baseline_passages(engine.build_path)
+
+    def __call__(self, engine: Engine, text: str) -> RecommendRun:
+        model = engine.model
+        literal = Counter(engine.analyzer.terms(text))
+        cosine, _coverage = model.score_cases(literal, literal, {})
+        order = np.argsort(-cosine, kind="stable")
+        ranked = [model.case_ids_[i] for i in order if cosine[i] > 0]
+        q = model.query_vector(literal)
+        passage_scores = np.asarray((self.passages @ q.T).todense()).ravel()
+        top = set(ranked[:3])
+        answers = [
+            model.passage_ids_[j]
+            for j in np.argsort(-passage_scores, kind="stable")
+            if passage_scores[j] > 0 and model.case_ids_[model.passage_case_[j]] in top
+        ]
+        first = [p for p in answers if ranked and p.startswith(ranked[0] + "-")]
+        best = float(cosine.max()) if len(cosine) else 0.0
+        return RecommendRun(ranked, answers, first, best < BASELINE_NO_MATCH_COSINE)
 
 
 def _recommend_bm25(engine: Engine, text: str) -> RecommendRun:
@@ -293,7 +301,7 @@ def eval_recommend(engine: Engine, items: list[dict]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(items)}
     systems = (
         ("caresearch", _recommend_ours),
-        ("tfidf", _recommend_tfidf),
+        ("tfidf", TfidfBaseline(engine)),
         ("bm25_passages", _recommend_bm25),
     )
     for name, run in systems:

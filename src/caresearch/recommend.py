@@ -76,7 +76,7 @@ class Recommend:
         corpus: Corpus,
         expander: QueryExpander,
         highlighter: Highlighter,
-        vectors: np.ndarray | None = None,
+        vectors: semantic.StoredVectors | None = None,
         policy: RecommendPolicy | None = None,
     ) -> None:
         self.model = model
@@ -205,15 +205,14 @@ class Recommend:
     def _semantic_best(self, text: str, candidates: np.ndarray) -> np.ndarray:
         """Per candidate case, the cosine of its best passage to the description. Only the
         candidates' passage vectors are read (a few MB even at 10,000 cases)."""
-        model = self.model
-        rows = np.concatenate(
-            [np.arange(*model.passage_start_[i : i + 2]) for i in candidates] or [np.zeros(0, int)]
-        )
-        best = np.full(len(self.corpus.cases), -1.0, dtype=np.float32)
-        if len(rows):
-            cos = np.asarray(self.vectors[rows], dtype=np.float32) @ semantic.encode([text])[0]
-            np.maximum.at(best, model.passage_case_[rows], cos)
-        return best[candidates]
+        start = self.model.passage_start_
+        ranges = [(int(start[i]), int(start[i + 1])) for i in candidates]
+        owner = np.repeat(np.arange(len(candidates)), [b - a for a, b in ranges])
+        best = np.full(len(candidates), -1.0, dtype=np.float32)
+        if len(owner):
+            cos = self.vectors.rows(ranges) @ semantic.encode([text])[0]
+            np.maximum.at(best, owner, cos)
+        return best
 
     # --- per case ----------------------------------------------------------------------------
 

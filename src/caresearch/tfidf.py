@@ -175,7 +175,11 @@ class TfidfModel:
         return cached
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_vocab_list"}
+        # passage_matrix_ (TF-IDF per answer passage) serves only the evaluation's baseline:
+        # building.py stores it apart (BASELINE_FILE), so a server never loads it (77 MB at
+        # 10,000 cases).
+        skip = ("_vocab_list", "passage_matrix_")
+        return {k: v for k, v in self.__dict__.items() if k not in skip}
 
     def passages_of(self, case: int) -> range:
         return range(int(self.passage_start_[case]), int(self.passage_start_[case + 1]))
@@ -232,23 +236,6 @@ class TfidfModel:
             covered += present * (self.idf(t) * w)
         return cosines, covered / total
 
-    def matched(
-        self,
-        case: int,
-        literal: Mapping[str, float],
-        expansions: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
-    ) -> tuple[str, ...]:
-        """The description's terms found in one case (directly or by a synonym), rarest first."""
-        found = [
-            t
-            for t in literal
-            if self.case_has(case, t)
-            or any(
-                all(self.case_has(case, x) for x in terms) for _l, terms in expansions.get(t, ())
-            )
-        ]
-        return tuple(sorted(found, key=lambda t: -self.idf(t)))
-
     def passage_bm25(self, weights: Mapping[str, float]) -> np.ndarray:
         """Okapi BM25 of every answer passage for weighted query terms: Σ weight × BM25."""
         self.check_fitted()
@@ -258,10 +245,6 @@ class TfidfModel:
             if j is not None:
                 q[j] += w
         return np.asarray(self.passage_bm25_ @ q).ravel()
-
-    def score_passages(self, weighted: Mapping[str, float]) -> np.ndarray:
-        q = self.query_vector(weighted)
-        return np.asarray((self.passage_matrix_ @ q.T).todense()).ravel()
 
 
 def similar_cases(
