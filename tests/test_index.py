@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from whoosh_counts import term_counts
 
 import caresearch.building as building
@@ -19,7 +21,7 @@ from caresearch.analysis import Analyzer
 from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import CaresearchError, CorpusError, IndexNotReady
-from caresearch.index import SearchIndex
+from caresearch.index import SearchIndex, _intersect_sorted
 from caresearch.index_writer import SudachiTokenizer
 from caresearch.store import IndexStore
 
@@ -490,3 +492,11 @@ def test_phrases_from_stored_positions_match_whooshs_phrase_query(bundled_engine
     finally:
         ix.close()
     assert checked > 20
+
+
+@given(st.sets(st.integers(0, 299)), st.sets(st.integers(0, 299)))
+def test_documents_holding_both_terms_are_the_intersection(a: set, b: set) -> None:
+    """Both ways of intersecting two columns (binary search when one is much shorter, marks
+    otherwise) give the sorted intersection."""
+    x, y = np.array(sorted(a), dtype=np.int64), np.array(sorted(b), dtype=np.int64)
+    assert _intersect_sorted(x, y, 300).tolist() == sorted(a & b)

@@ -23,8 +23,8 @@ from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
 from caresearch.highlight import flatten, match_spans
-from caresearch.models import SECTION_LABELS, SearchResult
-from caresearch.searching import _covering, word_vector
+from caresearch.models import FACETS, SECTION_LABELS, CaseInfo, SearchResult
+from caresearch.searching import DOC_DECAY, FacetTable, _case_scores, _covering, word_vector
 from caresearch.synonyms import SynonymTable
 
 MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
@@ -881,3 +881,42 @@ def test_passages_are_chosen_for_new_words_first_then_by_score() -> None:
     assert _covering(docs, groups, 3) == [13, 10, 11]  # both words first, then by score
     groups[13] = 0b01
     assert _covering(docs, groups, 3) == [10, 12, 11]  # the best of each word, then the next
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.sampled_from([0.5, 1.0, 1.5, 2.25, 3.0, 7.75])),
+        max_size=40,
+    )
+)
+def test_case_score_is_best_document_plus_decayed_next_ones(docs: list) -> None:
+    """The vectorised case scores equal the definition: a case's documents sorted by score,
+    the k-th weighted by DOC_DECAY[k] (ties included, which is where a level-by-level
+    computation could go wrong)."""
+    case_of = np.array([c for c, _ in docs], dtype=np.int64)
+    score_of = np.array([s for _, s in docs], dtype=np.float32)
+    cases, scores = _case_scores(case_of, score_of, 7)
+    expected = {}
+    for c in sorted({c for c, _ in docs}):
+        best = sorted((s for c2, s in docs if c2 == c), reverse=True)
+        expected[c] = sum(d * s for d, s in zip(DOC_DECAY, best, strict=False))
+    assert cases.tolist() == list(expected)
+    assert scores.tolist() == pytest.approx(list(expected.values()))
+
+
+def test_facet_table_counts_like_a_counter_in_rank_order(bundled_engine: Engine) -> None:
+    """Counts per facet value over a chosen ranking equal counting the cases one by one,
+    and values with equal counts come in the order they first appear down the ranking."""
+    infos = list(bundled_engine.case_infos)
+    table = FacetTable(infos)
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        ranked = rng.permutation(len(infos))[: rng.integers(0, len(infos) + 1)]
+        counts = table.counts(ranked, Counter())
+        for facet in FACETS:
+            if facet.values is None:
+                continue
+            chosen: list[CaseInfo] = [infos[i] for i in ranked]
+            expected = Counter(v for c in chosen for v in facet.values(c)).most_common()
+            assert list(counts[facet.key].items()) == expected

@@ -284,7 +284,7 @@ class SearchIndex:
         docs = None
         for j in cols:
             col = m.indices[m.indptr[j] : m.indptr[j + 1]]
-            docs = col if docs is None else np.intersect1d(docs, col, assume_unique=True)
+            docs = col if docs is None else _intersect_sorted(docs, col, len(self.docs))
             if not len(docs):
                 return none
         scores = np.zeros(len(docs), dtype=np.float32)
@@ -339,3 +339,19 @@ class SearchIndex:
                 field, at = divmod(pos, FIELD_STRIDE)
                 out.append((t, TEXT_FIELDS[field], at, start, end))
         return out
+
+
+def _intersect_sorted(a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
+    """The values in both of two sorted arrays of distinct values below `size` (a column's
+    documents), in order: a binary search of the shorter in the longer when it is much
+    shorter, else a mark per value of the longer (no sort either way)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if not len(a):
+        return a
+    if 16 * len(a) < len(b):
+        at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+        return a[b[at] == a]
+    marked = np.zeros(size, dtype=bool)
+    marked[b] = True
+    return a[marked[a]]

@@ -86,6 +86,9 @@ class Recommend:
         self.expander = expander
         self.highlighter = highlighter
         self.policy = policy or RecommendPolicy()
+        self.answer_weight = np.array(
+            [ANSWER_WEIGHTS[s] for s in model.passage_section_], dtype=np.float32
+        )
 
     def topic_terms(self, tokens: Sequence[Token]) -> Counter:
         """The description's words that say what it is about, with their counts."""
@@ -145,9 +148,7 @@ class Recommend:
             for _label, terms in d.expansions.get(term, ()):
                 for alt in terms:
                     q[alt] += self.policy.synonym_weight * w / len(terms)
-        scores = self.model.passage_bm25(q)
-        weight = np.array([ANSWER_WEIGHTS[s] for s in self.model.passage_section_], np.float32)
-        return scores * weight
+        return self.model.passage_bm25(q) * self.answer_weight
 
     def __call__(
         self, text: str, tokens: list[Token], literal: Counter, limit: int
@@ -169,7 +170,7 @@ class Recommend:
         fused = fuse(signals, weights)
         ranked = [int(candidates[k]) for k in np.lexsort((candidates, -fused))]
         # A case similar only through filler words is not a reason to show it.
-        matched = {i: found for i in ranked if (found := self._specific_matches(i, d))}
+        matched = self._specific_matches(ranked, d)
         ranked = [i for i in ranked if i in matched]
         first = ranked[0] if ranked else None
         # The strongest evidence among the ranked cases decides whether anything matches.
@@ -225,12 +226,16 @@ class Recommend:
                 return label
         return None
 
-    def _specific_matches(self, case: int, d: Described) -> tuple[str, ...]:
-        """The description's specific (non-filler) topic terms the case covers, rarest first."""
-        found = [
-            t for t in d.weights if t not in ADMIN_FILLER and self._covers(case, t, d) is not None
-        ]
-        return tuple(sorted(found, key=lambda t: -self.model.idf(t)))
+    def _specific_matches(self, cases: Sequence[int], d: Described) -> dict[int, tuple[str, ...]]:
+        """Per case of `cases` that covers any: the description's specific (non-filler) topic
+        terms it covers (itself or a synonym), rarest first."""
+        model = self.model
+        specific = sorted(
+            (t for t in d.weights if t not in ADMIN_FILLER), key=lambda t: -model.idf(t)
+        )
+        has = {t: model.covered(t, d.expansions.get(t, ())) for t in specific}
+        found = {i: tuple(t for t in specific if has[t][i]) for i in cases}
+        return {i: terms for i, terms in found.items() if terms}
 
     def _matched_terms(
         self, found: Sequence[str], d: Described, case: int

@@ -130,8 +130,8 @@ class TfidfModel:
             .astype(np.float32)
             .tocsr()
         )
-        # Which case contains which term, by column, for coverage over all cases at once.
-        self.case_presence_ = (self.case_matrix_ > 0).tocsc()
+        # The same by column: a description's scores and coverage read only its terms' columns.
+        self.case_columns_ = self.case_matrix_.tocsc()
         self.vocabulary_ = {t: j for j, t in enumerate(counts.vocab)}
         self.idf_ = transformer.idf_.astype(np.float32)
         # Passage-level document frequencies: with few cases, case-level idf is too coarse to
@@ -142,7 +142,7 @@ class TfidfModel:
         self.unseen_term_idf_ = math.log(n + 1) + 1
         self.passage_bm25_ = _bm25_matrix(
             passage_counts[np.flatnonzero(is_answer)], df, n, self.bm25_k1, self.bm25_b
-        )
+        ).tocsc()
         return self
 
     def check_fitted(self) -> None:
@@ -159,7 +159,7 @@ class TfidfModel:
         j = self.vocabulary_.get(term)
         if j is None:
             return np.zeros(len(self.case_ids_), dtype=bool)
-        col = self.case_presence_
+        col = self.case_columns_
         out = np.zeros(len(self.case_ids_), dtype=bool)
         out[col.indices[col.indptr[j] : col.indptr[j + 1]]] = True
         return out
@@ -223,28 +223,42 @@ class TfidfModel:
         with lower weights. Coverage is the idf-weighted share of `literal` a case contains.
         """
         q = self.query_vector(weighted)
-        cosines = np.asarray((self.case_matrix_ @ q.T).todense()).ravel()
+        m = self.case_columns_
+        cosines = np.zeros(len(self.case_ids_), dtype=np.float32)
+        for j, w in zip(q.indices, q.data, strict=True):
+            lo, hi = m.indptr[j], m.indptr[j + 1]
+            cosines[m.indices[lo:hi]] += m.data[lo:hi] * w
         total = sum(self.idf(t) * w for t, w in literal.items()) or 1.0
         covered = np.zeros(len(self.case_ids_), dtype=np.float64)
         for t, w in literal.items():
-            present = self._present(t)
-            for _label, terms in expansions.get(t, ()):
-                both = np.ones(len(self.case_ids_), dtype=bool)
-                for x in terms:
-                    both &= self._present(x)
-                present |= both
-            covered += present * (self.idf(t) * w)
+            covered += self.covered(t, expansions.get(t, ())) * (self.idf(t) * w)
         return cosines, covered / total
+
+    def covered(self, term: str, alternatives: Sequence[tuple[str, Sequence[str]]]) -> np.ndarray:
+        """Boolean per case: does the case contain `term`, or every term of one of its
+        (label, terms) alternatives?"""
+        present = self._present(term)
+        for _label, terms in alternatives:
+            both = np.ones(len(self.case_ids_), dtype=bool)
+            for x in terms:
+                both &= self._present(x)
+            present |= both
+        return present
 
     def passage_bm25(self, weights: Mapping[str, float]) -> np.ndarray:
         """Okapi BM25 of every answer passage for weighted query terms: Σ weight × BM25."""
         self.check_fitted()
-        q = np.zeros(len(self.vocabulary_), dtype=np.float32)
+        q: dict[int, float] = {}
         for term, w in weights.items():
             j = self.vocabulary_.get(term)
             if j is not None:
-                q[j] += w
-        return np.asarray(self.passage_bm25_ @ q).ravel()
+                q[j] = q.get(j, 0.0) + w
+        m = self.passage_bm25_  # by column: only the query's terms are read
+        scores = np.zeros(m.shape[0], dtype=np.float32)
+        for j, w in q.items():
+            lo, hi = m.indptr[j], m.indptr[j + 1]
+            scores[m.indices[lo:hi]] += m.data[lo:hi] * np.float32(w)
+        return scores
 
 
 def similar_cases(
