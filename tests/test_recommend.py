@@ -197,3 +197,36 @@ def test_truncated_stored_vectors_are_refused(tmp_path) -> None:
     (tmp_path / "v.npy").write_bytes(data[:-8])
     with pytest.raises(ValueError, match="not a complete"):
         StoredVectors(tmp_path / "v.npy")
+
+
+def test_a_rebuild_encodes_only_the_passages_that_changed(tmp_path, tiny_corpus) -> None:
+    """The vector cache: after one answer passage is edited, the rebuild encodes that passage
+    alone, and every other passage keeps the very vector it had."""
+    import json
+
+    from caresearch.config import Settings
+    from caresearch.engine import Engine
+
+    settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
+
+    def vectors() -> tuple[dict[str, np.ndarray], dict]:
+        assert Engine.build(settings).built
+        engine = Engine.open(settings)
+        try:
+            ids = engine.model.passage_ids_
+            rows = engine.recommender.vectors.rows([(0, len(ids))])
+            meta = json.loads((engine.build_path / "meta.json").read_text(encoding="utf-8"))
+            return dict(zip(ids, rows, strict=True)), meta
+        finally:
+            engine.close()
+
+    before, first = vectors()
+    assert first["encoded"] == len(before)
+    case = tiny_corpus / "cases" / "alpha.yaml"
+    text = case.read_text(encoding="utf-8")
+    case.write_text(text.replace("通報が減った", "通報が半分になった"), encoding="utf-8")
+    after, second = vectors()
+    assert second["encoded"] == 1
+    assert after.keys() == before.keys()
+    changed = [pid for pid in before if not np.array_equal(before[pid], after[pid])]
+    assert changed == ["alpha-chg-1"]

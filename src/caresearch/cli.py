@@ -278,9 +278,13 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         response = app.test_client().get(args.get)
         out.write(response.get_data(as_text=True))
         return 0 if response.status_code < 400 else 1
+    import threading
+
     import waitress
 
     _limit_malloc_arenas()
+    # The encoder loads while the server starts listening, not in the first recommend.
+    threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()
     print(
         f"caresearch: http://{args.host}:{args.port}/ で待ち受けています (Ctrl+C で終了)",
         file=sys.stderr,

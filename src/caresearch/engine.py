@@ -206,6 +206,10 @@ class Engine:
             raise QueryError("課題の内容を表す語が見つかりません。もう少し具体的に書いてください。")
         return self.recommender(text, tokens, topics, limit)
 
+    def warm_up(self) -> None:
+        """Load what the first request would otherwise wait for (the sentence encoder)."""
+        self.recommender.warm_up()
+
     def similar(self, case_id: str, *, limit: int = 5) -> tuple[SimilarCase, ...]:
         case = self.case(case_id)
         check_limit("limit", limit)

@@ -90,6 +90,12 @@ class Recommend:
             [ANSWER_WEIGHTS[s] for s in model.passage_section_], dtype=np.float32
         )
 
+    def warm_up(self) -> None:
+        """Load the sentence encoder now (when the build has vectors), so that the first
+        description does not wait ~1 s for it."""
+        if self.vectors is not None:
+            semantic.load()
+
     def topic_terms(self, tokens: Sequence[Token]) -> Counter:
         """The description's words that say what it is about, with their counts."""
         return Counter(

@@ -50,6 +50,13 @@ def _shared_model() -> Any:
         return _model
 
 
+def load() -> None:
+    """Load the encoder and its weights now rather than at the first `encode` (a build does
+    it in a thread while the index is written). The package reads its weights on the first
+    text it encodes, so one short text is encoded."""
+    encode(["準備"])
+
+
 def encode(texts: Sequence[str]) -> np.ndarray:
     """Unit-length float32 vectors, one row per text."""
     if not texts:
@@ -101,14 +108,19 @@ class VectorCache:
         except (OSError, KeyError, ValueError, EOFError):
             self._vectors = {}  # no cache yet, or a damaged one: encode everything again
 
+    def missing(self, texts: Sequence[str]) -> list[tuple[str, str]]:
+        """(key, text) of each distinct text the cache lacks, by key."""
+        keys = [text_key(t) for t in texts]
+        return sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items()
+        )
+
     def vectors(
         self, texts: Sequence[str], processes: int = 1, progress: Progress | None = None
     ) -> tuple[np.ndarray, int]:
         """Vectors for `texts` (from the cache, the rest encoded), and how many were encoded."""
         keys = [text_key(t) for t in texts]
-        missing = sorted(
-            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items()
-        )
+        missing = self.missing(texts)
         if missing:
             fresh = encode_all([t for _k, t in missing], processes, progress)
             self._vectors.update((k, v) for (k, _t), v in zip(missing, fresh, strict=True))
