@@ -920,3 +920,12 @@ def test_facet_table_counts_like_a_counter_in_rank_order(bundled_engine: Engine)
             chosen: list[CaseInfo] = [infos[i] for i in ranked]
             expected = Counter(v for c in chosen for v in facet.values(c)).most_common()
             assert list(counts[facet.key].items()) == expected
+
+
+def test_a_story_is_found_by_its_subject(bundled_engine: Engine) -> None:
+    """Who a story is about (「Ａさん（…・要介護２）」) is shown with the story, so it is
+    searched too: the digit typed half-width finds the full-width one, marked."""
+    result = bundled_engine.search("要介護2")
+    assert result.fallback is None and ids(result) == ["tobetsu"]
+    snippet = result.hits[0].passages[0].snippet
+    assert snippet.startswith("Ａさん") and "<mark>要介護２</mark>" in snippet

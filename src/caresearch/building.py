@@ -43,7 +43,7 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import ANSWER_SECTIONS, TfidfModel
 
-BUILD_FORMAT = 11  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 12  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
 BASELINE_FILE = "baseline-passages.npz"  # TF-IDF per answer passage, for `caresearch eval` only
@@ -151,17 +151,15 @@ def build(
         raise CaresearchError(
             f"cannot write the index in {settings.index_dir} ({exc.strerror or exc})"
         ) from exc
-    ahead = ThreadPoolExecutor(1)
+    ahead = _VectorsAhead(settings.index_dir / VECTOR_CACHE, cases)
     try:
-        cache: Future[VectorCache] | None = None
-        if settings.embedding:
-            cache = ahead.submit(_vector_cache, settings.index_dir / VECTOR_CACHE, cases)
         clock.lap("load")
         n_docs, counts = write_index(
             partial / WHOOSH_DIR,
             wrap(docs, len(docs), "索引"),
             analyzer,
             procs=build_processes(len(docs)),
+            started=ahead.start if settings.embedding else None,
         )
         clock.lap("index")
         vocab, readings = _vocabulary(analyzer, counts, wrap)
@@ -170,9 +168,10 @@ def build(
         model = TfidfModel().fit(cases, counts, topics)
         clock.lap("model")
         encoded = 0
-        if cache is not None:
+        if settings.embedding:
             procs = build_processes(len(docs))
-            vectors, encoded = _passage_vectors(cache.result(), model, cases, procs, wrap)
+            cache = ahead.result()
+            vectors, encoded = _passage_vectors(cache, model, cases, procs, wrap)
             np.save(partial / VECTORS_FILE, vectors)
             clock.lap("vectors")
         _dump(partial / MODEL_FILE, model)
@@ -204,7 +203,7 @@ def build(
         store.discard(partial)
         raise
     finally:
-        ahead.shutdown(wait=True, cancel_futures=True)
+        ahead.close()
     return BuildReport(
         True, len(cases), n_passages, n_docs, round(time.perf_counter() - started, 3),
         str(final), phases,
@@ -232,15 +231,44 @@ def passage_text(p: Passage) -> str:
     return f"{p.heading}：{p.text}" if p.heading else p.text
 
 
-def _vector_cache(path: Path, cases: Sequence[Case]) -> VectorCache:
-    """The vector cache, and the encoder loaded when an answer passage is not in it. Run in a
+class _VectorsAhead:
+    """The vector cache read, and the encoder loaded when an answer passage is not in it, in a
     thread while the index is written: in a rebuild after one case changed, loading the
-    encoder (~0.8 s) was most of the vectors phase."""
-    cache = VectorCache(path)
-    texts = [passage_text(p) for c in cases for p in c.passages() if p.section in ANSWER_SECTIONS]
-    if cache.missing(texts):
-        semantic.load()
-    return cache
+    encoder (~1 s) was most of the vectors phase.
+
+    Started by `write_index` once its indexing processes exist, never before: a process forked
+    while another thread holds a lock (the dynamic loader's, while the encoder's libraries
+    load) inherits it held and can hang. Closed before the vectors phase forks its own."""
+
+    def __init__(self, path: Path, cases: Sequence[Case]) -> None:
+        self.path, self.cases = path, cases
+        self._pool = ThreadPoolExecutor(1)
+        self._future: Future[VectorCache] | None = None
+
+    def start(self) -> None:
+        self._future = self._pool.submit(self._read)
+
+    def result(self) -> VectorCache:
+        if self._future is None:
+            self.start()
+        cache = self._future.result()  # type: ignore[union-attr]
+        self.close()
+        return cache
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read(self) -> VectorCache:
+        cache = VectorCache(self.path)
+        texts = [
+            passage_text(p)
+            for c in self.cases
+            for p in c.passages()
+            if p.section in ANSWER_SECTIONS
+        ]
+        if cache.missing(texts):
+            semantic.load()
+        return cache
 
 
 def _passage_vectors(

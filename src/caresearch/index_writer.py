@@ -14,7 +14,7 @@ import os
 import sys
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,21 +110,25 @@ def write_index(
     analyzer: Analyzer,
     *,
     procs: int = 1,
+    started: Callable[[], object] | None = None,
 ) -> tuple[int, TermCounts]:
     """Write a new index into the empty directory `path`: the Whoosh index, and beside it the
     precomputed BM25F scores of every term. Returns the number of documents and the counts.
 
     With procs > 1, that many processes (each with its own Sudachi) analyse and index
     batches of documents into a segment each, and the index is committed with all of them.
+    `started` is called once no more processes will be started (so that it may start threads).
     """
     path.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.create_in(str(path), make_schema(analyzer), indexname=INDEX_NAME)
     writer = _BulkWriter(ix)
     try:
         if procs > 1:
-            segments, collected = _index_in_processes(path, docs, procs)
+            segments, collected = _index_in_processes(path, docs, procs, started)
             writer.commit_segments(segments)
         else:
+            if started is not None:
+                started()
             for doc in docs:
                 writer.add(doc)
             collected = [writer.collected]
@@ -385,7 +389,7 @@ class _BulkWriter(SegmentWriter):
 
 
 def _index_in_processes(
-    path: Path, docs: Iterable[IndexDoc], procs: int
+    path: Path, docs: Iterable[IndexDoc], procs: int, started: Callable[[], object] | None
 ) -> tuple[list, list[_Collected]]:
     """Index `docs` in `procs` worker processes: their segments, and what each collected.
 
@@ -436,6 +440,8 @@ def _index_in_processes(
     for w in workers:
         w.start()
     try:
+        if started is not None:
+            started()
         batch: list[IndexDoc] = []
         for doc in docs:
             batch.append(doc)

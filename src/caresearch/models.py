@@ -129,7 +129,12 @@ class Story:
     id: str
     title: str | None
     paragraphs: tuple[str, ...]
-    subject: str | None = None
+    subject: str | None = None  # who it is about: 「Ａさん（ 代・女性・独居・要介護２）」
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """What the story says, in order: its subject, then its paragraphs."""
+        return ((self.subject,) if self.subject else ()) + self.paragraphs
 
 
 @dataclass(frozen=True)
@@ -224,7 +229,7 @@ class Case:
         for it in self.changes:
             yield Passage(it.id, self.id, "change", it.text)
         for st in self.stories:
-            yield Passage(st.id, self.id, "story", "\n".join(st.paragraphs), heading=st.title)
+            yield Passage(st.id, self.id, "story", "\n".join(st.lines), heading=st.title)
         for les in self.key_points:
             yield Passage(les.id, self.id, "key_point", les.text)
         for les in self.suggestions:

@@ -33,7 +33,7 @@ def case_sections(case: Case) -> list[tuple[str, list[str]]]:
     for st in case.stories:
         add(
             f"《{st.title}》" if st.title else "個別の事例",
-            [*([st.subject] if st.subject else []), *st.paragraphs],
+            st.lines,
         )
     for audience in ("region", "municipality"):
         items = [k for k in case.key_points if k.audience == audience]
