@@ -794,6 +794,49 @@ def _marked(marker: str) -> list[int]:
     return pids
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and /proc")
+def test_an_indexing_process_started_late_stops_when_its_build_was_killed(tmp_path) -> None:
+    """A build killed before its indexing process got to run: the process must still see
+    that its build is gone (it once read its parent with getppid() when it started, got 1,
+    and waited for work forever)."""
+    script = (
+        "import multiprocessing as mp, multiprocessing.util as util, os, signal, sys, time\n"
+        "from pathlib import Path\n"
+        "from caresearch import index_writer as iw\n"
+        "from caresearch.analysis import Analyzer\n"
+        "path = Path(sys.argv[1])\n"
+        "iw.write_index(path, [], Analyzer())\n"
+        "class Late: pass\n"
+        "late = Late()\n"
+        "util.register_after_fork(late, lambda _: time.sleep(1.0))  # runs in the child\n"
+        "ctx = mp.get_context('fork')\n"
+        "worker = ctx.Process(target=iw._index_worker,\n"
+        "    args=(str(path), ctx.Queue(), ctx.Queue(), os.getpid()), daemon=True)\n"
+        "worker.start()\n"
+        "Path(sys.argv[2]).write_text(str(worker.pid))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    pid_file, log = tmp_path / "pid", tmp_path / "stderr"
+    with open(log, "w") as err:  # not a pipe: the worker would hold it open
+        code = subprocess.call(
+            [sys.executable, "-c", script, str(tmp_path / "index"), str(pid_file)],
+            stdout=subprocess.DEVNULL, stderr=err, env=env, timeout=120,
+        )  # fmt: skip
+    assert code == -signal.SIGKILL, log.read_text()
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = (
+        Path(f"/proc/{pid}/status").exists()
+        and "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    )
+    if alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "the indexing process outlived its killed build"
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 def test_indexing_processes_stop_when_their_build_is_killed(served) -> None:
     settings, current = served

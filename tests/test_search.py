@@ -929,3 +929,13 @@ def test_a_story_is_found_by_its_subject(bundled_engine: Engine) -> None:
     assert result.fallback is None and ids(result) == ["tobetsu"]
     snippet = result.hits[0].passages[0].snippet
     assert snippet.startswith("Ａさん") and "<mark>要介護２</mark>" in snippet
+
+
+def test_case_scores_end_even_with_a_nan_score() -> None:
+    """A damaged index could hold a NaN score: ranking must still end (the other cases keep
+    their scores), not loop waiting for the NaN to be credited."""
+    case_of = np.array([0, 0, 1], dtype=np.int64)
+    score_of = np.array([np.nan, 1.0, 2.0], dtype=np.float32)
+    with np.errstate(invalid="ignore"):  # numpy warns of the NaN; the point is that it ends
+        cases, scores = _case_scores(case_of, score_of, 2)
+    assert cases.tolist() == [0, 1] and scores[1] == 2.0

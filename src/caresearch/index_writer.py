@@ -402,7 +402,7 @@ def _index_in_processes(
     jobs: mp.Queue = mp.Queue(maxsize=2 * procs)
     results: mp.Queue = mp.Queue()
     workers = [
-        mp.Process(target=_index_worker, args=(str(path), jobs, results), daemon=True)
+        mp.Process(target=_index_worker, args=(str(path), jobs, results, os.getpid()), daemon=True)
         for _ in range(procs)
     ]
     done: list[tuple] = []
@@ -465,11 +465,12 @@ def _index_in_processes(
     return [segment for segment, _got in done], [got for _segment, got in done]
 
 
-def _index_worker(path: str, jobs, results) -> None:
-    """One indexing process: documents from `jobs` into one segment, sent to `results`."""
+def _index_worker(path: str, jobs, results, parent: int) -> None:
+    """One indexing process: documents from `jobs` into one segment, sent to `results`.
+    `parent` is the build's pid, passed in: read here with getppid() it would already be 1
+    when the build was killed before this process got to run, and nothing would stop it."""
     import queue as queue_module
 
-    parent = os.getppid()
     _die_with_parent()
     if os.getppid() != parent:  # the build died before that took effect
         return

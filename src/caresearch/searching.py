@@ -464,6 +464,8 @@ def _case_scores(
         at_top = score_of == top[case_of]
         ties = np.bincount(case_of[at_top], minlength=n_cases)
         took = ties > 0
+        if not took.any():  # only NaN scores left: nothing more to credit
+            break
         after = np.minimum(filled + ties, places)
         case_scores[took] += top[took] * (credit[after] - credit[np.minimum(filled, places)])[took]
         filled += ties
