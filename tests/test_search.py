@@ -939,3 +939,13 @@ def test_case_scores_end_even_with_a_nan_score() -> None:
     with np.errstate(invalid="ignore"):  # numpy warns of the NaN; the point is that it ends
         cases, scores = _case_scores(case_of, score_of, 2)
     assert cases.tolist() == [0, 1] and scores[1] == 2.0
+
+
+def test_a_synonym_inside_a_compound_is_shown_as_the_whole_word_searched(
+    bundled_engine: Engine,
+) -> None:
+    """ケアマネ連携 searches 介護支援専門員連携 (the part replaced): the page must say that, not
+    「ケアマネ連携 → 介護支援専門員」, which reads as if the bare synonym had been searched."""
+    result = bundled_engine.search("ケアマネ連携")
+    shown = {e.label for e in result.expansions if e.word == "ケアマネ連携"}
+    assert "介護支援専門員連携" in shown and "介護支援専門員" not in shown

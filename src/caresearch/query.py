@@ -246,8 +246,11 @@ class QueryExpander:
             if len(toks) > 1 and not whole:  # ケアマネ連携 → 介護支援専門員連携
                 for i, tok in enumerate(toks):
                     before, after = _flat(toks[:i]), _flat(toks[i + 1 :])
+                    left = "".join(t.surface for t in toks[:i])
+                    right = "".join(t.surface for t in toks[i + 1 :])
                     for terms, label in self._groups.get((tok.text,), []):
-                        add(before + terms + after, WEIGHT_SYNONYM, "synonym", label)
+                        # shown as what is searched: the whole word with the part replaced
+                        add(before + terms + after, WEIGHT_SYNONYM, "synonym", left + label + right)
         # A word in kana (ざいたく, ﾆﾝﾁｼｮｳ, けあまね) is also looked up by reading in the corpus's
         # vocabulary, and in katakana (ケアマネ, with its synonyms). A lone kana (の, を) is a
         # particle, not a word to look up.
