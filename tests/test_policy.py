@@ -42,13 +42,20 @@ def test_the_policy_is_frozen() -> None:
 def test_strong_match_needs_half_or_a_third_through_several_words(
     coverage: float, n_matched: int, strong: bool
 ) -> None:
-    assert is_strong_match(coverage, n_matched, POLICY) is strong
+    assert is_strong_match(coverage, n_matched, 0.5, POLICY) is strong
+
+
+def test_a_strong_match_needs_one_passage_that_covers_enough() -> None:
+    """Words matched here and there across a case (one in each passage) are not an answer,
+    however much of the description they cover together."""
+    assert is_strong_match(0.9, 6, POLICY.strong_passage_share, POLICY)
+    assert not is_strong_match(0.9, 6, POLICY.strong_passage_share - 0.01, POLICY)
 
 
 def test_thresholds_come_from_the_policy_object() -> None:
-    lenient = dataclasses.replace(POLICY, strong_coverage=0.2)
-    assert not is_strong_match(0.3, 1, POLICY)
-    assert is_strong_match(0.3, 1, lenient)
+    lenient = dataclasses.replace(POLICY, strong_coverage=0.2, strong_passage_share=0.0)
+    assert not is_strong_match(0.3, 1, 0.0, POLICY)
+    assert is_strong_match(0.3, 1, 0.0, lenient)
 
 
 def test_without_a_strong_match_every_case_is_low() -> None:

@@ -120,6 +120,8 @@ def test_matched_terms_explain_synonym_matches(bundled_engine):
         "ふるさと納税の返礼品を開発して寄附額を増やしたい。",
         # made of the administrative words every case shares (窓口, 相談, 連携, 仕組み)
         "ヤングケアラーの相談窓口をつくり、学校や福祉の関係機関と連携して把握する仕組みを検討したい。",
+        # words one case has, each in a different passage (一時, ばらばら, 県, センター)
+        "配偶者からの暴力の相談を受けた職員によって対応がばらばらで、一時保護や警察、県のセンターとの連携の手順を決めたい。",
     ],
 )
 def test_topics_outside_the_corpus_get_no_strong_match(bundled_engine, text):

@@ -68,6 +68,9 @@ class RecommendPolicy:
     strong_coverage: float = 0.5  # a strong match covers half of what the description is about
     partial_coverage: float = 0.34  # ... or a third of it
     partial_min_terms: int = 3  # ... through at least three distinct specific words
+    # ... and one passage holds this share of it through specific words (not scattered
+    # across the case: off-topic descriptions match a word here and a word there)
+    strong_passage_share: float = 0.21
     high_coverage: float = 0.6
     medium_coverage: float = 0.4
     high_relative: float = 0.7  # a case's best passage against the first case's
@@ -89,13 +92,17 @@ class RecommendPolicy:
     excerpt_chars: int = 120
 
 
-def is_strong_match(coverage: float, n_matched: int, policy: RecommendPolicy) -> bool:
+def is_strong_match(
+    coverage: float, n_matched: int, passage_share: float, policy: RecommendPolicy
+) -> bool:
     """Whether the best case answers the description: it covers half of what the description
     is about, or a third of it through several distinct words (one or two shared words are
-    chance)."""
-    return coverage >= policy.strong_coverage or (
+    chance); and some passage covers `strong_passage_share` of it by itself (`passage_share`,
+    the best passage's share through specific words)."""
+    enough = coverage >= policy.strong_coverage or (
         coverage >= policy.partial_coverage and n_matched >= policy.partial_min_terms
     )
+    return enough and passage_share >= policy.strong_passage_share
 
 
 def confidences(

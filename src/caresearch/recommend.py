@@ -182,7 +182,7 @@ class Recommend:
         # The strongest evidence among the ranked cases decides whether anything matches.
         most = max(ranked, key=lambda i: coverage[i], default=None)
         strong = most is not None and is_strong_match(
-            float(coverage[most]), len(matched[most]), policy
+            float(coverage[most]), len(matched[most]), self._best_passage_share(ranked, d), policy
         )
         shown = ranked[: limit if strong else min(limit, policy.no_match_cases)]
         top_best = float(best[first]) if first is not None and best[first] > 0 else 1.0
@@ -220,6 +220,19 @@ class Recommend:
             cos = self.vectors.rows(ranges) @ semantic.encode([text])[0]
             np.maximum.at(best, owner, cos)
         return best
+
+    def _best_passage_share(self, cases: Sequence[int], d: Described) -> float:
+        """The largest share of the description's topic words (idf-weighted like coverage,
+        filler in the whole) that one passage of `cases` covers through specific words."""
+        model = self.model
+        total = sum(model.idf(t) * w for t, w in d.weights.items()) or 1.0
+        share = np.zeros(len(model.passage_ids_), dtype=np.float64)
+        for t, w in d.weights.items():
+            if t not in ADMIN_FILLER:
+                covering = model.passages_covering(t, d.expansions.get(t, ()))
+                share += covering * (model.idf(t) * w / total)
+        own = [j for i in cases for j in model.passages_of(i)]
+        return float(share[own].max()) if own else 0.0
 
     # --- per case ----------------------------------------------------------------------------
 

@@ -245,6 +245,28 @@ class TfidfModel:
             present |= both
         return present
 
+    def passages_covering(
+        self, term: str, alternatives: Sequence[tuple[str, Sequence[str]]]
+    ) -> np.ndarray:
+        """Boolean per answer passage: does it contain `term`, or every term of one of its
+        (label, terms) alternatives?"""
+        m = self.passage_bm25_
+
+        def has(t: str) -> np.ndarray:
+            out = np.zeros(m.shape[0], dtype=bool)
+            j = self.vocabulary_.get(t)
+            if j is not None:
+                out[m.indices[m.indptr[j] : m.indptr[j + 1]]] = True
+            return out
+
+        present = has(term)
+        for _label, terms in alternatives:
+            both = np.ones(m.shape[0], dtype=bool)
+            for x in terms:
+                both &= has(x)
+            present |= both
+        return present
+
     def passage_bm25(self, weights: Mapping[str, float]) -> np.ndarray:
         """Okapi BM25 of every answer passage for weighted query terms: Σ weight × BM25."""
         self.check_fitted()
