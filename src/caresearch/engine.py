@@ -35,7 +35,7 @@ from .models import (
 )
 from .query import QueryExpander
 from .recommend import Recommend
-from .searching import Filters, Searcher, case_passes, check_filters, facet_values
+from .searching import Filters, Searcher, check_filters, facet_values
 from .snapshot import CaseList, Corpus
 from .synonyms import SynonymTable
 from .tfidf import similar_cases, top_shared_terms
@@ -102,7 +102,8 @@ class Engine:
     def browse(self, filters: Mapping[str, FilterValue]) -> list[CaseInfo]:
         """The cases that pass `filters`, in corpus order."""
         chosen = self.check_filters(filters)
-        return [c for c in self.case_infos if case_passes(c, chosen)]
+        passes = self.searcher.facets.passes(chosen)
+        return [c for c, ok in zip(self.case_infos, passes, strict=True) if ok]
 
     def case(self, case_id: str) -> Case:
         i = self.corpus.position(case_id) if isinstance(case_id, str) else None
@@ -130,10 +131,9 @@ class Engine:
             raise QueryError(f"事例に「{case}」はありません。")
         wanted = self.check_filters({"theme": theme, "prefecture": prefecture})
         themes = set(wanted.pop("theme", ()))
+        passes = self.searcher.facets.passes(wanted)
         chosen = [
-            i
-            for i, c in enumerate(self.case_infos)
-            if (not case or c.id == case) and case_passes(c, wanted)
+            i for i, c in enumerate(self.case_infos) if (not case or c.id == case) and passes[i]
         ]
         return tuple(
             (c, lesson)

@@ -225,14 +225,14 @@ class Recommend:
         """The largest share of the description's topic words (idf-weighted like coverage,
         filler in the whole) that one passage of `cases` covers through specific words."""
         model = self.model
-        total = sum(model.idf(t) * w for t, w in d.weights.items()) or 1.0
+        total = model.coverage_total(d.weights)
         share = np.zeros(len(model.passage_ids_), dtype=np.float64)
         for t, w in d.weights.items():
             if t not in ADMIN_FILLER:
                 covering = model.passages_covering(t, d.expansions.get(t, ()))
                 share += covering * (model.idf(t) * w / total)
-        own = [j for i in cases for j in model.passages_of(i)]
-        return float(share[own].max()) if own else 0.0
+        own = np.isin(model.passage_case_, cases)
+        return float(share[own].max()) if own.any() else 0.0
 
     # --- per case ----------------------------------------------------------------------------
 

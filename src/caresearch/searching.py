@@ -24,7 +24,6 @@ from .models import (
     FACETS,
     SECTION_BY_KEY,
     TIER_NAMES,
-    Case,
     CaseHit,
     CaseInfo,
     Expansion,
@@ -79,16 +78,6 @@ def facet_values(infos: Sequence[CaseInfo], themes: Sequence[str]) -> dict[str, 
         elif facet.values is not None:
             out[facet.key] = frozenset(v for c in infos for v in facet.values(c))
     return out
-
-
-def case_passes(case: Case | CaseInfo, filters: Filters) -> bool:
-    """True when, for every facet filtered, the case holds one of its chosen values
-    (passage facets are not checked here)."""
-    for key, chosen in filters.items():
-        read = FACET_BY_KEY[key].values
-        if read is not None and not set(chosen) & set(read(case)):  # type: ignore[arg-type]
-            return False
-    return True
 
 
 class FacetTable:

@@ -43,6 +43,23 @@ def _bm25_matrix(counts, df: np.ndarray, n: int, k1: float, b: float):
     return m
 
 
+def _rows_with(m, column: int | None) -> np.ndarray:
+    """Boolean per row of the CSC matrix `m`: a nonzero in `column` (None: none)."""
+    out = np.zeros(m.shape[0], dtype=bool)
+    if column is not None:
+        out[m.indices[m.indptr[column] : m.indptr[column + 1]]] = True
+    return out
+
+
+def _weighted_columns(m, weights: Mapping[int, float]) -> np.ndarray:
+    """Σ weight × column of the CSC matrix `m`, reading only the weighted columns."""
+    out = np.zeros(m.shape[0], dtype=np.float32)
+    for j, w in weights.items():
+        lo, hi = m.indptr[j], m.indptr[j + 1]
+        out[m.indices[lo:hi]] += m.data[lo:hi] * np.float32(w)
+    return out
+
+
 def _append_zero_row(m):
     from scipy.sparse import csr_matrix, vstack
 
@@ -154,16 +171,6 @@ class TfidfModel:
         i = self.vocabulary_.get(term)
         return float(self.term_idf_[i]) if i is not None else self.unseen_term_idf_
 
-    def _present(self, term: str) -> np.ndarray:
-        """Boolean per case: does the case contain `term`?"""
-        j = self.vocabulary_.get(term)
-        if j is None:
-            return np.zeros(len(self.case_ids_), dtype=bool)
-        col = self.case_columns_
-        out = np.zeros(len(self.case_ids_), dtype=bool)
-        out[col.indices[col.indptr[j] : col.indptr[j + 1]]] = True
-        return out
-
     def vocab_list(self) -> list[str]:
         """Terms by column (derived once from vocabulary_, not stored twice in the pickle)."""
         cached = self.__dict__.get("_vocab_list")
@@ -223,12 +230,8 @@ class TfidfModel:
         with lower weights. Coverage is the idf-weighted share of `literal` a case contains.
         """
         q = self.query_vector(weighted)
-        m = self.case_columns_
-        cosines = np.zeros(len(self.case_ids_), dtype=np.float32)
-        for j, w in zip(q.indices, q.data, strict=True):
-            lo, hi = m.indptr[j], m.indptr[j + 1]
-            cosines[m.indices[lo:hi]] += m.data[lo:hi] * w
-        total = sum(self.idf(t) * w for t, w in literal.items()) or 1.0
+        cosines = _weighted_columns(self.case_columns_, dict(zip(q.indices, q.data, strict=True)))
+        total = self.coverage_total(literal)
         covered = np.zeros(len(self.case_ids_), dtype=np.float64)
         for t, w in literal.items():
             covered += self.covered(t, expansions.get(t, ())) * (self.idf(t) * w)
@@ -237,35 +240,28 @@ class TfidfModel:
     def covered(self, term: str, alternatives: Sequence[tuple[str, Sequence[str]]]) -> np.ndarray:
         """Boolean per case: does the case contain `term`, or every term of one of its
         (label, terms) alternatives?"""
-        present = self._present(term)
-        for _label, terms in alternatives:
-            both = np.ones(len(self.case_ids_), dtype=bool)
-            for x in terms:
-                both &= self._present(x)
-            present |= both
-        return present
+        return self._rows_covering(self.case_columns_, term, alternatives)
 
     def passages_covering(
         self, term: str, alternatives: Sequence[tuple[str, Sequence[str]]]
     ) -> np.ndarray:
-        """Boolean per answer passage: does it contain `term`, or every term of one of its
-        (label, terms) alternatives?"""
-        m = self.passage_bm25_
+        """Boolean per answer passage, as `covered` is per case."""
+        return self._rows_covering(self.passage_bm25_, term, alternatives)
 
-        def has(t: str) -> np.ndarray:
-            out = np.zeros(m.shape[0], dtype=bool)
-            j = self.vocabulary_.get(t)
-            if j is not None:
-                out[m.indices[m.indptr[j] : m.indptr[j + 1]]] = True
-            return out
-
-        present = has(term)
+    def _rows_covering(
+        self, m, term: str, alternatives: Sequence[tuple[str, Sequence[str]]]
+    ) -> np.ndarray:
+        present = _rows_with(m, self.vocabulary_.get(term))
         for _label, terms in alternatives:
             both = np.ones(m.shape[0], dtype=bool)
             for x in terms:
-                both &= has(x)
+                both &= _rows_with(m, self.vocabulary_.get(x))
             present |= both
         return present
+
+    def coverage_total(self, literal: Mapping[str, float]) -> float:
+        """The whole that coverage is a share of: the idf-weighted words of a description."""
+        return sum(self.idf(t) * w for t, w in literal.items()) or 1.0
 
     def passage_bm25(self, weights: Mapping[str, float]) -> np.ndarray:
         """Okapi BM25 of every answer passage for weighted query terms: Σ weight × BM25."""
@@ -275,12 +271,7 @@ class TfidfModel:
             j = self.vocabulary_.get(term)
             if j is not None:
                 q[j] = q.get(j, 0.0) + w
-        m = self.passage_bm25_  # by column: only the query's terms are read
-        scores = np.zeros(m.shape[0], dtype=np.float32)
-        for j, w in q.items():
-            lo, hi = m.indptr[j], m.indptr[j + 1]
-            scores[m.indices[lo:hi]] += m.data[lo:hi] * np.float32(w)
-        return scores
+        return _weighted_columns(self.passage_bm25_, q)
 
 
 def similar_cases(
