@@ -23,7 +23,7 @@ from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
 from caresearch.highlight import flatten, match_spans
-from caresearch.models import FACETS, SECTION_LABELS, CaseInfo, SearchResult
+from caresearch.models import FACETS, SECTION_LABELS, TIER_NAMES, CaseInfo, Relaxed, SearchResult
 from caresearch.searching import DOC_DECAY, FacetTable, _case_scores, _covering, word_vector
 from caresearch.synonyms import SynonymTable
 
@@ -768,11 +768,42 @@ def test_a_compound_no_case_contains_is_said_so_and_relaxed_to_its_parts(
 ) -> None:
     result = all_hits(bundled_engine, "協議体")
     assert result.fallback == "parts"
-    assert result.relaxed == (("協議体", ("協議",)),)  # 体 alone would match 自治体, 身体
-    assert all(h.tier == 3 for h in result.hits)
+    # 体 alone would match 自治体, 身体
+    assert result.relaxed == (Relaxed("協議体", "parts", ("協議",)),)
+    assert all(TIER_NAMES[h.tier] == "parts" for h in result.hits)
     for hit in (h for h in result.hits if h.matched_in == "text"):
         marked = {m for p in hit.passages for m in re.findall(r"<mark>(.*?)</mark>", p.snippet)}
         assert marked and all("協議" in m for m in marked), marked
+
+
+def test_a_word_no_case_contains_is_searched_as_what_the_table_points_it_to(
+    bundled_engine: Engine,
+) -> None:
+    # No case says 通いの場; the table points it (one way) to サロン and 居場所, which are not
+    # the same thing, so the page says what it searched instead of calling them a match.
+    result = all_hits(bundled_engine, "通いの場")
+    assert result.fallback == "related"
+    assert result.relaxed == (Relaxed("通いの場", "related", ("サロン", "居場所")),)
+    assert result.total >= 2 and all(TIER_NAMES[h.tier] == "related" for h in result.hits)
+    assert set(marked(result)) <= {"サロン", "居場所"} and marked(result)
+    assert {(e.label, e.tier) for e in result.expansions} == {
+        ("サロン", "related"),
+        ("居場所", "related"),
+    }
+    with_other = all_hits(bundled_engine, "通いの場 認知症")
+    assert with_other.fallback == "related" and with_other.total >= 1
+    assert {"サロン", "居場所"} & set(marked(with_other)) and "認知症" in marked(with_other)
+
+
+def test_a_related_word_is_one_way_and_never_searched_in_exact_mode(
+    bundled_engine: Engine,
+) -> None:
+    # サロン is in the corpus: it is searched as itself and its true synonyms, not as 通いの場
+    salon = all_hits(bundled_engine, "サロン")
+    assert salon.fallback is None and all(h.tier <= 2 for h in salon.hits)
+    assert not {e.label for e in salon.expansions} & {"通いの場", "居場所"}
+    assert bundled_engine.search("通いの場", exact=True).total == 0
+    assert bundled_engine.search('"通いの場"').total == 0
 
 
 def test_a_compound_of_one_character_parts_finds_nothing_rather_than_noise(

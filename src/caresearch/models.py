@@ -45,8 +45,12 @@ LESSON_KINDS: tuple[str, ...] = tuple(s.key for s in SECTIONS if s.role == "less
 ANSWER_WEIGHTS: dict[str, float] = {s.key: s.answer_weight for s in SECTIONS if s.answer_weight}
 AUDIENCE_LABELS = {"region": "地域", "municipality": "自治体", "starter": "はじめの一歩"}
 CONFIDENCE_LABELS = {"high": "高", "medium": "中", "low": "低"}
-# Tiers of evidence for a keyword (query.py): as typed, through the care table, by its parts.
-TIER_NAMES = {1: "typed", 2: "synonym", 3: "parts"}
+# Tiers of evidence for a keyword (query.py): as typed, through the care table, through what
+# the table points it to (one way), by its parts.
+TIER_NAMES = {1: "typed", 2: "synonym", 3: "related", 4: "parts"}
+# What a word no case contains is searched as instead, in this order (`fallback`), and how the
+# page names it: 「通いの場」を含む事例はありません。関連する語（サロン、居場所）を含む事例を…
+RELAXATIONS = {"related": "関連する語", "parts": "語の一部"}
 
 
 class Facet(NamedTuple):
@@ -294,7 +298,17 @@ class Expansion:
 
     word: str
     label: str
-    tier: str  # synonym | reading | parts
+    tier: str  # synonym | reading | related | parts
+
+
+@dataclass(frozen=True)
+class Relaxed:
+    """A query word no case contains (as typed or through a synonym), and what was searched
+    instead: the words the table points it to ('related') or its parts ('parts')."""
+
+    word: str
+    kind: str  # related | parts
+    words: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -303,12 +317,14 @@ class SearchResult:
     total: int
     hits: tuple[CaseHit, ...]
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
-    fallback: str | None = None  # what was relaxed: "parts", "or" or "parts+or"; None: nothing
+    # what was relaxed: "related", "parts" or both ("related+parts"), each possibly with "+or";
+    # "or" alone; None: nothing
+    fallback: str | None = None
     page: int = 1
     page_size: int = 10
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     expansions: tuple[Expansion, ...] = ()
-    relaxed: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word found nowhere, its parts)
+    relaxed: tuple[Relaxed, ...] = ()
     excluded: tuple[str, ...] = ()
     exact: bool = False
 

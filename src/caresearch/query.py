@@ -6,7 +6,9 @@ phrase and match only as typed. Each `QueryWord` carries its variants, each in a
 
   1 typed     the word as typed, after width and kana normalisation (ｹｱﾏﾈ, ざいたく → 在宅)
   2 synonym   the curated care table (ケアマネ ⇄ 介護支援専門員, 包括 ⇄ 地域包括支援センター)
-  3 parts     the parts of a compound, used only when the whole is found nowhere
+  3 related   what the table points the word to, one way (通いの場 → サロン, 居場所), used only
+              when the word is found nowhere as typed or through a synonym
+  4 parts     the parts of a compound, used only when the word is found nowhere and points nowhere
 
 In exact mode (and inside quotes) only tier 1 is searched. Tier names: models.TIER_NAMES. Nothing a user types can fail to
 parse; operators without a word around them are ignored.
@@ -35,7 +37,7 @@ WEIGHT_EXACT = 1.0
 WEIGHT_SYNONYM = 0.6  # curated table: close to literal, but never above it
 WEIGHT_READING = 0.6  # ざいたく → 在宅: below the literal spelling, like a synonym
 MAX_VARIANTS = 12
-TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "parts": 3}
+TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "related": 3, "parts": 4}
 _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 _KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
 IGNORED = frozenset({"AND", "ANDMAYBE"})
@@ -151,23 +153,33 @@ class QueryExpander:
                 self._groups.setdefault(key, []).extend(
                     (f, lab) for k, f, lab in members if k != key
                 )
-        # one-token everyday word -> (part-level terms, label) of the words cases use
-        self._paraphrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        # everyday or narrower word (C-level term tuple) -> (part-level terms, label) of the
+        # words cases use
+        self._paraphrases: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
         for word, targets in synonyms.paraphrases:
-            toks = analyzer.tokens(word)
-            if len(toks) == 1:
-                self._paraphrases[toks[0].text] = [
+            if toks := analyzer.tokens(word):
+                self._paraphrases[tuple(t.text for t in toks)] = [
                     (_flat(t), target) for target in targets if (t := analyzer.tokens(target))
                 ]
 
     def knows(self, term: str) -> bool:
         """True for a one-word term of the care vocabulary (見守り, デイ), whatever its POS."""
-        return (term,) in self._groups or term in self._paraphrases
+        return (term,) in self._groups or (term,) in self._paraphrases
 
     def paraphrases_of(self, term: str) -> list[tuple[tuple[str, ...], str]]:
         """What the case texts call an everyday word of a description (one way), as
         (part-level terms, label): 医者 → 医師, 物忘れ → 認知症."""
-        return self._paraphrases.get(term, [])
+        return self._paraphrases.get((term,), [])
+
+    def related(self, word: QueryWord) -> QueryWord | None:
+        """The words the table points `word` to (通いの場 → サロン, 居場所) as one word of
+        alternatives (tier 3), for a word found nowhere; None when it points nowhere."""
+        key = tuple(t.text for t in self.analyzer.tokens(word.text))
+        variants = tuple(
+            Variant(terms, WEIGHT_SYNONYM, "related", label)
+            for terms, label in self._paraphrases.get(key, [])
+        )
+        return QueryWord(word.text, variants) if variants else None
 
     def synonyms_of(self, word: str) -> list[str]:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""
@@ -204,7 +216,7 @@ class QueryExpander:
         return ParsedQuery(text, tuple(tuple(g) for g in groups), tuple(excluded), exact)
 
     def split(self, word: QueryWord) -> list[QueryWord]:
-        """The word's parts as separate words, as typed (tier 3): for a compound found
+        """The word's parts as separate words, as typed (tier 4): for a compound found
         nowhere. One-character parts (体 of 協議体) go when a longer part remains."""
         toks = self.analyzer.tokens(word.text)
         if len(toks) == 1 and toks[0].parts:  # a compound: its parts as written

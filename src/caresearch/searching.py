@@ -22,12 +22,14 @@ from .index import SearchIndex
 from .models import (
     FACET_BY_KEY,
     FACETS,
+    RELAXATIONS,
     SECTION_BY_KEY,
     TIER_NAMES,
     CaseHit,
     CaseInfo,
     Expansion,
     PassageHit,
+    Relaxed,
     SearchResult,
 )
 from .query import ParsedQuery, QueryExpander, QueryWord, Variant
@@ -220,10 +222,11 @@ class Searcher:
             groups_in_case += present
             case_tier = np.maximum(case_tier, np.where(present, tier, 0))
         matching = groups_in_case == len(groups)
-        fallback = "parts" if relaxed else None
+        kinds = [k for k in RELAXATIONS if any(r.kind == k for r in relaxed)]
+        fallback = "+".join(kinds) or None
         if not matching.any() and len(groups) > 1 and groups_in_case.any():
             matching = groups_in_case > 0
-            fallback = "parts+or" if relaxed else "or"
+            fallback = "+".join([*kinds, "or"])
         for word in parsed.excluded:  # -語 / NOT 語: cases that contain it, as typed, go
             matching[self._cases_of(word_vector(self.index, word))] = False
         if not matching.any():
@@ -235,18 +238,29 @@ class Searcher:
 
     def _relax(
         self, parsed: ParsedQuery
-    ) -> tuple[list[tuple[QueryWord, ...]], tuple[tuple[str, tuple[str, ...]], ...]]:
+    ) -> tuple[list[tuple[QueryWord, ...]], tuple[Relaxed, ...]]:
         """The query's groups, with a word that no case has (as typed or through a synonym)
-        replaced by its parts, each part a group of its own (not in exact mode or quotes)."""
+        replaced by the words the table points it to, if one of them is found, else by its
+        parts, each part a group of its own (not in exact mode or quotes)."""
         groups: list[tuple[QueryWord, ...]] = []
-        relaxed: list[tuple[str, tuple[str, ...]]] = []
+        relaxed: list[Relaxed] = []
         for group in parsed.groups:
             if len(group) == 1 and not (parsed.exact or group[0].quoted):
                 word = group[0]
                 if not word_vector(self.index, word).any():
+                    related = self.expander.related(word)
+                    if related is not None and word_vector(self.index, related).any():
+                        found = [
+                            v.label
+                            for v in related.variants
+                            if variant_vector(self.index, v) is not None
+                        ]
+                        relaxed.append(Relaxed(word.text, "related", tuple(found)))
+                        groups.append((related,))
+                        continue
                     parts = self.expander.split(word)
                     if parts:
-                        relaxed.append((word.text, tuple(p.text for p in parts)))
+                        relaxed.append(Relaxed(word.text, "parts", tuple(p.text for p in parts)))
                         groups.extend((p,) for p in parts)
                         continue
             groups.append(group)
@@ -263,7 +277,7 @@ class Searcher:
         self,
         text: str,
         r: Ranking,
-        relaxed: tuple[tuple[str, tuple[str, ...]], ...],
+        relaxed: tuple[Relaxed, ...],
         filters: Filters,
         page: int,
         page_size: int,
@@ -420,17 +434,15 @@ def _covering(docs: np.ndarray, groups: np.ndarray, limit: int) -> list[int]:
     return chosen
 
 
-def _expansions(
-    parsed: ParsedQuery, relaxed: tuple[tuple[str, tuple[str, ...]], ...]
-) -> tuple[Expansion, ...]:
+def _expansions(parsed: ParsedQuery, relaxed: tuple[Relaxed, ...]) -> tuple[Expansion, ...]:
     """What each query word was searched as besides itself, with the tier."""
     out: list[Expansion] = []
     for word in parsed.words:
         for v in word.variants:
             if v.via in ("synonym", "reading") and v.label != word.text:
                 out.append(Expansion(word.text, v.label, TIER_NAMES.get(v.tier, v.via)))
-    for word, parts in relaxed:
-        out.extend(Expansion(word, part, "parts") for part in parts)
+    for r in relaxed:
+        out.extend(Expansion(r.word, w, r.kind) for w in r.words)
     return tuple(dict.fromkeys(out))
 
 

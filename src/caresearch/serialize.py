@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from .models import (
+    RELAXATIONS,
     TIER_NAMES,
     Case,
     CaseHit,
@@ -112,7 +113,7 @@ def search_result(r: SearchResult) -> dict[str, Any]:
         "facets": r.facets,
         "exact": r.exact,
         "expansions": expansions(r),
-        "relaxed": [{"word": w, "parts": list(parts)} for w, parts in r.relaxed],
+        "relaxed": [{"word": x.word, x.kind: list(x.words)} for x in r.relaxed],
         "excluded": list(r.excluded),
         "notice": search_notice(r),
     }
@@ -132,11 +133,11 @@ def search_notice(r: SearchResult) -> str | None:
     notes = []
     if not r.total:
         return None
-    for word, parts in r.relaxed:
-        if parts:
-            notes.append(
-                f"「{word}」を含む事例はありません。語の一部（{'、'.join(parts)}）を含む事例を表示しています。"
-            )
+    for x in r.relaxed:
+        instead = RELAXATIONS[x.kind]
+        notes.append(
+            f"「{x.word}」を含む事例はありません。{instead}（{'、'.join(x.words)}）を含む事例を表示しています。"
+        )
     if r.fallback and r.fallback.endswith("or"):
         notes.append("すべての語を含む事例がないため、いずれかの語を含む事例を表示しています。")
     return "".join(notes) or None
