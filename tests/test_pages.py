@@ -174,6 +174,18 @@ def test_search_groups_hits_by_case_with_marks_and_labels(client, bundled_engine
     assert f"{result.total}件" in html
 
 
+def test_search_says_where_a_hit_matched_outside_its_passages(client):
+    # 服薬: 鶴岡市 has it only in a form's labels; with 連携 its passages show only 連携
+    alone = parse_notes(client.get("/search?q=服薬").get_data(as_text=True))
+    assert "図表中の語句に一致" in alone
+    both = parse_notes(client.get("/search?q=服薬 連携").get_data(as_text=True))
+    assert both == ["「服薬」は図表中の語句にのみ一致"]
+
+
+def parse_notes(html: str) -> list[str]:
+    return re.findall(r'<p class="matched-note">(.*?)</p>', html)
+
+
 def test_search_snippets_are_the_only_unescaped_markup(tiny_client):
     html = tiny_client.get("/search?q=サロン").get_data(as_text=True)
     assert "<mark>" in html

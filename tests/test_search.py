@@ -19,6 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from caresearch import serialize
 from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
@@ -378,7 +379,16 @@ def test_or_fallback_ranks_cases_with_more_words_first(tiny_engine: Engine) -> N
 
 # --- result shape --------------------------------------------------------------------------------
 
-QUERIES = ["認知症", "連携", "ケアマネ", "ざいたく", "住民 ボランティア", "医療介護連携", "見守り"]
+QUERIES = [
+    "認知症",
+    "連携",
+    "ケアマネ",
+    "ざいたく",
+    "住民 ボランティア",
+    "医療介護連携",
+    "見守り",
+    "買い物 支援",
+]
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -393,7 +403,7 @@ def test_results_are_grouped_by_case_with_their_best_passages(
     assert keys == sorted(keys)
     limit = bundled_engine.settings.passages_per_case
     for hit in result.hits:
-        if hit.matched_in != "text":  # matched only in the title, keywords or figure text
+        if hit.matched_in != "text" and not hit.elsewhere:  # only in title/keywords/figures
             assert hit.passages == ()
             continue
         assert 1 <= len(hit.passages) <= limit
@@ -858,6 +868,23 @@ def test_a_hit_found_only_in_figure_text_says_so_and_comes_last(bundled_engine: 
     assert kinds[0] == "text" and "figure" in kinds
     assert kinds == sorted(kinds, key=lambda k: k != "text")
     assert all(h.passages == () for h in result.hits if h.matched_in == "figure")
+
+
+def test_a_word_that_only_a_form_holds_is_named_and_ranks_below_text_matches(
+    bundled_engine: Engine,
+) -> None:
+    # 鶴岡市 has 買い物 only in a discharge form's labels; its passages show only 支援
+    hits = all_hits(bundled_engine, "買い物 支援").hits
+    tsuruoka = next(h for h in hits if h.case.id == "tsuruoka")
+    assert tsuruoka.elsewhere == ("買い物",) and tsuruoka.matched_in == "figure"
+    assert tsuruoka.passages and all("<mark>" in p.snippet for p in tsuruoka.passages)
+    assert serialize.matched_note(tsuruoka) == "「買い物」は図表中の語句にのみ一致"
+    # 服薬 連携: 鶴岡市 scores highest (連携 everywhere) but holds 服薬 only in the form, so the
+    # cases whose text has both words come first
+    ranked = all_hits(bundled_engine, "服薬 連携").hits
+    assert [h.matched_in for h in ranked] == ["text", "text", "figure"]
+    assert ranked[-1].case.id == "tsuruoka" and ranked[-1].elsewhere == ("服薬",)
+    assert ranked[-1].score > ranked[0].score
 
 
 def test_a_hit_through_a_theme_tag_says_it_matched_in_title_or_keywords(

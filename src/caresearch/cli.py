@@ -19,7 +19,6 @@ from .errors import CaresearchError, CorpusError, QueryError
 from .models import CONFIDENCE_LABELS, FACETS, LESSON_KINDS, SECTION_LABELS
 
 EXIT_USAGE = 2
-MATCHED_IN = {"title": "タイトル・キーワードに一致", "figure": "図表中の語句に一致"}
 # waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
 # above the app's own 64 KB limit, so a 1 MB post still gets the app's 413 page or JSON.
 SERVER_OPTIONS: dict[str, Any] = {"max_request_body_size": 2 * 1024 * 1024, "ident": "caresearch"}
@@ -148,8 +147,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 f"\n{n}. {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]",
                 file=out,
             )
-            if hit["matched_in"] != "text":
-                print(f"   （{MATCHED_IN[hit['matched_in']]}）", file=out)
+            if hit["matched_note"]:
+                print(f"   （{hit['matched_note']}）", file=out)
             for p in hit["passages"]:
                 label = SECTION_LABELS.get(p["section"], p["section"])
                 print(f"   - ({label}) {_strip_marks(p['snippet'])}", file=out)

@@ -290,19 +290,18 @@ class Searcher:
         if r.fallback and r.fallback.endswith("or"):
             case_scores *= r.groups_in_case[ranked_cases] / n_groups
         # Evidence first: every word as typed, then through synonyms, then by its parts; a
-        # case that matched only in its title, keywords or figure text comes after the cases
-        # whose text matched; then the score.
-        in_text = np.zeros(len(corpus.cases), dtype=bool)
-        in_text[corpus.doc_case[passage_docs]] = True
+        # case where a word matched only in its title, keywords or figure text comes after the
+        # cases whose text has every word; then the score.
+        outside = self._outside_text(docs, r.doc_groups, n_groups)
         rank = np.lexsort(
-            (ranked_cases, -case_scores, ~in_text[ranked_cases], r.case_tier[ranked_cases])
+            (ranked_cases, -case_scores, outside[ranked_cases] != 0, r.case_tier[ranked_cases])
         )
         ranked_cases, case_scores = ranked_cases[rank], case_scores[rank]
         facets = self._facets(r.doc_scores, r.matching, filters, ranked_cases, passage_docs)
         start = (page - 1) * page_size
         words = r.parsed.words + tuple(w for g in r.groups for w in g if w not in r.parsed.words)
         hits = [
-            self._case_hit(int(i), float(score), passage_docs, r, words)
+            self._case_hit(int(i), float(score), passage_docs, r, words, int(outside[i]))
             for i, score in zip(
                 ranked_cases[start : start + page_size],
                 case_scores[start : start + page_size],
@@ -323,6 +322,22 @@ class Searcher:
             excluded=tuple(w.text for w in r.parsed.excluded),
             exact=r.parsed.exact,
         )
+
+    def _outside_text(self, docs: np.ndarray, doc_groups: np.ndarray, n_groups: int) -> np.ndarray:
+        """Per case, the groups of words (bit g: group g) that its scored documents matched
+        only outside its passages: in its title, keywords or figure text."""
+        corpus, n_cases = self.corpus, len(self.corpus.cases)
+        in_passage = corpus.doc_section[docs] != 0
+        if n_groups == 1:  # one group: outside text exactly when no passage matched
+            text = np.zeros(n_cases, dtype=bool)
+            text[corpus.doc_case[docs[in_passage]]] = True
+            return (~text).astype(np.uint64)
+        anywhere = np.zeros(n_cases, dtype=np.uint64)
+        np.bitwise_or.at(anywhere, corpus.doc_case[docs], doc_groups[docs])
+        text = np.zeros(n_cases, dtype=np.uint64)
+        passages = docs[in_passage]
+        np.bitwise_or.at(text, corpus.doc_case[passages], doc_groups[passages])
+        return anywhere & ~text
 
     def _filtered_docs(
         self, doc_scores: np.ndarray, matching: np.ndarray, filters: Filters
@@ -378,8 +393,10 @@ class Searcher:
         passage_docs: np.ndarray,
         r: Ranking,
         words: tuple[QueryWord, ...],
+        outside: int,
     ) -> CaseHit:
-        """A case with the passages where the query matched; when none did, what did."""
+        """A case with the passages where the query matched, and where the words that no
+        passage holds matched instead (its title and keywords, or figure text)."""
         corpus, limit = self.corpus, self.settings.passages_per_case
         mine = passage_docs[corpus.doc_case[passage_docs] == i]
         mine = mine[np.argsort(-r.doc_scores[mine], kind="stable")]
@@ -389,10 +406,14 @@ class Searcher:
             if (p := corpus.passage(corpus.doc_ids[d])) is not None
         ]
         case = corpus.case(i)
-        matched_in = "text"
-        if not shown:  # the case document matched: its title and keywords, or figure text
+        matched_in, elsewhere = "text", ()
+        if outside or not shown:  # the case document matched: its title, keywords or figures
+            groups = [g for k, g in enumerate(r.groups) if outside >> min(k, 63) & 1]
+            elsewhere = tuple(w.text for g in groups for w in g) if shown else ()
             doc = corpus.doc_number(case.id, i)
-            in_title = doc is not None and self.highlighter.in_title(doc, words)
+            in_title = doc is not None and self.highlighter.in_title(
+                doc, [w for g in groups for w in g] or words
+            )
             matched_in = "title" if in_title else "figure"
         return CaseHit(
             case=case,
@@ -403,6 +424,7 @@ class Searcher:
             ),
             tier=int(r.case_tier[i]) or 1,
             matched_in=matched_in,
+            elsewhere=elsewhere,
         )
 
 

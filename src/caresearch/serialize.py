@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from .models import (
+    MATCHED_IN_LABELS,
     RELAXATIONS,
     TIER_NAMES,
     Case,
@@ -97,8 +98,21 @@ def case_hit(hit: CaseHit) -> dict[str, Any]:
         "score": hit.score,
         "tier": TIER_NAMES[hit.tier],
         "matched_in": hit.matched_in,
+        "elsewhere": list(hit.elsewhere),
+        "matched_note": matched_note(hit),
         "passages": [passage_dict(ph.passage, ph.snippet) for ph in hit.passages],
     }
+
+
+def matched_note(hit: CaseHit) -> str | None:
+    """Where a hit matched when not every word is in a shown passage: 「図表中の語句に一致」,
+    or 「「買い物」は図表中の語句にのみ一致」 when passages show the other words."""
+    if hit.matched_in == "text":
+        return None
+    where = MATCHED_IN_LABELS[hit.matched_in]
+    if hit.elsewhere:
+        return f"{'、'.join(f'「{w}」' for w in hit.elsewhere)}は{where}にのみ一致"
+    return f"{where}に一致"
 
 
 def search_result(r: SearchResult) -> dict[str, Any]:

@@ -194,6 +194,7 @@ def _hits(result: SearchResult) -> list[dict[str, Any]]:
         {
             "case": hit.case,
             "url": _case_url(hit.case.id),
+            "matched_note": serialize.matched_note(hit),
             "passages": [
                 {
                     "id": ph.passage.id,
