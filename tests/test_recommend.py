@@ -104,6 +104,22 @@ def test_shortage_phrasing_finds_the_case_about_shortage(bundled_engine):
     assert any(m.case_term in ("医師", "不足") for m in rec.cases[0].matched_terms)
 
 
+@pytest.mark.parametrize(
+    ("text", "written", "case_words"),
+    [
+        # 通い / の / 場 and 顔 / 見知り are several words; the table points each whole one way
+        ("住民主体の通いの場を町内に増やしたい。", "通いの場", {"サロン", "居場所"}),
+        ("一人暮らしの方と近所の顔見知りの関係が薄れてきた。", "顔見知り", {"見守り"}),
+    ],
+)
+def test_an_everyday_phrase_of_several_words_points_to_the_cases_words(
+    bundled_engine, text, written, case_words
+):
+    rec = bundled_engine.recommend(text)
+    pairs = {(m.query_term, m.case_term) for c in rec.cases for m in c.matched_terms}
+    assert {w for q, w in pairs if q == written} & case_words, pairs
+
+
 def test_matched_terms_explain_synonym_matches(bundled_engine):
     rec = bundled_engine.recommend("ケアマネと病院の看護師の連携がうまくいかない")
     top = rec.cases[0]

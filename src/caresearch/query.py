@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .analysis import (
@@ -156,11 +156,15 @@ class QueryExpander:
         # everyday or narrower word (C-level term tuple) -> (part-level terms, label) of the
         # words cases use
         self._paraphrases: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
+        self._phrases: dict[tuple[str, ...], str] = {}  # a key of several words -> as written
         for word, targets in synonyms.paraphrases:
             if toks := analyzer.tokens(word):
-                self._paraphrases[tuple(t.text for t in toks)] = [
+                key = tuple(t.text for t in toks)
+                self._paraphrases[key] = [
                     (_flat(t), target) for target in targets if (t := analyzer.tokens(target))
                 ]
+                if len(key) > 1:
+                    self._phrases[key] = word
 
     def knows(self, term: str) -> bool:
         """True for a one-word term of the care vocabulary (見守り, デイ), whatever its POS."""
@@ -170,6 +174,19 @@ class QueryExpander:
         """What the case texts call an everyday word of a description (one way), as
         (part-level terms, label): 医者 → 医師, 物忘れ → 認知症."""
         return self._paraphrases.get((term,), [])
+
+    def phrases_in(
+        self, tokens: Sequence[Token]
+    ) -> list[tuple[str, tuple[str, ...], list[tuple[tuple[str, ...], str]]]]:
+        """The paraphrase keys of several words found in a description's tokens (顔見知り =
+        顔 + 見知り, 通いの場 = 通い + 場), as (the key as written, its words, what it points to)."""
+        texts = [t.text for t in tokens]
+        out = []
+        for key, word in self._phrases.items():
+            n = len(key)
+            found = sum(tuple(texts[i : i + n]) == key for i in range(len(texts) - n + 1))
+            out.extend([(word, key, self._paraphrases[key])] * found)
+        return out
 
     def related(self, word: QueryWord) -> QueryWord | None:
         """The words the table points `word` to (通いの場 → サロン, 居場所) as one word of

@@ -108,6 +108,17 @@ class Recommend:
         policy, model = self.policy, self.model
         surfaces = {t.text: t.surface for t in reversed(tokens)}
         literal = Counter(literal)
+        # A paraphrase key of several words (顔見知り → 見守り, 通いの場 → サロン) stands for its
+        # words: one topic word that the words it points to cover.
+        pointed: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for surface, key, targets in self.expander.phrases_in(tokens):
+            for part in key:
+                if literal[part] > 0:
+                    literal[part] -= 1
+            literal[surface] += 1
+            surfaces[surface] = surface
+            pointed[surface] = targets
+        literal = +literal
         if ABSENCE.search(text):
             for term in ABSENCE_TERMS:
                 literal[term] += 0
@@ -124,7 +135,10 @@ class Recommend:
                 for v in (word.variants if word else ())
                 if v.via not in ("exact", "parts")
             ]
-            alts += [(label, terms) for terms, label in self.expander.paraphrases_of(term)]
+            alts += [
+                (label, terms)
+                for terms, label in pointed.get(term) or self.expander.paraphrases_of(term)
+            ]
             if alts:
                 expansions[term] = tuple(dict.fromkeys(alts))
             variants = tuple(word.variants if word else ()) + tuple(
