@@ -18,12 +18,14 @@ class Section(NamedTuple):
     """A kind of passage. `role`: 'lesson' (key points and suggestions, listed on the lessons
     page and in handouts), 'answer' (concrete text that can answer a problem), 'context'
     (read on the case page, searchable, never offered as an answer). `answer_weight` scales
-    a passage's relevance when answers are chosen (0 for context)."""
+    a passage's relevance when answers are chosen (0 for context); `shown_weight` scales its
+    score when a search hit chooses which passages to show (not the case's rank)."""
 
     key: str
     label: str
     role: str
     answer_weight: float
+    shown_weight: float = 1.0
 
 
 # Every section, in the order a case page shows them. Adding a kind of passage is one row here.
@@ -33,7 +35,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("recommendation", "推薦メッセージ", "context", 0.0),
     Section("summary", "取り組み内容（概要）", "context", 0.0),
     Section("content", "取り組み内容", "answer", 1.0),
-    Section("history", "取り組みの経緯", "context", 0.0),
+    # The 経緯 timeline lines name many things once each and rarely answer a search: shown only
+    # when clearly better (0.6: the middle of the range 0.4–0.8 that gave the same figures on
+    # the tuning half, docs/search.md).
+    Section("history", "取り組みの経緯", "context", 0.0, shown_weight=0.6),
     Section("change", "地域に見られた変化", "answer", 1.0),
     Section("story", "取り組みが生かされた個別支援", "answer", 1.0),
     Section("key_point", "この事例のポイント", "lesson", 1.05),

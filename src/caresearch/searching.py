@@ -190,6 +190,14 @@ class Searcher:
         self.highlighter = highlighter
         self.settings = settings
         self.facets = FacetTable(corpus.infos)
+        # per section code: how much a passage's score counts when choosing what a hit shows
+        self.shown_weight = np.array(
+            [
+                SECTION_BY_KEY[k].shown_weight if k in SECTION_BY_KEY else 1.0
+                for k in corpus.sections
+            ],
+            dtype=np.float32,
+        )
 
     def search(
         self, text: str, filters: Filters, page: int, page_size: int, exact: bool = False
@@ -399,7 +407,8 @@ class Searcher:
         passage holds matched instead (its title and keywords, or figure text)."""
         corpus, limit = self.corpus, self.settings.passages_per_case
         mine = passage_docs[corpus.doc_case[passage_docs] == i]
-        mine = mine[np.argsort(-r.doc_scores[mine], kind="stable")]
+        weighted = r.doc_scores[mine] * self.shown_weight[corpus.doc_section[mine]]
+        mine = mine[np.argsort(-weighted, kind="stable")]
         shown = [
             (float(r.doc_scores[d]), d, p)
             for d in _covering(mine, r.doc_groups, limit)
