@@ -51,9 +51,12 @@ def test_search_fallback_is_reported(client):
 def test_a_related_word_searched_instead_is_reported(client):
     data = client.get("/api/search?q=通いの場").get_json()
     assert data["fallback"] == "related"
-    assert data["relaxed"] == [{"word": "通いの場", "related": ["サロン", "居場所"]}]
+    assert data["relaxed"] == [
+        {"word": "通いの場", "related": ["サロン", "高齢者サロン", "居場所"]}
+    ]
     assert data["notice"] == (
-        "「通いの場」を含む事例はありません。関連する語（サロン、居場所）を含む事例を表示しています。"
+        "「通いの場」を含む事例はありません。"
+        "関連する語（サロン、高齢者サロン、居場所）を含む事例を表示しています。"
     )
     assert {h["tier"] for h in data["hits"]} == {"related"}
 

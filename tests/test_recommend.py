@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from whoosh_counts import term_counts
 
+from caresearch.config import Settings
+from caresearch.engine import Engine
 from caresearch.errors import QueryError, QueryTooLarge
 from caresearch.tfidf import ANSWER_SECTIONS, TfidfModel
 
@@ -120,6 +122,24 @@ def test_an_everyday_phrase_of_several_words_points_to_the_cases_words(
     assert {w for q, w in pairs if q == written} & case_words, pairs
 
 
+def test_a_phrase_the_table_points_elsewhere_still_matches_itself(tiny_corpus, tmp_path):
+    # 訪問診療 (訪問 + 診療) points to 在宅医療, but a case that says 訪問診療 covers it as itself
+    gamma = tiny_corpus / "cases" / "gamma.yaml"
+    text = gamma.read_text(encoding="utf-8")
+    gamma.write_text(
+        text.replace("参加が増えた", "参加が増え、医師の訪問診療も始まった"), encoding="utf-8"
+    )
+    settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
+    Engine.build(settings)
+    engine = Engine.open(settings)
+    try:
+        rec = engine.recommend("訪問診療をしてくれる医師が足りない。")
+        found = {c.case.id: {m.query_term: m.case_term for m in c.matched_terms} for c in rec.cases}
+        assert found["gamma"].get("訪問診療") == "訪問診療", found
+    finally:
+        engine.close()
+
+
 def test_matched_terms_explain_synonym_matches(bundled_engine):
     rec = bundled_engine.recommend("ケアマネと病院の看護師の連携がうまくいかない")
     top = rec.cases[0]
@@ -174,8 +194,6 @@ def test_similar_cases_give_reasons(bundled_engine):
 
 
 def test_the_embedding_can_be_switched_off_for_large_corpora(tmp_path, tiny_corpus):
-    from caresearch.config import Settings
-    from caresearch.engine import Engine
 
     on = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
     off = Settings.from_env({"CARESEARCH_EMBEDDING": "0"}, corpus_dir=tiny_corpus,
@@ -221,9 +239,6 @@ def test_a_rebuild_encodes_only_the_passages_that_changed(tmp_path, tiny_corpus)
     """The vector cache: after one answer passage is edited, the rebuild encodes that passage
     alone, and every other passage keeps the very vector it had."""
     import json
-
-    from caresearch.config import Settings
-    from caresearch.engine import Engine
 
     settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
 

@@ -184,7 +184,8 @@ class Engine:
         """Other spellings of the words in `text`, for help on zero hits."""
         out: list[str] = []
         for word in text.split():
-            out.extend(s for s in self.expander.synonyms_of(word) if s not in out)
+            alternatives = self.expander.synonyms_of(word) + self.expander.related_labels(word)
+            out.extend(s for s in alternatives if s not in out)
         return tuple(out[:10])
 
     def recommend(self, text: str, *, limit: int = 5) -> Recommendation:

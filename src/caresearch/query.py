@@ -47,7 +47,7 @@ IGNORED = frozenset({"AND", "ANDMAYBE"})
 class Variant:
     terms: tuple[str, ...]  # index terms at consecutive positions (mode A parts)
     weight: float
-    via: str  # exact | phrase (a compound's parts, adjacent) | reading | synonym | parts
+    via: str  # exact | phrase (a compound's parts, adjacent) | reading | synonym | related | parts
     label: str  # the spelling shown to users, e.g. 介護支援専門員
 
     @property
@@ -156,7 +156,9 @@ class QueryExpander:
         # everyday or narrower word (C-level term tuple) -> (part-level terms, label) of the
         # words cases use
         self._paraphrases: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
-        self._phrases: dict[tuple[str, ...], str] = {}  # a key of several words -> as written
+        # a key of several words -> (it as written, (its own part-level terms, it) first, then
+        # what it points to): in a description it stands for its words as one topic word
+        self._phrases: dict[tuple[str, ...], tuple[str, list[tuple[tuple[str, ...], str]]]] = {}
         for word, targets in synonyms.paraphrases:
             if toks := analyzer.tokens(word):
                 key = tuple(t.text for t in toks)
@@ -164,7 +166,7 @@ class QueryExpander:
                     (_flat(t), target) for target in targets if (t := analyzer.tokens(target))
                 ]
                 if len(key) > 1:
-                    self._phrases[key] = word
+                    self._phrases[key] = (word, [(_flat(toks), word), *self._paraphrases[key]])
 
     def knows(self, term: str) -> bool:
         """True for a one-word term of the care vocabulary (見守り, デイ), whatever its POS."""
@@ -179,24 +181,37 @@ class QueryExpander:
         self, tokens: Sequence[Token]
     ) -> list[tuple[str, tuple[str, ...], list[tuple[tuple[str, ...], str]]]]:
         """The paraphrase keys of several words found in a description's tokens (顔見知り =
-        顔 + 見知り, 通いの場 = 通い + 場), as (the key as written, its words, what it points to)."""
+        顔 + 見知り, 訪問診療 = 訪問 + 診療), as (the key as written, its words, its alternatives:
+        its own words as a phrase, then what it points to)."""
         texts = [t.text for t in tokens]
         out = []
-        for key, word in self._phrases.items():
+        for key, (word, alternatives) in self._phrases.items():
             n = len(key)
             found = sum(tuple(texts[i : i + n]) == key for i in range(len(texts) - n + 1))
-            out.extend([(word, key, self._paraphrases[key])] * found)
+            out.extend([(word, key, alternatives)] * found)
         return out
 
     def related(self, word: QueryWord) -> QueryWord | None:
-        """The words the table points `word` to (通いの場 → サロン, 居場所) as one word of
-        alternatives (tier 3), for a word found nowhere; None when it points nowhere."""
+        """The words the table points `word` to, with their synonyms (通いの場 → サロン,
+        居場所, たまり場, ふれあいサロン…) as one word of alternatives (tier 3), for a word found
+        nowhere; None when it points nowhere."""
         key = tuple(t.text for t in self.analyzer.tokens(word.text))
+        found: dict[tuple[str, ...], str] = {}
+        for terms, label in self._paraphrases.get(key, []):
+            found.setdefault(terms, label)
+            target = tuple(t.text for t in self.analyzer.tokens(label))
+            for synonym_terms, synonym in self._groups.get(target, []):
+                found.setdefault(synonym_terms, synonym)
         variants = tuple(
             Variant(terms, WEIGHT_SYNONYM, "related", label)
-            for terms, label in self._paraphrases.get(key, [])
+            for terms, label in list(found.items())[:MAX_VARIANTS]
         )
         return QueryWord(word.text, variants) if variants else None
+
+    def related_labels(self, word: str) -> list[str]:
+        """What the table points `word` to, one way (for 'did you mean' help)."""
+        key = tuple(t.text for t in self.analyzer.tokens(word))
+        return [label for _terms, label in self._paraphrases.get(key, [])]
 
     def synonyms_of(self, word: str) -> list[str]:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""

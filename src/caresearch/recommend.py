@@ -130,14 +130,16 @@ class Recommend:
         words: list[QueryWord] = []
         for term in literal:
             word = self.expander.word(surfaces[term])
-            alts = [
+            # a phrase key's own words first (a case that says 訪問診療 covers it as itself)
+            alts = [(label, terms) for terms, label in pointed.get(term, [])[:1]]
+            alts += [
                 (v.label, v.terms)
                 for v in (word.variants if word else ())
                 if v.via not in ("exact", "parts")
             ]
             alts += [
                 (label, terms)
-                for terms, label in pointed.get(term) or self.expander.paraphrases_of(term)
+                for terms, label in pointed.get(term, [])[1:] or self.expander.paraphrases_of(term)
             ]
             if alts:
                 expansions[term] = tuple(dict.fromkeys(alts))

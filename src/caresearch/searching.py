@@ -4,7 +4,7 @@ Words are ANDed at the level of the case (a case matches when every word occurs 
 it, not necessarily in one passage); when no case has them all, the search falls back to OR
 and says so. Filters and facet counts work on the cases' `CaseInfo`, read through the facet
 table in models.py. What a query word means (its variants, their weights, the fallback to
-a compound's parts) is decided here; the index only scores terms and phrases.
+related words or a compound's parts) is decided here; the index only scores terms and phrases.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from .snapshot import Corpus
 DOC_DECAY = (1.0, 0.5, 0.25, 0.125)
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 NO_TIER = 99  # a case where a group of words does not occur
+MAX_GROUPS = 64  # groups of words a query may have: each is one bit of a document's uint64
+MAX_PARTS = 8  # a word of more parts is not relaxed to them (a run of text, not a compound)
 
 
 Filters = dict[str, tuple[str, ...]]  # facet key -> chosen values (OR within, AND across)
@@ -207,6 +209,8 @@ class Searcher:
         check_limit("limit", page_size)
         parsed = self.expander.parse(text, max_chars=self.settings.max_query_chars, exact=exact)
         groups, relaxed = self._relax(parsed)
+        if len(groups) > MAX_GROUPS:
+            raise QueryError(f"検索語が多すぎます（語の一部を含めて{MAX_GROUPS}語まで）。")
         n_cases = len(self.corpus.cases)
         # Per group (words joined by OR): summed scores, and per case the earliest tier at
         # which one of its words occurs anywhere in the case (NO_TIER: not at all).
@@ -225,7 +229,7 @@ class Searcher:
                     tier[cases] = np.minimum(tier[cases], t)
                 doc_scores += vector
                 in_group |= vector > 0
-            doc_groups[in_group] |= np.uint64(1 << min(g, 63))
+            doc_groups[in_group] |= np.uint64(1 << g)
             present = tier < NO_TIER
             groups_in_case += present
             case_tier = np.maximum(case_tier, np.where(present, tier, 0))
@@ -267,7 +271,7 @@ class Searcher:
                         groups.append((related,))
                         continue
                     parts = self.expander.split(word)
-                    if parts:
+                    if 0 < len(parts) <= MAX_PARTS:
                         relaxed.append(Relaxed(word.text, "parts", tuple(p.text for p in parts)))
                         groups.extend((p,) for p in parts)
                         continue
@@ -297,12 +301,19 @@ class Searcher:
         )
         if r.fallback and r.fallback.endswith("or"):
             case_scores *= r.groups_in_case[ranked_cases] / n_groups
-        # Evidence first: every word as typed, then through synonyms, then by its parts; a
-        # case where a word matched only in its title, keywords or figure text comes after the
-        # cases whose text has every word; then the score.
+        # Evidence first: every word as typed, then through synonyms, then through related
+        # words, then by its parts; (when no case has every word) more of the words; a case
+        # where a word matched only in its title, keywords or figure text after the cases
+        # whose text has all of them; then the score.
         outside = self._outside_text(docs, r.doc_groups, n_groups)
         rank = np.lexsort(
-            (ranked_cases, -case_scores, outside[ranked_cases] != 0, r.case_tier[ranked_cases])
+            (
+                ranked_cases,
+                -case_scores,
+                outside[ranked_cases] != 0,
+                -r.groups_in_case[ranked_cases],
+                r.case_tier[ranked_cases],
+            )
         )
         ranked_cases, case_scores = ranked_cases[rank], case_scores[rank]
         facets = self._facets(r.doc_scores, r.matching, filters, ranked_cases, passage_docs)
@@ -336,7 +347,7 @@ class Searcher:
         only outside its passages: in its title, keywords or figure text."""
         corpus, n_cases = self.corpus, len(self.corpus.cases)
         in_passage = corpus.doc_section[docs] != 0
-        if n_groups == 1:  # one group: outside text exactly when no passage matched
+        if n_groups == 1:  # the same result without the bitwise pass: no passage matched
             text = np.zeros(n_cases, dtype=bool)
             text[corpus.doc_case[docs[in_passage]]] = True
             return (~text).astype(np.uint64)
@@ -417,8 +428,8 @@ class Searcher:
         case = corpus.case(i)
         matched_in, elsewhere = "text", ()
         if outside or not shown:  # the case document matched: its title, keywords or figures
-            groups = [g for k, g in enumerate(r.groups) if outside >> min(k, 63) & 1]
-            elsewhere = tuple(w.text for g in groups for w in g) if shown else ()
+            groups = [g for k, g in enumerate(r.groups) if (outside >> k) & 1]
+            elsewhere = tuple(dict.fromkeys(_named(w) for g in groups for w in g)) if shown else ()
             doc = corpus.doc_number(case.id, i)
             in_title = doc is not None and self.highlighter.in_title(
                 doc, [w for g in groups for w in g] or words
@@ -448,6 +459,13 @@ class Ranking(NamedTuple):
     case_tier: np.ndarray  # per case: the latest tier it needed
     groups_in_case: np.ndarray
     fallback: str | None
+
+
+def _named(word: QueryWord) -> str:
+    """A query word as a hit names it: 通いの場の関連語 when related words stood in for it."""
+    if word.variants and all(v.via == "related" for v in word.variants):
+        return f"{word.text}の関連語"
+    return word.text
 
 
 def _covering(docs: np.ndarray, groups: np.ndarray, limit: int) -> list[int]:
