@@ -410,7 +410,7 @@ def test_or_fallback_ranks_more_words_first_even_when_one_is_only_in_a_figure(
     result = all_hits(bundled_engine, "服薬 連携 ジェットコースター")
     assert result.fallback is not None and result.fallback.endswith("or")
     assert set(ids(result)[:3]) == {"yokohama", "naraha", "tsuruoka"} and result.total > 3
-    assert ids(result)[2] == "tsuruoka" and result.hits[2].elsewhere == ("服薬",)
+    assert ids(result)[2] == "tsuruoka" and result.hits[2].elsewhere == (("服薬", "figure"),)
 
 
 def test_a_query_of_more_words_than_can_be_told_apart_is_refused(
@@ -922,14 +922,14 @@ def test_a_word_that_only_a_form_holds_is_named_and_ranks_below_text_matches(
     # 鶴岡市 has 買い物 only in a discharge form's labels; its passages show only 支援
     hits = all_hits(bundled_engine, "買い物 支援").hits
     tsuruoka = next(h for h in hits if h.case.id == "tsuruoka")
-    assert tsuruoka.elsewhere == ("買い物",) and tsuruoka.matched_in == "figure"
+    assert tsuruoka.elsewhere == (("買い物", "figure"),) and tsuruoka.matched_in == "figure"
     assert tsuruoka.passages and all("<mark>" in p.snippet for p in tsuruoka.passages)
     assert serialize.matched_note(tsuruoka) == "「買い物」は図表中の語句にのみ一致"
     # 服薬 連携: 鶴岡市 scores highest (連携 everywhere) but holds 服薬 only in the form, so the
     # cases whose text has both words come first
     ranked = all_hits(bundled_engine, "服薬 連携").hits
     assert [h.matched_in for h in ranked] == ["text", "text", "figure"]
-    assert ranked[-1].case.id == "tsuruoka" and ranked[-1].elsewhere == ("服薬",)
+    assert ranked[-1].case.id == "tsuruoka" and ranked[-1].elsewhere == (("服薬", "figure"),)
     assert ranked[-1].score > ranked[0].score
 
 
@@ -943,6 +943,24 @@ def test_a_timeline_line_is_shown_after_passages_that_say_what_was_done(
     assert sections[0] == "key_point" and "history" in sections
     history = next(p for p in hit.passages if p.passage.section == "history")
     assert history.score > hit.passages[0].score
+
+
+def test_each_word_outside_the_passages_is_named_with_its_own_place(
+    bundled_engine: Engine,
+) -> None:
+    # 長寿介護課 is only in 鶴岡市's contact line: not a figure
+    (hit,) = all_hits(bundled_engine, "長寿介護課").hits
+    assert hit.matched_in == "details" and hit.passages == ()
+    assert serialize.matched_note(hit) == "実施主体・連絡先に一致"
+    # 鶴岡市 has ICT in its text and 服薬 only in a form; 横浜市 has 服薬 in its text and ICT
+    # only as a theme tag; nobody has the third word, and only words a case holds are named
+    hits = {h.case.id: h for h in all_hits(bundled_engine, "服薬 ICT ジェットコースター").hits}
+    assert hits["tsuruoka"].elsewhere == (("服薬", "figure"),)
+    assert hits["yokohama"].elsewhere == (("ICT", "title"),)
+    both = dataclasses.replace(hits["tsuruoka"], elsewhere=(("服薬", "figure"), ("ICT", "title")))
+    assert serialize.matched_note(both) == (
+        "「ICT」はタイトル・キーワード、「服薬」は図表中の語句にのみ一致"
+    )
 
 
 def test_a_hit_through_a_theme_tag_says_it_matched_in_title_or_keywords(

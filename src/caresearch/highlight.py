@@ -21,6 +21,8 @@ from .query import QueryWord
 SNIPPET_CHARS = 160
 PASSAGE_FIELDS = ("lesson", "body")  # where a passage document's text is indexed
 TITLE_FIELDS = ("title", "keywords")  # of a case document: what "matched in the title" means
+# Where in a case document a word can match, in the order a hit names them (models.MATCHED_IN_LABELS)
+CASE_PLACES = (("title", TITLE_FIELDS), ("details", ("body",)), ("figure", ("diagram",)))
 Span = tuple[int, int]
 
 
@@ -87,9 +89,14 @@ class Highlighter:
         spans = [(s + 1, e + 1) for s, e in found["heading"]]  # after 【
         return snippet(f"【{passage.heading}】{passage.text}", spans, width)
 
-    def in_title(self, doc: int, words: Sequence[QueryWord]) -> bool:
-        """Whether a case document matched in its title or keywords (not figure text)."""
-        return bool(self.spans(doc, words, TITLE_FIELDS))
+    def place(self, doc: int, words: Sequence[QueryWord]) -> str | None:
+        """Where a case document matched `words`: 'title' (title or keywords), 'details'
+        (implementing bodies, contact) or 'figure' (figure text); None where it did not."""
+        found = self.spans(doc, words, [f for _place, fields in CASE_PLACES for f in fields])
+        for place, fields in CASE_PLACES:
+            if any(f in found for f in fields):
+                return place
+        return None
 
 
 def _merge(spans: list[Span]) -> list[Span]:

@@ -57,7 +57,11 @@ TIER_NAMES = {1: "typed", 2: "synonym", 3: "related", 4: "parts"}
 # page names it: 「通いの場」を含む事例はありません。関連する語（サロン、居場所）を含む事例を…
 RELAXATIONS = {"related": "関連する語", "parts": "語の一部"}
 # Where a hit matched outside its passages (CaseHit.matched_in), as the page says it.
-MATCHED_IN_LABELS = {"title": "タイトル・キーワード", "figure": "図表中の語句"}
+MATCHED_IN_LABELS = {
+    "title": "タイトル・キーワード",
+    "details": "実施主体・連絡先",
+    "figure": "図表中の語句",
+}
 
 
 class Facet(NamedTuple):
@@ -296,11 +300,12 @@ class CaseHit:
     score: float
     passages: tuple[PassageHit, ...]
     tier: int = 1  # the latest tier of evidence it needed: models.TIER_NAMES
-    # where it matched: text (every word in a passage) | title (title or keywords) | figure
-    # (figure or form text); when passages are shown too, `elsewhere` names the words that only
-    # the title or the figures hold (買い物支援 → 買い物 only in a form's labels)
+    # where it matched: text (every word in a passage) | title (title or keywords) | details
+    # (implementing bodies, contact) | figure (figure or form text), the first of these that
+    # holds a word no passage holds; `elsewhere` names such words with their place when
+    # passages are shown too (買い物支援 → (買い物, figure): only in a form's labels)
     matched_in: str = "text"
-    elsewhere: tuple[str, ...] = ()
+    elsewhere: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .index import SearchIndex
 from .models import (
     FACET_BY_KEY,
     FACETS,
+    MATCHED_IN_LABELS,
     RELAXATIONS,
     SECTION_BY_KEY,
     TIER_NAMES,
@@ -427,14 +428,17 @@ class Searcher:
         ]
         case = corpus.case(i)
         matched_in, elsewhere = "text", ()
-        if outside or not shown:  # the case document matched: its title, keywords or figures
-            groups = [g for k, g in enumerate(r.groups) if (outside >> k) & 1]
-            elsewhere = tuple(dict.fromkeys(_named(w) for g in groups for w in g)) if shown else ()
+        if outside or not shown:  # the case document matched: its title, bodies or figures
             doc = corpus.doc_number(case.id, i)
-            in_title = doc is not None and self.highlighter.in_title(
-                doc, [w for g in groups for w in g] or words
-            )
-            matched_in = "title" if in_title else "figure"
+            groups = [g for k, g in enumerate(r.groups) if (outside >> k) & 1]
+            places = {
+                _named(w): place
+                for w in [w for g in groups for w in g] or words
+                if doc is not None and (place := self.highlighter.place(doc, [w]))
+            }
+            order = list(MATCHED_IN_LABELS)
+            matched_in = min(places.values(), key=order.index, default="figure")
+            elsewhere = tuple(places.items()) if shown else ()
         return CaseHit(
             case=case,
             score=round(score, 4),

@@ -98,7 +98,7 @@ def case_hit(hit: CaseHit) -> dict[str, Any]:
         "score": hit.score,
         "tier": TIER_NAMES[hit.tier],
         "matched_in": hit.matched_in,
-        "elsewhere": list(hit.elsewhere),
+        "elsewhere": [{"word": w, "in": place} for w, place in hit.elsewhere],
         "matched_note": matched_note(hit),
         "passages": [passage_dict(ph.passage, ph.snippet) for ph in hit.passages],
     }
@@ -106,13 +106,21 @@ def case_hit(hit: CaseHit) -> dict[str, Any]:
 
 def matched_note(hit: CaseHit) -> str | None:
     """Where a hit matched when not every word is in a shown passage: 「図表中の語句に一致」,
-    or 「「買い物」は図表中の語句にのみ一致」 when passages show the other words."""
+    or, when passages show the other words, 「「買い物」は図表中の語句にのみ一致」 (each place
+    with its words: 「「服薬」は図表中の語句、「ICT」はタイトル・キーワードにのみ一致」)."""
     if hit.matched_in == "text":
         return None
-    where = MATCHED_IN_LABELS[hit.matched_in]
-    if hit.elsewhere:
-        return f"{'、'.join(f'「{w}」' for w in hit.elsewhere)}は{where}にのみ一致"
-    return f"{where}に一致"
+    if not hit.elsewhere:
+        return f"{MATCHED_IN_LABELS[hit.matched_in]}に一致"
+    by_place: dict[str, list[str]] = {}
+    for word, place in hit.elsewhere:
+        by_place.setdefault(place, []).append(f"「{word}」")
+    parts = [
+        f"{'、'.join(words)}は{MATCHED_IN_LABELS[place]}"
+        for place in MATCHED_IN_LABELS
+        if (words := by_place.get(place))
+    ]
+    return f"{'、'.join(parts)}にのみ一致"
 
 
 def search_result(r: SearchResult) -> dict[str, Any]:
