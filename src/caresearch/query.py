@@ -159,14 +159,24 @@ class QueryExpander:
         # a key of several words -> (it as written, (its own part-level terms, it) first, then
         # what it points to): in a description it stands for its words as one topic word
         self._phrases: dict[tuple[str, ...], tuple[str, list[tuple[tuple[str, ...], str]]]] = {}
+        # the same key -> what keyword search tries for it when it is found nowhere: the words
+        # it points to and their synonyms, as (part-level terms, label)
+        self._related: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
         for word, targets in synonyms.paraphrases:
             if toks := analyzer.tokens(word):
                 key = tuple(t.text for t in toks)
-                self._paraphrases[key] = [
-                    (_flat(t), target) for target in targets if (t := analyzer.tokens(target))
-                ]
+                pointed: list[tuple[tuple[str, ...], str]] = []
+                related: dict[tuple[str, ...], str] = {}
+                for target in targets:
+                    if t := analyzer.tokens(target):
+                        pointed.append((_flat(t), target))
+                        related.setdefault(_flat(t), target)
+                        for terms, synonym in self._groups.get(tuple(x.text for x in t), []):
+                            related.setdefault(terms, synonym)
+                self._paraphrases[key] = pointed
+                self._related[key] = [(terms, label) for terms, label in related.items()]
                 if len(key) > 1:
-                    self._phrases[key] = (word, [(_flat(toks), word), *self._paraphrases[key]])
+                    self._phrases[key] = (word, [(_flat(toks), word), *pointed])
 
     def knows(self, term: str) -> bool:
         """True for a one-word term of the care vocabulary (見守り, デイ), whatever its POS."""
@@ -195,28 +205,23 @@ class QueryExpander:
         """The words the table points `word` to, with their synonyms (通いの場 → サロン,
         居場所, たまり場, ふれあいサロン…) as one word of alternatives (tier 3), for a word found
         nowhere; None when it points nowhere."""
-        key = tuple(t.text for t in self.analyzer.tokens(word.text))
-        found: dict[tuple[str, ...], str] = {}
-        for terms, label in self._paraphrases.get(key, []):
-            found.setdefault(terms, label)
-            target = tuple(t.text for t in self.analyzer.tokens(label))
-            for synonym_terms, synonym in self._groups.get(target, []):
-                found.setdefault(synonym_terms, synonym)
         variants = tuple(
             Variant(terms, WEIGHT_SYNONYM, "related", label)
-            for terms, label in list(found.items())[:MAX_VARIANTS]
+            for terms, label in self._related.get(self._key(word.text), [])[:MAX_VARIANTS]
         )
         return QueryWord(word.text, variants) if variants else None
 
     def related_labels(self, word: str) -> list[str]:
         """What the table points `word` to, one way (for 'did you mean' help)."""
-        key = tuple(t.text for t in self.analyzer.tokens(word))
-        return [label for _terms, label in self._paraphrases.get(key, [])]
+        return [label for _terms, label in self._paraphrases.get(self._key(word), [])]
 
     def synonyms_of(self, word: str) -> list[str]:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""
-        key = tuple(t.text for t in self.analyzer.tokens(word))
-        return [label for _terms, label in self._groups.get(key, [])]
+        return [label for _terms, label in self._groups.get(self._key(word), [])]
+
+    def _key(self, text: str) -> tuple[str, ...]:
+        """The table's key of a word: its analysed terms, as the tables are keyed."""
+        return tuple(t.text for t in self.analyzer.tokens(text))
 
     def parse(self, text: str, *, max_chars: int = 200, exact: bool = False) -> ParsedQuery:
         """The groups of query words of `text`; in exact mode only as-typed variants."""

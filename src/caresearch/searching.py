@@ -262,12 +262,12 @@ class Searcher:
                 word = group[0]
                 if not word_vector(self.index, word).any():
                     related = self.expander.related(word)
-                    if related is not None and word_vector(self.index, related).any():
-                        found = [
-                            v.label
-                            for v in related.variants
-                            if variant_vector(self.index, v) is not None
-                        ]
+                    found = [
+                        v.label
+                        for v in (related.variants if related else ())
+                        if variant_vector(self.index, v) is not None
+                    ]
+                    if related is not None and found:
                         relaxed.append(Relaxed(word.text, "related", tuple(found)))
                         groups.append((related,))
                         continue
