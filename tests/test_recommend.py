@@ -122,6 +122,23 @@ def test_an_everyday_phrase_of_several_words_points_to_the_cases_words(
     assert {w for q, w in pairs if q == written} & case_words, pairs
 
 
+@pytest.mark.parametrize(
+    ("text", "written", "case_words"),
+    [
+        # inflected: shown as the table writes the word, not as the cut stem 歩き回っ / 泊まれ
+        ("夜中に外を歩き回ってしまう母のことで困っている。", "歩き回る", {"徘徊"}),
+        ("退院してもしばらく泊まれる場所が町にない。", "泊まる", {"宿泊", "ショートステイ"}),
+        ("介護の会社が新しいサービスを始めてくれない。", "会社", {"事業者", "事業所"}),
+    ],
+)
+def test_everyday_words_and_verbs_point_to_the_cases_words(
+    bundled_engine, text, written, case_words
+):
+    rec = bundled_engine.recommend(text)
+    pairs = {(m.query_term, m.case_term) for c in rec.cases for m in c.matched_terms}
+    assert {w for q, w in pairs if q == written} & case_words, pairs
+
+
 def test_a_phrase_the_table_points_elsewhere_still_matches_itself(tiny_corpus, tmp_path):
     # 訪問診療 (訪問 + 診療) points to 在宅医療, but a case that says 訪問診療 covers it as itself
     gamma = tiny_corpus / "cases" / "gamma.yaml"

@@ -44,6 +44,7 @@ ABSENCE = re.compile(
 )
 ABSENCE_TERMS = ("不足",)
 TOPIC_POS = frozenset({"名詞", "形状詞"})
+INFLECTED_POS = frozenset({"動詞", "形容詞", "助動詞"})  # written as a cut stem (泊まれ, 弱っ)
 MIN_REASON_IDF = 2.5  # a word in more than about a fifth of all passages explains nothing
 LEVELS = ("low", "medium", "high")
 

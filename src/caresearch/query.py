@@ -141,6 +141,8 @@ class QueryExpander:
         self.analyzer = analyzer
         self._parts_analyzer = dataclasses.replace(analyzer, mode="A", split_parts=False)
         self.readings = dict(readings or {})
+        # a one-word term of the table -> as the table writes it (閉じ籠もる → 閉じこもる)
+        self._written: dict[str, str] = {}
         # key (C-level term tuple) -> list of (part-level terms, label) of its group
         self._groups: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
         for group in synonyms.groups:
@@ -149,7 +151,9 @@ class QueryExpander:
                 toks = analyzer.tokens(term)
                 if toks:
                     members.append((tuple(t.text for t in toks), _flat(toks), term))
-            for key, _flat_terms, _label in members:
+            for key, _flat_terms, label in members:
+                if len(key) == 1:
+                    self._written.setdefault(key[0], label)
                 self._groups.setdefault(key, []).extend(
                     (f, lab) for k, f, lab in members if k != key
                 )
@@ -165,6 +169,8 @@ class QueryExpander:
         for word, targets in synonyms.paraphrases:
             if toks := analyzer.tokens(word):
                 key = tuple(t.text for t in toks)
+                if len(key) == 1:
+                    self._written.setdefault(key[0], word)
                 pointed: list[tuple[tuple[str, ...], str]] = []
                 related: dict[tuple[str, ...], str] = {}
                 for target in targets:
@@ -177,6 +183,10 @@ class QueryExpander:
                 self._related[key] = [(terms, label) for terms, label in related.items()]
                 if len(key) > 1:
                     self._phrases[key] = (word, [(_flat(toks), word), *pointed])
+
+    def written(self, term: str) -> str:
+        """A one-word term as the table writes it (見守る, 泊まる), else the term itself."""
+        return self._written.get(term, term)
 
     def knows(self, term: str) -> bool:
         """True for a one-word term of the care vocabulary (見守り, デイ), whatever its POS."""

@@ -40,6 +40,7 @@ from .policy import (
     ABSENCE_TERMS,
     ADMIN_FILLER,
     GENERIC_NOUNS,
+    INFLECTED_POS,
     RecommendPolicy,
     choose_passages,
     confidences,
@@ -106,7 +107,12 @@ class Recommend:
 
     def describe(self, text: str, tokens: list[Token], literal: Counter) -> Described:
         policy, model = self.policy, self.model
-        surfaces = {t.text: t.surface for t in reversed(tokens)}
+        # an inflected word is shown in the table's spelling or its dictionary form (泊まれ →
+        # 泊まる), never as the cut stem the text has
+        surfaces = {
+            t.text: self.expander.written(t.text) if t.pos[0] in INFLECTED_POS else t.surface
+            for t in reversed(tokens)
+        }
         literal = Counter(literal)
         # A paraphrase key of several words (顔見知り → 見守り, 通いの場 → サロン) stands for its
         # words: one topic word that the words it points to cover.
