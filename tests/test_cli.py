@@ -153,6 +153,13 @@ def test_search_text_output(index_dir: Path) -> None:
     assert any(label in out for label in SECTION_LABELS.values())
 
 
+def test_recommend_text_output_says_what_to_add_when_no_case_matches(index_dir: Path) -> None:
+    code, out = cli(index_dir, "recommend", "近所の人の愚痴を聞く寄り合いの仕組みを検討したい")
+    assert code == 0
+    assert "この課題に合う事例は見つかりませんでした。" in out and "具体的な内容" in out
+    assert "参考として近い事例" not in out  # nothing below it to refer to
+
+
 def test_search_text_output_says_when_it_fell_back(index_dir: Path) -> None:
     data = search_json(index_dir, "仮設住宅 回想法")
     assert data["fallback"] == "or"

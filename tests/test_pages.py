@@ -349,6 +349,16 @@ def test_recommend_no_strong_match_says_so(client, bundled_engine):
         assert f'href="/cases/{cr.case.id}"' in html
 
 
+def test_a_description_no_case_matches_says_what_to_add(client, bundled_engine):
+    text = "近所の人の愚痴を聞く寄り合いの仕組みを検討したい"
+    assert not bundled_engine.recommend(text).cases
+    html = client.get("/recommend", query_string={"text": text}).get_data(as_text=True)
+    assert "この課題に合う事例は見つかりませんでした。" in html
+    assert "具体的な内容" in html
+    assert NO_STRONG not in html  # not "the cases below are only for reference" over no cases
+    assert 'class="card rec"' not in html
+
+
 def test_recommend_items_can_go_to_the_handout(client):
     html = client.get("/recommend", query_string={"text": PROBLEM}).get_data(as_text=True)
     assert 'action="/handout"' in html

@@ -50,6 +50,11 @@ LESSON_KINDS: tuple[str, ...] = tuple(s.key for s in SECTIONS if s.role == "less
 ANSWER_WEIGHTS: dict[str, float] = {s.key: s.answer_weight for s in SECTIONS if s.answer_weight}
 AUDIENCE_LABELS = {"region": "地域", "municipality": "自治体", "starter": "はじめの一歩"}
 CONFIDENCE_LABELS = {"high": "高", "medium": "中", "low": "低"}
+# A description whose specific words no case has (only 相談, 連携, 仕組み… or 近所 → 住民)
+NO_CASE_FOR_DESCRIPTION = (
+    "この課題に合う事例は見つかりませんでした。相談・連携・仕組みのような一般的な語のほかに、"
+    "具体的な内容（対象の人、サービス、困りごとなど）を書き足すと探しやすくなります。"
+)
 # Tiers of evidence for a keyword (query.py): as typed, through the care table, through what
 # the table points it to (one way), by its parts.
 TIER_NAMES = {1: "typed", 2: "synonym", 3: "related", 4: "parts"}

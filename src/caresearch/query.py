@@ -192,6 +192,15 @@ class QueryExpander:
         """True for a one-word term of the care vocabulary (見守り, デイ), whatever its POS."""
         return (term,) in self._groups or (term,) in self._paraphrases
 
+    def pointing_only_to(self, words: frozenset[str]) -> frozenset[str]:
+        """The one-word paraphrase keys whose every target is one of `words` (近所 → 住民,
+        地域 when `words` are the administrative filler words)."""
+        return frozenset(
+            key[0]
+            for key, targets in self._paraphrases.items()
+            if len(key) == 1 and targets and all(label in words for _terms, label in targets)
+        )
+
     def paraphrases_of(self, term: str) -> list[tuple[tuple[str, ...], str]]:
         """What the case texts call an everyday word of a description (one way), as
         (part-level terms, label): 医者 → 医師, 物忘れ → 認知症."""

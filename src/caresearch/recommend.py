@@ -87,6 +87,8 @@ class Recommend:
         self.expander = expander
         self.highlighter = highlighter
         self.policy = policy or RecommendPolicy()
+        # filler: the administrative words, and everyday words that only point to them
+        self.filler = ADMIN_FILLER | expander.pointing_only_to(ADMIN_FILLER)
         self.answer_weight = np.array(
             [ANSWER_WEIGHTS[s] for s in model.passage_section_], dtype=np.float32
         )
@@ -161,12 +163,12 @@ class Recommend:
             for _label, terms in alts:
                 for alt in terms:
                     tfidf[alt] += policy.synonym_weight * weights[term]
-        specific = [t for t in literal if t not in ADMIN_FILLER]
+        specific = [t for t in literal if t not in self.filler]
         main = tuple(sorted(specific, key=lambda t: -model.idf(t))[: policy.main_terms])
         return Described(weights, expansions, tfidf, surfaces, tuple(words), main)
 
     def specificity(self, term: str) -> float:
-        return self.policy.filler_weight if term in ADMIN_FILLER else 1.0
+        return self.policy.filler_weight if term in self.filler else 1.0
 
     def passage_scores(self, d: Described) -> np.ndarray:
         """Every answer passage's BM25 for the weighted words, times its section's weight."""
@@ -250,7 +252,7 @@ class Recommend:
         total = model.coverage_total(d.weights)
         share = np.zeros(len(model.passage_ids_), dtype=np.float64)
         for t, w in d.weights.items():
-            if t not in ADMIN_FILLER:
+            if t not in self.filler:
                 covering = model.passages_covering(t, d.expansions.get(t, ()))
                 share += covering * (model.idf(t) * w / total)
         own = np.isin(model.passage_case_, cases)
@@ -272,7 +274,7 @@ class Recommend:
         terms it covers (itself or a synonym), rarest first."""
         model = self.model
         specific = sorted(
-            (t for t in d.weights if t not in ADMIN_FILLER), key=lambda t: -model.idf(t)
+            (t for t in d.weights if t not in self.filler), key=lambda t: -model.idf(t)
         )
         has = {t: model.covered(t, d.expansions.get(t, ())) for t in specific}
         found = {i: tuple(t for t in specific if has[t][i]) for i in cases}

@@ -37,6 +37,7 @@ from ..models import (
     FACET_BY_KEY,
     FACETS,
     FILTER_KEYS,
+    NO_CASE_FOR_DESCRIPTION,
     SECTION_LABELS,
     Case,
     Lesson,
@@ -391,7 +392,14 @@ def recommend():
         for cr in rec.cases
     ]
     share_url = url_for("pages.recommend", text=rec.query) if len(rec.query) <= 500 else None
-    return render_template("recommend.html", rec=rec, cases=cases, share_url=share_url, **context)
+    return render_template(
+        "recommend.html",
+        rec=rec,
+        cases=cases,
+        share_url=share_url,
+        no_case=NO_CASE_FOR_DESCRIPTION,
+        **context,
+    )
 
 
 @bp.get("/cases/<case_id>")
