@@ -317,7 +317,11 @@ class QueryExpander:
                     left = "".join(t.surface for t in toks[:i])
                     right = "".join(t.surface for t in toks[i + 1 :])
                     for terms, label in self._groups.get((tok.text,), []):
-                        # shown as what is searched: the whole word with the part replaced
+                        # shown as what is searched: the whole word with the part replaced;
+                        # not by a longer form of the part (虐待 → 高齢者虐待 would search
+                        # 高齢者高齢者虐待防止, フレイル → フレイル高齢者 オーラルフレイル高齢者)
+                        if tok.surface in label:
+                            continue
                         add(before + terms + after, WEIGHT_SYNONYM, "synonym", left + label + right)
         # A word in kana (ざいたく, ﾆﾝﾁｼｮｳ, けあまね) is also looked up by reading in the corpus's
         # vocabulary, and in katakana (ケアマネ, with its synonyms). A lone kana (の, を) is a
