@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from caresearch.analysis import Analyzer, fold, surface_analyzer
+from caresearch.analysis import Analyzer, fold, sentences, surface_analyzer
 from caresearch.corpus import load_corpus
 from caresearch.synonyms import DEFAULT_PATH, SynonymTable
 
@@ -273,3 +273,19 @@ def test_broken_synonym_table_is_a_corpus_error(tmp_path: Path) -> None:
         path.write_text(text, encoding="utf-8")
         with pytest.raises(CorpusError):
             SynonymTable.load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "医者が足りない。夜は誰も来てくれない！どうすれば？",
+            ["医者が足りない。", "夜は誰も来てくれない！", "どうすれば？"],
+        ),
+        ("一行目\n二行目。三文目", ["一行目", "二行目。", "三文目"]),
+        ("区切りのない一文", ["区切りのない一文"]),
+        ("。。！ \n", []),  # marks alone are no sentence
+    ],
+)
+def test_a_description_splits_into_its_sentences(text, expected):
+    assert sentences(text) == expected

@@ -190,6 +190,17 @@ def has_invalid_chars(text: str) -> bool:
     return bool(_CONTROL.search(text.replace("\n", "").replace("\t", "").replace("\r", "")))
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` (ended by 。．！？!? or a line break), without empty ones."""
+    out, start = [], 0
+    for i, ch in enumerate(text):
+        if ch in SENTENCE_ENDS:
+            out.append(text[start : i + 1])
+            start = i + 1
+    out.append(text[start:])
+    return [s.strip() for s in out if s.strip(" 　\n\t。．！？!?")]
+
+
 def _chunks(text: str) -> Iterator[tuple[int, str]]:
     """Split long text at sentence or line ends into pieces Sudachi accepts, with their offsets."""
     start = 0

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import semantic
-from .analysis import Token
+from .analysis import Token, sentences
 from .highlight import Highlighter, snippet
 from .index import SearchIndex
 from .models import (
@@ -234,16 +234,22 @@ class Recommend:
         )
 
     def _semantic_best(self, text: str, candidates: np.ndarray) -> np.ndarray:
-        """Per candidate case, the cosine of its best passage to the description. Only the
-        candidates' passage vectors are read (a few MB even at 10,000 cases)."""
+        """Per candidate case, how close its passages come to the description: the mean of its
+        best passage cosine to the whole description and, over the description's sentences,
+        of each sentence's best cosine (a problem told in several sentences has one that
+        says it best; the whole text alone dilutes it). Only the candidates' passage vectors
+        are read (a few MB even at 10,000 cases)."""
         start = self.model.passage_start_
         ranges = [(int(start[i]), int(start[i + 1])) for i in candidates]
         owner = np.repeat(np.arange(len(candidates)), [b - a for a, b in ranges])
-        best = np.full(len(candidates), -1.0, dtype=np.float32)
+        parts = sentences(text)
+        queries = semantic.encode([text, *parts] if len(parts) > 1 else [text])
+        best = np.full((len(candidates), len(queries)), -1.0, dtype=np.float32)
         if len(owner):
-            cos = self.vectors.rows(ranges) @ semantic.encode([text])[0]
-            np.maximum.at(best, owner, cos)
-        return best
+            np.maximum.at(best, owner, self.vectors.rows(ranges) @ queries.T)
+        if len(queries) == 1:
+            return best[:, 0]
+        return (best[:, 0] + best[:, 1:].mean(axis=1)) / 2
 
     def _best_passage_share(self, cases: Sequence[int], d: Described) -> float:
         """The largest share of the description's topic words (idf-weighted like coverage,
