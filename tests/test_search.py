@@ -319,7 +319,13 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
 
 @pytest.mark.parametrize(
     ("query", "written"),
-    [("ケアマネ", "介護支援専門員"), ("社協", "社会福祉協議会"), ("包括", "地域包括支援センター")],
+    [
+        ("ケアマネ", "介護支援専門員"),
+        ("社協", "社会福祉協議会"),
+        ("包括", "地域包括支援センター"),
+        ("ファミサポ", "ファミリーサポート"),
+        ("認デイ", "認知症対応型通所介護"),
+    ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
     bundled_engine: Engine, query: str, written: str
