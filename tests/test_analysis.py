@@ -285,6 +285,9 @@ def test_broken_synonym_table_is_a_corpus_error(tmp_path: Path) -> None:
         ("一行目\n二行目。三文目", ["一行目", "二行目。", "三文目"]),
         ("区切りのない一文", ["区切りのない一文"]),
         ("。。！ \n", []),  # marks alone are no sentence
+        ("一文目。\r\n二文目。", ["一文目。", "二文目。"]),  # a browser's line ends
+        ("1．5倍になった．次の文", ["1．5倍になった．", "次の文"]),  # ． ends one, not 1．5
+        ("同じ文。同じ文。違う文", ["同じ文。", "違う文"]),  # each once
     ],
 )
 def test_a_description_splits_into_its_sentences(text, expected):

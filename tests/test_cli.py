@@ -158,6 +158,10 @@ def test_recommend_text_output_says_what_to_add_when_no_case_matches(index_dir: 
     assert code == 0
     assert "この課題に合う事例は見つかりませんでした。" in out and "具体的な内容" in out
     assert "参考として近い事例" not in out  # nothing below it to refer to
+    code, out = cli(index_dir, "recommend", "--json", "宇宙船の修理をしたい")
+    data = json.loads(out)
+    assert code == 0 and data["cases"] == []
+    assert "宇宙船" in data["notice"] and "一般的な語" not in data["notice"]
 
 
 def test_search_text_output_says_when_it_fell_back(index_dir: Path) -> None:

@@ -357,6 +357,27 @@ def test_a_description_no_case_matches_says_what_to_add(client, bundled_engine):
     assert "具体的な内容" in html
     assert NO_STRONG not in html  # not "the cases below are only for reference" over no cases
     assert 'class="card rec"' not in html
+    assert 'action="/handout"' not in html  # nothing to put in a handout
+
+
+def test_a_description_whose_specific_words_no_case_has_names_them(client, bundled_engine):
+    text = "宇宙船の修理をしたい"
+    rec = bundled_engine.recommend(text)
+    assert not rec.cases and rec.specific_words
+    html = client.get("/recommend", query_string={"text": text}).get_data(as_text=True)
+    assert "この課題の具体的な語（" in html and "宇宙船" in html
+    assert "一般的な語のほかに" not in html  # the user did write something specific
+
+
+def test_recommend_shows_an_arrow_only_for_a_different_word(client, bundled_engine):
+    # 見守って is 見守る, the same word as the case's 見守り: no 「見守り → 見守る」
+    text = "一人暮らしの方を近所で見守ってほしい"
+    rec = bundled_engine.recommend(text)
+    exact = [m for c in rec.cases for m in c.matched_terms if m.via == "exact"]
+    assert any(m.query_term != m.case_term for m in exact), "the test needs such a pair"
+    html = client.get("/recommend", query_string={"text": text}).get_data(as_text=True)
+    for m in exact:
+        assert f"{m.query_term} → {m.case_term}" not in html
 
 
 def test_recommend_items_can_go_to_the_handout(client):

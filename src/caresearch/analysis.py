@@ -190,15 +190,19 @@ def has_invalid_chars(text: str) -> bool:
     return bool(_CONTROL.search(text.replace("\n", "").replace("\t", "").replace("\r", "")))
 
 
+# A sentence ends at 。！？!? or a line break, or at ． not followed by a digit (1．5倍 is a number).
+_SENTENCE_END = re.compile(r"(?<=[。！？!?\n\r])|(?<=．)(?![0-9０-９])")
+
+
 def sentences(text: str) -> list[str]:
-    """The sentences of `text` (ended by 。．！？!? or a line break), without empty ones."""
-    out, start = [], 0
-    for i, ch in enumerate(text):
-        if ch in SENTENCE_ENDS:
-            out.append(text[start : i + 1])
-            start = i + 1
-    out.append(text[start:])
-    return [s.strip() for s in out if s.strip(" 　\n\t。．！？!?")]
+    """The distinct sentences of `text`, in order; pieces without a letter or digit (「」。, …)
+    are none."""
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip()
+        if piece and any(ch.isalnum() for ch in piece) and piece not in out:
+            out.append(piece)
+    return out
 
 
 def _chunks(text: str) -> Iterator[tuple[int, str]]:

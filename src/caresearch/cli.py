@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from . import serialize
 from .config import LIMITS, SETTINGS, Settings
 from .errors import CaresearchError, CorpusError, QueryError
-from .models import CONFIDENCE_LABELS, FACETS, LESSON_KINDS, NO_CASE_FOR_DESCRIPTION, SECTION_LABELS
+from .models import CONFIDENCE_LABELS, FACETS, LESSON_KINDS, SECTION_LABELS
 
 EXIT_USAGE = 2
 # waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
@@ -171,8 +171,8 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return serialize.recommendation(engine.recommend(text, limit=args.limit))
 
     def render(data: dict) -> None:
-        if not data["cases"]:
-            print(NO_CASE_FOR_DESCRIPTION, file=out)
+        if data["notice"]:
+            print(data["notice"], file=out)
         elif data["no_strong_match"]:
             print(
                 "この課題に強く合う事例は見つかりませんでした（参考として近い事例を表示します）。",

@@ -50,10 +50,15 @@ LESSON_KINDS: tuple[str, ...] = tuple(s.key for s in SECTIONS if s.role == "less
 ANSWER_WEIGHTS: dict[str, float] = {s.key: s.answer_weight for s in SECTIONS if s.answer_weight}
 AUDIENCE_LABELS = {"region": "地域", "municipality": "自治体", "starter": "はじめの一歩"}
 CONFIDENCE_LABELS = {"high": "高", "medium": "中", "low": "低"}
-# A description whose specific words no case has (only 相談, 連携, 仕組み… or 近所 → 住民)
-NO_CASE_FOR_DESCRIPTION = (
+# What the page says when no case is offered for a description: it had only general words
+# (相談, 連携, 仕組み… or 近所 → 住民), or no case has any of its specific words.
+NO_CASE_ONLY_GENERAL = (
     "この課題に合う事例は見つかりませんでした。相談・連携・仕組みのような一般的な語のほかに、"
     "具体的な内容（対象の人、サービス、困りごとなど）を書き足すと探しやすくなります。"
+)
+NO_CASE_FOR_WORDS = (
+    "この課題の具体的な語（{words}）を含む事例は見つかりませんでした。"
+    "別の言い方でもお試しください。"
 )
 # Tiers of evidence for a keyword (query.py): as typed, through the care table, through what
 # the table points it to (one way), by its parts.
@@ -352,7 +357,7 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class MatchedTerm:
-    query_term: str  # as the user wrote it
+    query_term: str  # as the user wrote it (an inflected word as the table spells it)
     case_term: str  # the word in the case that it matched
     via: str = "exact"  # exact | synonym | reading
 
@@ -386,6 +391,7 @@ class Recommendation:
     cases: tuple[CaseRecommendation, ...]
     lessons: tuple[ScoredLesson, ...]
     coverage: float = 0.0
+    specific_words: tuple[str, ...] = ()  # the description's main specific words, as written
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ class RecommendPolicy:
     matched_terms: int = 12  # matched words listed per case
     main_terms: int = 5  # specific words the reason line counts
     excerpt_chars: int = 120
+    max_sentences: int = 8  # a description's sentences the embedding reads one by one
 
 
 def is_strong_match(

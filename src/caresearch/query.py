@@ -96,6 +96,12 @@ def _flat(tokens: list[Token]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _holds(terms: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    """True when `part` occurs in `terms` as a run of whole terms."""
+    n = len(part)
+    return any(terms[i : i + n] == part for i in range(len(terms) - n + 1))
+
+
 def split_query(text: str) -> list[Term]:
     """The pieces of a query: quoted phrases whole, the rest split on spaces and `|`, with
     `OR`, `NOT` and a leading `-` (or －) read as operators."""
@@ -185,7 +191,8 @@ class QueryExpander:
                     self._phrases[key] = (word, [(_flat(toks), word), *pointed])
 
     def written(self, term: str) -> str:
-        """A one-word term as the table writes it (見守る, 泊まる), else the term itself."""
+        """A one-word term as the table first writes it (泊まる → 泊まる; 見守る → 見守り, the
+        first of its group), else the term itself."""
         return self._written.get(term, term)
 
     def knows(self, term: str) -> bool:
@@ -316,11 +323,13 @@ class QueryExpander:
                     before, after = _flat(toks[:i]), _flat(toks[i + 1 :])
                     left = "".join(t.surface for t in toks[:i])
                     right = "".join(t.surface for t in toks[i + 1 :])
+                    own = _flat([tok])
                     for terms, label in self._groups.get((tok.text,), []):
                         # shown as what is searched: the whole word with the part replaced;
-                        # not by a longer form of the part (虐待 → 高齢者虐待 would search
-                        # 高齢者高齢者虐待防止, フレイル → フレイル高齢者 オーラルフレイル高齢者)
-                        if tok.surface in label:
+                        # not by a longer form that holds the part's own terms (虐待 →
+                        # 高齢者虐待 would search 高齢者高齢者虐待防止); リハ → リハビリテーション
+                        # (another term) stays
+                        if _holds(terms, own):
                             continue
                         add(before + terms + after, WEIGHT_SYNONYM, "synonym", left + label + right)
         # A word in kana (ざいたく, ﾆﾝﾁｼｮｳ, けあまね) is also looked up by reading in the corpus's

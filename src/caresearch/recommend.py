@@ -231,6 +231,7 @@ class Recommend:
             cases=out_cases,
             lessons=self._overall(shown, levels, passages, coverage, d),
             coverage=round(float(coverage[most]), 3) if most is not None else 0.0,
+            specific_words=tuple(d.surfaces[t] for t in d.main),
         )
 
     def _semantic_best(self, text: str, candidates: np.ndarray) -> np.ndarray:
@@ -242,7 +243,7 @@ class Recommend:
         start = self.model.passage_start_
         ranges = [(int(start[i]), int(start[i + 1])) for i in candidates]
         owner = np.repeat(np.arange(len(candidates)), [b - a for a, b in ranges])
-        parts = sentences(text)
+        parts = sentences(text)[: self.policy.max_sentences]
         queries = semantic.encode([text, *parts] if len(parts) > 1 else [text])
         best = np.full((len(candidates), len(queries)), -1.0, dtype=np.float32)
         if len(owner):

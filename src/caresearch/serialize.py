@@ -7,6 +7,8 @@ from typing import Any
 
 from .models import (
     MATCHED_IN_LABELS,
+    NO_CASE_FOR_WORDS,
+    NO_CASE_ONLY_GENERAL,
     RELAXATIONS,
     TIER_NAMES,
     Case,
@@ -178,10 +180,20 @@ def case_recommendation(cr: CaseRecommendation) -> dict[str, Any]:
     }
 
 
+def recommendation_notice(r: Recommendation) -> str | None:
+    """What to say when no case is offered (None when some are)."""
+    if r.cases:
+        return None
+    if not r.specific_words:
+        return NO_CASE_ONLY_GENERAL
+    return NO_CASE_FOR_WORDS.format(words="、".join(r.specific_words))
+
+
 def recommendation(r: Recommendation) -> dict[str, Any]:
     return {
         "query": r.query,
         "no_strong_match": r.no_strong_match,
+        "notice": recommendation_notice(r),
         "coverage": r.coverage,
         "cases": [case_recommendation(c) for c in r.cases],
         "lessons": [scored_lesson(sl) for sl in r.lessons],

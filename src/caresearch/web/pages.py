@@ -37,7 +37,6 @@ from ..models import (
     FACET_BY_KEY,
     FACETS,
     FILTER_KEYS,
-    NO_CASE_FOR_DESCRIPTION,
     SECTION_LABELS,
     Case,
     Lesson,
@@ -383,7 +382,7 @@ def recommend():
             "confidence": cr.confidence,
             "confidence_label": CONFIDENCE_LABELS.get(cr.confidence, cr.confidence),
             "matched": [
-                m.query_term if m.query_term == m.case_term else f"{m.query_term} → {m.case_term}"
+                m.query_term if m.via == "exact" else f"{m.query_term} → {m.case_term}"
                 for m in cr.matched_terms
             ],
             "reason": cr.reason,
@@ -397,7 +396,7 @@ def recommend():
         rec=rec,
         cases=cases,
         share_url=share_url,
-        no_case=NO_CASE_FOR_DESCRIPTION,
+        notice=serialize.recommendation_notice(rec),
         **context,
     )
 
