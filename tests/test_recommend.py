@@ -139,6 +139,21 @@ def test_everyday_words_and_verbs_point_to_the_cases_words(
     assert {w for q, w in pairs if q == written} & case_words, pairs
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("近所のおじいさんが最近ぼけてきて心配", "おじいさん"),  # not the cut じい
+        ("おばあちゃんの送り迎えを頼める人がいない", "おばあちゃん"),
+        ("ﾍﾙﾊﾟｰさんが足りない", "ﾍﾙﾊﾟｰさん"),  # as typed, half-width and all
+    ],
+)
+def test_a_word_is_named_with_the_honorifics_it_was_written_with(bundled_engine, text, shown):
+    rec = bundled_engine.recommend(text)
+    named = {m.query_term for c in rec.cases for m in c.matched_terms}
+    assert shown in named, named
+    assert any(shown in c.reason for c in rec.cases)
+
+
 def test_a_phrase_the_table_points_elsewhere_still_matches_itself(tiny_corpus, tmp_path):
     # 訪問診療 (訪問 + 診療) points to 在宅医療, but a case that says 訪問診療 covers it as itself
     gamma = tiny_corpus / "cases" / "gamma.yaml"

@@ -40,6 +40,8 @@ from .policy import (
     ABSENCE_TERMS,
     ADMIN_FILLER,
     GENERIC_NOUNS,
+    HONORIFIC_AFTER,
+    HONORIFIC_BEFORE,
     INFLECTED_POS,
     RecommendPolicy,
     choose_passages,
@@ -62,7 +64,8 @@ class Described(NamedTuple):
     weights: dict[str, float]  # topic term -> count × specificity
     expansions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]  # term -> (label, terms)
     tfidf: Counter  # index terms of the whole description, synonyms at a lower weight
-    surfaces: dict[str, str]  # term -> as written
+    surfaces: dict[str, str]  # term -> as written (what the table is asked about)
+    shown: dict[str, str]  # term -> as the page names it (おじいさん, 泊まる)
     words: tuple[QueryWord, ...]  # for highlights
     main: tuple[str, ...]  # the most specific topic terms, for the reason line
 
@@ -115,6 +118,12 @@ class Recommend:
             t.text: self.expander.written(t.text) if t.pos[0] in INFLECTED_POS else t.surface
             for t in reversed(tokens)
         }
+        # ... and a noun with the honorifics around it (おじいさん, ヘルパーさん), as written
+        shown = {
+            t.text: _with_honorifics(text, t)
+            for t in reversed(tokens)
+            if t.pos[0] not in INFLECTED_POS
+        }
         literal = Counter(literal)
         # A paraphrase key of several words (顔見知り → 見守り, 通いの場 → サロン) stands for its
         # words: one topic word that the words it points to cover.
@@ -165,7 +174,8 @@ class Recommend:
                     tfidf[alt] += policy.synonym_weight * weights[term]
         specific = [t for t in literal if t not in self.filler]
         main = tuple(sorted(specific, key=lambda t: -model.idf(t))[: policy.main_terms])
-        return Described(weights, expansions, tfidf, surfaces, tuple(words), main)
+        shown = {t: shown.get(t, surface) for t, surface in surfaces.items()}
+        return Described(weights, expansions, tfidf, surfaces, shown, tuple(words), main)
 
     def specificity(self, term: str) -> float:
         return self.policy.filler_weight if term in self.filler else 1.0
@@ -231,7 +241,7 @@ class Recommend:
             cases=out_cases,
             lessons=self._overall(shown, levels, passages, coverage, d),
             coverage=round(float(coverage[most]), 3) if most is not None else 0.0,
-            specific_words=tuple(d.surfaces[t] for t in d.main),
+            specific_words=tuple(d.shown[t] for t in d.main),
         )
 
     def _semantic_best(self, text: str, candidates: np.ndarray) -> np.ndarray:
@@ -293,13 +303,13 @@ class Recommend:
         out = []
         for term in found[: self.policy.matched_terms]:
             word = self._covers(case, term, d) or term
-            out.append(MatchedTerm(d.surfaces[term], word, "exact" if word == term else "synonym"))
+            out.append(MatchedTerm(d.shown[term], word, "exact" if word == term else "synonym"))
         return tuple(out)
 
     def _reason(self, case: int, d: Described) -> str:
         if not d.main:
             return "課題の具体的な語に一致しません（一般的な語のみ）"
-        hits = [d.surfaces[t] for t in d.main if self._covers(case, t, d) is not None]
+        hits = [d.shown[t] for t in d.main if self._covers(case, t, d) is not None]
         shown = "、".join(hits[:3])
         return f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
             f"（{shown}）" if shown else ""
@@ -342,3 +352,13 @@ class Recommend:
             self.policy,
         )
         return tuple(self._answer(owns[c][k], score, d) for c, k, score in picked)
+
+
+def _with_honorifics(text: str, token: Token) -> str:
+    """The token as written, with an honorific before or after it (お + じい + さん)."""
+    start, end = token.start, token.end
+    if m := HONORIFIC_BEFORE.search(text[max(0, start - 1) : start]):
+        start -= len(m.group())
+    if m := HONORIFIC_AFTER.match(text[end : end + 3]):
+        end += len(m.group())
+    return text[start:end]
