@@ -190,8 +190,10 @@ def has_invalid_chars(text: str) -> bool:
     return bool(_CONTROL.search(text.replace("\n", "").replace("\t", "").replace("\r", "")))
 
 
-# A sentence ends at 。！？!? or a line break, or at ． not followed by a digit (1．5倍 is a number).
-_SENTENCE_END = re.compile(r"(?<=[。！？!?\n\r])|(?<=．)(?![0-9０-９])")
+# A sentence ends after SENTENCE_ENDS (or \r), but ． only when no digit follows (1．5倍).
+_SENTENCE_END = re.compile(
+    "(?<=[" + re.escape("".join(sorted(SENTENCE_ENDS - {"．"}))) + "\r])|(?<=．)(?![0-9０-９])"
+)
 
 
 def sentences(text: str) -> list[str]:

@@ -46,7 +46,7 @@ ABSENCE_TERMS = ("不足",)
 TOPIC_POS = frozenset({"名詞", "形状詞"})
 # How people address the people and services they name (おじいさん, ヘルパーさん, ご家族): part
 # of the word as written, shown with it (「おじいさん → 高齢者」, not 「じい → 高齢者」).
-HONORIFIC_BEFORE = re.compile(r"(?:お|ご|御)$")
+HONORIFIC_PREFIXES = frozenset("おご御")
 HONORIFIC_AFTER = re.compile(r"^(?:さん|ちゃん|くん|さま|様)")
 INFLECTED_POS = frozenset({"動詞", "形容詞", "助動詞"})  # written as a cut stem (泊まれ, 弱っ)
 MIN_REASON_IDF = 2.5  # a word in more than about a fifth of all passages explains nothing

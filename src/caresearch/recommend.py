@@ -41,7 +41,7 @@ from .policy import (
     ADMIN_FILLER,
     GENERIC_NOUNS,
     HONORIFIC_AFTER,
-    HONORIFIC_BEFORE,
+    HONORIFIC_PREFIXES,
     INFLECTED_POS,
     RecommendPolicy,
     choose_passages,
@@ -357,8 +357,8 @@ class Recommend:
 def _with_honorifics(text: str, token: Token) -> str:
     """The token as written, with an honorific before or after it (お + じい + さん)."""
     start, end = token.start, token.end
-    if m := HONORIFIC_BEFORE.search(text[max(0, start - 1) : start]):
-        start -= len(m.group())
+    if start and text[start - 1] in HONORIFIC_PREFIXES:
+        start -= 1
     if m := HONORIFIC_AFTER.match(text[end : end + 3]):
         end += len(m.group())
     return text[start:end]
