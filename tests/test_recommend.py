@@ -202,6 +202,24 @@ def test_everyday_words_that_point_only_to_filler_are_filler(bundled_engine):
     assert "近所" not in rec.cases[0].reason
 
 
+def test_words_common_in_everyday_japanese_weigh_like_filler(bundled_engine):
+    # 体, 力, 頃, 場所, 一番 are frequent in any Japanese text and rare in the cases' prose, so
+    # they would otherwise match a passage by chance with a high idf; 会社 stays specific
+    # because the care vocabulary knows it (会社 → 事業者), and so do the care words.
+    rec = bundled_engine.recommender
+    text = (
+        "認知症のおじいさんは体の力が有り余っていて、会社勤めの頃のように毎日通える場所が一番ほしい"
+    )
+    tokens = bundled_engine.analyzer.tokens(text)
+    d = rec.describe(text, tokens, rec.topic_terms(tokens))
+    everyday = {"体", "力", "頃", "場所", "一番"}
+    assert {t: d.weights[t] for t in everyday} == dict.fromkeys(everyday, rec.policy.filler_weight)
+    assert d.weights["認知症"] == d.weights["会社"] == 1.0
+    assert not everyday & set(d.main)
+    for case in bundled_engine.recommend(text).cases:  # never named as a main word
+        assert not any(w in case.reason for w in ("体", "場所", "一番"))
+
+
 def test_half_width_and_hiragana_descriptions_match_like_their_standard_spelling(bundled_engine):
     a = bundled_engine.recommend("ｹｱﾏﾈと病院の連携")
     b = bundled_engine.recommend("ケアマネと病院の連携")

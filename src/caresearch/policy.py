@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +39,10 @@ ADMIN_FILLER = frozenset(
     共有 増加 状態 生活 対象 利用 提供 運営 充実 強化 構築 形 中心 全体 考え 声 思い 関係者
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
+# Nouns of everyday Japanese with their Zipf frequency (tools/everyday_words.py, from wordfreq):
+# shared with a passage by chance (体, 名前, 一番), so above `RecommendPolicy.everyday_zipf` they
+# weigh like filler in a description unless the care vocabulary knows them.
+EVERYDAY_WORDS_PATH = Path(__file__).with_name("data") / "everyday_words.tsv"
 # Absence and shortage in a description (医者がいない, 担い手が足りない, 減っている): the cases
 # say 不足. Matched on the raw text, because the analyzer drops いる/ない as filler.
 ABSENCE = re.compile(
@@ -51,6 +57,17 @@ HONORIFIC_AFTER = re.compile(r"^(?:さん|ちゃん|くん|さま|様)")
 INFLECTED_POS = frozenset({"動詞", "形容詞", "助動詞"})  # written as a cut stem (泊まれ, 弱っ)
 MIN_REASON_IDF = 2.5  # a word in more than about a fifth of all passages explains nothing
 LEVELS = ("low", "medium", "high")
+
+
+@cache
+def everyday_words() -> dict[str, float]:
+    """Term -> Zipf frequency in everyday Japanese, from EVERYDAY_WORDS_PATH."""
+    out: dict[str, float] = {}
+    for line in EVERYDAY_WORDS_PATH.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            term, zipf = line.split("\t")
+            out[term] = float(zipf)
+    return out
 
 
 def is_topic(token: Token) -> bool:
@@ -81,6 +98,8 @@ class RecommendPolicy:
     high_relative: float = 0.7  # a case's best passage against the first case's
     medium_relative: float = 0.4
     filler_weight: float = 0.25  # an administrative filler word, against 1 for a specific word
+    # ... and a word this frequent in everyday Japanese (Zipf; 5.2 ≈ 160 per million words)
+    everyday_zipf: float = 5.2
     absence_weight: float = 0.5  # 不足 added for いない / 足りない
     synonym_weight: float = 0.5  # a synonym or paraphrase, against 1 for the word itself
     rank_depth: int = 200  # cases taken from each lexical ranking as candidates

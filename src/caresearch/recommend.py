@@ -46,6 +46,7 @@ from .policy import (
     RecommendPolicy,
     choose_passages,
     confidences,
+    everyday_words,
     fuse,
     is_strong_match,
     is_topic,
@@ -92,6 +93,12 @@ class Recommend:
         self.policy = policy or RecommendPolicy()
         # filler: the administrative words, and everyday words that only point to them
         self.filler = ADMIN_FILLER | expander.pointing_only_to(ADMIN_FILLER)
+        # everyday words (体, 名前, 一番) weigh like filler, unless the care vocabulary knows them
+        self.everyday = frozenset(
+            t
+            for t, zipf in everyday_words().items()
+            if zipf >= self.policy.everyday_zipf and not expander.knows(t)
+        )
         self.answer_weight = np.array(
             [ANSWER_WEIGHTS[s] for s in model.passage_section_], dtype=np.float32
         )
@@ -172,13 +179,14 @@ class Recommend:
             for _label, terms in alts:
                 for alt in terms:
                     tfidf[alt] += policy.synonym_weight * weights[term]
-        specific = [t for t in literal if t not in self.filler]
+        specific = [t for t in literal if self.specificity(t) == 1.0]
         main = tuple(sorted(specific, key=lambda t: -model.idf(t))[: policy.main_terms])
         shown = {t: shown.get(t, surface) for t, surface in surfaces.items()}
         return Described(weights, expansions, tfidf, surfaces, shown, tuple(words), main)
 
     def specificity(self, term: str) -> float:
-        return self.policy.filler_weight if term in self.filler else 1.0
+        general = term in self.filler or term in self.everyday
+        return self.policy.filler_weight if general else 1.0
 
     def passage_scores(self, d: Described) -> np.ndarray:
         """Every answer passage's BM25 for the weighted words, times its section's weight."""
