@@ -92,7 +92,7 @@ class RecommendPolicy:
     partial_min_terms: int = 3  # ... through at least three distinct specific words
     # ... and one passage holds this share of it through specific words (not scattered
     # across the case: off-topic descriptions match a word here and a word there)
-    strong_passage_share: float = 0.21
+    strong_passage_share: float = 0.19
     high_coverage: float = 0.6
     medium_coverage: float = 0.4
     high_relative: float = 0.7  # a case's best passage against the first case's
