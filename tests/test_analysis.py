@@ -292,3 +292,22 @@ def test_broken_synonym_table_is_a_corpus_error(tmp_path: Path) -> None:
 )
 def test_a_description_splits_into_its_sentences(text, expected):
     assert sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "grammar"),
+    [
+        ("について", True),
+        ("による", True),
+        ("として", True),
+        ("する", True),
+        ("もの", True),
+        ("認知症", False),
+        ("見守り", False),
+        ("かよいのば", False),  # a kana phrase, not a compound particle
+        ("にんちしょう", False),
+        ("ひと", False),
+    ],
+)
+def test_grammar_words_are_told_from_content_words(text: str, grammar: bool) -> None:
+    assert Analyzer().is_grammar(text) is grammar

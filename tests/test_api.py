@@ -40,6 +40,15 @@ def test_search_filters_page_and_limit(client, bundled_engine):
     assert several["total"] >= data["total"]
 
 
+@pytest.mark.parametrize("flag", ["1", "true", "on"])
+def test_exact_mode_searches_only_the_words_as_typed(client, bundled_engine, flag):
+    loose = client.get("/api/search?q=ケアマネ").get_json()
+    exact = client.get(f"/api/search?q=ケアマネ&exact={flag}").get_json()
+    assert exact == serialize.search_result(bundled_engine.search("ケアマネ", exact=True))
+    assert exact["exact"] is True and loose["exact"] is False
+    assert exact["total"] < loose["total"]  # 介護支援専門員 and ケアマネジャー are not searched
+
+
 def test_search_fallback_is_reported(client):
     assert client.get("/api/search?q=ICT 回想法").get_json()["fallback"] == "or"
     relaxed = client.get("/api/search?q=認知症 ふるさと納税").get_json()

@@ -232,6 +232,14 @@ def test_empty_or_contentless_descriptions_are_rejected_clearly(bundled_engine, 
         bundled_engine.recommend(text)
 
 
+def test_characters_that_show_nothing_are_ignored(bundled_engine):
+    text = "認知症の人が農作業を続けられる場をつくりたい"
+    pasted = bundled_engine.recommend(
+        "\u202e認知\u200b症の人が農作業を続けられる場をつくりたい\ufeff"
+    )
+    assert pasted == bundled_engine.recommend(text)
+
+
 def test_overlong_descriptions_are_rejected(bundled_engine):
     with pytest.raises(QueryTooLarge):
         bundled_engine.recommend("認知症" * 5000)

@@ -720,7 +720,17 @@ def test_and_is_the_default_and_not_searched_for(bundled_engine: Engine) -> None
     )
 
 
-@pytest.mark.parametrize("query", ["認知症 OR 就労", "認知症 | 就労", "認知症|就労"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "認知症 OR 就労",
+        "認知症 | 就労",
+        "認知症|就労",
+        "認知症 ｜ 就労",
+        "認知症 ＯＲ 就労",
+        "認知症 or 就労",
+    ],
+)
 def test_or_finds_the_cases_of_either_word(bundled_engine: Engine, query: str) -> None:
     either = set(ids(all_hits(bundled_engine, "認知症"))) | set(
         ids(all_hits(bundled_engine, "就労"))
@@ -730,7 +740,18 @@ def test_or_finds_the_cases_of_either_word(bundled_engine: Engine, query: str) -
     assert len(either) > len(ids(all_hits(bundled_engine, "認知症 就労")))
 
 
-@pytest.mark.parametrize("query", ["認知症 NOT 就労", "認知症 -就労", "認知症 －就労"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "認知症 NOT 就労",
+        "認知症 -就労",
+        "認知症 －就労",
+        "認知症 - 就労",  # a minus standing alone still negates the next word
+        '認知症 -"就労"',  # ... and a quoted phrase
+        "認知症 -「就労」",
+        "認知症 ＮＯＴ 就労",
+    ],
+)
 def test_a_negated_word_excludes_the_cases_that_contain_it(
     bundled_engine: Engine, query: str
 ) -> None:
@@ -738,6 +759,37 @@ def test_a_negated_word_excludes_the_cases_that_contain_it(
     result = ids(all_hits(bundled_engine, query))
     assert result and not set(result) & with_work
     assert set(result) == set(ids(all_hits(bundled_engine, "認知症"))) - with_work
+
+
+def test_a_negated_word_excludes_its_synonyms_too(bundled_engine: Engine) -> None:
+    # ケアマネ finds 介護支援専門員 and ケアマネジャー; excluding it excludes what it finds
+    with_word = set(ids(all_hits(bundled_engine, "ケアマネ")))
+    assert with_word - set(ids(all_hits(bundled_engine, '"ケアマネ"')))  # found via synonyms
+    result = set(ids(all_hits(bundled_engine, "認知症 -ケアマネ")))
+    assert result == set(ids(all_hits(bundled_engine, "認知症"))) - with_word
+
+
+@pytest.mark.parametrize(
+    "query", ["認知症 について", "認知症 など", "認知症 として", "認知症 による"]
+)
+def test_grammar_typed_beside_a_word_does_not_narrow_the_search(
+    bundled_engine: Engine, query: str
+) -> None:
+    assert ids(all_hits(bundled_engine, query)) == ids(all_hits(bundled_engine, "認知症"))
+
+
+@pytest.mark.parametrize("query", ["する", "もの", "ため", "について", "について の"])
+def test_grammar_alone_is_not_a_search(bundled_engine: Engine, query: str) -> None:
+    with pytest.raises(QueryError, match="内容を表す語"):
+        bundled_engine.search(query)
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u202e", "\u00ad", "\u2060"])
+def test_characters_that_show_nothing_are_ignored(bundled_engine: Engine, invisible: str) -> None:
+    result = all_hits(bundled_engine, f"認知{invisible}症{invisible}")
+    assert ids(result) == ids(all_hits(bundled_engine, "認知症")) and result.query == "認知症"
+    with pytest.raises(QueryError, match="検索語を入力"):
+        bundled_engine.search(invisible * 3)
 
 
 PIECES = [

@@ -180,6 +180,17 @@ def _lookup(surface: str):
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
+# Characters that show nothing (zero-width space and joiners, soft hyphen, word joiner, byte
+# order mark, bidirectional controls): pasted text carries them, and 「認知症​」 must
+# find 認知症 while a right-to-left override must not reorder what the page echoes.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def visible(text: str) -> str:
+    """`text` without the characters that show nothing."""
+    return _INVISIBLE.sub("", text)
+
+
 def clean(text: str) -> str:
     """Control characters and lone surrogates become spaces, so offsets stay the same."""
     return _CONTROL.sub(" ", text)
@@ -377,6 +388,16 @@ class Analyzer:
             )
             for m, pos, start, end, key, after_break in self._words(text)
         ]
+
+    def is_grammar(self, text: str) -> bool:
+        """True when `text` is grammar, not content: one function word that the analysis
+        drops (する, もの, ため, など) or a compound particle (について, による, として: a
+        particle, a verb, and at most one more particle)."""
+        morphemes = list(_tokenizer(self.mode).tokenize(clean(text)))
+        pos = [m.part_of_speech()[0] for m in morphemes]
+        if len(pos) == 1:
+            return not self.tokens(text)
+        return 2 <= len(pos) <= 3 and pos[:2] == ["助詞", "動詞"] and pos[2:] in ([], ["助詞"])
 
     def index_terms(self, text: str) -> list[tuple[str, int, int, int]]:
         """(term, position, start, end) for indexing: each word, and a compound's parts too.

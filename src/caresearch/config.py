@@ -66,6 +66,11 @@ LIMITS: dict[str, Limit] = {
 }
 
 
+def is_on(value: str | None) -> bool:
+    """A yes/no request parameter (`exact=1`, `true`, `on`, `yes`); absent or anything else is no."""
+    return (value or "").strip().lower() in ("1", "true", "on", "yes")
+
+
 def check_limit(name: str, value: int) -> int:
     """`value` if it lies within the limit `name`; else a QueryError that names the range."""
     limit = LIMITS[name]

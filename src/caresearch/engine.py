@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import building
-from .analysis import Analyzer, has_invalid_chars
+from .analysis import Analyzer, has_invalid_chars, visible
 from .config import Settings, check_limit
 from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
 from .highlight import Highlighter
@@ -178,7 +178,7 @@ class Engine:
         """Cases for `text`; `exact` searches the words only as typed (no synonyms, no parts)."""
         filters_ = self.check_filters(filters)
         size = page_size or self.settings.page_size
-        return self.searcher.search(text, filters_, page, size, exact=exact)
+        return self.searcher.search(visible(text or ""), filters_, page, size, exact=exact)
 
     def synonym_suggestions(self, text: str) -> tuple[str, ...]:
         """Other spellings of the words in `text`, for help on zero hits."""
@@ -189,7 +189,7 @@ class Engine:
         return tuple(out[:10])
 
     def recommend(self, text: str, *, limit: int = 5) -> Recommendation:
-        text = (text or "").strip()
+        text = visible(text or "").strip()
         if not text:
             raise QueryError("課題の内容を入力してください。")
         if has_invalid_chars(text):

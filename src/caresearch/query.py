@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -104,7 +105,8 @@ def _holds(terms: tuple[str, ...], part: tuple[str, ...]) -> bool:
 
 def split_query(text: str) -> list[Term]:
     """The pieces of a query: quoted phrases whole, the rest split on spaces and `|`, with
-    `OR`, `NOT` and a leading `-` (or －) read as operators."""
+    `OR`, `NOT` and `-` (or －) before a word or a quoted phrase read as operators, in any
+    width or case (ＯＲ, or, ｜)."""
     pieces: list[tuple[str, bool]] = []
     cursor = 0
     for m in _QUOTED.finditer(text):
@@ -115,15 +117,16 @@ def split_query(text: str) -> list[Term]:
     out: list[Term] = []
     negate = join = False
     for word, quoted in pieces:
-        if not quoted and word in ("OR", "|"):
+        operator = "" if quoted else unicodedata.normalize("NFKC", word).upper().replace("−", "-")
+        if operator in ("OR", "|"):
             join = bool(out)
             continue
-        if not quoted and word == "NOT":
+        if operator in ("NOT", "-"):  # 「認知症 -"就労"」, 「認知症 - 就労」
             negate = True
             continue
-        if not quoted and word in IGNORED:
+        if operator in IGNORED:
             continue
-        if not quoted and word[0] in "-－" and len(word) > 1:
+        if operator[:1] == "-":
             word, negate = word[1:], True
         out.append(Term(word, quoted, negate, join and not negate))
         negate = join = False
@@ -132,7 +135,7 @@ def split_query(text: str) -> list[Term]:
 
 def _plain_words(text: str) -> list[str]:
     text = re.sub(r"[\"“”「」『』]", " ", text)
-    return [w for chunk in split_words(text.replace("|", " | ")) for w in [chunk] if w.strip()]
+    return split_words(re.sub(r"[|｜]", " | ", text))
 
 
 class QueryExpander:
@@ -261,13 +264,15 @@ class QueryExpander:
         groups: list[list[QueryWord]] = []
         excluded: list[QueryWord] = []
         for term in split_query(text):
+            if not term.quoted and self.analyzer.is_grammar(term.text):
+                continue  # 「見守り について」: について is not a word to find
             word = self.word(term.text)
             if word is None:
                 continue
             if exact or term.quoted:
                 word = replace(word.up_to(1), quoted=term.quoted)
-            if term.negated:
-                excluded.append(word.up_to(1))
+            if term.negated:  # the word and its true synonyms (-ケアマネ: 介護支援専門員 too)
+                excluded.append(word.up_to(2))
             elif term.joins_previous and groups:
                 groups[-1].append(word)
             else:

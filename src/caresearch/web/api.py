@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import serialize
-from ..config import LIMITS, check_limit
+from ..config import LIMITS, check_limit, is_on
 from ..engine import Engine
 from ..errors import QueryError
 from ..models import FILTER_KEYS
@@ -39,7 +39,10 @@ def search():
     filters = {k: args.getlist(k) for k in FILTER_KEYS if args.get(k)}
     page = _int(args.get("page"), "page", 1)
     limit = _int(args.get("limit"), "limit", None)
-    result = _engine().search(args.get("q", ""), filters=filters, page=page, page_size=limit)
+    exact = is_on(args.get("exact"))  # only the words as typed, as on the page
+    result = _engine().search(
+        args.get("q", ""), filters=filters, page=page, page_size=limit, exact=exact
+    )
     return jsonify(serialize.search_result(result))
 
 

@@ -28,7 +28,7 @@ from flask import (
 from markupsafe import Markup
 
 from .. import serialize
-from ..config import check_limit
+from ..config import check_limit, is_on
 from ..engine import Engine
 from ..errors import NotFound, QueryError
 from ..models import (
@@ -341,7 +341,7 @@ def search():
             browse = engine.browse(filters) if filters else None
             return render_template("search.html", browse=browse, **context)
         page = _int_arg("page", 1)
-        exact = request.args.get("exact") == "1"
+        exact = is_on(request.args.get("exact"))
         result = engine.search(q, filters=filters, page=page, exact=exact)
     except QueryError as exc:
         html = render_template("search.html", error=exc.message, **context)
