@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from whoosh_counts import term_counts
 
+from caresearch import render
 from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError, QueryTooLarge
@@ -167,6 +168,52 @@ def test_matched_terms_explain_synonym_matches(bundled_engine):
     via = {m.query_term: (m.case_term, m.via) for m in top.matched_terms}
     assert "病院" in via
     assert via["ケアマネ"][1] == "synonym"
+
+
+def test_shortage_alone_is_not_a_match(bundled_engine):
+    # 役場 and 職員 are filler; the 不足 read from 足りない says nothing of what is short
+    rec = bundled_engine.recommend("役場の職員が足りない")
+    assert rec.no_strong_match and not rec.cases
+
+
+LONG = (
+    "当町は人口約8000人の中山間地で、高齢化率は40%を超えています。診療所の医師が一人しかおらず、"
+    "在宅医療を担う医師が不足しています。冬場は雪で通院や買い物が難しくなります。ケアマネや訪問看護との"
+    "情報共有も電話やFAXが中心です。民生委員や自治会の役員も高齢化して担い手がいません。"
+)
+
+
+def test_the_reason_counts_words_the_cases_have_before_words_none_has(bundled_engine):
+    # 冬場, 雪 and ＦＡＸ are in no case: leading the main words with them made every reason
+    # line 「0/5 に一致」 though each case matched many words
+    rec = bundled_engine.recommend(LONG)
+    assert all(not cr.reason.startswith("課題の主な語のうち 0/") for cr in rec.cases)
+
+
+def test_a_one_character_suffix_is_not_a_word_of_its_own(bundled_engine):
+    rec = bundled_engine.recommender
+    topics = rec.topic_terms(bundled_engine.analyzer.tokens("中山間地で高齢化率が高い"))
+    assert "中山間" in topics and "地" not in topics and "率" not in topics
+
+
+def test_a_synonym_is_claimed_only_where_the_case_has_its_words(bundled_engine):
+    # 介護支援専門員 is 介護 + 支援 + 専門員: 楢葉町 has 専門家 and 相談員, not a ケアマネ
+    for cr in bundled_engine.recommend("ケアマネが足りない").cases:
+        text = render.case_text(cr.case)
+        claimed = [m for m in cr.matched_terms if m.query_term == "ケアマネ"]
+        has_it = any(w in text for w in ("ケアマネ", "介護支援専門員"))
+        assert bool(claimed) == has_it, (cr.case.id, claimed)
+
+
+def test_a_word_found_only_as_its_parts_is_shown_as_its_parts(bundled_engine):
+    # only 浦安市 says 自治会; 自治 (自治体) and 会 elsewhere are not a 自治会
+    rec = bundled_engine.recommend("自治会と連携して見守りをしたい")
+    shown = {cr.case.id: {m.query_term: m for m in cr.matched_terms} for cr in rec.cases}
+    assert shown["urayasu"]["自治会"].via == "exact"
+    apart = [
+        terms["自治会"] for cid, terms in shown.items() if cid != "urayasu" and "自治会" in terms
+    ]
+    assert apart and all(m.via == "parts" and m.label == "自治会 → 自治＋会" for m in apart)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from . import serialize
 from .config import LIMITS, SETTINGS, Settings
 from .errors import CaresearchError, CorpusError, QueryError
-from .models import CONFIDENCE_LABELS, FACETS, LESSON_KINDS, SECTION_LABELS
+from .models import CONFIDENCE_LABELS, FACETS, LESSON_KINDS, SECTION_LABELS, matched_label
 
 EXIT_USAGE = 2
 # waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
@@ -185,8 +185,7 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             )
             print(f"   適合度: {CONFIDENCE_LABELS[c['confidence']]}（{c['reason']}）", file=out)
             terms = "、".join(
-                m["query"] if m["via"] == "exact" else f"{m['query']}→{m['case']}"
-                for m in c["matched_terms"]
+                matched_label(m["query"], m["case"], m["via"]) for m in c["matched_terms"]
             )
             if terms:
                 print(f"   なぜこの事例?: {terms}", file=out)

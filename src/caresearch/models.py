@@ -358,8 +358,17 @@ class SearchResult:
 @dataclass(frozen=True)
 class MatchedTerm:
     query_term: str  # as the user wrote it (an inflected word as the table spells it)
-    case_term: str  # the word in the case that it matched
-    via: str = "exact"  # exact | synonym | reading
+    case_term: str  # the word in the case that it matched (parts: 自治＋会)
+    via: str = "exact"  # exact | synonym | parts (only the word's parts, apart)
+
+    @property
+    def label(self) -> str:
+        """As the page and the CLI list it: 認知症, ケアマネ → 介護支援専門員, 自治会 → 自治＋会."""
+        return matched_label(self.query_term, self.case_term, self.via)
+
+
+def matched_label(query_term: str, case_term: str, via: str) -> str:
+    return query_term if via == "exact" else f"{query_term} → {case_term}"
 
 
 @dataclass(frozen=True)

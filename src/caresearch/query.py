@@ -150,6 +150,7 @@ class QueryExpander:
         self.analyzer = analyzer
         self._parts_analyzer = dataclasses.replace(analyzer, mode="A", split_parts=False)
         self.readings = dict(readings or {})
+        self._words_cache: dict[str, tuple[str, ...]] = {}
         # a one-word term of the table -> as the table writes it (閉じ籠もる → 閉じこもる)
         self._written: dict[str, str] = {}
         # key (C-level term tuple) -> list of (part-level terms, label) of its group
@@ -247,6 +248,13 @@ class QueryExpander:
     def synonyms_of(self, word: str) -> list[str]:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""
         return [label for _terms, label in self._groups.get(self._key(word), [])]
+
+    def words_of(self, text: str) -> tuple[str, ...]:
+        """The analysed words of `text` (mode C, compounds whole): 介護支援専門員 → 介護, 支援,
+        専門員."""
+        if (key := self._words_cache.get(text)) is None:
+            key = self._words_cache[text] = self._key(text)
+        return key
 
     def _key(self, text: str) -> tuple[str, ...]:
         """The table's key of a word: its analysed terms, as the tables are keyed."""

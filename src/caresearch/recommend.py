@@ -63,12 +63,14 @@ class Described(NamedTuple):
     """What the pipeline reads from one description."""
 
     weights: dict[str, float]  # topic term -> count × specificity
-    expansions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]  # term -> (label, terms)
+    expansions: Expansions  # term -> (label, part-level terms) of each alternative, for scoring
+    covering: Expansions  # ... with each alternative's whole words, for coverage and claims
     tfidf: Counter  # index terms of the whole description, synonyms at a lower weight
     surfaces: dict[str, str]  # term -> as written (what the table is asked about)
     shown: dict[str, str]  # term -> as the page names it (おじいさん, 泊まる)
     words: tuple[QueryWord, ...]  # for highlights
     main: tuple[str, ...]  # the most specific topic terms, for the reason line
+    implied: frozenset[str]  # terms said only through phrasing (不足 for いない), not written
 
 
 class Recommend:
@@ -110,11 +112,20 @@ class Recommend:
             semantic.load()
 
     def topic_terms(self, tokens: Sequence[Token]) -> Counter:
-        """The description's words that say what it is about, with their counts."""
+        """The description's words that say what it is about, with their counts. A
+        one-character noun written right after a common noun is its suffix (中山間地, 高齢化率),
+        not a word of its own."""
         return Counter(
             t.text
-            for t in tokens
-            if is_topic(t) or (self.expander.knows(t.text) and t.text not in GENERIC_NOUNS)
+            for prev, t in zip([None, *tokens], tokens, strict=False)
+            if not (
+                len(t.surface) == 1
+                and prev is not None
+                and prev.end == t.start
+                and prev.pos == ("名詞", "普通名詞")
+                and not self.expander.knows(t.text)
+            )
+            and (is_topic(t) or (self.expander.knows(t.text) and t.text not in GENERIC_NOUNS))
         )
 
     def describe(self, text: str, tokens: list[Token], literal: Counter) -> Described:
@@ -151,6 +162,7 @@ class Recommend:
             t: max(n, policy.absence_weight) * self.specificity(t) for t, n in literal.items()
         }
         expansions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+        covering: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
         words: list[QueryWord] = []
         for term in literal:
             word = self.expander.word(surfaces[term])
@@ -167,6 +179,15 @@ class Recommend:
             ]
             if alts:
                 expansions[term] = tuple(dict.fromkeys(alts))
+                # A synonym or paraphrase covers the word where a case has each of its words,
+                # not merely their parts (介護支援専門員 = 介護 + 支援 + 専門員: 専門家 and 相談員 are
+                # not it); the word's own compound still counts through its parts (入院中).
+                covering[term] = tuple(
+                    dict.fromkeys(
+                        (label, terms if label == surfaces[term] else self.expander.words_of(label))
+                        for label, terms in alts
+                    )
+                )
             variants = tuple(word.variants if word else ()) + tuple(
                 Variant(terms, policy.synonym_weight, "paraphrase", label) for label, terms in alts
             )
@@ -179,10 +200,19 @@ class Recommend:
             for _label, terms in alts:
                 for alt in terms:
                     tfidf[alt] += policy.synonym_weight * weights[term]
-        specific = [t for t in literal if self.specificity(t) == 1.0]
-        main = tuple(sorted(specific, key=lambda t: -model.idf(t))[: policy.main_terms])
+        # The main words: the most specific ones, those some case has first (a word no case
+        # has, 冬場 or ＦＡＸ, would otherwise lead every reason line with 「0/5 に一致」).
+        # 不足 read from いない / 足りない is evidence beside the words, not a word of its own
+        implied = frozenset(t for t, n in literal.items() if n == 0)
+        specific = [t for t in literal if self.specificity(t) == 1.0 and t not in implied]
+        found = {t for t in specific if model.covered(t, covering.get(t, ())).any()}
+        main = tuple(
+            sorted(specific, key=lambda t: (t not in found, -model.idf(t)))[: policy.main_terms]
+        )
         shown = {t: shown.get(t, surface) for t, surface in surfaces.items()}
-        return Described(weights, expansions, tfidf, surfaces, shown, tuple(words), main)
+        return Described(
+            weights, expansions, covering, tfidf, surfaces, shown, tuple(words), main, implied
+        )
 
     def specificity(self, term: str) -> float:
         general = term in self.filler or term in self.everyday
@@ -203,7 +233,7 @@ class Recommend:
     ) -> Recommendation:
         model, policy = self.model, self.policy
         d = self.describe(text, tokens, literal)
-        cosine, coverage = model.score_cases(d.tfidf, d.weights, d.expansions)
+        cosine, coverage = model.score_cases(d.tfidf, d.weights, d.covering)
         passages = self.passage_scores(d)
         best = np.zeros(len(self.corpus.cases), dtype=np.float32)
         np.maximum.at(best, model.passage_case_, passages)
@@ -278,20 +308,27 @@ class Recommend:
         share = np.zeros(len(model.passage_ids_), dtype=np.float64)
         for t, w in d.weights.items():
             if t not in self.filler:
-                covering = model.passages_covering(t, d.expansions.get(t, ()))
+                covering = model.passages_covering(t, d.covering.get(t, ()))
                 share += covering * (model.idf(t) * w / total)
         own = np.isin(model.passage_case_, cases)
         return float(share[own].max()) if own.any() else 0.0
 
     # --- per case ----------------------------------------------------------------------------
 
-    def _covers(self, case: int, term: str, d: Described) -> str | None:
-        """The case's word for `term` (itself, or the label of a synonym it contains)."""
+    def _covers(self, case: int, term: str, d: Described) -> MatchedTerm | None:
+        """How the case covers `term`: itself, a synonym it contains, or only the parts of the
+        word as written (自治会 → 自治＋会), each somewhere in the case."""
+        shown = d.shown[term]
         if self.model.case_has(case, term):
-            return term
-        for label, terms in d.expansions.get(term, ()):
+            return MatchedTerm(shown, term, "exact")
+        for label, terms in d.covering.get(term, ()):
             if all(self.model.case_has(case, t) for t in terms):
-                return label
+                if label != d.surfaces[term]:
+                    return MatchedTerm(shown, label, "synonym")
+                docs, _scores = self.index.phrase(terms)  # the parts together: the word itself
+                if (self.corpus.doc_case[docs] == case).any():
+                    return MatchedTerm(shown, term, "exact")
+                return MatchedTerm(shown, "＋".join(terms), "parts")
         return None
 
     def _specific_matches(self, cases: Sequence[int], d: Described) -> dict[int, tuple[str, ...]]:
@@ -301,18 +338,16 @@ class Recommend:
         specific = sorted(
             (t for t in d.weights if t not in self.filler), key=lambda t: -model.idf(t)
         )
-        has = {t: model.covered(t, d.expansions.get(t, ())) for t in specific}
+        has = {t: model.covered(t, d.covering.get(t, ())) for t in specific}
         found = {i: tuple(t for t in specific if has[t][i]) for i in cases}
-        return {i: terms for i, terms in found.items() if terms}
+        # a case needs a word the description wrote, not only the 不足 of 「足りない」
+        return {i: terms for i, terms in found.items() if set(terms) - d.implied}
 
     def _matched_terms(
         self, found: Sequence[str], d: Described, case: int
     ) -> tuple[MatchedTerm, ...]:
-        out = []
-        for term in found[: self.policy.matched_terms]:
-            word = self._covers(case, term, d) or term
-            out.append(MatchedTerm(d.shown[term], word, "exact" if word == term else "synonym"))
-        return tuple(out)
+        covered = (self._covers(case, term, d) for term in found[: self.policy.matched_terms])
+        return tuple(m for m in covered if m is not None)
 
     def _reason(self, case: int, d: Described) -> str:
         if not d.main:

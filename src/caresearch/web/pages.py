@@ -381,10 +381,7 @@ def recommend():
             "url": _case_url(cr.case.id),
             "confidence": cr.confidence,
             "confidence_label": CONFIDENCE_LABELS.get(cr.confidence, cr.confidence),
-            "matched": [
-                m.query_term if m.via == "exact" else f"{m.query_term} → {m.case_term}"
-                for m in cr.matched_terms
-            ],
+            "matched": [m.label for m in cr.matched_terms],
             "reason": cr.reason,
             "answers": [_answer(cr.case, sl.lesson, sl.snippet) for sl in cr.lessons[:3]],
         }
