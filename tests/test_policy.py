@@ -118,6 +118,10 @@ def test_filler_words_weigh_less_than_specific_words() -> None:
         ("若い人が少なく", True),
         ("医者が多い", False),
         ("認知症の人の就労", False),
+        ("医師がおらず", True),
+        ("困りごとまで見られていない", False),  # a verb negated, nothing absent
+        ("話し合いが進んでいない", False),
+        ("連携しておらず", False),
     ],
 )
 def test_absence_phrasing_is_recognised(text: str, absent: bool) -> None:
