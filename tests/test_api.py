@@ -49,6 +49,12 @@ def test_exact_mode_searches_only_the_words_as_typed(client, bundled_engine, fla
     assert exact["total"] < loose["total"]  # 介護支援専門員 and ケアマネジャー are not searched
 
 
+def test_a_page_past_the_end_says_so(client):
+    data = client.get("/api/search?q=認知症&page=99").get_json()
+    assert data["hits"] == [] and data["total"] > 0
+    assert data["notice"] == f"このページに結果はありません（全 {data['total']} 件）。"
+
+
 def test_search_fallback_is_reported(client):
     assert client.get("/api/search?q=ICT 回想法").get_json()["fallback"] == "or"
     relaxed = client.get("/api/search?q=認知症 ふるさと納税").get_json()

@@ -254,6 +254,12 @@ def test_lessons_json(index_dir: Path) -> None:
     assert {les["case_id"] for les in filtered["lessons"]} == {"naraha"}
 
 
+def test_lessons_say_so_when_none_fits(index_dir: Path) -> None:
+    # a known theme that no lesson carries: a sentence, not an empty screen
+    code, out = cli(index_dir, "lessons", "--theme", "認知症")
+    assert code == 0 and out.strip() == "条件に合う教訓はありません。条件を変えてお試しください。"
+
+
 def test_similar_json(index_dir: Path) -> None:
     code, out = cli(index_dir, "similar", "tsuruoka", "--json", "--limit", "3")
     assert code == 0

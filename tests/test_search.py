@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from caresearch import serialize
-from caresearch.analysis import Analyzer
+from caresearch.analysis import Analyzer, visible
 from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
@@ -778,6 +778,14 @@ def test_grammar_typed_beside_a_word_does_not_narrow_the_search(
     assert ids(all_hits(bundled_engine, query)) == ids(all_hits(bundled_engine, "認知症"))
 
 
+@pytest.mark.parametrize("query", ["認知症、就労", "認知症，就労", "認知症/就労", "認知症／就労"])
+def test_a_list_typed_with_commas_or_slashes_is_several_words(
+    bundled_engine: Engine, query: str
+) -> None:
+    result = all_hits(bundled_engine, query)
+    assert ids(result) == ids(all_hits(bundled_engine, "認知症 就労")) and not result.relaxed
+
+
 @pytest.mark.parametrize("query", ["する", "もの", "ため", "について", "について の"])
 def test_grammar_alone_is_not_a_search(bundled_engine: Engine, query: str) -> None:
     with pytest.raises(QueryError, match="内容を表す語"):
@@ -837,7 +845,7 @@ def test_any_typed_text_gives_results_or_query_error(bundled_engine: Engine, pie
     except QueryError as exc:
         assert exc.message
     else:
-        assert result.query == text
+        assert result.query == visible(text)  # as typed, less what shows nothing (U+200B…)
         assert len(result.hits) == min(result.total, result.page_size)
 
 
@@ -1025,7 +1033,7 @@ def test_each_word_outside_the_passages_is_named_with_its_own_place(
     assert hits["yokohama"].elsewhere == (("ICT", "title"),)
     both = dataclasses.replace(hits["tsuruoka"], elsewhere=(("服薬", "figure"), ("ICT", "title")))
     assert serialize.matched_note(both) == (
-        "「ICT」はタイトル・キーワード、「服薬」は図表中の語句にのみ一致"
+        "「ICT」はタイトル・キーワード・テーマ、「服薬」は図表中の語句にのみ一致"
     )
 
 

@@ -16,7 +16,14 @@ from typing import Any, TextIO
 from . import serialize
 from .config import LIMITS, SETTINGS, Settings
 from .errors import CaresearchError, CorpusError, QueryError
-from .models import CONFIDENCE_LABELS, FACETS, LESSON_KINDS, SECTION_LABELS, matched_label
+from .models import (
+    CONFIDENCE_LABELS,
+    FACETS,
+    LESSON_KINDS,
+    NO_LESSONS,
+    SECTION_LABELS,
+    matched_label,
+)
 
 EXIT_USAGE = 2
 # waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
@@ -153,10 +160,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 label = SECTION_LABELS.get(p["section"], p["section"])
                 print(f"   - ({label}) {_strip_marks(p['snippet'])}", file=out)
         if not data["hits"] and data["total"]:
-            print(
-                f"このページに結果はありません（全 {data['total']} 件。1ページ目: --page 1）",
-                file=out,
-            )
+            print("1ページ目: --page 1", file=out)  # the notice said the page is past the end
         elif not data["hits"]:
             print("該当する事例はありません。", file=out)
 
@@ -235,6 +239,8 @@ def cmd_lessons(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return 0
     for case, lesson in items:
         print(f"[{lesson.id}] {case.municipality}: {lesson.text}", file=out)
+    if not items:
+        print(NO_LESSONS, file=out)
     return 0
 
 

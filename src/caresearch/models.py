@@ -60,6 +60,8 @@ NO_CASE_FOR_WORDS = (
     "この課題の具体的な語（{words}）を含む事例は見つかりませんでした。"
     "別の言い方でもお試しください。"
 )
+PAST_THE_END = "このページに結果はありません（全 {total} 件）。"  # search: a page after the last
+NO_LESSONS = "条件に合う教訓はありません。条件を変えてお試しください。"  # lessons, page and CLI
 # Tiers of evidence for a keyword (query.py): as typed, through the care table, through what
 # the table points it to (one way), by its parts.
 TIER_NAMES = {1: "typed", 2: "synonym", 3: "related", 4: "parts"}
@@ -68,7 +70,7 @@ TIER_NAMES = {1: "typed", 2: "synonym", 3: "related", 4: "parts"}
 RELAXATIONS = {"related": "関連する語", "parts": "語の一部"}
 # Where a hit matched outside its passages (CaseHit.matched_in), as the page says it.
 MATCHED_IN_LABELS = {
-    "title": "タイトル・キーワード",
+    "title": "タイトル・キーワード・テーマ",  # the case document: its title, keywords and themes
     "details": "実施主体・連絡先",
     "figure": "図表中の語句",
 }

@@ -134,7 +134,8 @@ def split_query(text: str) -> list[Term]:
 
 
 def _plain_words(text: str) -> list[str]:
-    text = re.sub(r"[\"“”「」『』]", " ", text)
+    """Words between spaces and the separators people type in a list (認知症、就労 / 医療，介護)."""
+    text = re.sub(r"[\"“”「」『』、，,／/]", " ", text)
     return split_words(re.sub(r"[|｜]", " | ", text))
 
 

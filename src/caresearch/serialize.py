@@ -9,6 +9,7 @@ from .models import (
     MATCHED_IN_LABELS,
     NO_CASE_FOR_WORDS,
     NO_CASE_ONLY_GENERAL,
+    PAST_THE_END,
     RELAXATIONS,
     TIER_NAMES,
     Case,
@@ -109,7 +110,7 @@ def case_hit(hit: CaseHit) -> dict[str, Any]:
 def matched_note(hit: CaseHit) -> str | None:
     """Where a hit matched when not every word is in a shown passage: 「図表中の語句に一致」,
     or, when passages show the other words, 「「買い物」は図表中の語句にのみ一致」 (each place
-    with its words: 「「服薬」は図表中の語句、「ICT」はタイトル・キーワードにのみ一致」)."""
+    with its words: 「「服薬」は図表中の語句、「ICT」はタイトル・キーワード・テーマにのみ一致」)."""
     if hit.matched_in == "text":
         return None
     if not hit.elsewhere:
@@ -157,6 +158,8 @@ def search_notice(r: SearchResult) -> str | None:
     notes = []
     if not r.total:
         return None
+    if not r.hits:  # a page past the end
+        notes.append(PAST_THE_END.format(total=r.total))
     for x in r.relaxed:
         instead = RELAXATIONS[x.kind]
         notes.append(

@@ -37,6 +37,7 @@ from ..models import (
     FACET_BY_KEY,
     FACETS,
     FILTER_KEYS,
+    NO_LESSONS,
     SECTION_LABELS,
     Case,
     Lesson,
@@ -449,7 +450,11 @@ def lessons():
             }
         )
     return render_template(
-        "lessons.html", groups=list(groups.values()), total=len(items), **context
+        "lessons.html",
+        groups=list(groups.values()),
+        total=len(items),
+        no_lessons=NO_LESSONS,
+        **context,
     )
 
 
