@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -260,6 +261,25 @@ def test_lessons_say_so_when_none_fits(index_dir: Path) -> None:
     assert code == 0 and out.strip() == "条件に合う教訓はありません。条件を変えてお試しください。"
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["search", "認知症", "--page", "0"],
+            "--page: ページ番号は1から1000までの整数で指定してください",
+        ),
+        (["search"], "次の引数が必要です: query"),
+        (["lessons", "--kind", "foo"], "--kind に「foo」は指定できません"),
+        (["search", "認知症", "--bogus"], "不明な引数です: --bogus"),
+    ],
+)
+def test_command_line_mistakes_are_explained_in_japanese(capsys, argv, message) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_similar_json(index_dir: Path) -> None:
     code, out = cli(index_dir, "similar", "tsuruoka", "--json", "--limit", "3")
     assert code == 0
@@ -271,6 +291,12 @@ def test_similar_json(index_dir: Path) -> None:
     assert scores == sorted(scores, reverse=True)
     for s in data["similar"]:
         assert {"case_id", "title", "score", "shared_themes", "shared_terms"} <= set(s)
+
+
+def test_similar_says_why_without_a_raw_score(index_dir: Path) -> None:
+    code, out = cli(index_dir, "similar", "tobetsu", "--limit", "2")
+    assert code == 0 and "共通のテーマ: " in out
+    assert not re.search(r"\d\.\d", out)  # never 0.26: a number that means nothing to a reader
 
 
 def test_similar_unknown_id(index_dir: Path, capsys) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from . import serialize
 from .config import LIMITS, SETTINGS, Settings
@@ -208,12 +209,12 @@ def cmd_similar(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         _print_json(data, out)
         return 0
     print(f"{case.prefecture} {case.municipality} に似た事例:", file=out)
-    for s in data["similar"]:
-        why = "、".join(s["shared_themes"] + s["shared_terms"][:5])
-        print(
-            f"- {s['prefecture']} {s['municipality']}  {s['title']}  ({s['score']:.2f}) 共通点: {why}",
-            file=out,
-        )
+    for s in data["similar"]:  # in order of similarity; the page shows no raw score either
+        print(f"- {s['prefecture']} {s['municipality']}  {s['title']}", file=out)
+        if s["shared_themes"]:
+            print(f"  共通のテーマ: {'、'.join(s['shared_themes'])}", file=out)
+        if s["shared_terms"]:
+            print(f"  共通する言葉: {'、'.join(s['shared_terms'][:5])}", file=out)
     return 0
 
 
@@ -342,25 +343,50 @@ def _limited(name: str) -> Callable[[str], int]:
 
     def parse(raw: str) -> int:
         if not raw.strip().isdigit() or not limit.low <= int(raw) <= limit.high:
-            raise argparse.ArgumentTypeError(f"must be an integer from {limit.low} to {limit.high}")
+            raise argparse.ArgumentTypeError(
+                f"{limit.label}は{limit.low}から{limit.high}までの整数で指定してください"
+            )
         return int(raw)
 
     parse.__name__ = name  # argparse names the type in its messages
     return parse
 
 
+# argparse's own messages, said in Japanese like every other error of the tool.
+_ARGPARSE_MESSAGES = (
+    (re.compile(r"the following arguments are required: (.+)"), r"次の引数が必要です: \1"),
+    (
+        re.compile(r"argument (\S+): invalid choice: '?([^' ]*)'? \(choose from (.+)\)"),
+        r"\1 に「\2」は指定できません（指定できる値: \3）",
+    ),
+    (re.compile(r"argument (\S+): expected one argument"), r"\1 の値がありません"),
+    (re.compile(r"argument (\S+): (.+)"), r"\1: \2"),
+    (re.compile(r"unrecognized arguments: (.+)"), r"不明な引数です: \1"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        for pattern, japanese in _ARGPARSE_MESSAGES:
+            if pattern.fullmatch(message):
+                message = pattern.sub(japanese, message)
+                break
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--corpus", metavar="DIR", help="corpus directory (env CARESEARCH_CORPUS; default: corpus/)"
     )
     common.add_argument(
         "--index", metavar="DIR", help="index directory (env CARESEARCH_INDEX; default: index/)"
     )
-    as_json = argparse.ArgumentParser(add_help=False)
+    as_json = _Parser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="caresearch",
         description="地域包括ケアの取組事例を探す / search community-care case studies",
         epilog="environment variables:\n"
