@@ -287,6 +287,32 @@ def test_characters_that_show_nothing_are_ignored(bundled_engine):
     assert pasted == bundled_engine.recommend(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "spelled"),
+    [
+        ("にんちしょうのひとがふえた", "認知症のひとがふえた"),
+        ("けあまねさんがたりない", "ケアマネさんがたりない"),
+        ("ざいたくいりょうをすすめたい", "在宅医療をすすめたい"),
+        ("認知症の人のかいごがたいへん", "認知症の人の介護がたいへん"),
+        # ordinary kana stays as it is
+        ("お年寄りはバスを乗り継げない", "お年寄りはバスを乗り継げない"),  # not お年寄 + リハ
+        ("どうしたらいいか", "どうしたらいいか"),
+        ("なんとかしたい", "なんとかしたい"),
+        ("ひとりぐらしのおとしより", "ひとりぐらしのおとしより"),  # the analyser reads these
+    ],
+)
+def test_words_written_in_hiragana_are_read_as_the_cases_write_them(bundled_engine, text, spelled):
+    assert bundled_engine.expander.spell_kana(text) == spelled
+
+
+def test_a_description_in_hiragana_finds_what_its_kanji_finds(bundled_engine):
+    kana = "にんちしょうの人がはたけしごとを続けられる場をつくりたい"
+    rec = bundled_engine.recommend(kana)
+    assert rec.query == kana  # echoed as typed
+    assert rec.cases[0].case.id == "tobetsu"
+    assert any(m.query_term == "認知症" for m in rec.cases[0].matched_terms)
+
+
 def test_overlong_descriptions_are_rejected(bundled_engine):
     with pytest.raises(QueryTooLarge):
         bundled_engine.recommend("認知症" * 5000)

@@ -389,6 +389,10 @@ class Analyzer:
             for m, pos, start, end, key, after_break in self._words(text)
         ]
 
+    def cuts(self, text: str) -> list[int]:
+        """Where Sudachi cuts `text` into morphemes (each one's end), function words included."""
+        return [m.end() for m in _tokenizer(self.mode).tokenize(clean(text))]
+
     def is_grammar(self, text: str) -> bool:
         """True when `text` is grammar, not content: one function word that the analysis
         drops (する, もの, ため, など) or a compound particle (について, による, として: a

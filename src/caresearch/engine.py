@@ -8,6 +8,7 @@ recommend.py with policy.py, tfidf.py). Nothing here parses HTTP or argv.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -199,13 +200,14 @@ class Engine:
                 f"入力が長すぎます（{self.settings.max_text_chars}文字まで）。要点を短くまとめてください。"
             )
         check_limit("limit", limit)
-        tokens = self.analyzer.tokens(text)
+        read = self.expander.spell_kana(text)  # にんちしょう → 認知症, けあまね → ケアマネ
+        tokens = self.analyzer.tokens(read)
         if not tokens:
             raise QueryError("内容を表す語が見つかりません。課題を文章で入力してください。")
         topics = self.recommender.topic_terms(tokens)
         if not topics:
             raise QueryError("課題の内容を表す語が見つかりません。もう少し具体的に書いてください。")
-        return self.recommender(text, tokens, topics, limit)
+        return dataclasses.replace(self.recommender(read, tokens, topics, limit), query=text)
 
     def warm_up(self) -> None:
         """Load what the first request would otherwise wait for (the sentence encoder)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .analysis import (
@@ -41,6 +41,10 @@ MAX_VARIANTS = 12
 TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "related": 3, "parts": 4}
 _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 _KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
+_KANA_RUN = re.compile(r"[\u3041-\u3096\u30fc]{2,}")  # hiragana (and ー) in a description
+_PARTICLE_CHARS = frozenset("のがをにはとでもへや")
+# what may follow a word written in kana: a particle or an honorific
+_AFTER_WORD = re.compile(r"(?:の|が|を|に|は|と|で|も|へ|や|から|まで|より|さん|ちゃん|って)")
 IGNORED = frozenset({"AND", "ANDMAYBE"})
 
 
@@ -249,6 +253,63 @@ class QueryExpander:
     def synonyms_of(self, word: str) -> list[str]:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""
         return [label for _terms, label in self._groups.get(self._key(word), [])]
+
+    def spell_kana(self, text: str) -> str:
+        """`text` with the words written in hiragana that the analyser cuts into pieces
+        (にんちしょう → に・ん・ち・しょう, けあまね, ざいたくいりょう) written as the corpus or the
+        care table writes them (認知症, ケアマネ, 在宅医療), for a description: keyword search
+        reads a kana word by its reading already (`word`). A run of hiragana is read only where
+        it stands as a word: at the start of a run that does not go on a kanji or katakana word
+        (お年寄りは is not お年寄 + リハ), or after a particle; followed by a particle,
+        an honorific or the end of the run, cut by Sudachi into several morphemes at its edges,
+        and read as one or two common nouns of the corpus (or one word of the table)."""
+        out: list[str] = []
+        last = 0
+        for run in _KANA_RUN.finditer(text):
+            # right after a kanji or katakana a run goes on its word (寄りは: no word starts at り)
+            after_word = run.start() > 0 and text[run.start() - 1].isalnum()
+            for start, end, word in self._kana_words(run.group(), after_word):
+                out.append(text[last : run.start() + start] + word)
+                last = run.start() + end
+        return "".join(out) + text[last:]
+
+    def _kana_words(self, run: str, after_word: bool) -> Iterator[tuple[int, int, str]]:
+        cuts = [0, *self.analyzer.cuts(run)]
+        i = 0
+        while i < len(run):
+            if (i == 0 and not after_word) or (i > 0 and run[i - 1] in _PARTICLE_CHARS):
+                for j in range(len(run), i + 1, -1):
+                    if (
+                        i in cuts
+                        and j in cuts
+                        and sum(i < c < j for c in cuts) >= 1  # Sudachi cut it: not one word
+                        and (j == len(run) or _AFTER_WORD.match(run, j))
+                        and (word := self._kana_word(run[i:j]))
+                    ):
+                        yield i, j, word
+                        i = j - 1
+                        break
+            i += 1
+
+    def _kana_word(self, kana: str) -> str | None:
+        katakana = to_katakana(kana)
+        key = self._key(katakana)
+        if len(key) == 1 and self.knows(key[0]):
+            return katakana  # けあまね → ケアマネ, でい → デイ
+        if len(kana) < 3:
+            return None
+        pieces = segment_reading(katakana, self.readings)
+        if not pieces or len(pieces) > 2:
+            return None
+        words = [self.readings[p][0] for p in pieces]
+        # common nouns only: なんと is an exclamation before it is 南砺
+        nouns = all(
+            len(w) > 1
+            and len(toks := self.analyzer.tokens(w)) == 1
+            and toks[0].pos == ("名詞", "普通名詞")
+            for w in words
+        )
+        return "".join(words) if nouns else None
 
     def words_of(self, text: str) -> tuple[str, ...]:
         """The analysed words of `text` (mode C, compounds whole): 介護支援専門員 → 介護, 支援,
