@@ -307,6 +307,8 @@ def test_a_description_splits_into_its_sentences(text, expected):
         ("かよいのば", False),  # a kana phrase, not a compound particle
         ("にんちしょう", False),
         ("ひと", False),
+        ("はあく", False),  # 把握 in kana: は is not a case particle here
+        ("もでる", False),
     ],
 )
 def test_grammar_words_are_told_from_content_words(text: str, grammar: bool) -> None:

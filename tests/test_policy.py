@@ -122,6 +122,10 @@ def test_filler_words_weigh_less_than_specific_words() -> None:
         ("困りごとまで見られていない", False),  # a verb negated, nothing absent
         ("話し合いが進んでいない", False),
         ("連携しておらず", False),
+        ("人手が足りていない", True),
+        ("後継者が見つかっていない", True),
+        ("手が回っていない", True),
+        ("人材が確保できていない", True),
     ],
 )
 def test_absence_phrasing_is_recognised(text: str, absent: bool) -> None:

@@ -196,6 +196,11 @@ def test_a_one_character_suffix_is_not_a_word_of_its_own(bundled_engine):
     assert "中山間" in topics and "地" not in topics and "率" not in topics
 
 
+def test_everyday_words_alone_list_no_case(bundled_engine):
+    rec = bundled_engine.recommend("体の力が落ちて一番困るのは場所と名前を覚えられないこと")
+    assert rec.no_strong_match and not rec.cases
+
+
 def test_a_synonym_is_claimed_only_where_the_case_has_its_words(bundled_engine):
     # 介護支援専門員 is 介護 + 支援 + 専門員: 楢葉町 has 専門家 and 相談員, not a ケアマネ
     for cr in bundled_engine.recommend("ケアマネが足りない").cases:
@@ -214,6 +219,20 @@ def test_a_word_found_only_as_its_parts_is_shown_as_its_parts(bundled_engine):
         terms["自治会"] for cid, terms in shown.items() if cid != "urayasu" and "自治会" in terms
     ]
     assert apart and all(m.via == "parts" and m.label == "自治会 → 自治＋会" for m in apart)
+
+
+def test_a_synonym_the_case_has_is_named_before_the_words_parts(bundled_engine):
+    # 楢葉町 says 民生児童委員: that, not 民生＋委員 found apart
+    rec = bundled_engine.recommend("民生委員の担い手が足りない")
+    naraha = next(cr for cr in rec.cases if cr.case.id == "naraha")
+    m = next(m for m in naraha.matched_terms if m.query_term == "民生委員")
+    assert (m.via, m.case_term) == ("synonym", "民生児童委員")
+
+
+def test_a_phrase_is_checked_in_the_case_own_documents(bundled_engine):
+    corpus, index = bundled_engine.corpus, bundled_engine.index
+    assert index.phrase_in(("自治", "会"), corpus.docs_of(corpus.position("urayasu")))
+    assert not index.phrase_in(("自治", "会"), corpus.docs_of(corpus.position("naraha")))
 
 
 @pytest.mark.parametrize(
@@ -294,6 +313,8 @@ def test_characters_that_show_nothing_are_ignored(bundled_engine):
         ("けあまねさんがたりない", "ケアマネさんがたりない"),
         ("ざいたくいりょうをすすめたい", "在宅医療をすすめたい"),
         ("認知症の人のかいごがたいへん", "認知症の人の介護がたいへん"),
+        # after a particle Sudachi glued to the word (がに): read all the same
+        ("にんちしょうのひとがにんちしょうのかぞく", "認知症のひとが認知症のかぞく"),
         # ordinary kana stays as it is
         ("お年寄りはバスを乗り継げない", "お年寄りはバスを乗り継げない"),  # not お年寄 + リハ
         ("どうしたらいいか", "どうしたらいいか"),

@@ -34,6 +34,7 @@ from caresearch.models import (
     Relaxed,
     SearchResult,
 )
+from caresearch.query import split_query
 from caresearch.searching import DOC_DECAY, FacetTable, _case_scores, _covering, word_vector
 from caresearch.synonyms import SynonymTable
 
@@ -784,6 +785,11 @@ def test_a_list_typed_with_commas_or_slashes_is_several_words(
 ) -> None:
     result = all_hits(bundled_engine, query)
     assert ids(result) == ids(all_hits(bundled_engine, "認知症 就労")) and not result.relaxed
+
+
+def test_a_comma_or_slash_between_digits_belongs_to_the_number() -> None:
+    words = [t.text for t in split_query("1,000人 1/2 認知症,就労")]
+    assert words == ["1,000人", "1/2", "認知症", "就労"]
 
 
 @pytest.mark.parametrize("query", ["する", "もの", "ため", "について", "について の"])

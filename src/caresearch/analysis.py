@@ -183,7 +183,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # Characters that show nothing (zero-width space and joiners, soft hyphen, word joiner, byte
 # order mark, bidirectional controls): pasted text carries them, and 「認知症​」 must
 # find 認知症 while a right-to-left override must not reorder what the page echoes.
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    "\ufe00-\ufe0f\ufeff]"
+)
 
 
 def visible(text: str) -> str:
@@ -391,17 +394,26 @@ class Analyzer:
 
     def cuts(self, text: str) -> list[int]:
         """Where Sudachi cuts `text` into morphemes (each one's end), function words included."""
-        return [m.end() for m in _tokenizer(self.mode).tokenize(clean(text))]
+        tok = _tokenizer(self.mode)
+        return [
+            offset + m.end() for offset, chunk in _chunks(clean(text)) for m in tok.tokenize(chunk)
+        ]
 
     def is_grammar(self, text: str) -> bool:
-        """True when `text` is grammar, not content: one function word that the analysis
-        drops (する, もの, ため, など) or a compound particle (について, による, として: a
-        particle, a verb, and at most one more particle)."""
+        """True when `text` is grammar, not content: one word that the analysis drops (する,
+        もの, ため, など) or a compound particle (について, による, として: a case particle, a
+        verb, and at most one more particle)."""
         morphemes = list(_tokenizer(self.mode).tokenize(clean(text)))
-        pos = [m.part_of_speech()[0] for m in morphemes]
+        pos = [m.part_of_speech()[:2] for m in morphemes]
         if len(pos) == 1:
             return not self.tokens(text)
-        return 2 <= len(pos) <= 3 and pos[:2] == ["助詞", "動詞"] and pos[2:] in ([], ["助詞"])
+        # a case particle first (に, と, を): は + あく is 把握 in kana, not grammar
+        return (
+            2 <= len(pos) <= 3
+            and pos[0] == ("助詞", "格助詞")
+            and pos[1][0] == "動詞"
+            and all(p[0] == "助詞" for p in pos[2:])
+        )
 
     def index_terms(self, text: str) -> list[tuple[str, int, int, int]]:
         """(term, position, start, end) for indexing: each word, and a compound's parts too.

@@ -20,6 +20,7 @@ analysed again).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,6 +214,7 @@ class SearchIndex:
         self._positions = positions
         self._spans = spans
         self._phrases: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._phrases_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path) -> SearchIndex:
@@ -267,13 +269,29 @@ class SearchIndex:
         PHRASE_CANDIDATES of them by their terms' summed scores, then a check of the positions
         in Whoosh's postings. A phrase scores the mean of its terms. Results are cached.
         """
-        cached = self._phrases.get(terms)
+        with self._phrases_lock:  # the web server's threads share the cache
+            cached = self._phrases.get(terms)
         if cached is None:
             cached = self._phrase_docs(terms)
-            if len(self._phrases) >= PHRASE_CACHE:
-                self._phrases.pop(next(iter(self._phrases)), None)
-            self._phrases[terms] = cached
+            with self._phrases_lock:
+                if len(self._phrases) >= PHRASE_CACHE:
+                    self._phrases.pop(next(iter(self._phrases)), None)
+                self._phrases[terms] = cached
         return cached
+
+    def phrase_in(self, terms: tuple[str, ...], docs: np.ndarray) -> bool:
+        """Whether `terms` occur at consecutive positions in one field of one of `docs` (every
+        one of them checked, however many documents hold the terms elsewhere)."""
+        m = self.impacts
+        docs = np.sort(np.asarray(docs, dtype=np.int64))
+        for t in terms:
+            j = self.vocab.get(t)
+            if j is None:
+                return False
+            docs = docs[np.isin(docs, m.indices[m.indptr[j] : m.indptr[j + 1]])]
+            if not len(docs):
+                return False
+        return bool(self._adjacent(terms, docs).any())
 
     def _phrase_docs(self, terms: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))

@@ -45,10 +45,12 @@ ADMIN_FILLER = frozenset(
 EVERYDAY_WORDS_PATH = Path(__file__).with_name("data") / "everyday_words.tsv"
 # Absence and shortage in a description (医者がいない, 担い手が足りない, 減っている): the cases
 # say 不足. Matched on the raw text, because the analyzer drops いる/ない as filler.
-# 〜ていない / 〜でおらず negate a verb (見られていない, 進んでいない): not absence.
+# 〜ていない / 〜でおらず negate a verb (見られていない, 進んでいない): not absence, unless the verb
+# says the shortage (足りていない, 見つかっていない, 手が回っていない, 確保できていない).
 ABSENCE = re.compile(
-    r"(?<![てで])(?:い(?:な[いく]|ません)|おらず)|足り[なずま]|少な[いくかっ]|減っ|減り|減少|不足"
-    r"|見つから|手が回ら"
+    r"(?<![てで])(?:い(?:な[いく]|ません)|おらず)|足り(?:[なずま]|てい?な|ておらず)"
+    r"|少な[いくかっ]|減っ|減り|減少|不足|見つか(?:ら|ってい?な|っておらず)"
+    r"|手が回(?:ら|ってい?な|っておらず)|確保でき(?:な|ず|てい?な|ておらず)"
 )
 ABSENCE_TERMS = ("不足",)
 TOPIC_POS = frozenset({"名詞", "形状詞"})

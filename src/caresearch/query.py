@@ -19,8 +19,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from .analysis import (
     Analyzer,
@@ -43,6 +45,7 @@ _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 _KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
 _KANA_RUN = re.compile(r"[\u3041-\u3096\u30fc]{2,}")  # hiragana (and ー) in a description
 _PARTICLE_CHARS = frozenset("のがをにはとでもへや")
+MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょうかいごれんけい is 14)
 # what may follow a word written in kana: a particle or an honorific
 _AFTER_WORD = re.compile(r"(?:の|が|を|に|は|と|で|も|へ|や|から|まで|より|さん|ちゃん|って)")
 IGNORED = frozenset({"AND", "ANDMAYBE"})
@@ -138,8 +141,9 @@ def split_query(text: str) -> list[Term]:
 
 
 def _plain_words(text: str) -> list[str]:
-    """Words between spaces and the separators people type in a list (認知症、就労 / 医療，介護)."""
-    text = re.sub(r"[\"“”「」『』、，,／/]", " ", text)
+    """Words between spaces and the separators people type in a list (認知症、就労 / 医療，介護);
+    a comma or slash between digits belongs to a number (1,000人, 1/2)."""
+    text = re.sub(r"[\"“”「」『』、]|(?<!\d)[,，／/]|[,，／/](?!\d)", " ", text)
     return split_words(re.sub(r"[|｜]", " | ", text))
 
 
@@ -155,7 +159,9 @@ class QueryExpander:
         self.analyzer = analyzer
         self._parts_analyzer = dataclasses.replace(analyzer, mode="A", split_parts=False)
         self.readings = dict(readings or {})
-        self._words_cache: dict[str, tuple[str, ...]] = {}
+        # bounded caches of what a request asks again and again (labels, kana pieces)
+        self.words_of = lru_cache(maxsize=4096)(self._key)
+        self._read_kana = lru_cache(maxsize=4096)(self._kana_word)
         # a one-word term of the table -> as the table writes it (閉じ籠もる → 閉じこもる)
         self._written: dict[str, str] = {}
         # key (C-level term tuple) -> list of (part-level terms, label) of its group
@@ -260,9 +266,10 @@ class QueryExpander:
         care table writes them (認知症, ケアマネ, 在宅医療), for a description: keyword search
         reads a kana word by its reading already (`word`). A run of hiragana is read only where
         it stands as a word: at the start of a run that does not go on a kanji or katakana word
-        (お年寄りは is not お年寄 + リハ), or after a particle; followed by a particle,
-        an honorific or the end of the run, cut by Sudachi into several morphemes at its edges,
-        and read as one or two common nouns of the corpus (or one word of the table)."""
+        (お年寄りは is not お年寄 + リハ), or after a particle; ending where a morpheme ends and
+        followed by a particle, an honorific or the end of the run; cut by Sudachi into two or
+        more morphemes (a word it knows is left to it); and read as one or two common nouns of
+        the corpus (or one word of the table), at most MAX_KANA_WORD kana long."""
         out: list[str] = []
         last = 0
         for run in _KANA_RUN.finditer(text):
@@ -274,17 +281,23 @@ class QueryExpander:
         return "".join(out) + text[last:]
 
     def _kana_words(self, run: str, after_word: bool) -> Iterator[tuple[int, int, str]]:
-        cuts = [0, *self.analyzer.cuts(run)]
+        """(start, end, word) of each word of the hiragana `run` to write otherwise."""
+        ends = self.analyzer.cuts(run)
+        starts = {0, *ends}
         i = 0
         while i < len(run):
-            if (i == 0 and not after_word) or (i > 0 and run[i - 1] in _PARTICLE_CHARS):
-                for j in range(len(run), i + 1, -1):
-                    if (
-                        i in cuts
-                        and j in cuts
-                        and sum(i < c < j for c in cuts) >= 1  # Sudachi cut it: not one word
-                        and (j == len(run) or _AFTER_WORD.match(run, j))
-                        and (word := self._kana_word(run[i:j]))
+            # a word starts after a particle that ends a morpheme, or that begins one Sudachi
+            # glued to the word (が + にんちしょう read as がに・ん・ち…); not inside a word
+            # (みまもりは: no word starts at り after も)
+            if (i == 0 and not after_word) or (
+                i > 0 and run[i - 1] in _PARTICLE_CHARS and (i in starts or i - 1 in starts)
+            ):
+                # ends of morphemes after the first one from i (Sudachi cut the word in two or
+                # more: not a word it knows), longest first, at most MAX_KANA_WORD kana on
+                after = ends[bisect_right(ends, i) : bisect_right(ends, i + MAX_KANA_WORD)]
+                for j in reversed(after[1:]):
+                    if (j == len(run) or _AFTER_WORD.match(run, j)) and (
+                        word := self._read_kana(run[i:j])
                     ):
                         yield i, j, word
                         i = j - 1
@@ -311,15 +324,9 @@ class QueryExpander:
         )
         return "".join(words) if nouns else None
 
-    def words_of(self, text: str) -> tuple[str, ...]:
-        """The analysed words of `text` (mode C, compounds whole): 介護支援専門員 → 介護, 支援,
-        専門員."""
-        if (key := self._words_cache.get(text)) is None:
-            key = self._words_cache[text] = self._key(text)
-        return key
-
     def _key(self, text: str) -> tuple[str, ...]:
-        """The table's key of a word: its analysed terms, as the tables are keyed."""
+        """The table's key of a word: its analysed terms, as the tables are keyed (mode C,
+        compounds whole: 介護支援専門員 → 介護, 支援, 専門員; `words_of` is this, cached)."""
         return tuple(t.text for t in self.analyzer.tokens(text))
 
     def parse(self, text: str, *, max_chars: int = 200, exact: bool = False) -> ParsedQuery:

@@ -254,7 +254,10 @@ class Recommend:
         # The strongest evidence among the ranked cases decides whether anything matches.
         most = max(ranked, key=lambda i: coverage[i], default=None)
         strong = most is not None and is_strong_match(
-            float(coverage[most]), len(matched[most]), self._best_passage_share(ranked, d), policy
+            float(coverage[most]),
+            len(set(matched[most]) - d.implied),
+            self._best_passage_share(ranked, d),
+            policy,
         )
         shown = ranked[: limit if strong else min(limit, policy.no_match_cases)]
         top_best = float(best[first]) if first is not None and best[first] > 0 else 1.0
@@ -317,26 +320,32 @@ class Recommend:
 
     def _covers(self, case: int, term: str, d: Described) -> MatchedTerm | None:
         """How the case covers `term`: itself, a synonym it contains, or only the parts of the
-        word as written (自治会 → 自治＋会), each somewhere in the case."""
+        word as written, each somewhere in the case (自治会 → 自治＋会, where the case says
+        自治体 and 会 but never 自治会; its own documents' positions tell the two apart)."""
         shown = d.shown[term]
         if self.model.case_has(case, term):
             return MatchedTerm(shown, term, "exact")
+        parts = None
         for label, terms in d.covering.get(term, ()):
-            if all(self.model.case_has(case, t) for t in terms):
-                if label != d.surfaces[term]:
-                    return MatchedTerm(shown, label, "synonym")
-                docs, _scores = self.index.phrase(terms)  # the parts together: the word itself
-                if (self.corpus.doc_case[docs] == case).any():
-                    return MatchedTerm(shown, term, "exact")
-                return MatchedTerm(shown, "＋".join(terms), "parts")
-        return None
+            if not all(self.model.case_has(case, t) for t in terms):
+                continue
+            if label != d.surfaces[term]:
+                return MatchedTerm(shown, label, "synonym")  # 民生児童委員, before 民生＋委員
+            parts = terms
+        if parts is None:
+            return None
+        if self.index.phrase_in(parts, self.corpus.docs_of(case)):
+            return MatchedTerm(shown, term, "exact")
+        return MatchedTerm(shown, "＋".join(parts), "parts")
 
     def _specific_matches(self, cases: Sequence[int], d: Described) -> dict[int, tuple[str, ...]]:
-        """Per case of `cases` that covers any: the description's specific (non-filler) topic
-        terms it covers (itself or a synonym), rarest first."""
+        """Per case of `cases` that covers any: the description's specific topic terms (not
+        filler, not everyday words) it covers (itself, a synonym or the word's own parts),
+        rarest first; a case that covers only the 不足 read from 足りない is not among them."""
         model = self.model
         specific = sorted(
-            (t for t in d.weights if t not in self.filler), key=lambda t: -model.idf(t)
+            (t for t in d.weights if t not in self.filler and t not in self.everyday),
+            key=lambda t: -model.idf(t),
         )
         has = {t: model.covered(t, d.covering.get(t, ())) for t in specific}
         found = {i: tuple(t for t in specific if has[t][i]) for i in cases}
@@ -352,7 +361,9 @@ class Recommend:
     def _reason(self, case: int, d: Described) -> str:
         if not d.main:
             return "課題の具体的な語に一致しません（一般的な語のみ）"
-        hits = [d.shown[t] for t in d.main if self._covers(case, t, d) is not None]
+        # a word found only as its parts apart (自治＋会) is not one the case has
+        covered = ((t, self._covers(case, t, d)) for t in d.main)
+        hits = [d.shown[t] for t, m in covered if m is not None and m.via != "parts"]
         shown = "、".join(hits[:3])
         return f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
             f"（{shown}）" if shown else ""

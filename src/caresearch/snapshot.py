@@ -174,8 +174,11 @@ class Corpus:
     def passage(self, passage_id: str) -> Passage | None:
         return self.snapshot.passage(passage_id)
 
+    def docs_of(self, case: int) -> np.ndarray:
+        """The index's numbers of case `case`'s documents (the case document and passages)."""
+        return self._case_docs[self._bounds[case] : self._bounds[case + 1]]
+
     def doc_number(self, doc_id: str, case: int) -> int | None:
         """The index's number for a document of case `case` (its own id for the case
         document, a passage's id for a passage)."""
-        docs = self._case_docs[self._bounds[case] : self._bounds[case + 1]]
-        return next((int(d) for d in docs if self.doc_ids[d] == doc_id), None)
+        return next((int(d) for d in self.docs_of(case) if self.doc_ids[d] == doc_id), None)
