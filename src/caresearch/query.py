@@ -341,9 +341,10 @@ class QueryExpander:
         groups: list[list[QueryWord]] = []
         excluded: list[QueryWord] = []
         for term in split_query(text):
-            if not term.quoted and self.analyzer.is_grammar(term.text):
+            typed = term.text if term.quoted else self._without_grammar(term.text)
+            if not typed:
                 continue  # 「見守り について」: について is not a word to find
-            word = self.word(term.text)
+            word = self.word(typed)
             if word is None:
                 continue
             if exact or term.quoted:
@@ -359,6 +360,18 @@ class QueryExpander:
                 "助詞や記号・除外する語だけでは検索できません。内容を表す語（例: 認知症、見守り）を入力してください。"
             )
         return ParsedQuery(text, tuple(tuple(g) for g in groups), tuple(excluded), exact)
+
+    def _without_grammar(self, text: str) -> str:
+        """`text` without grammar typed at its end (認知症による → 認知症); "" when it is all
+        grammar (について, する)."""
+        if self.analyzer.is_grammar(text):
+            return ""
+        if _KANA.match(fold(text)):
+            return text  # a word in kana is read whole (まいすたー, いりょう)
+        for cut in self.analyzer.cuts(text)[:-1]:
+            if self.analyzer.is_grammar(text[cut:]):
+                return text[:cut]
+        return text
 
     def split(self, word: QueryWord) -> list[QueryWord]:
         """The word's parts as separate words, as typed (tier 4): for a compound found
