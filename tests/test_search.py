@@ -751,6 +751,8 @@ def test_or_finds_the_cases_of_either_word(bundled_engine: Engine, query: str) -
         '認知症 -"就労"',  # ... and a quoted phrase
         "認知症 -「就労」",
         "認知症 ＮＯＴ 就労",
+        "認知症 ー就労",  # a kana-mode keyboard types ー for the minus
+        "認知症 ‐就労",
     ],
 )
 def test_a_negated_word_excludes_the_cases_that_contain_it(

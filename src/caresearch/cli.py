@@ -144,6 +144,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         print(f"「{data['query']}」 {data['total']}件", file=out)
         if data["notice"]:
             print(data["notice"], file=out)
+        if not data["hits"] and data["total"]:
+            print("1ページ目: --page 1", file=out)  # the notice said the page is past the end
         also = "、".join(
             f"{w['word']} → {'、'.join(e['label'] for e in w['expansions'])}"
             for w in data["expansions"]
@@ -160,9 +162,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             for p in hit["passages"]:
                 label = SECTION_LABELS.get(p["section"], p["section"])
                 print(f"   - ({label}) {_strip_marks(p['snippet'])}", file=out)
-        if not data["hits"] and data["total"]:
-            print("1ページ目: --page 1", file=out)  # the notice said the page is past the end
-        elif not data["hits"]:
+        if not data["total"]:
             print("該当する事例はありません。", file=out)
 
     query = " ".join(("-" + q[1:]) if q.startswith("－") else q for q in args.query)

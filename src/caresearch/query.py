@@ -44,6 +44,8 @@ TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "related": 3, "par
 _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 _KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
 _KANA_RUN = re.compile(r"[\u3041-\u3096\u30fc]{2,}")  # hiragana (and ー) in a description
+# a minus as keyboards type it: − (U+2212), ‐ (U+2010), and ー at a word's start (kana mode)
+_MINUS = re.compile("^[−‐ー]")
 _PARTICLE_CHARS = frozenset("のがをにはとでもへや")
 MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょうかいごれんけい is 14)
 # what may follow a word written in kana: a particle or an honorific
@@ -124,7 +126,7 @@ def split_query(text: str) -> list[Term]:
     out: list[Term] = []
     negate = join = False
     for word, quoted in pieces:
-        operator = "" if quoted else unicodedata.normalize("NFKC", word).upper().replace("−", "-")
+        operator = "" if quoted else _MINUS.sub("-", unicodedata.normalize("NFKC", word).upper())
         if operator in ("OR", "|"):
             join = bool(out)
             continue
