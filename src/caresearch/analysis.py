@@ -403,17 +403,27 @@ class Analyzer:
         """True when `text` is grammar, not content: one word that the analysis drops (する,
         もの, ため, など) or a compound particle (について, による, として: a case particle, a
         verb, and at most one more particle)."""
+        return self.grammar_start(text) == 0
+
+    def grammar_start(self, text: str) -> int:
+        """Where grammar typed at the end of `text` starts (認知症による → 3): 0 when all of
+        it is grammar (`is_grammar`), len(text) when none of it is. One analysis of `text`."""
         morphemes = list(_tokenizer(self.mode).tokenize(clean(text)))
         pos = [m.part_of_speech()[:2] for m in morphemes]
-        if len(pos) == 1:
-            return not self.tokens(text)
-        # a case particle first (に, と, を): は + あく is 把握 in kana, not grammar
-        return (
-            2 <= len(pos) <= 3
-            and pos[0] == ("助詞", "格助詞")
-            and pos[1][0] == "動詞"
-            and all(p[0] == "助詞" for p in pos[2:])
-        )
+        for k, m in enumerate(morphemes):
+            tail = pos[k:]
+            if len(tail) == 1:
+                grammar = not self.tokens(m.surface())
+            else:  # a case particle first (に, と, を): は + あく is 把握 in kana, not grammar
+                grammar = (
+                    len(tail) <= 3
+                    and tail[0] == ("助詞", "格助詞")
+                    and tail[1][0] == "動詞"
+                    and all(p[0] == "助詞" for p in tail[2:])
+                )
+            if grammar:
+                return m.begin()
+        return len(text)
 
     def index_terms(self, text: str) -> list[tuple[str, int, int, int]]:
         """(term, position, start, end) for indexing: each word, and a compound's parts too.

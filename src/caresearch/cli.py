@@ -343,9 +343,7 @@ def _limited(name: str) -> Callable[[str], int]:
 
     def parse(raw: str) -> int:
         if not raw.strip().isdigit() or not limit.low <= int(raw) <= limit.high:
-            raise argparse.ArgumentTypeError(
-                f"{limit.label}は{limit.low}から{limit.high}までの整数で指定してください"
-            )
+            raise argparse.ArgumentTypeError(limit.message)
         return int(raw)
 
     parse.__name__ = name  # argparse names the type in its messages

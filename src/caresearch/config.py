@@ -56,6 +56,11 @@ class Limit(NamedTuple):
     high: int
     label: str  # the Japanese name used in messages
 
+    @property
+    def message(self) -> str:
+        """What to say when a value is out of range (CLI and QueryError alike)."""
+        return f"{self.label}は{self.low}から{self.high}までの整数で指定してください"
+
 
 LIMITS: dict[str, Limit] = {
     limit.name: limit
@@ -79,9 +84,7 @@ def check_limit(name: str, value: int) -> int:
         or not isinstance(value, int)
         or not limit.low <= value <= limit.high
     ):
-        raise QueryError(
-            f"{limit.label}は{limit.low}から{limit.high}までの整数で指定してください。"
-        )
+        raise QueryError(f"{limit.message}。")
     return value
 
 

@@ -288,7 +288,8 @@ class SearchIndex:
             j = self.vocab.get(t)
             if j is None:
                 return False
-            docs = docs[np.isin(docs, m.indices[m.indptr[j] : m.indptr[j + 1]])]
+            col = m.indices[m.indptr[j] : m.indptr[j + 1]]
+            docs = _intersect_sorted(docs, col, len(self.docs))
             if not len(docs):
                 return False
         return bool(self._adjacent(terms, docs).any())

@@ -49,7 +49,9 @@ _MINUS = re.compile("^[−‐ー]")
 _PARTICLE_CHARS = frozenset("のがをにはとでもへや")
 MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょうかいごれんけい is 14)
 # what may follow a word written in kana: a particle or an honorific
-_AFTER_WORD = re.compile(r"(?:の|が|を|に|は|と|で|も|へ|や|から|まで|より|さん|ちゃん|って)")
+_AFTER_WORD = re.compile(
+    "|".join([*_PARTICLE_CHARS, "から", "まで", "より", "って", "さん", "ちゃん"])
+)
 IGNORED = frozenset({"AND", "ANDMAYBE"})
 
 
@@ -366,14 +368,10 @@ class QueryExpander:
     def _without_grammar(self, text: str) -> str:
         """`text` without grammar typed at its end (認知症による → 認知症); "" when it is all
         grammar (について, する)."""
-        if self.analyzer.is_grammar(text):
-            return ""
-        if _KANA.match(fold(text)):
+        start = self.analyzer.grammar_start(text)
+        if start and _KANA.match(fold(text)):
             return text  # a word in kana is read whole (まいすたー, いりょう)
-        for cut in self.analyzer.cuts(text)[:-1]:
-            if self.analyzer.is_grammar(text[cut:]):
-                return text[:cut]
-        return text
+        return text[:start]
 
     def split(self, word: QueryWord) -> list[QueryWord]:
         """The word's parts as separate words, as typed (tier 4): for a compound found

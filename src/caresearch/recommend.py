@@ -71,6 +71,7 @@ class Described(NamedTuple):
     words: tuple[QueryWord, ...]  # for highlights
     main: tuple[str, ...]  # the most specific topic terms, for the reason line
     implied: frozenset[str]  # terms said only through phrasing (不足 for いない), not written
+    has: dict[str, np.ndarray]  # specific (not general) term -> which cases cover it
 
 
 class Recommend:
@@ -95,8 +96,9 @@ class Recommend:
         self.policy = policy or RecommendPolicy()
         # filler: the administrative words, and everyday words that only point to them
         self.filler = ADMIN_FILLER | expander.pointing_only_to(ADMIN_FILLER)
-        # everyday words (体, 名前, 一番) weigh like filler, unless the care vocabulary knows them
-        self.everyday = frozenset(
+        # ... and with them the everyday words (体, 名前, 一番) the care vocabulary does not know:
+        # general words, weighing like filler and never a match on their own
+        self.general = self.filler | frozenset(
             t
             for t, zipf in everyday_words().items()
             if zipf >= self.policy.everyday_zipf and not expander.knows(t)
@@ -204,19 +206,18 @@ class Recommend:
         # has, 冬場 or ＦＡＸ, would otherwise lead every reason line with 「0/5 に一致」).
         # 不足 read from いない / 足りない is evidence beside the words, not a word of its own
         implied = frozenset(t for t, n in literal.items() if n == 0)
-        specific = [t for t in literal if self.specificity(t) == 1.0 and t not in implied]
-        found = {t for t in specific if model.covered(t, covering.get(t, ())).any()}
+        has = {t: model.covered(t, covering.get(t, ())) for t in literal if t not in self.general}
+        specific = [t for t in has if t not in implied]
         main = tuple(
-            sorted(specific, key=lambda t: (t not in found, -model.idf(t)))[: policy.main_terms]
+            sorted(specific, key=lambda t: (not has[t].any(), -model.idf(t)))[: policy.main_terms]
         )
         shown = {t: shown.get(t, surface) for t, surface in surfaces.items()}
         return Described(
-            weights, expansions, covering, tfidf, surfaces, shown, tuple(words), main, implied
+            weights, expansions, covering, tfidf, surfaces, shown, tuple(words), main, implied, has
         )
 
     def specificity(self, term: str) -> float:
-        general = term in self.filler or term in self.everyday
-        return self.policy.filler_weight if general else 1.0
+        return self.policy.filler_weight if term in self.general else 1.0
 
     def passage_scores(self, d: Described) -> np.ndarray:
         """Every answer passage's BM25 for the weighted words, times its section's weight."""
@@ -265,21 +266,23 @@ class Recommend:
             [float(coverage[i]) for i in shown], [float(best[i]) / top_best for i in shown],
             strong, policy,
         )  # fmt: skip
-        out_cases = tuple(
-            CaseRecommendation(
-                case=self.corpus.case(i),
-                score=round(float(coverage[i]), 3),
-                confidence=level,
-                matched_terms=self._matched_terms(matched[i], d, i),
-                lessons=self._case_passages(i, passages, d),
-                reason=self._reason(i, d),
+        out_cases = []
+        for i, level in zip(shown, levels, strict=True):
+            matched_terms, reason = self._why(i, matched[i], d)
+            out_cases.append(
+                CaseRecommendation(
+                    case=self.corpus.case(i),
+                    score=round(float(coverage[i]), 3),
+                    confidence=level,
+                    matched_terms=matched_terms,
+                    lessons=self._case_passages(i, passages, d),
+                    reason=reason,
+                )
             )
-            for i, level in zip(shown, levels, strict=True)
-        )
         return Recommendation(
             query=text,
             no_strong_match=not strong,
-            cases=out_cases,
+            cases=tuple(out_cases),
             lessons=self._overall(shown, levels, passages, coverage, d),
             coverage=round(float(coverage[most]), 3) if most is not None else 0.0,
             specific_words=tuple(d.shown[t] for t in d.main),
@@ -342,30 +345,25 @@ class Recommend:
         """Per case of `cases` that covers any: the description's specific topic terms (not
         filler, not everyday words) it covers (itself, a synonym or the word's own parts),
         rarest first; a case that covers only the 不足 read from 足りない is not among them."""
-        model = self.model
-        specific = sorted(
-            (t for t in d.weights if t not in self.filler and t not in self.everyday),
-            key=lambda t: -model.idf(t),
-        )
-        has = {t: model.covered(t, d.covering.get(t, ())) for t in specific}
-        found = {i: tuple(t for t in specific if has[t][i]) for i in cases}
+        specific = sorted(d.has, key=lambda t: -self.model.idf(t))
+        found = {i: tuple(t for t in specific if d.has[t][i]) for i in cases}
         # a case needs a word the description wrote, not only the 不足 of 「足りない」
         return {i: terms for i, terms in found.items() if set(terms) - d.implied}
 
-    def _matched_terms(
-        self, found: Sequence[str], d: Described, case: int
-    ) -> tuple[MatchedTerm, ...]:
-        covered = (self._covers(case, term, d) for term in found[: self.policy.matched_terms])
-        return tuple(m for m in covered if m is not None)
-
-    def _reason(self, case: int, d: Described) -> str:
+    def _why(
+        self, case: int, found: Sequence[str], d: Described
+    ) -> tuple[tuple[MatchedTerm, ...], str]:
+        """The case's matched words as listed, and its reason line, from one look at how the
+        case covers each word (the parts check reads positions)."""
+        listed = found[: self.policy.matched_terms]
+        covers = {t: self._covers(case, t, d) for t in dict.fromkeys([*listed, *d.main])}
+        matched = tuple(m for t in listed if (m := covers[t]) is not None)
         if not d.main:
-            return "課題の具体的な語に一致しません（一般的な語のみ）"
+            return matched, "課題の具体的な語に一致しません（一般的な語のみ）"
         # a word found only as its parts apart (自治＋会) is not one the case has
-        covered = ((t, self._covers(case, t, d)) for t in d.main)
-        hits = [d.shown[t] for t, m in covered if m is not None and m.via != "parts"]
+        hits = [d.shown[t] for t in d.main if (m := covers[t]) is not None and m.via != "parts"]
         shown = "、".join(hits[:3])
-        return f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
+        return matched, f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
             f"（{shown}）" if shown else ""
         )
 
