@@ -24,6 +24,14 @@ from caresearch.policy import (
 POLICY = RecommendPolicy()
 
 
+def seen(_k: int) -> bool:  # every passage that matched shows its words
+    return True
+
+
+def seen_in(_c: int, _k: int) -> bool:
+    return True
+
+
 def test_the_policy_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         POLICY.strong_coverage = 0.1  # type: ignore[misc]
@@ -79,12 +87,29 @@ def test_passages_shown_are_the_most_relevant_whatever_their_section() -> None:
         (0.0, "content"),
         (0.7, "story"),
     ]
-    assert choose_passages(scored, POLICY) == [3, 5, 2]
+    assert choose_passages(scored, POLICY, seen) == [3, 5, 2]
+
+
+def test_a_passage_where_no_word_is_seen_is_not_shown() -> None:
+    # 3 and 5 scored only through the parts of a synonym (高齢者's 者): nothing to highlight
+    scored = [(0.2, "key_point"), (0.0, "content"), (0.5, "suggestion"), (0.9, "content")]
+    scored += [(0.1, "story"), (0.7, "story")]
+    asked: list[int] = []
+
+    def visible(k: int) -> bool:
+        asked.append(k)
+        return k not in (3, 5)
+
+    assert choose_passages(scored, POLICY, visible) == [2, 0, 4]
+    assert 1 not in asked  # a passage that did not match is never looked at
 
 
 def test_a_case_without_matching_passages_still_shows_its_key_points() -> None:
     scored = [(0.0, "content"), (0.0, "key_point"), (0.0, "suggestion"), (0.0, "key_point")]
-    assert choose_passages(scored, POLICY) == [1, 3]
+    assert choose_passages(scored, POLICY, seen) == [1, 3]
+    # ... and so does one whose matches are none of them visible
+    scored = [(0.4, "content"), (0.1, "key_point")]
+    assert choose_passages(scored, POLICY, lambda k: False) == [1]
 
 
 def test_overall_answers_follow_the_case_strength() -> None:
@@ -92,15 +117,21 @@ def test_overall_answers_follow_the_case_strength() -> None:
         ("high", 0.8, [0.5, 0.9]),  # the strong case
         ("low", 0.3, [1.0, 0.2]),  # a weak case whose passage scores higher on its own
     ]
-    picked = overall_answers(cases, POLICY)
+    picked = overall_answers(cases, POLICY, seen_in)
     assert [(c, k) for c, k, _s in picked] == [(0, 1), (0, 0)]  # nothing from the weak case
 
 
 def test_overall_answers_come_from_every_case_when_none_is_strong() -> None:
     cases = [("low", 0.3, [0.2, 0.0]), ("low", 0.3, [0.6])]
-    picked = overall_answers(cases, POLICY)
+    picked = overall_answers(cases, POLICY, seen_in)
     assert [(c, k) for c, k, _s in picked] == [(1, 0), (0, 0)]
-    assert len(overall_answers([("high", 0.9, [1.0] * 20)], POLICY)) == POLICY.overall_answers
+    assert len(overall_answers([("high", 0.9, [1.0] * 20)], POLICY, seen_in)) == 5
+
+
+def test_overall_answers_skip_passages_where_no_word_is_seen() -> None:
+    cases = [("high", 0.8, [0.5, 0.9, 0.7]), ("medium", 0.6, [1.0])]
+    picked = overall_answers(cases, POLICY, lambda c, k: (c, k) != (0, 1))
+    assert [(c, k) for c, k, _s in picked] == [(1, 0), (0, 2), (0, 0)]
 
 
 def test_filler_words_weigh_less_than_specific_words() -> None:

@@ -92,6 +92,23 @@ def test_each_answer_carries_the_spans_where_the_description_matched(bundled_eng
     assert {"認知症", "農作業"} <= marked
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # おばあちゃん → 高齢者 and ヘルパー → ホームヘルパー: passages that have only 者 or ホーム
+        "物忘れが出てきたおばあちゃんが、デイのお遊戯を嫌がる。畑仕事が好きだったのに。",
+        "要支援のお年寄りの買い物や通院を、住民のボランティアで手伝えないか。ヘルパーさんだけでは足りない。",
+    ],
+)
+def test_every_answer_shown_shows_a_word_of_the_description(bundled_engine, text):
+    rec = bundled_engine.recommend(text)
+    assert rec.lessons and all(sl.highlights for sl in rec.lessons)
+    for cr in rec.cases:
+        unseen = [sl for sl in cr.lessons if not sl.highlights]
+        # ... or, where nothing matched visibly, the case's key points to read
+        assert not unseen or {sl.lesson.section for sl in cr.lessons} == {"key_point"}
+
+
 def test_the_reason_line_counts_the_main_words(bundled_engine):
     rec = bundled_engine.recommend("医師不足の中で、住民が地域医療を支える意識をどう育てるか")
     top = rec.cases[0]

@@ -9,10 +9,12 @@ no-match rule, change `is_strong_match` or its thresholds, and its tests.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -61,6 +63,7 @@ HONORIFIC_AFTER = re.compile(r"^(?:さん|ちゃん|くん|さま|様)")
 INFLECTED_POS = frozenset({"動詞", "形容詞", "助動詞"})  # written as a cut stem (泊まれ, 弱っ)
 MIN_REASON_IDF = 2.5  # a word in more than about a fifth of all passages explains nothing
 LEVELS = ("low", "medium", "high")
+T = TypeVar("T")
 
 
 @cache
@@ -152,26 +155,34 @@ def confidences(
     return out
 
 
-def choose_passages(scored: Sequence[tuple[float, str]], policy: RecommendPolicy) -> list[int]:
+def choose_passages(
+    scored: Sequence[tuple[float, str]], policy: RecommendPolicy, visible: Callable[[int], bool]
+) -> list[int]:
     """Which of a case's answer passages to show, from (relevance, section) of each: the most
-    relevant ones that matched; the case's key points when none did (a case is never shown
-    without something to read). Section weights are already in the relevance."""
+    relevant ones that matched where the reader can see it (`visible(k)`: a description's word
+    is highlighted in passage k; one matched only through the parts of a synonym, 高齢者's 者, is
+    no answer to show); the case's key points when none did (a case is never shown without
+    something to read). Section weights are already in the relevance."""
     order = sorted(range(len(scored)), key=lambda k: -scored[k][0])
-    chosen = [k for k in order if scored[k][0] > 0][: policy.passages_per_case]
+    chosen = _first_visible(
+        (k for k in order if scored[k][0] > 0), visible, policy.passages_per_case
+    )
     if not chosen:
         chosen = [k for k, (_s, section) in enumerate(scored) if section == "key_point"]
     return chosen[: policy.passages_per_case]
 
 
 def overall_answers(
-    cases: Sequence[tuple[str, float, Sequence[float]]], policy: RecommendPolicy
+    cases: Sequence[tuple[str, float, Sequence[float]]],
+    policy: RecommendPolicy,
+    visible: Callable[[int, int], bool],
 ) -> list[tuple[int, int, float]]:
     """The best answers over all shown cases, as (case, passage, score) positions.
 
     `cases` holds (confidence, coverage, relevance of each passage). A passage scores its
     relevance (against the best passage shown) times its case's coverage (against the best
     case's), so a weak case's passage never leads a strong case's; only cases above 'low'
-    contribute, unless none is."""
+    contribute, unless none is. Only passages where a word is seen (`visible(case, passage)`)."""
     eligible = [c for c, (level, _cov, _s) in enumerate(cases) if level != "low"]
     eligible = eligible or list(range(len(cases)))
     top = max((s for c in eligible for s in cases[c][2]), default=0.0) or 1.0
@@ -183,7 +194,12 @@ def overall_answers(
         if s > 0
     ]
     scored.sort(key=lambda x: -x[2])
-    return scored[: policy.overall_answers]
+    return _first_visible(iter(scored), lambda x: visible(x[0], x[1]), policy.overall_answers)
+
+
+def _first_visible(candidates: Iterator[T], visible: Callable[[T], bool], n: int) -> list[T]:
+    """The first `n` candidates that are visible, asking only until `n` are found."""
+    return list(islice((x for x in candidates if visible(x)), n))
 
 
 def minmax(values: np.ndarray) -> np.ndarray:

@@ -72,6 +72,7 @@ class Described(NamedTuple):
     main: tuple[str, ...]  # the most specific topic terms, for the reason line
     implied: frozenset[str]  # terms said only through phrasing (不足 for いない), not written
     has: dict[str, np.ndarray]  # specific (not general) term -> which cases cover it
+    seen: dict[int, tuple[tuple[int, int], ...]]  # answer passage -> its highlights, as asked
 
 
 class Recommend:
@@ -213,7 +214,17 @@ class Recommend:
         )
         shown = {t: shown.get(t, surface) for t, surface in surfaces.items()}
         return Described(
-            weights, expansions, covering, tfidf, surfaces, shown, tuple(words), main, implied, has
+            weights,
+            expansions,
+            covering,
+            tfidf,
+            surfaces,
+            shown,
+            tuple(words),
+            main,
+            implied,
+            has,
+            {},
         )
 
     def specificity(self, term: str) -> float:
@@ -367,16 +378,25 @@ class Recommend:
             f"（{shown}）" if shown else ""
         )
 
+    def _spans(self, j: int, d: Described) -> tuple[tuple[int, int], ...]:
+        """Where the description's words are seen in answer passage `j` (cached per request
+        in `d.seen`: choosing a passage and showing it ask the same)."""
+        if j not in d.seen:
+            passage = self.corpus.passage(self.model.passage_ids_[j])
+            case = self.corpus.position(passage.case_id)
+            doc = None if case is None else self.corpus.doc_number(passage.id, case)
+            spans = () if doc is None else self.highlighter.passage_spans(doc, d.words)
+            d.seen[j] = tuple(spans)
+        return d.seen[j]
+
     def _answer(self, j: int, score: float, d: Described) -> ScoredLesson:
         passage = self.corpus.passage(self.model.passage_ids_[j])
-        case = self.corpus.position(passage.case_id)
-        doc = None if case is None else self.corpus.doc_number(passage.id, case)
-        spans = [] if doc is None else self.highlighter.passage_spans(doc, d.words)
+        spans = self._spans(j, d)
         return ScoredLesson(
             passage,
             round(score, 4),
-            tuple(spans),
-            snippet(passage.text, spans, self.policy.excerpt_chars),
+            spans,
+            snippet(passage.text, list(spans), self.policy.excerpt_chars),
         )
 
     def _case_passages(
@@ -384,7 +404,11 @@ class Recommend:
     ) -> tuple[ScoredLesson, ...]:
         own = list(self.model.passages_of(case))
         sections = self.model.passage_section_
-        chosen = choose_passages([(float(passages[j]), sections[j]) for j in own], self.policy)
+        chosen = choose_passages(
+            [(float(passages[j]), sections[j]) for j in own],
+            self.policy,
+            lambda k: bool(self._spans(own[k], d)),
+        )
         return tuple(self._answer(own[k], float(passages[own[k]]), d) for k in chosen)
 
     def _overall(
@@ -402,6 +426,7 @@ class Recommend:
                 for i, level, own in zip(shown, levels, owns, strict=True)
             ],
             self.policy,
+            lambda c, k: bool(self._spans(owns[c][k], d)),
         )
         return tuple(self._answer(owns[c][k], score, d) for c, k, score in picked)
 
