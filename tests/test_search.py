@@ -334,6 +334,11 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("包括", "地域包括支援センター"),
         ("ファミサポ", "ファミリーサポート"),
         ("認デイ", "認知症対応型通所介護"),
+        # as staff write them in notes and forms
+        ("CM", "介護支援専門員"),
+        ("サ担", "サービス担当者会議"),
+        ("総診", "総合診療"),
+        ("通所", "デイサービス"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
