@@ -99,6 +99,18 @@ def test_get_errors_are_json(client, url, status):
     error_of(client.get(url), status)
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("/api/search?q=認知症&page=abc", "ページ番号は1から1000までの整数"),
+        ("/api/search?q=認知症&page=1.5", "ページ番号は1から1000までの整数"),
+        ("/api/search?q=認知症&limit=すべて", "件数は1から50までの整数"),
+    ],
+)
+def test_a_number_that_is_not_one_is_named_in_japanese(client, url, said):
+    assert said in error_of(client.get(url), 400)
+
+
 def test_recommend_has_the_cli_shape(client, bundled_engine):
     r = client.post("/api/recommend", json={"text": PROBLEM})
     assert r.status_code == 200

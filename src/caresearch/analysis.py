@@ -245,6 +245,10 @@ def to_katakana(text: str) -> str:
     return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
 
 
+# How people address the people and services they name (おじいさん, ヘルパーさん, ご家族): part
+# of the word as written, never a word of their own.
+HONORIFIC_PREFIXES = frozenset("おご御")
+HONORIFIC_SUFFIXES = ("さん", "ちゃん", "くん", "さま", "様")
 KANJI_NUMERALS = frozenset("〇一二三四五六七八九十百千万")
 # Words after a number that make a kanji numeral a number (第一層, 二次, 三年): then 一 = 1 = ①.
 COUNTERS = frozenset(

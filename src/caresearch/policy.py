@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from .analysis import Token
+from .analysis import HONORIFIC_SUFFIXES, Token
 
 # Nouns too general to say what a description is about; they never count towards coverage.
 GENERIC_NOUNS = frozenset(
@@ -56,10 +56,8 @@ ABSENCE = re.compile(
 )
 ABSENCE_TERMS = ("不足",)
 TOPIC_POS = frozenset({"名詞", "形状詞"})
-# How people address the people and services they name (おじいさん, ヘルパーさん, ご家族): part
-# of the word as written, shown with it (「おじいさん → 高齢者」, not 「じい → 高齢者」).
-HONORIFIC_PREFIXES = frozenset("おご御")
-HONORIFIC_AFTER = re.compile(r"^(?:さん|ちゃん|くん|さま|様)")
+# An honorific around a word is shown with it (「おじいさん → 高齢者」, not 「じい → 高齢者」).
+HONORIFIC_AFTER = re.compile("^(?:" + "|".join(HONORIFIC_SUFFIXES) + ")")
 INFLECTED_POS = frozenset({"動詞", "形容詞", "助動詞"})  # written as a cut stem (泊まれ, 弱っ)
 MIN_REASON_IDF = 2.5  # a word in more than about a fifth of all passages explains nothing
 LEVELS = ("low", "medium", "high")

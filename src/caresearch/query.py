@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from .analysis import (
+    HONORIFIC_SUFFIXES,
     Analyzer,
     Token,
     fold,
@@ -50,7 +51,7 @@ _PARTICLE_CHARS = frozenset("のがをにはとでもへや")
 MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょうかいごれんけい is 14)
 # what may follow a word written in kana: a particle or an honorific
 _AFTER_WORD = re.compile(
-    "|".join([*_PARTICLE_CHARS, "から", "まで", "より", "って", "さん", "ちゃん"])
+    "|".join([*_PARTICLE_CHARS, "から", "まで", "より", "って", *HONORIFIC_SUFFIXES])
 )
 IGNORED = frozenset({"AND", "ANDMAYBE"})
 

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import semantic
-from .analysis import Token, sentences
+from .analysis import HONORIFIC_PREFIXES, Token, sentences
 from .highlight import Highlighter, snippet
 from .index import SearchIndex
 from .models import (
@@ -41,7 +41,6 @@ from .policy import (
     ADMIN_FILLER,
     GENERIC_NOUNS,
     HONORIFIC_AFTER,
-    HONORIFIC_PREFIXES,
     INFLECTED_POS,
     RecommendPolicy,
     choose_passages,
