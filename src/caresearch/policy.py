@@ -111,7 +111,7 @@ class RecommendPolicy:
     # Case ranking: a weighted sum of each signal min-max normalised over the candidates:
     # TF-IDF cosine, best passage BM25, best passage embedding cosine. Without passage vectors
     # (CARESEARCH_EMBEDDING=0) the lexical weights apply. Both chosen on the tuning half.
-    fusion: tuple[tuple[str, float], ...] = (("tfidf", 0.0), ("bm25", 1.0), ("semantic", 1.0))
+    fusion: tuple[tuple[str, float], ...] = (("tfidf", 0.75), ("bm25", 1.0), ("semantic", 1.0))
     lexical_fusion: tuple[tuple[str, float], ...] = (("tfidf", 1.0), ("bm25", 1.0))
     no_match_cases: int = 3  # cases shown (all low) when nothing matches strongly
     passages_per_case: int = 3
