@@ -246,6 +246,42 @@ def test_a_synonym_the_case_has_is_named_before_the_words_parts(bundled_engine):
     assert (m.via, m.case_term) == ("synonym", "民生児童委員")
 
 
+def test_a_paraphrase_of_several_words_is_named_only_where_the_case_writes_it(bundled_engine):
+    # ゴミ出し → 生活支援: 横浜市 has 生活 (生活状況) and 支援 (地域包括支援センター), never 生活支援
+    rec = bundled_engine.recommend(
+        "ゴミ出しの手伝いなど、ちょっとした生活支援の担い手を地域でつくりたい。"
+    )
+    for cr in rec.cases:
+        text = render.case_text(cr.case)
+        for m in cr.matched_terms:
+            if m.via == "synonym":
+                assert m.case_term in text, (cr.case.id, m.label)
+    assert any(m.label == "ゴミ出し → 生活支援" for cr in rec.cases for m in cr.matched_terms)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "生活支援体制整備事業の協議体が形だけになっている。",
+        "協議体の運営に悩んでいます。",
+    ],
+)
+def test_a_compound_no_case_has_is_not_satisfied_by_its_first_part(bundled_engine, text):
+    # 協議 + 体: the cases say 社会福祉協議会 and 自治体, never 協議体
+    rec = bundled_engine.recommend(text)
+    assert rec.no_strong_match
+    assert "協議体" in rec.specific_words
+    claimed = [m.query_term for cr in rec.cases for m in cr.matched_terms]
+    assert "協議" not in claimed
+
+
+def test_a_compound_a_case_has_keeps_its_first_part(bundled_engine):
+    # 中山間地 is in no case either, but 地 names no body: the word is 中山間 as before; 相談会
+    # names one, and the corpus has it, so 相談 stays a word of the description
+    rec = bundled_engine.recommend("住民向けの相談会を開いて認知症の相談に乗っている。")
+    assert "相談会" not in rec.specific_words and not rec.no_strong_match
+
+
 def test_a_phrase_is_checked_in_the_case_own_documents(bundled_engine):
     corpus, index = bundled_engine.corpus, bundled_engine.index
     assert index.phrase_in(("自治", "会"), corpus.docs_of(corpus.position("urayasu")))

@@ -18,6 +18,7 @@ See docs/recommend.md for the choices and their measurements.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -39,6 +40,7 @@ from .policy import (
     ABSENCE,
     ABSENCE_TERMS,
     ADMIN_FILLER,
+    ENTITY_SUFFIXES,
     GENERIC_NOUNS,
     HONORIFIC_AFTER,
     INFLECTED_POS,
@@ -106,6 +108,8 @@ class Recommend:
         self.answer_weight = np.array(
             [ANSWER_WEIGHTS[s] for s in model.passage_section_], dtype=np.float32
         )
+        self._seen_words: dict[str, bool] = {}  # compound -> in some document (_in_corpus)
+        self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the sentence encoder now (when the build has vectors), so that the first
@@ -116,19 +120,37 @@ class Recommend:
     def topic_terms(self, tokens: Sequence[Token]) -> Counter:
         """The description's words that say what it is about, with their counts. A
         one-character noun written right after a common noun is its suffix (中山間地, 高齢化率),
-        not a word of its own."""
-        return Counter(
-            t.text
-            for prev, t in zip([None, *tokens], tokens, strict=False)
-            if not (
+        not a word of its own; where the suffix names a body or a place (協議体, 相談室,
+        `ENTITY_SUFFIXES`) and no document has the compound, the compound is the word, one that
+        no case has: 協議体 is not satisfied by the 協議 of 社会福祉協議会."""
+        out: Counter = Counter()
+        for prev, t in zip([None, *tokens], tokens, strict=False):
+            if (
                 len(t.surface) == 1
                 and prev is not None
                 and prev.end == t.start
                 and prev.pos == ("名詞", "普通名詞")
                 and not self.expander.knows(t.text)
-            )
-            and (is_topic(t) or (self.expander.knows(t.text) and t.text not in GENERIC_NOUNS))
-        )
+            ):
+                if t.text in ENTITY_SUFFIXES and out[prev.text] > 0:
+                    compound = prev.surface + t.surface
+                    if not self._in_corpus(compound):
+                        out[prev.text] -= 1
+                        out[compound] += 1
+                continue
+            if is_topic(t) or (self.expander.knows(t.text) and t.text not in GENERIC_NOUNS):
+                out[t.text] += 1
+        return +out
+
+    def _in_corpus(self, word: str) -> bool:
+        """Whether some document has `word` as written (its parts adjacent)."""
+        if word not in self._seen_words:
+            found = self._written_in(word, None)
+            with self._lock:
+                if len(self._seen_words) >= 4096:
+                    self._seen_words.clear()
+                self._seen_words[word] = found
+        return self._seen_words[word]
 
     def describe(self, text: str, tokens: list[Token], literal: Counter) -> Described:
         policy, model = self.policy, self.model
@@ -145,6 +167,9 @@ class Recommend:
             if t.pos[0] not in INFLECTED_POS
         }
         literal = Counter(literal)
+        for term in literal:  # a compound no case has (協議体) is written as it stands
+            surfaces.setdefault(term, term)
+            shown.setdefault(term, term)
         # A paraphrase key of several words (顔見知り → 見守り, 通いの場 → サロン) stands for its
         # words: one topic word that the words it points to cover.
         pointed: dict[str, list[tuple[tuple[str, ...], str]]] = {}
@@ -343,13 +368,30 @@ class Recommend:
             if not all(self.model.case_has(case, t) for t in terms):
                 continue
             if label != d.surfaces[term]:
-                return MatchedTerm(shown, label, "synonym")  # 民生児童委員, before 民生＋委員
+                # a synonym of several words is named where the case writes it so: 生活 and 支援
+                # apart (生活状況, 地域包括支援センター) are not 生活支援
+                if len(terms) == 1 or self._written_in(label, case):
+                    return MatchedTerm(shown, label, "synonym")  # 民生児童委員, before 民生＋委員
+                continue
             parts = terms
         if parts is None:
             return None
         if self.index.phrase_in(parts, self.corpus.docs_of(case)):
             return MatchedTerm(shown, term, "exact")
         return MatchedTerm(shown, "＋".join(parts), "parts")
+
+    def _written_in(self, word: str, case: int | None) -> bool:
+        """Whether one of the case's documents (of all, for None) has `word` as written (its
+        parts adjacent)."""
+        variant = self.expander.word(word)
+        docs = (
+            np.arange(len(self.index), dtype=np.int64)
+            if case is None
+            else self.corpus.docs_of(case)
+        )
+        return variant is not None and any(
+            self.index.phrase_in(v.terms, docs) for v in variant.variants if v.tier == 1
+        )
 
     def _specific_matches(self, cases: Sequence[int], d: Described) -> dict[int, tuple[str, ...]]:
         """Per case of `cases` that covers any: the description's specific topic terms (not
