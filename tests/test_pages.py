@@ -200,6 +200,14 @@ def test_fallback_notice_when_and_falls_back_to_or(client, bundled_engine):
     assert FALLBACK_NOTICE not in client.get("/search?q=認知症").get_data(as_text=True)
 
 
+def test_a_relaxed_search_is_not_headed_as_cases_that_match(client, bundled_engine):
+    # 協議体 is in no case: the page must not say 「「協議体」に合う事例」 above 「…を含む事例はありません」
+    assert bundled_engine.search("協議体").fallback is not None
+    html = client.get("/search?q=協議体").get_data(as_text=True)
+    assert "「協議体」の検索結果" in html and "「協議体」に合う事例" not in html
+    assert "「認知症」に合う事例" in client.get("/search?q=認知症").get_data(as_text=True)
+
+
 def test_facet_checkboxes_filter_and_show_what_is_chosen(client, bundled_engine):
     html = client.get("/search?q=認知症").get_data(as_text=True)
     assert "<summary>絞り込み" in html and 'name="q" value="認知症"' in html
@@ -240,6 +248,10 @@ def test_paging_links(client, bundled_engine, monkeypatch):
     last = client.get(f"/search?q=地域&page={total}").get_data(as_text=True)
     assert 'rel="next"' not in last and 'rel="prev"' in last
     assert "page=1" not in "".join(parse(last).hrefs)  # page 1 links without a page number
+    # past the end, 「前のページ」 goes to the last page, not to another empty one
+    past = client.get("/search?q=地域&page=99").get_data(as_text=True)
+    prev = re.findall(r'href="([^"]*)" rel="prev"', past)
+    assert prev and prev[0].endswith(f"page={total}")
 
 
 def test_page_number_must_be_a_number(client):
@@ -497,6 +509,15 @@ def test_lessons_filter_by_theme_prefecture_and_kind(client, bundled_engine):
         assert f'#{lesson.id}"' not in html
     assert '<option value="ボランティア" selected>' in html
     assert 'method="get"' in html and "<select" in html
+
+
+def test_every_theme_the_lessons_page_offers_has_lessons(client, bundled_engine):
+    html = client.get("/lessons").get_data(as_text=True)
+    select = html[html.index('id="f-theme"') : html.index("</select>", html.index('id="f-theme"'))]
+    offered = re.findall(r'<option value="([^"]+)"', select)
+    assert offered and all(bundled_engine.lessons(theme=t) for t in offered)
+    # 認知症 is a theme of cases, never of a lesson: not offered where it would list nothing
+    assert "認知症" in bundled_engine.themes and "認知症" not in offered
 
 
 def test_lessons_unknown_theme_is_400_with_message(client):

@@ -1192,3 +1192,27 @@ def test_a_part_is_replaced_by_a_longer_word_that_is_another_term(bundled_engine
     result = bundled_engine.search("在宅リハ")
     labels = {e.label for e in result.expansions if e.tier == "synonym"}
     assert "在宅リハビリテーション" in labels, labels
+
+
+@pytest.mark.parametrize(
+    ("typed", "plain"),
+    [
+        ("お医者さん", "医者"),
+        ("ヘルパーさん", "ヘルパー"),
+        ("ご家族", "家族"),
+        ("民生委員さん", "民生委員"),
+    ],
+)
+def test_honorifics_around_a_word_are_not_searched(
+    bundled_engine: Engine, typed: str, plain: str
+) -> None:
+    # お医者さん finds what 医者 finds (医師, by the table); no reading of さん as 3
+    honorific, bare = all_hits(bundled_engine, typed), all_hits(bundled_engine, plain)
+    assert honorific.total > 0 and ids(honorific) == ids(bare)
+    assert {e.label for e in honorific.expansions} == {e.label for e in bare.expansions}
+    assert not any("3" in e.label for e in honorific.expansions)
+
+
+@pytest.mark.parametrize("word", ["おむつ", "ごみ", "お茶"])
+def test_a_word_that_begins_like_an_honorific_is_kept(bundled_engine: Engine, word: str) -> None:
+    assert bundled_engine.expander.parse(word).groups[0][0].text == word

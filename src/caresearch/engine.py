@@ -9,6 +9,7 @@ recommend.py with policy.py, tfidf.py). Nothing here parses HTTP or argv.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -144,6 +145,13 @@ class Engine:
             and (not audience or lesson.audience == audience)
             and (not themes or not themes.isdisjoint(lesson.themes))
         )
+
+    @functools.cached_property
+    def lesson_themes(self) -> tuple[str, ...]:
+        """The themes some lesson carries, in the themes table's order: what the lessons page
+        offers to filter by (認知症 is a theme of four cases but of none of their lessons)."""
+        carried = {t for _c, lesson in self.lessons() for t in lesson.themes}
+        return tuple(t for t in self.themes if t in carried)
 
     def passage(self, passage_id: str) -> Passage:
         """One passage of a case by its id (NotFound when no case has it)."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from .analysis import (
+    HONORIFIC_PREFIXES,
     HONORIFIC_SUFFIXES,
     Analyzer,
     Token,
@@ -331,8 +332,12 @@ class QueryExpander:
 
     def _key(self, text: str) -> tuple[str, ...]:
         """The table's key of a word: its analysed terms, as the tables are keyed (mode C,
-        compounds whole: 介護支援専門員 → 介護, 支援, 専門員; `words_of` is this, cached)."""
-        return tuple(t.text for t in self.analyzer.tokens(text))
+        compounds whole: 介護支援専門員 → 介護, 支援, 専門員; `words_of` is this, cached), without
+        an honorific prefix (お医者さん is 医者 to the table, as さん already is nothing)."""
+        toks = self.analyzer.tokens(text)
+        if len(toks) > 1 and toks[0].pos[0] == "接頭辞" and toks[0].surface in HONORIFIC_PREFIXES:
+            toks = toks[1:]
+        return tuple(t.text for t in toks)
 
     def parse(self, text: str, *, max_chars: int = 200, exact: bool = False) -> ParsedQuery:
         """The groups of query words of `text`; in exact mode only as-typed variants."""
@@ -346,7 +351,7 @@ class QueryExpander:
         groups: list[list[QueryWord]] = []
         excluded: list[QueryWord] = []
         for term in split_query(text):
-            typed = term.text if term.quoted else self._without_grammar(term.text)
+            typed = term.text if term.quoted else self._plain(term.text)
             if not typed:
                 continue  # 「見守り について」: について is not a word to find
             word = self.word(typed)
@@ -365,6 +370,20 @@ class QueryExpander:
                 "助詞や記号・除外する語だけでは検索できません。内容を表す語（例: 認知症、見守り）を入力してください。"
             )
         return ParsedQuery(text, tuple(tuple(g) for g in groups), tuple(excluded), exact)
+
+    def _plain(self, text: str) -> str:
+        """The word as the user means it: without grammar typed at its end, and without the
+        honorifics around it (お医者さん, ご家族, ヘルパーさん are 医者, 家族, ヘルパー)."""
+        text = self._without_grammar(text)
+        for suffix in HONORIFIC_SUFFIXES:
+            if text.endswith(suffix) and len(text) - len(suffix) >= 2:
+                text = text[: -len(suffix)]
+                break
+        if text[:1] in HONORIFIC_PREFIXES and len(text) >= 3:
+            toks = self.analyzer.tokens(text)
+            if len(toks) > 1 and toks[0].pos[0] == "接頭辞":
+                text = text[toks[1].start :]
+        return text
 
     def _without_grammar(self, text: str) -> str:
         """`text` without grammar typed at its end (認知症による → 認知症); "" when it is all

@@ -184,7 +184,8 @@ def _paging(result: SearchResult, q: str) -> dict[str, Any] | None:
     return {
         "page": page,
         "pages": pages,
-        "prev": _search_url(q, result.filters, page - 1) if page > 1 else None,
+        # past the end, the previous page is the last one
+        "prev": _search_url(q, result.filters, min(page - 1, pages)) if page > 1 else None,
         "next": _search_url(q, result.filters, page + 1) if page < pages else None,
         "numbers": [(n, _search_url(q, result.filters, n), n == page) for n in numbers],
     }
@@ -426,7 +427,7 @@ def lessons():
         for name in ("theme", "case", "audience", "prefecture", "kind")
     }
     context: dict[str, Any] = {
-        "themes": engine.themes,
+        "themes": engine.lesson_themes,
         "cases": engine.case_infos,
         "audiences": LESSON_AUDIENCES,
         "chosen": chosen,
