@@ -252,6 +252,12 @@ def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bun
     page.locator('[data-add="naraha-kp-m1"]').click()
     page.reload()
     assert page.locator('[data-add="naraha-sec-1"]').get_attribute("aria-pressed") == "true"
+    # the bar's link is readable: not white on the white of a secondary button
+    opener = page.get_by_role("link", name="配布資料を開く").first
+    color, background = opener.evaluate(
+        "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
+    )
+    assert color != background and color != "rgb(255, 255, 255)"
     assert page.locator("[data-basket-count]").inner_text() == "（3件）"
     assert _basket_ids(page) == [first_id, "naraha-sec-1", "naraha-kp-m1"]
 
@@ -264,7 +270,9 @@ def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bun
     page.fill("#h-meeting", "地域ケア推進会議")
     page.fill("#h-date", "2025-04-01")
     page.locator("[data-handout-items] > li").nth(0).get_by_role("button", name="下へ").click()
+    assert page.locator("[data-handout-count]").inner_text() == "3"
     page.locator("[data-handout-items] > li").nth(2).get_by_role("button", name="削除").click()
+    assert page.locator("[data-handout-count]").inner_text() == "2"  # the page says how many
     page.locator("[data-handout-items] > li").nth(0).locator("textarea").fill("楢葉町の拠点の例")
     assert _basket_ids(page) == ["naraha-sec-1", first_id]
     page.reload()  # everything is kept in the browser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import shutil
 import zipfile
@@ -187,6 +188,24 @@ def test_round_trip_through_a_generated_document(
             assert d["source"]["pages"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig", "cp932"])
+def test_a_text_file_saved_by_notepad_in_any_encoding_is_read(
+    encoding: str, tmp_path: Path, curated: dict[str, Case]
+) -> None:
+    # Notepad's "Unicode" is UTF-16 with a byte order mark: it was called binary
+    utf8 = doc_factory.write_case(curated["南砺市"], tmp_path / "nanto.txt", "txt")
+    text = utf8.read_text(encoding="utf-8")
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + text.encode("utf-16-be")
+    else:
+        data = text.encode(encoding, errors="replace" if encoding == "cp932" else "strict")
+    saved = tmp_path / f"nanto-{encoding}.txt"
+    saved.write_bytes(data)
+    assert [ln.text for ln in read_document(saved).lines][:40] == [
+        ln.text for ln in read_document(utf8).lines
+    ][:40]
+
+
 def test_pdf_running_header_and_page_numbers_are_removed(
     tmp_path: Path, curated: dict[str, Case]
 ) -> None:
@@ -301,6 +320,20 @@ def test_bad_input_fails_with_one_clear_line_and_writes_nothing(
     assert BAD_INPUTS[kind][1] in message
     assert "してください" in message  # says what to do
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("where", ["a_file", "under_a_file"])
+def test_an_output_folder_that_cannot_be_one_is_a_clear_error(
+    where: str, tmp_path: Path, curated: dict[str, Case]
+) -> None:
+    good = doc_factory.write_case(curated["南砺市"], tmp_path / "good.docx", "docx")
+    existing = tmp_path / "cases.txt"
+    existing.write_text("メモ", encoding="utf-8")
+    out = existing if where == "a_file" else existing / "cases"
+    with pytest.raises(ImportFailed) as err:
+        import_files([good], out)
+    assert err.value.exit_code == 2 and "--out" in str(err.value)
+    assert existing.read_text(encoding="utf-8") == "メモ"
 
 
 def test_import_never_overwrites_an_existing_case(tmp_path: Path, curated: dict[str, Case]) -> None:

@@ -49,7 +49,8 @@ TEMPLATE_ATTRS = {
     # the handout basket and the folded filters (web/static/app.js)
     "data-basket-count", "data-pick", "data-what", "data-handout-bar", "data-fold-wide",
     "data-handout-form", "data-handout-field", "data-handout-actions", "data-handout-items",
-    "data-handout-empty", "data-item", "data-case", "data-memo", "data-print", "data-memo-print",
+    "data-handout-empty", "data-handout-count", "data-item", "data-case", "data-memo", "data-print",
+    "data-memo-print",
 }  # fmt: skip
 URL_ATTRS = {"href", "src", "action", "formaction"}
 FOREIGN_TAGS = re.compile(

@@ -213,6 +213,9 @@
         var next = row.nextElementSibling || row.previousElementSibling;
         row.parentNode.removeChild(row);
         syncFromPage();
+        document.querySelectorAll("[data-handout-count]").forEach(function (count) {
+          count.textContent = String(rows().length);
+        });
         if (!rows().length) {
           window.location.replace(handoutUrl(load()).href);
           return;

@@ -44,6 +44,10 @@ def import_files(
     chosen), and each file appears in `out_dir` complete or not at all.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ImportFailed(
+            f"出力先 {out_dir} はフォルダではなくファイルです。下書きを置くフォルダを --out に指定してください"
+        )
     if not paths:
         raise ImportFailed(
             "取り込むファイルが指定されていません。PDF・Word（.docx）・テキストのファイル名を指定してください"
@@ -131,7 +135,12 @@ def _free_id(slug: str, taken: set[str]) -> str:
 def _write_all(planned: list[tuple[Path, str]], out_dir: Path) -> None:
     """Write each draft through a temporary file and a hard link (which fails rather than
     replace an existing file); on any failure, remove what this call wrote."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImportFailed(
+            f"出力先 {out_dir} にフォルダを作れません。書き込めるフォルダを --out に指定してください"
+        ) from exc
     written: list[Path] = []
     try:
         for target, text in planned:

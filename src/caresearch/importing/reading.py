@@ -8,6 +8,7 @@ in bench/import_bench.py).
 
 from __future__ import annotations
 
+import codecs
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ def read_document(path: Path, *, max_bytes: int = MAX_BYTES) -> Document:
 
 def _read_text(path: Path, *, markdown: bool) -> tuple[list[tuple[int, str]], int]:
     data = path.read_bytes()
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        data = _from_utf16(path, data)  # Notepad's "Unicode"
     if b"\x00" in data[:4096]:
         raise fail(
             path,
@@ -122,6 +125,18 @@ def _read_text(path: Path, *, markdown: bool) -> tuple[list[tuple[int, str]], in
         for line in chunk.splitlines():
             out.append((page, _markdown_line(line) if markdown else line))
     return out, text.count("\f") + 1
+
+
+def _from_utf16(path: Path, data: bytes) -> bytes:
+    """A UTF-16 text file (with its byte order mark) as UTF-8."""
+    try:
+        return data.decode("utf-16").encode("utf-8")
+    except UnicodeDecodeError:
+        raise fail(
+            path,
+            "UTF-16 のテキストとして読めません",
+            "UTF-8 または Shift_JIS で保存し直してください",
+        ) from None
 
 
 def _markdown_line(line: str) -> str:
