@@ -799,7 +799,7 @@ def test_handout_page_has_fields_memos_and_source_lines(client, bundled_engine):
     for name in ('name="title"', 'name="meeting"', 'type="date" name="date"'):
         assert name in html
     assert html.count('name="memo"') == 3 and html.count("出典: ") == 3
-    assert html.count("handout-item new-case") == 1  # the page break before 南砺市
+    assert html.count("handout-item new-case") == 1  # the rule before 南砺市
     assert "取り組み内容: 【" in html and "これから取り組む皆さまへ" in html
 
 
