@@ -105,6 +105,7 @@ def test_get_errors_are_json(client, url, status):
         ("/api/search?q=認知症&page=abc", "ページ番号は1から1000までの整数"),
         ("/api/search?q=認知症&page=1.5", "ページ番号は1から1000までの整数"),
         ("/api/search?q=認知症&limit=すべて", "件数は1から50までの整数"),
+        ("/api/search?q=認知症&page=①", "ページ番号は1から1000までの整数"),  # isdigit, not a number
     ],
 )
 def test_a_number_that_is_not_one_is_named_in_japanese(client, url, said):

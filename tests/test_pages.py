@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -518,6 +519,20 @@ def test_every_theme_the_lessons_page_offers_has_lessons(client, bundled_engine)
     assert offered and all(bundled_engine.lessons(theme=t) for t in offered)
     # 認知症 is a theme of cases, never of a lesson: not offered where it would list nothing
     assert "認知症" in bundled_engine.themes and "認知症" not in offered
+
+
+def test_a_case_page_theme_never_leads_to_an_empty_list(client, bundled_engine):
+    for case_id in ("tobetsu", "urayasu", "yokohama", "nanto"):  # each has the theme 認知症
+        html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+        for href in re.findall(r'href="(/(?:lessons|search)\?theme=[^"]+)"', html):
+            page = client.get(html_unescape(href)).get_data(as_text=True)
+            assert "0件の教訓" not in page and "条件に合う教訓はありません" not in page, href
+
+
+@pytest.mark.parametrize("url", ["/search?q=認知症&page=①", "/search?q=認知症&page=²"])
+def test_a_digit_that_is_not_a_number_is_a_400(client, url):
+    r = client.get(url)
+    assert r.status_code == 400 and "ページ番号は" in r.get_data(as_text=True)
 
 
 def test_lessons_unknown_theme_is_400_with_message(client):

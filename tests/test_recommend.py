@@ -282,6 +282,44 @@ def test_a_compound_a_case_has_keeps_its_first_part(bundled_engine):
     assert "相談会" not in rec.specific_words and not rec.no_strong_match
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ゴミ出しの手伝いなど、ちょっとした生活支援の担い手を地域でつくりたい。",
+        "買い物に行けない高齢者が増えている。移動販売やゴミ出しの手伝いをしたい。",
+        "一人暮らしのお年寄りの見守りと、ヘルパーさんの不足に困っている。",
+    ],
+)
+def test_what_a_case_is_counted_for_is_what_it_is_shown_to_say(bundled_engine, text):
+    # the reason's k of 「k/N に一致」 is the main words listed for the case (not as parts)
+    rec = bundled_engine.recommend(text)
+    for cr in rec.cases:
+        k = int(cr.reason.split("のうち ")[1].split("/")[0])
+        listed = {m.query_term for m in cr.matched_terms if m.via != "parts"}
+        assert k == len(set(rec.specific_words) & listed), (cr.case.id, cr.reason, listed)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "not_merged"),
+    [
+        ("訪問介護員が不足している。", "介護", "介護員"),  # the end of a longer noun
+        ("ケアマネ会で事例検討をしている。", "ケアマネ", "ケアマネ会"),  # a word the table knows
+        ("認知症者の見守りをしたい。", "認知症", "認知症者"),  # 者 names no body
+    ],
+)
+def test_a_suffix_joins_only_a_plain_noun_into_an_unknown_compound(
+    bundled_engine, text, kept, not_merged
+):
+    tokens = bundled_engine.analyzer.tokens(text)
+    terms = bundled_engine.recommender.topic_terms(tokens)
+    assert terms[kept] > 0 and not_merged not in terms
+
+
+def test_an_inflected_word_is_shown_as_the_description_writes_it(bundled_engine):
+    rec = bundled_engine.recommend("自宅で看取りたいという家族を支えたい。")
+    assert "看取り" in rec.cases[0].reason and "見取る" not in rec.cases[0].reason
+
+
 def test_a_phrase_is_checked_in_the_case_own_documents(bundled_engine):
     corpus, index = bundled_engine.corpus, bundled_engine.index
     assert index.phrase_in(("自治", "会"), corpus.docs_of(corpus.position("urayasu")))

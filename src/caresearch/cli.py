@@ -342,7 +342,7 @@ def _limited(name: str) -> Callable[[str], int]:
     limit = LIMITS[name]
 
     def parse(raw: str) -> int:
-        if not raw.strip().isdigit() or not limit.low <= int(raw) <= limit.high:
+        if not raw.strip().isdecimal() or not limit.low <= int(raw) <= limit.high:
             raise argparse.ArgumentTypeError(limit.message)
         return int(raw)
 

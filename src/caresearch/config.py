@@ -96,7 +96,7 @@ def _convert(setting: Setting, raw: object, source: str) -> object:
     value: int | None = None
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+    elif isinstance(raw, str) and raw.strip().lstrip("-").isdecimal():
         value = int(raw.strip())
     low, high = setting.low, setting.high
     if value is None or (low is not None and value < low) or (high is not None and value > high):

@@ -282,17 +282,22 @@ class SearchIndex:
     def phrase_in(self, terms: tuple[str, ...], docs: np.ndarray) -> bool:
         """Whether `terms` occur at consecutive positions in one field of one of `docs` (every
         one of them checked, however many documents hold the terms elsewhere)."""
+        return bool(len(self.phrase_where(terms, docs)))
+
+    def phrase_where(self, terms: tuple[str, ...], docs: np.ndarray) -> np.ndarray:
+        """The documents of `docs` (sorted) where `terms` occur at consecutive positions in one
+        field."""
         m = self.impacts
         docs = np.sort(np.asarray(docs, dtype=np.int64))
         for t in terms:
             j = self.vocab.get(t)
             if j is None:
-                return False
+                return np.zeros(0, dtype=np.int64)
             col = m.indices[m.indptr[j] : m.indptr[j + 1]]
             docs = _intersect_sorted(docs, col, len(self.docs))
             if not len(docs):
-                return False
-        return bool(self._adjacent(terms, docs).any())
+                return docs
+        return docs[self._adjacent(terms, docs)]
 
     def _phrase_docs(self, terms: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))

@@ -55,9 +55,10 @@ ABSENCE = re.compile(
     r"|手が回(?:ら|ってい?な|っておらず)|確保でき(?:な|ず|てい?な|ておらず)"
 )
 ABSENCE_TERMS = ("不足",)
-# One-character suffixes that make a noun name a body, a place or a kind of person (協議体,
-# 相談会, 相談室, 就農者, ケア児): the compound is a word of its own, not its first part.
-ENTITY_SUFFIXES = frozenset("体会室所者児員課係団局班")
+# One-character suffixes that make a noun name a body or a place (協議体, 相談会, 研究所, 福祉課):
+# the compound is a word of its own, not its first part. (者 and 員 are left out: 就農者 and
+# 介護員 are about 就農 and 介護.)
+ENTITY_SUFFIXES = frozenset("体会室所課係団局班")
 TOPIC_POS = frozenset({"名詞", "形状詞"})
 # An honorific around a word is shown with it (「おじいさん → 高齢者」, not 「じい → 高齢者」).
 HONORIFIC_AFTER = re.compile("^(?:" + "|".join(HONORIFIC_SUFFIXES) + ")")

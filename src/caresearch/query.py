@@ -54,6 +54,7 @@ MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょう�
 _AFTER_WORD = re.compile(
     "|".join([*_PARTICLE_CHARS, "から", "まで", "より", "って", *HONORIFIC_SUFFIXES])
 )
+_KANA_ONLY = re.compile(r"^[ぁ-ゖー]*$")  # hiragana (or nothing): not a word left by an honorific
 IGNORED = frozenset({"AND", "ANDMAYBE"})
 
 
@@ -376,13 +377,16 @@ class QueryExpander:
         honorifics around it (お医者さん, ご家族, ヘルパーさん are 医者, 家族, ヘルパー)."""
         text = self._without_grammar(text)
         for suffix in HONORIFIC_SUFFIXES:
-            if text.endswith(suffix) and len(text) - len(suffix) >= 2:
-                text = text[: -len(suffix)]
+            # only where a word ends: ありさま and お客様 are words of their own
+            end = len(text) - len(suffix)
+            if text.endswith(suffix) and end >= 2 and end in self.analyzer.cuts(text):
+                text = text[:end]
                 break
         if text[:1] in HONORIFIC_PREFIXES and len(text) >= 3:
             toks = self.analyzer.tokens(text)
-            if len(toks) > 1 and toks[0].pos[0] == "接頭辞":
-                text = text[toks[1].start :]
+            rest = text[toks[1].start :] if len(toks) > 1 and toks[0].pos[0] == "接頭辞" else ""
+            if not _KANA_ONLY.match(rest):  # お医者, ご家族; not おばあ → ばあ
+                text = rest
         return text
 
     def _without_grammar(self, text: str) -> str:

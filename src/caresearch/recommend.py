@@ -108,7 +108,7 @@ class Recommend:
         self.answer_weight = np.array(
             [ANSWER_WEIGHTS[s] for s in model.passage_section_], dtype=np.float32
         )
-        self._seen_words: dict[str, bool] = {}  # compound -> in some document (_in_corpus)
+        self._seen_words: dict[str, bool] = {}  # compound -> in some document
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -120,11 +120,9 @@ class Recommend:
     def topic_terms(self, tokens: Sequence[Token]) -> Counter:
         """The description's words that say what it is about, with their counts. A
         one-character noun written right after a common noun is its suffix (中山間地, 高齢化率),
-        not a word of its own; where the suffix names a body or a place (協議体, 相談室,
-        `ENTITY_SUFFIXES`) and no document has the compound, the compound is the word, one that
-        no case has: 協議体 is not satisfied by the 協議 of 社会福祉協議会."""
+        not a word of its own; see `_unknown_compound` for the suffixes that make a new word."""
         out: Counter = Counter()
-        for prev, t in zip([None, *tokens], tokens, strict=False):
+        for before, prev, t in zip([None, None, *tokens], [None, *tokens], tokens, strict=False):
             if (
                 len(t.surface) == 1
                 and prev is not None
@@ -132,25 +130,36 @@ class Recommend:
                 and prev.pos == ("名詞", "普通名詞")
                 and not self.expander.knows(t.text)
             ):
-                if t.text in ENTITY_SUFFIXES and out[prev.text] > 0:
-                    compound = prev.surface + t.surface
-                    if not self._in_corpus(compound):
-                        out[prev.text] -= 1
-                        out[compound] += 1
+                if out[prev.text] > 0 and (compound := self._unknown_compound(before, prev, t)):
+                    out[prev.text] -= 1
+                    out[compound] += 1
                 continue
             if is_topic(t) or (self.expander.knows(t.text) and t.text not in GENERIC_NOUNS):
                 out[t.text] += 1
         return +out
 
-    def _in_corpus(self, word: str) -> bool:
-        """Whether some document has `word` as written (its parts adjacent)."""
-        if word not in self._seen_words:
-            found = self._written_in(word, None)
+    def _unknown_compound(self, before: Token | None, prev: Token, suffix: Token) -> str | None:
+        """`prev` + `suffix` as one word when the suffix names a body or a place (協議体, 研究所,
+        `ENTITY_SUFFIXES`) and no document and no table has the compound: then it is the word,
+        one no case has (協議体 is not the 協議 of 社会福祉協議会). Not when `prev` is the end of a
+        longer noun (訪問介護 + 員) or a word the table knows (ケアマネ会, 薬剤師会): their head
+        is the word then."""
+        compound = prev.surface + suffix.surface
+        if (
+            suffix.text not in ENTITY_SUFFIXES
+            or (before is not None and before.end == prev.start and before.pos[0] == "名詞")
+            or self.expander.knows(prev.text)
+            or self.expander.knows(compound)
+        ):
+            return None
+        found = self._seen_words.get(compound)
+        if found is None:
+            found = self._written_in(compound, None)
             with self._lock:
                 if len(self._seen_words) >= 4096:
                     self._seen_words.clear()
-                self._seen_words[word] = found
-        return self._seen_words[word]
+                self._seen_words[compound] = found
+        return None if found else compound
 
     def describe(self, text: str, tokens: list[Token], literal: Counter) -> Described:
         policy, model = self.policy, self.model
@@ -168,8 +177,8 @@ class Recommend:
         }
         literal = Counter(literal)
         for term in literal:  # a compound no case has (協議体) is written as it stands
-            surfaces.setdefault(term, term)
-            shown.setdefault(term, term)
+            if term not in surfaces:
+                surfaces[term] = shown[term] = term
         # A paraphrase key of several words (顔見知り → 見守り, 通いの場 → サロン) stands for its
         # words: one topic word that the words it points to cover.
         pointed: dict[str, list[tuple[tuple[str, ...], str]]] = {}
@@ -283,6 +292,7 @@ class Recommend:
             weights = policy.fusion
         fused = fuse(signals, weights)
         ranked = [int(candidates[k]) for k in np.lexsort((candidates, -fused))]
+        self._written_apart(ranked, d, coverage)
         # A case similar only through filler words is not a reason to show it.
         matched = self._specific_matches(ranked, d)
         ranked = [i for i in ranked if i in matched]
@@ -379,6 +389,34 @@ class Recommend:
         if self.index.phrase_in(parts, self.corpus.docs_of(case)):
             return MatchedTerm(shown, term, "exact")
         return MatchedTerm(shown, "＋".join(parts), "parts")
+
+    def _written_apart(self, ranked: Sequence[int], d: Described, coverage: np.ndarray) -> None:
+        """Take back, for the ranked cases, the coverage of a word credited only through a
+        synonym or paraphrase of several words that the case never writes as such (生活支援 for
+        ゴミ出し where the case has 生活 and 支援 apart), so that what is counted is what the case
+        can be shown to say (`_covers`). Updates `coverage` and `d.has` in place."""
+        model = self.model
+        total = model.coverage_total(d.weights)
+        cases = np.asarray(ranked, dtype=np.int64)
+        for term, alts in d.covering.items():
+            several = [(lb, ts) for lb, ts in alts if lb != d.surfaces[term] and len(ts) > 1]
+            if not several or not len(cases):
+                continue
+            others = [alt for alt in alts if alt not in several]
+            loose = cases[model.covered(term, alts)[cases] & ~model.covered(term, others)[cases]]
+            if not len(loose):
+                continue
+            docs = np.concatenate([self.corpus.docs_of(int(i)) for i in loose])
+            written = np.zeros(0, dtype=np.int64)
+            for label, _terms in several:
+                variant = self.expander.word(label)
+                for v in variant.variants if variant else ():
+                    if v.tier == 1:
+                        written = np.union1d(written, self.index.phrase_where(v.terms, docs))
+            apart = np.setdiff1d(loose, self.corpus.doc_case[written])
+            coverage[apart] -= model.idf(term) * d.weights[term] / total
+            if term in d.has:
+                d.has[term][apart] = False
 
     def _written_in(self, word: str, case: int | None) -> bool:
         """Whether one of the case's documents (of all, for None) has `word` as written (its

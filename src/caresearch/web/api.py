@@ -25,7 +25,7 @@ def _int(value: Any, name: str, default: int | None) -> int | None:
     """An integer parameter within its limit in config.LIMITS (else a 400)."""
     if value is None or value == "":
         return default
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         value = int(value.strip())
     return check_limit(name, value)  # a word, a fraction or true: the same message as 0
 

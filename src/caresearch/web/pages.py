@@ -125,7 +125,7 @@ def _int_arg(name: str, default: int) -> int:
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    return check_limit(name, int(raw) if raw.isdigit() else -1)
+    return check_limit(name, int(raw) if raw.isdecimal() else -1)
 
 
 def _search_url(q: str, filters: Mapping[str, Sequence[str]], page: int | None = None) -> str:
@@ -414,6 +414,7 @@ def case(case_id: str):
         audience_labels=AUDIENCE_LABELS,
         figures_note=FIGURES_NOTE,
         source=source_line(c),
+        lesson_themes=engine.lesson_themes,
         nav="case",
     )
 
