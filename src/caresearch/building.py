@@ -171,6 +171,7 @@ def build(
         if settings.embedding:
             procs = build_processes(len(docs))
             cache = ahead.result()
+            clock.lap("encoder")  # what is left of reading the cache and loading the encoder
             vectors, encoded = _passage_vectors(cache, model, cases, procs, wrap)
             np.save(partial / VECTORS_FILE, vectors)
             clock.lap("vectors")
