@@ -206,6 +206,45 @@ def test_a_text_file_saved_by_notepad_in_any_encoding_is_read(
     ][:40]
 
 
+TYPED_CASE = """キーワード：買い物支援、移動販売、見守り
+岩手県 山田町
+移動販売車と見守りを組み合わせた買い物支援のしくみづくり
+
+この事例の特徴
+・地元スーパーと社会福祉協議会が協定を結び、移動販売車の巡回時に高齢者の見守りを行っている
+・生活支援コーディネーターが地区ごとの会議で買い物の困りごとを拾い上げた
+
+取り組み内容
+【移動販売車による買い物支援】
+地元スーパーが週2回、集落を巡回する移動販売車を運行している。販売員は高齢者の様子を確認する。
+
+この事例のポイント
+１．地域
+・民間事業者の本業に見守りを組み込むことで、無理なく続く仕組みになっている。
+
+これから取り組む皆さまへ
+・地域の商店や事業者の活動の中に、見守りの機会がないか探してみましょう
+
+連絡先：山田町 長寿福祉課
+"""
+
+
+def test_a_case_typed_one_item_per_line_is_read_as_typed(tmp_path: Path) -> None:
+    # the title under the place line, 「・」 items of different lengths, the contact on one line
+    typed = tmp_path / "山田町.txt"
+    typed.write_text(TYPED_CASE, encoding="utf-8")
+    out = tmp_path / "cases"
+    import_files([typed], out)
+    ((draft, _case),) = drafts(out).values()
+    assert draft["title"] == "移動販売車と見守りを組み合わせた買い物支援のしくみづくり"
+    assert [f["text"] for f in draft["features"]] == [
+        "地元スーパーと社会福祉協議会が協定を結び、移動販売車の巡回時に高齢者の見守りを行っている",
+        "生活支援コーディネーターが地区ごとの会議で買い物の困りごとを拾い上げた",
+    ]
+    assert draft["contact"] == "山田町 長寿福祉課"
+    assert draft["suggestions"][-1]["text"].endswith("探してみましょう")
+
+
 def test_pdf_running_header_and_page_numbers_are_removed(
     tmp_path: Path, curated: dict[str, Case]
 ) -> None:

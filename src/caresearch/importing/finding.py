@@ -12,7 +12,7 @@ section's lines into items or paragraphs, rejoining hard-wrapped lines, and move
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import layout as L
 from .repair import Line
@@ -147,6 +147,10 @@ def assign(lines: list[Line], *, with_keywords: bool) -> CaseLines:
     if j < len(lines) and L.LOCATION.match(lines[j].text):
         case.title, case.location = lines[i:j], lines[j]
         i = j + 1
+        # a document that puts the title under the place (岩手県 山田町 / 移動販売車と…)
+        if not case.title and i < len(lines) and not label_of(lines[i]) and not is_bullet(lines[i]):
+            case.title = [lines[i]]
+            i += 1
     else:
         case.title = lines[i : i + 1] if i < len(lines) and not label_of(lines[i]) else []
         i += len(case.title)
@@ -218,6 +222,10 @@ def assign(lines: list[Line], *, with_keywords: bool) -> CaseLines:
             case.breaks.add(ln.n)
             after_label = False
         # Lines that start a section by their form, wherever they are.
+        if m := L.INLINE_CONTACT.match(ln.text):  # 連絡先：山田町 長寿福祉課, on one line
+            switch("contact")
+            case.add(state, replace(ln, text=m.group(1), marker="・"))  # an item, not a figure
+            continue
         if ln.marker == L.CHECK_MARK:
             if state != "suggestions":
                 switch("suggestions")

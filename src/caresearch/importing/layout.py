@@ -92,6 +92,11 @@ LABELS: dict[str, str | None] = {
     "連絡先": "contact",
 }
 
+# A contact written on one line with its label (連絡先：山田町 長寿福祉課), as typed documents do.
+INLINE_CONTACT = re.compile(
+    r"^(?:【参考】)?(?:連絡先|問い?合わせ先|お問い?合わせ)\s*[：:]\s*(\S.*)$"
+)
+
 # Labels that, in every layout seen, stand before their content (the extraction keeps them in
 # flow). The others may come after their content and are trusted only when content follows
 # that fits them.

@@ -84,6 +84,9 @@ def items(lines: list[Line], case: CaseLines, *, prose: bool = False) -> Parsed:
     out = Parsed()
     current: list[Line] = []
     full = max((width(ln.text) for ln in lines), default=0)
+    # hard wraps (a PDF's lines) leave several lines at the full width; a file with one item
+    # per line (typed text, Word) has at most one there, and its 「・」 always opens an item
+    wrapped = sum(width(ln.text) >= 0.9 * full for ln in lines) >= 2
     in_figure = False
     i = 0
     while i < len(lines):
@@ -121,7 +124,8 @@ def items(lines: list[Line], case: CaseLines, *, prose: bool = False) -> Parsed:
         )
         # 「・」 opening a line right after a full line is a middle dot that wrapped (医療機関・訪問).
         mid_dot = (
-            ln.text.startswith("・")
+            wrapped
+            and ln.text.startswith("・")
             and not ln.text[1:2].isspace()
             and prev is not None
             and not ends_sentence(prev)
