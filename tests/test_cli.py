@@ -66,12 +66,12 @@ def test_build_says_what_it_did(tmp_path: Path) -> None:
     argv = ["build", "--corpus", str(TINY), "--index", str(tmp_path / "index")]
     code, out = run(argv)
     assert code == 0
-    assert "built" in out and "3 cases" in out and "25 passages" in out
+    assert "索引を作成しました" in out and "事例 3 件" in out and "答えの箇所 25 件" in out
     assert str(tmp_path / "index") in out
     code, out = run(argv)
-    assert code == 0 and "up to date" in out
+    assert code == 0 and "索引は最新です" in out
     code, out = run([*argv, "--force"])
-    assert code == 0 and "built" in out and "up to date" not in out
+    assert code == 0 and "索引を作成しました" in out and "最新" not in out
 
 
 def test_build_of_a_broken_corpus_fails_with_file_messages(tmp_path: Path, capsys) -> None:
@@ -309,7 +309,7 @@ def test_similar_unknown_id(index_dir: Path, capsys) -> None:
 
 def test_validate_ok(tmp_path: Path) -> None:
     code, out = run(["validate", str(TINY)])
-    assert code == 0 and "ok" in out
+    assert code == 0 and "問題はありません" in out
 
 
 def test_validate_broken_corpus_lists_file_and_field(tmp_path: Path, capsys) -> None:

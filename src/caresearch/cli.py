@@ -76,10 +76,10 @@ def _engine(args: argparse.Namespace):
 
 def _build_line(report) -> str:
     if not report.built:
-        return f"index up to date: {report.cases} cases, {report.passages} passages ({report.path})"
+        return f"索引は最新です（事例 {report.cases} 件、答えの箇所 {report.passages} 件）: {report.path}"
     return (
-        f"built index: {report.cases} cases, {report.passages} passages, "
-        f"{report.documents} documents in {report.seconds:.1f} s ({report.path})"
+        f"索引を作成しました（事例 {report.cases} 件、答えの箇所 {report.passages} 件、"
+        f"文書 {report.documents} 件、{report.seconds:.1f} 秒）: {report.path}"
     )
 
 
@@ -251,11 +251,11 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     corpus_dir = Path(args.dir) if args.dir else _settings(args).corpus_dir
     problems = validate_corpus(corpus_dir)
     if not problems:
-        print(f"ok: {corpus_dir} is valid", file=out)
+        print(f"問題はありません: {corpus_dir}", file=out)
         return 0
     for p in problems:
         print(str(p), file=sys.stderr)
-    print(f"{len(problems)} problem(s) in {corpus_dir}", file=sys.stderr)
+    print(f"{len(problems)} 件の問題があります: {corpus_dir}", file=sys.stderr)
     return 1
 
 
