@@ -165,6 +165,17 @@ def test_recommend_text_output_says_what_to_add_when_no_case_matches(index_dir: 
     assert "宇宙船" in data["notice"] and "一般的な語" not in data["notice"]
 
 
+def test_recommend_text_output_says_when_every_case_is_low(index_dir: Path) -> None:
+    text = (
+        "要支援の一人暮らしの人の買い物や通院の付き添いを、住民のボランティアで手伝えないか。"
+        "ヘルパーさんに頼めないちょっとしたことが多い。講習を受けた人に頼みたい。"
+    )
+    data = json.loads(cli(index_dir, "recommend", "--json", text)[1])
+    assert not data["no_strong_match"] and {c["confidence"] for c in data["cases"]} == {"low"}
+    code, out = cli(index_dir, "recommend", text)
+    assert code == 0 and out.lstrip().startswith("どの事例も、課題の一部に合うだけです")
+
+
 def test_search_text_output_says_when_it_fell_back(index_dir: Path) -> None:
     data = search_json(index_dir, "仮設住宅 回想法")
     assert data["fallback"] == "or"

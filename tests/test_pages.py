@@ -699,6 +699,20 @@ def test_no_strong_match_says_so_first_and_points_elsewhere(client):
     assert 'href="/search"' in after[:600] and 'href="/lessons"' in after[:600]
 
 
+def test_a_match_where_every_case_is_low_says_so(client, bundled_engine):
+    # a strong match whose cases all read 低 must not look like a confident list
+    text = (
+        "要支援の一人暮らしの人の買い物や通院の付き添いを、住民のボランティアで手伝えないか。"
+        "ヘルパーさんに頼めないちょっとしたことが多い。講習を受けた人に頼みたい。"
+    )
+    rec = bundled_engine.recommend(text)
+    html = client.post("/recommend", data={"text": text}).get_data(as_text=True)
+    assert not rec.no_strong_match and {cr.confidence for cr in rec.cases} == {"low"}
+    assert "どの事例も、課題の一部に合うだけです" in html
+    strong = client.post("/recommend", data={"text": PROBLEM}).get_data(as_text=True)
+    assert "どの事例も、課題の一部に合うだけです" not in strong
+
+
 def test_facets_without_effect_are_hidden_and_region_does_not_repeat_prefecture(
     client, bundled_engine
 ):

@@ -315,6 +315,24 @@ def test_a_suffix_joins_only_a_plain_noun_into_an_unknown_compound(
     assert terms[kept] > 0 and not_merged not in terms
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "デイやヘルパーさんの事業所が少なく、お年寄りが家で暮らし続けるのが難しくなっている。",
+        "ICTで医師会とケアマネの情報共有を進めたいが、医師の参加が少ない。",
+        "災害のあと仮設住宅でお年寄りが孤立している。",
+    ],
+)
+def test_the_level_never_claims_more_than_the_reason_line_counts(bundled_engine, text):
+    # 中 needs 2 of 5 main words named (0.4), 高 3 of 5 (0.6): never 「中 … 1/5 に一致」
+    for cr in bundled_engine.recommend(text).cases:
+        k, n = (int(x) for x in cr.reason.split("のうち ")[1].split(" ")[0].split("/"))
+        if cr.confidence != "low":
+            assert k / n >= 0.4, (cr.case.id, cr.confidence, cr.reason)
+        if cr.confidence == "high":
+            assert k / n >= 0.6, (cr.case.id, cr.confidence, cr.reason)
+
+
 def test_an_inflected_word_is_shown_as_the_description_writes_it(bundled_engine):
     rec = bundled_engine.recommend("自宅で看取りたいという家族を支えたい。")
     assert "看取り" in rec.cases[0].reason and "見取る" not in rec.cases[0].reason

@@ -183,6 +183,10 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 "この課題に強く合う事例は見つかりませんでした（参考として近い事例を表示します）。",
                 file=out,
             )
+        elif partial := serialize.partial_match_notice(
+            False, [c["confidence"] for c in data["cases"]]
+        ):
+            print(partial, file=out)
         for n, c in enumerate(data["cases"], 1):
             print(
                 f"\n{n}. {c['prefecture']} {c['municipality']}  {c['title']}  [{c['case_id']}]",

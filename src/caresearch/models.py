@@ -56,6 +56,11 @@ NO_CASE_ONLY_GENERAL = (
     "この課題に合う事例は見つかりませんでした。相談・連携・仕組みのような一般的な語のほかに、"
     "具体的な内容（対象の人、サービス、困りごとなど）を書き足すと探しやすくなります。"
 )
+# ... and when the match is strong but every case shown is 低 (their words cover it in part).
+PARTIAL_MATCH = (
+    "どの事例も、課題の一部に合うだけです（合う度合い: 低）。"
+    "各事例の「課題の主な語のうち…」で、どの語が合ったかを確かめてください。"
+)
 NO_CASE_FOR_WORDS = (
     "この課題の具体的な語（{words}）を含む事例は見つかりませんでした。"
     "別の言い方でもお試しください。"

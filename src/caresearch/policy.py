@@ -140,18 +140,33 @@ def is_strong_match(
 
 
 def confidences(
-    coverages: Sequence[float], relatives: Sequence[float], strong: bool, policy: RecommendPolicy
+    coverages: Sequence[float],
+    relatives: Sequence[float],
+    mains: Sequence[float],
+    strong: bool,
+    policy: RecommendPolicy,
 ) -> list[str]:
-    """'high' / 'medium' / 'low' for cases in rank order. Without a strong match every case
-    is low; a case never shows more confidence than the one ranked above it."""
+    """'high' / 'medium' / 'low' for cases in rank order, from each case's coverage, its best
+    passage against the first case's (`relatives`) and the share of the description's main
+    words it is shown to have (`mains`, the k/N of its reason line: 中 never reads 「1/5 に一致」).
+    Without a strong match every case is low; a case never shows more confidence than the one
+    ranked above it."""
     out: list[str] = []
     cap = 2
-    for coverage, relative in zip(coverages, relatives, strict=True):
+    for coverage, relative, main in zip(coverages, relatives, mains, strict=True):
         level = 0
-        if strong and coverage >= policy.medium_coverage and relative >= policy.medium_relative:
-            level = (
-                2 if coverage >= policy.high_coverage and relative >= policy.high_relative else 1
+        if (
+            strong
+            and coverage >= policy.medium_coverage
+            and relative >= policy.medium_relative
+            and main >= policy.medium_coverage
+        ):
+            high = (
+                coverage >= policy.high_coverage
+                and relative >= policy.high_relative
+                and main >= policy.high_coverage
             )
+            level = 2 if high else 1
         cap = min(cap, level)
         out.append(LEVELS[cap])
     return out

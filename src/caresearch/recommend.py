@@ -307,13 +307,13 @@ class Recommend:
         )
         shown = ranked[: limit if strong else min(limit, policy.no_match_cases)]
         top_best = float(best[first]) if first is not None and best[first] > 0 else 1.0
+        whys = [self._why(i, matched[i], d) for i in shown]
         levels = confidences(
             [float(coverage[i]) for i in shown], [float(best[i]) / top_best for i in shown],
-            strong, policy,
+            [main for _m, _r, main in whys], strong, policy,
         )  # fmt: skip
         out_cases = []
-        for i, level in zip(shown, levels, strict=True):
-            matched_terms, reason = self._why(i, matched[i], d)
+        for i, level, (matched_terms, reason, _main) in zip(shown, levels, whys, strict=True):
             out_cases.append(
                 CaseRecommendation(
                     case=self.corpus.case(i),
@@ -442,20 +442,22 @@ class Recommend:
 
     def _why(
         self, case: int, found: Sequence[str], d: Described
-    ) -> tuple[tuple[MatchedTerm, ...], str]:
-        """The case's matched words as listed, and its reason line, from one look at how the
-        case covers each word (the parts check reads positions)."""
+    ) -> tuple[tuple[MatchedTerm, ...], str, float]:
+        """The case's matched words as listed, its reason line and the share of the main words
+        it names (the reason's k/N), from one look at how the case covers each word (the parts
+        check reads positions)."""
         listed = found[: self.policy.matched_terms]
         covers = {t: self._covers(case, t, d) for t in dict.fromkeys([*listed, *d.main])}
         matched = tuple(m for t in listed if (m := covers[t]) is not None)
         if not d.main:
-            return matched, "課題の具体的な語に一致しません（一般的な語のみ）"
+            return matched, "課題の具体的な語に一致しません（一般的な語のみ）", 0.0
         # a word found only as its parts apart (自治＋会) is not one the case has
         hits = [d.shown[t] for t in d.main if (m := covers[t]) is not None and m.via != "parts"]
         shown = "、".join(hits[:3])
-        return matched, f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
+        reason = f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
             f"（{shown}）" if shown else ""
         )
+        return matched, reason, len(hits) / len(d.main)
 
     def _spans(self, j: int, d: Described) -> tuple[tuple[int, int], ...]:
         """Where the description's words are seen in answer passage `j` (cached per request

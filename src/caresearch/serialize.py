@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from .models import (
     MATCHED_IN_LABELS,
     NO_CASE_FOR_WORDS,
     NO_CASE_ONLY_GENERAL,
+    PARTIAL_MATCH,
     PAST_THE_END,
     RELAXATIONS,
     TIER_NAMES,
@@ -190,6 +192,11 @@ def recommendation_notice(r: Recommendation) -> str | None:
     if not r.specific_words:
         return NO_CASE_ONLY_GENERAL
     return NO_CASE_FOR_WORDS.format(words="、".join(r.specific_words))
+
+
+def partial_match_notice(no_strong_match: bool, levels: Sequence[str]) -> str | None:
+    """What to say above cases that all read 低 although the match is strong (None otherwise)."""
+    return PARTIAL_MATCH if not no_strong_match and levels and levels[0] == "low" else None
 
 
 def recommendation(r: Recommendation) -> dict[str, Any]:

@@ -396,6 +396,9 @@ def recommend():
         cases=cases,
         share_url=share_url,
         notice=serialize.recommendation_notice(rec),
+        partial=serialize.partial_match_notice(
+            rec.no_strong_match, [cr.confidence for cr in rec.cases]
+        ),
         **context,
     )
 
