@@ -318,7 +318,7 @@ def _check_recommendation_page(html: str, rec) -> None:
             shown = (
                 m.query_term if m.query_term == m.case_term else f"{m.query_term} → {m.case_term}"
             )
-            assert f"<li>{shown}</li>" in html
+            assert f"<li>{shown}</li>" in html or f"<li><strong>{shown}</strong></li>" in html
         for sl in cr.lessons[:3]:
             assert f'href="/cases/{cr.case.id}#{sl.lesson.id}"' in html
     assert positions == sorted(positions), "cases appear in ranked order"
@@ -711,6 +711,16 @@ def test_a_match_where_every_case_is_low_says_so(client, bundled_engine):
     assert "どの事例も、課題の一部に合うだけです" in html
     strong = client.post("/recommend", data={"text": PROBLEM}).get_data(as_text=True)
     assert "どの事例も、課題の一部に合うだけです" not in strong
+
+
+def test_the_why_panel_marks_the_main_words_the_reason_counts(client, bundled_engine):
+    rec = bundled_engine.recommend(PROBLEM)
+    html = client.post("/recommend", data={"text": PROBLEM}).get_data(as_text=True)
+    first = html[html.index('class="card rec"') :]
+    first = first[: first.index("</ul>")]
+    bold = re.findall(r"<li><strong>([^<]+)</strong></li>", first)
+    k = int(rec.cases[0].reason.split("のうち ")[1].split("/")[0])
+    assert k and len(bold) == k  # as many marked as the reason line counts
 
 
 def test_facets_without_effect_are_hidden_and_region_does_not_repeat_prefecture(

@@ -383,7 +383,14 @@ def recommend():
             "url": _case_url(cr.case.id),
             "confidence": cr.confidence,
             "confidence_label": CONFIDENCE_LABELS.get(cr.confidence, cr.confidence),
-            "matched": [m.label for m in cr.matched_terms],
+            # the main words (those the reason line counts) first and marked
+            "matched": sorted(
+                (
+                    (m.label, m.via != "parts" and m.query_term in rec.specific_words)
+                    for m in cr.matched_terms
+                ),
+                key=lambda x: not x[1],
+            ),
             "reason": cr.reason,
             "answers": [_answer(cr.case, sl.lesson, sl.snippet) for sl in cr.lessons[:3]],
         }
