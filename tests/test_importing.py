@@ -420,6 +420,8 @@ def test_validate_reports_each_draft_with_its_open_items(
     assert p.file == f"cases/{summary.drafts[0].case_id}.yaml"
     for item in summary.drafts[0].review:
         assert item in p.message
+    assert p.message.startswith("下書き（確認が済むまで索引に入りません）")  # said in Japanese
+    assert f"確認が必要な点 {len(summary.drafts[0].review)} 件" in p.message
     # Fixing the draft into an invalid state is reported as an error, as for any case.
     path = summary.drafts[0].path
     path.write_text(

@@ -442,8 +442,8 @@ def _draft_problem(data: dict[str, Any]) -> Problem:
     return Problem(
         f"{CASES_DIRNAME}/{data['id']}.yaml",
         "review",
-        f"draft, not indexed until reviewed ({len(items)} open item(s); fix them, then delete "
-        f"them or set reviewed: true): {listed}",
+        f"下書き（確認が済むまで索引に入りません）。確認が必要な点 {len(items)} 件"
+        f"（直したら消すか、reviewed: true にしてください）: {listed}",
         kind="draft",
     )
 
