@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import serialize
-from .config import LIMITS, SETTINGS, Settings
+from .config import LIMITS, SETTINGS, Settings, limit_from
 from .errors import CaresearchError, CorpusError, QueryError
 from .models import (
     CONFIDENCE_LABELS,
@@ -343,12 +343,12 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def _limited(name: str) -> Callable[[str], int]:
     """An argparse type for the integer limit `name` of config.LIMITS."""
-    limit = LIMITS[name]
 
     def parse(raw: str) -> int:
-        if not raw.strip().isdecimal() or not limit.low <= int(raw) <= limit.high:
-            raise argparse.ArgumentTypeError(limit.message)
-        return int(raw)
+        try:
+            return limit_from(name, raw)
+        except QueryError:
+            raise argparse.ArgumentTypeError(LIMITS[name].message) from None
 
     parse.__name__ = name  # argparse names the type in its messages
     return parse

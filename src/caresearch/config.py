@@ -76,7 +76,7 @@ def is_on(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "on", "yes")
 
 
-def check_limit(name: str, value: int) -> int:
+def check_limit(name: str, value: object) -> int:
     """`value` if it lies within the limit `name`; else a QueryError that names the range."""
     limit = LIMITS[name]
     if (
@@ -86,6 +86,14 @@ def check_limit(name: str, value: int) -> int:
     ):
         raise QueryError(f"{limit.message}。")
     return value
+
+
+def limit_from(name: str, raw: object) -> int:
+    """`raw` as typed (a string of digits) or sent (a JSON number) for the limit `name`; a word,
+    a fraction, ① or true is the same QueryError as an out-of-range number."""
+    if isinstance(raw, str):
+        raw = int(raw.strip()) if raw.strip().isdecimal() else None
+    return check_limit(name, raw)
 
 
 def _convert(setting: Setting, raw: object, source: str) -> object:

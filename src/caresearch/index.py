@@ -284,33 +284,31 @@ class SearchIndex:
         one of them checked, however many documents hold the terms elsewhere)."""
         return bool(len(self.phrase_where(terms, docs)))
 
-    def phrase_where(self, terms: tuple[str, ...], docs: np.ndarray) -> np.ndarray:
-        """The documents of `docs` (sorted) where `terms` occur at consecutive positions in one
-        field."""
+    def phrase_where(self, terms: tuple[str, ...], docs: np.ndarray | None = None) -> np.ndarray:
+        """The documents (of `docs`, or of all) where `terms` occur at consecutive positions in
+        one field, sorted."""
+        docs = self._holding(terms, docs)
+        return docs[self._adjacent(terms, docs)] if len(docs) else docs
+
+    def _holding(self, terms: tuple[str, ...], docs: np.ndarray | None = None) -> np.ndarray:
+        """The documents (of `docs`, or of all) that hold every one of `terms`, sorted: each
+        term's column intersected in turn, starting from the first column when `docs` is None."""
         m = self.impacts
-        docs = np.sort(np.asarray(docs, dtype=np.int64))
+        out = None if docs is None else np.sort(np.asarray(docs, dtype=np.int64))
         for t in terms:
             j = self.vocab.get(t)
             if j is None:
                 return np.zeros(0, dtype=np.int64)
             col = m.indices[m.indptr[j] : m.indptr[j + 1]]
-            docs = _intersect_sorted(docs, col, len(self.docs))
-            if not len(docs):
-                return docs
-        return docs[self._adjacent(terms, docs)]
+            out = col if out is None else _intersect_sorted(out, col, len(self.docs))
+            if not len(out):
+                break
+        return np.zeros(0, dtype=np.int64) if out is None else np.asarray(out, dtype=np.int64)
 
     def _phrase_docs(self, terms: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        cols = [self.vocab.get(t) for t in terms]
-        if any(j is None for j in cols):
-            return none
-        m = self.impacts
-        docs = None
-        for j in cols:
-            col = m.indices[m.indptr[j] : m.indptr[j + 1]]
-            docs = col if docs is None else _intersect_sorted(docs, col, len(self.docs))
-            if not len(docs):
-                return none
+        docs = self._holding(terms)
+        if not len(docs):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = np.zeros(len(docs), dtype=np.float32)
         for t in terms:
             scores += self.term_vector(t)[docs]

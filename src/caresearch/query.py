@@ -117,6 +117,15 @@ def _holds(terms: tuple[str, ...], part: tuple[str, ...]) -> bool:
     return any(terms[i : i + n] == part for i in range(len(terms) - n + 1))
 
 
+def _without_honorific(tokens: list[Token]) -> list[Token]:
+    """`tokens` without an honorific prefix before the word (お + 医者, ご + 家族); the same
+    list when there is none."""
+    first = tokens[0] if len(tokens) > 1 else None
+    if first is not None and first.pos[0] == "接頭辞" and first.surface in HONORIFIC_PREFIXES:
+        return tokens[1:]
+    return tokens
+
+
 def split_query(text: str) -> list[Term]:
     """The pieces of a query: quoted phrases whole, the rest split on spaces and `|`, with
     `OR`, `NOT` and `-` (or －) before a word or a quoted phrase read as operators, in any
@@ -335,10 +344,7 @@ class QueryExpander:
         """The table's key of a word: its analysed terms, as the tables are keyed (mode C,
         compounds whole: 介護支援専門員 → 介護, 支援, 専門員; `words_of` is this, cached), without
         an honorific prefix (お医者さん is 医者 to the table, as さん already is nothing)."""
-        toks = self.analyzer.tokens(text)
-        if len(toks) > 1 and toks[0].pos[0] == "接頭辞" and toks[0].surface in HONORIFIC_PREFIXES:
-            toks = toks[1:]
-        return tuple(t.text for t in toks)
+        return tuple(t.text for t in _without_honorific(self.analyzer.tokens(text)))
 
     def parse(self, text: str, *, max_chars: int = 200, exact: bool = False) -> ParsedQuery:
         """The groups of query words of `text`; in exact mode only as-typed variants."""
@@ -384,9 +390,9 @@ class QueryExpander:
                 break
         if text[:1] in HONORIFIC_PREFIXES and len(text) >= 3:
             toks = self.analyzer.tokens(text)
-            rest = text[toks[1].start :] if len(toks) > 1 and toks[0].pos[0] == "接頭辞" else ""
-            if not _KANA_ONLY.match(rest):  # お医者, ご家族; not おばあ → ばあ
-                text = rest
+            rest = _without_honorific(toks)
+            if rest is not toks and not _KANA_ONLY.match(rest_text := text[rest[0].start :]):
+                text = rest_text  # お医者, ご家族; not おばあ → ばあ
         return text
 
     def _without_grammar(self, text: str) -> str:

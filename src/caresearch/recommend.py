@@ -18,9 +18,9 @@ See docs/recommend.md for the choices and their measurements.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -108,8 +108,8 @@ class Recommend:
         self.answer_weight = np.array(
             [ANSWER_WEIGHTS[s] for s in model.passage_section_], dtype=np.float32
         )
-        self._seen_words: dict[str, bool] = {}  # compound -> in some document
-        self._lock = threading.Lock()
+        # a compound (協議体) -> whether some document writes it: asked again by later requests
+        self._in_corpus = lru_cache(maxsize=4096)(lambda word: self._written_in(word, None))
 
     def warm_up(self) -> None:
         """Load the sentence encoder now (when the build has vectors), so that the first
@@ -152,14 +152,7 @@ class Recommend:
             or self.expander.knows(compound)
         ):
             return None
-        found = self._seen_words.get(compound)
-        if found is None:
-            found = self._written_in(compound, None)
-            with self._lock:
-                if len(self._seen_words) >= 4096:
-                    self._seen_words.clear()
-                self._seen_words[compound] = found
-        return None if found else compound
+        return None if self._in_corpus(compound) else compound
 
     def describe(self, text: str, tokens: list[Token], literal: Counter) -> Described:
         policy, model = self.policy, self.model
@@ -407,29 +400,28 @@ class Recommend:
             if not len(loose):
                 continue
             docs = np.concatenate([self.corpus.docs_of(int(i)) for i in loose])
-            written = np.zeros(0, dtype=np.int64)
-            for label, _terms in several:
-                variant = self.expander.word(label)
-                for v in variant.variants if variant else ():
-                    if v.tier == 1:
-                        written = np.union1d(written, self.index.phrase_where(v.terms, docs))
-            apart = np.setdiff1d(loose, self.corpus.doc_case[written])
+            written = [self._written_docs(label, docs) for label, _terms in several]
+            apart = np.setdiff1d(loose, self.corpus.doc_case[np.concatenate(written)])
             coverage[apart] -= model.idf(term) * d.weights[term] / total
             if term in d.has:
                 d.has[term][apart] = False
 
     def _written_in(self, word: str, case: int | None) -> bool:
-        """Whether one of the case's documents (of all, for None) has `word` as written (its
-        parts adjacent)."""
+        """Whether one of the case's documents (of all, for None) has `word` as written."""
+        return bool(
+            len(self._written_docs(word, None if case is None else self.corpus.docs_of(case)))
+        )
+
+    def _written_docs(self, word: str, docs: np.ndarray | None) -> np.ndarray:
+        """The documents (of `docs`, or of all) that have `word` as written: one of its
+        as-typed forms with its parts adjacent."""
         variant = self.expander.word(word)
-        docs = (
-            np.arange(len(self.index), dtype=np.int64)
-            if case is None
-            else self.corpus.docs_of(case)
-        )
-        return variant is not None and any(
-            self.index.phrase_in(v.terms, docs) for v in variant.variants if v.tier == 1
-        )
+        found = [
+            self.index.phrase_where(v.terms, docs)
+            for v in (variant.variants if variant else ())
+            if v.tier == 1
+        ]
+        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
     def _specific_matches(self, cases: Sequence[int], d: Described) -> dict[int, tuple[str, ...]]:
         """Per case of `cases` that covers any: the description's specific topic terms (not

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import serialize
-from ..config import check_limit, is_on
+from ..config import is_on, limit_from
 from ..engine import Engine
 from ..errors import QueryError
 from ..models import FILTER_KEYS
@@ -25,9 +25,7 @@ def _int(value: Any, name: str, default: int | None) -> int | None:
     """An integer parameter within its limit in config.LIMITS (else a 400)."""
     if value is None or value == "":
         return default
-    if isinstance(value, str) and value.strip().isdecimal():
-        value = int(value.strip())
-    return check_limit(name, value)  # a word, a fraction or true: the same message as 0
+    return limit_from(name, value)
 
 
 @bp.get("/search")

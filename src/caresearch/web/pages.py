@@ -28,7 +28,7 @@ from flask import (
 from markupsafe import Markup
 
 from .. import serialize
-from ..config import check_limit, is_on
+from ..config import is_on, limit_from
 from ..engine import Engine
 from ..errors import NotFound, QueryError
 from ..models import (
@@ -125,7 +125,7 @@ def _int_arg(name: str, default: int) -> int:
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    return check_limit(name, int(raw) if raw.isdecimal() else -1)
+    return limit_from(name, raw)
 
 
 def _search_url(q: str, filters: Mapping[str, Sequence[str]], page: int | None = None) -> str:
