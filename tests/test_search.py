@@ -339,6 +339,7 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("サ担", "サービス担当者会議"),
         ("総診", "総合診療"),
         ("通所", "デイサービス"),
+        ("アセス", "アセスメント"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
