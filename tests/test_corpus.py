@@ -420,28 +420,29 @@ def test_validator_reports_every_problem_and_changes_nothing(
     got = {str(p) for p in problems}
 
     expected = {
-        "cases/nofield.yaml: title: missing required field",
-        "cases/wrongtype.yaml: order: expected an integer, got a string",
-        "cases/copy.yaml: id: file name must match the id: expected cases/good.yaml",
-        "cases/good.yaml: id: duplicate case id 'good' (also in cases/copy.yaml)",
+        "cases/nofield.yaml: title: 必須の項目がありません",
+        "cases/wrongtype.yaml: order: 整数を書きます（書かれているのは文字列）",
+        "cases/copy.yaml: id: ファイル名は id と同じにします: cases/good.yaml",
+        "cases/good.yaml: id: 事例の id good が重複しています（cases/copy.yaml にもあります）",
         "cases/duplesson.yaml: key_points.municipality[0].id: "
-        "id 'duplesson-kp-r1' should look like 'duplesson-kp-m<n>'",
+        "id duplesson-kp-r1 は duplesson-kp-m<番号> の形にします",
         "cases/duplesson.yaml: key_points.municipality[0].id: "
-        "duplicate id 'duplesson-kp-r1' (also at cases/duplesson.yaml: key_points.region[0].id)",
-        "cases/theme.yaml: themes[1]: unknown theme '介護', not in themes.yaml",
-        "cases/empty.yaml: suggestions[0].text: empty lesson",
-        "cases/typo.yaml: keywords: missing required field",
-        "cases/typo.yaml: keyword: unknown field (did you mean 'keywords'?)",
+        "id duplesson-kp-r1 が重複しています（cases/duplesson.yaml: key_points.region[0].id にもあります）",
+        "cases/theme.yaml: themes[1]: テーマ「介護」は themes.yaml にありません",
+        "cases/empty.yaml: suggestions[0].text: 文が空です",
+        "cases/typo.yaml: keywords: 必須の項目がありません",
+        "cases/typo.yaml: keyword: 知らない項目です（keywords の書き間違いではありませんか）",
     }
     assert expected <= got, sorted(got - expected)
     broken = [p for p in problems if p.file == "cases/broken.yaml"]
     assert len(broken) == 1 and broken[0].field == ""
-    assert re.fullmatch(r"invalid YAML at line 3, column 1: .+", broken[0].message), broken[
-        0
-    ].message
+    assert re.fullmatch(r"YAML の書き方に誤りがあります（3 行 1 文字目）: .+", broken[0].message), (
+        broken[0].message
+    )
     # Copies of the same lessons in copy.yaml and good.yaml collide too.
     assert any(
-        p.file == "cases/good.yaml" and "duplicate id 'good-feat-1'" in p.message for p in problems
+        p.file == "cases/good.yaml" and "id good-feat-1 が重複しています" in p.message
+        for p in problems
     )
     # Every broken file is reported (nothing stops at the first error).
     assert {p.file for p in problems} >= {f"cases/{n}" for n in files if n != "good.yaml"}
@@ -464,10 +465,13 @@ def test_a_corpus_read_in_several_processes_is_the_same(monkeypatch: pytest.Monk
 
 
 def test_problem_str() -> None:
-    assert str(Problem("cases/foo.yaml", "key_points.region[0].text", "empty lesson")) == (
-        "cases/foo.yaml: key_points.region[0].text: empty lesson"
+    assert str(Problem("cases/foo.yaml", "key_points.region[0].text", "文が空です")) == (
+        "cases/foo.yaml: key_points.region[0].text: 文が空です"
     )
-    assert str(Problem("cases", "", "missing cases directory")) == "cases: missing cases directory"
+    assert (
+        str(Problem("cases", "", "cases フォルダがありません"))
+        == "cases: cases フォルダがありません"
+    )
 
 
 @pytest.mark.parametrize(
@@ -475,38 +479,48 @@ def test_problem_str() -> None:
     [
         (
             ("region: 東北", "region: 東北地方"),
-            "region: '東北地方' is not one of: 北海道, 東北, 関東",
+            "region: '東北地方' ではなく、次のどれかにします: 北海道、東北、関東",
         ),
-        (("prefecture: 架空県", "prefecture: 架空"), "prefecture: expected a prefecture name"),
-        (("title: テスト事例", "title: '  '"), "title: empty text"),
-        (("themes: [生活支援]", "themes: []"), "themes: needs at least 1 item(s)"),
+        (
+            ("prefecture: 架空県", "prefecture: 架空"),
+            "prefecture: 都・道・府・県で終わる都道府県名を書きます（書かれているのは '架空'）",
+        ),
+        (("title: テスト事例", "title: '  '"), "title: 空です"),
+        (
+            ("title: テスト事例", "title: 2014-04-01"),
+            "title: 文字列を書きます（書かれているのは日付。文字列にするなら引用符で囲みます）",
+        ),
+        (("themes: [生活支援]", "themes: []"), "themes: 1 個以上書きます"),
         (
             ("  - id: x-feat-1\n    text: 特徴\n", "  - id: x-feat-1\n"),
-            "features[0].text: missing required field",
+            "features[0].text: 必須の項目がありません",
         ),
         (
             ("id: x-feat-1", "id: x-feature-1"),
-            "features[0].id: id 'x-feature-1' should look like 'x-feat-<n>'",
+            "features[0].id: id x-feature-1 は x-feat-<番号> の形にします",
         ),
-        (("keywords: [見守り]", "keywords: 見守り"), "keywords: expected a list, got a string"),
+        (
+            ("keywords: [見守り]", "keywords: 見守り"),
+            "keywords: リスト（- で始まる行）を書きます（書かれているのは文字列）",
+        ),
         (
             ("keywords: [見守り]", "keywords: [見守り]\nkeywords: [重複]"),
-            "invalid YAML at line 8, column 1",
+            "YAML の書き方に誤りがあります（8 行 1 文字目）: 同じ項目 'keywords' が2回書かれています",
         ),
         (
             ("order: 1", "order: 1\nthemes_typo: []"),
-            "themes_typo: unknown field (did you mean 'themes'?)",
+            "themes_typo: 知らない項目です（themes の書き間違いではありませんか）",
         ),
         (
             ("    text: 始めてみましょう", "    text: 始めてみましょう\n    themes: [介護]"),
-            "suggestions[0].themes[0]: unknown theme '介護', not in themes.yaml",
+            "suggestions[0].themes[0]: テーマ「介護」は themes.yaml にありません",
         ),
         (
             (
                 "    text: 始めてみましょう",
                 "    text: 始めてみましょう\n    themes: [生活支援, 生活支援]",
             ),
-            "has non-unique elements",
+            "suggestions[0].themes: 同じものが2回以上書かれています",
         ),
     ],
 )
@@ -520,21 +534,24 @@ def test_validator_messages(tmp_path: Path, edit: tuple[str, str], expected: str
 
 def test_structural_problems(tmp_path: Path) -> None:
     assert [str(p) for p in validate_corpus(tmp_path)] == [
-        "themes.yaml: missing themes file (the controlled vocabulary)",
-        "cases: missing cases directory (one <id>.yaml per case)",
+        "themes.yaml: テーマの一覧（使えるテーマの名前）のファイルがありません",
+        "cases: cases フォルダ（事例ごとに <id>.yaml）がありません",
     ]
     corpus = make_corpus(tmp_path / "c", {"list.yaml": "- a\n- b\n", "empty.yaml": ""})
     (corpus / "cases" / "old.yml").write_text(VALID_CASE.format(id="old"), encoding="utf-8")
     got = [str(p) for p in validate_corpus(corpus)]
-    assert "cases/list.yaml: expected a mapping of case fields, got a list" in got
-    assert "cases/empty.yaml: expected a mapping of case fields, got an empty file" in got
-    assert "cases/old.yml: case files must end in .yaml" in got
+    assert "cases/list.yaml: 事例の項目（項目: 値 の組）を書きます（書かれているのはリスト）" in got
+    assert (
+        "cases/empty.yaml: 事例の項目（項目: 値 の組）を書きます（書かれているのは空のファイル）"
+        in got
+    )
+    assert "cases/old.yml: 事例ファイルの拡張子は .yaml にします" in got
     (corpus / "themes.yaml").write_text(
         "- {label: 生活支援}\n- {label: 生活支援}\n- {lable: x}\n", encoding="utf-8"
     )
     got = [str(p) for p in validate_corpus(corpus)]
-    assert "themes.yaml: [1].label: duplicate theme '生活支援'" in got
-    assert "themes.yaml: [2].lable: unknown field" in got
+    assert "themes.yaml: [1].label: テーマ「生活支援」が2回あります" in got
+    assert "themes.yaml: [2].lable: 知らない項目です" in got
     with pytest.raises(CorpusError):
         load_themes(corpus)
 

@@ -88,7 +88,7 @@ def _read_stdin_lines(stdin: TextIO) -> Iterable[str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise QueryError(f"standard input is not valid UTF-8 (byte {exc.start})") from None
+        raise QueryError(f"標準入力が UTF-8 ではありません（{exc.start} バイト目）。") from None
     return text.splitlines()
 
 

@@ -7,6 +7,7 @@ Schema in data/case.schema.json; rules that span fields or files are checked her
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import os
@@ -44,19 +45,20 @@ ID_PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 LESSON_LISTS = (("key_points", "region"), ("key_points", "municipality"), ("suggestions",))
 PATTERN_MESSAGES = {
-    r"\S": "empty text",
-    r"^[a-z][a-z0-9_]*$": "id must be lower-case ASCII letters, digits and _ (e.g. 'tobetsu')",
-    r"^\S+[都道府県]$": "expected a prefecture name ending in 都, 道, 府 or 県",
-    r"^\S+[市町村区]$": "expected a municipality name ending in 市, 町, 村 or 区",
-    r"^[0-9a-f]{64}$": "expected a sha256 hex digest",
+    r"\S": "空です",
+    r"^[a-z][a-z0-9_]*$": "id は半角の英小文字・数字・_ で書きます（例: tobetsu）",
+    r"^\S+[都道府県]$": "都・道・府・県で終わる都道府県名を書きます",
+    r"^\S+[市町村区]$": "市・町・村・区で終わる市区町村名を書きます",
+    r"^[0-9a-f]{64}$": "sha256 の16進（64文字）を書きます",
 }
+# What a file's author reads (Japanese, as the rest of the tool); field paths stay as written.
 TYPE_NAMES = {
-    "string": "a string",
-    "array": "a list",
-    "object": "a mapping",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
+    "string": "文字列",
+    "array": "リスト（- で始まる行）",
+    "object": "項目: 値 の組",
+    "integer": "整数",
+    "number": "数値",
+    "boolean": "true か false",
     "null": "null",
 }
 
@@ -98,7 +100,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
                 raise yaml.constructor.ConstructorError(
                     "while constructing a mapping",
                     node.start_mark,
-                    f"duplicate key {key!r}",
+                    f"同じ項目 {key!r} が2回書かれています",
                     key_node.start_mark,
                 )
             seen.add(key)
@@ -115,18 +117,24 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> tuple[bool, Any
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(rel, "", f"not UTF-8 text (byte {exc.start})"))
+        problems.append(
+            Problem(
+                rel,
+                "",
+                f"UTF-8 の文字コードではありません（{exc.start} バイト目）。UTF-8 で保存し直してください",
+            )
+        )
         return False, None
     except OSError as exc:
-        problems.append(Problem(rel, "", f"cannot read file: {exc.strerror or exc}"))
+        problems.append(Problem(rel, "", f"ファイルを読めません: {exc.strerror or exc}"))
         return False, None
     try:
         return True, yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = f"（{mark.line + 1} 行 {mark.column + 1} 文字目）" if mark else ""
         what = getattr(exc, "problem", None) or str(exc)
-        problems.append(Problem(rel, "", f"invalid YAML{where}: {what}"))
+        problems.append(Problem(rel, "", f"YAML の書き方に誤りがあります{where}: {what}"))
         return False, None
 
 
@@ -199,16 +207,18 @@ def _type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "true/false"
     if isinstance(value, str):
-        return "a string"
+        return "文字列"
     if isinstance(value, int):
-        return "an integer"
+        return "整数"
     if isinstance(value, float):
-        return "a number"
+        return "数値"
     if isinstance(value, list):
-        return "a list"
+        return "リスト"
     if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__}"  # e.g. a date: YAML reads 2014-04-01 as one
+        return "項目: 値 の組"
+    if isinstance(value, datetime.date):  # YAML reads 2014-04-01 as a date
+        return "日付。文字列にするなら引用符で囲みます"
+    return type(value).__name__
 
 
 def _schema_problems(rel: str, error: ValidationError) -> list[Problem]:
@@ -216,7 +226,7 @@ def _schema_problems(rel: str, error: ValidationError) -> list[Problem]:
     kind, value, inst = error.validator, error.validator_value, error.instance
     if kind == "required" and isinstance(inst, dict):
         return [
-            Problem(rel, _join(where, k), "missing required field") for k in value if k not in inst
+            Problem(rel, _join(where, k), "必須の項目がありません") for k in value if k not in inst
         ]
     if kind == "additionalProperties" and isinstance(inst, dict):
         known = list(error.schema.get("properties", {}))
@@ -225,27 +235,29 @@ def _schema_problems(rel: str, error: ValidationError) -> list[Problem]:
             if key in known:
                 continue
             close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.7)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            out.append(Problem(rel, _join(where, str(key)), f"unknown field{hint}"))
+            hint = f"（{close[0]} の書き間違いではありませんか）" if close else ""
+            out.append(Problem(rel, _join(where, str(key)), f"知らない項目です{hint}"))
         return out
     if kind == "type":
         wanted = value if isinstance(value, list) else [value]
-        expected = " or ".join(TYPE_NAMES.get(w, w) for w in wanted)
-        return [Problem(rel, where, f"expected {expected}, got {_type_name(inst)}")]
+        expected = "か".join(TYPE_NAMES.get(w, w) for w in wanted)
+        return [Problem(rel, where, f"{expected}を書きます（書かれているのは{_type_name(inst)}）")]
     if kind == "enum":
-        allowed = ", ".join("null" if v is None else str(v) for v in value)
-        return [Problem(rel, where, f"{inst!r} is not one of: {allowed}")]
+        allowed = "、".join("null" if v is None else str(v) for v in value)
+        return [Problem(rel, where, f"{inst!r} ではなく、次のどれかにします: {allowed}")]
     if kind == "pattern":
-        message = PATTERN_MESSAGES.get(value, f"{inst!r} does not match {value}")
+        message = PATTERN_MESSAGES.get(value, f"{inst!r} は形式 {value} に合いません")
         if value != r"\S":
-            message = f"{message}, got {inst!r}"
+            message = f"{message}（書かれているのは {inst!r}）"
         return [Problem(rel, where, message)]
     if kind == "minItems":
-        return [Problem(rel, where, f"needs at least {value} item(s)")]
+        return [Problem(rel, where, f"{value} 個以上書きます")]
     if kind == "maxItems":
-        return [Problem(rel, where, f"allows at most {value} item(s)")]
+        return [Problem(rel, where, f"{value} 個までです")]
+    if kind == "uniqueItems":
+        return [Problem(rel, where, "同じものが2回以上書かれています")]
     if kind == "minimum":
-        return [Problem(rel, where, f"must be at least {value}, got {inst!r}")]
+        return [Problem(rel, where, f"{value} 以上にします（書かれているのは {inst!r}）")]
     return [Problem(rel, where, error.message)]
 
 
@@ -256,31 +268,39 @@ def _themes(corpus_dir: Path, problems: list[Problem]) -> list[str] | None:
     path = corpus_dir / THEMES_FILENAME
     rel = THEMES_FILENAME
     if not path.is_file():
-        problems.append(Problem(rel, "", "missing themes file (the controlled vocabulary)"))
+        problems.append(
+            Problem(rel, "", "テーマの一覧（使えるテーマの名前）のファイルがありません")
+        )
         return None
     ok, data = _read_yaml(path, rel, problems)
     if not ok:
         return None
     if not isinstance(data, list) or not data:
-        problems.append(Problem(rel, "", "expected a non-empty list of {label, description}"))
+        problems.append(Problem(rel, "", "label と description の組を1つ以上、リストで書きます"))
         return None
     labels: list[str] = []
     for i, entry in enumerate(data):
         where = f"[{i}]"
         if not isinstance(entry, dict):
-            problems.append(Problem(rel, where, f"expected a mapping, got {_type_name(entry)}"))
+            problems.append(
+                Problem(
+                    rel,
+                    where,
+                    f"label と description の組を書きます（書かれているのは{_type_name(entry)}）",
+                )
+            )
             continue
         for key in entry:
             if key not in ("label", "description"):
-                problems.append(Problem(rel, f"{where}.{key}", "unknown field"))
+                problems.append(Problem(rel, f"{where}.{key}", "知らない項目です"))
         label = entry.get("label")
         if not isinstance(label, str) or not label.strip():
-            problems.append(Problem(rel, f"{where}.label", "missing or empty label"))
+            problems.append(Problem(rel, f"{where}.label", "label がないか、空です"))
             continue
         if not isinstance(entry.get("description", ""), str):
-            problems.append(Problem(rel, f"{where}.description", "expected a string"))
+            problems.append(Problem(rel, f"{where}.description", "文字列を書きます"))
         if label in labels:
-            problems.append(Problem(rel, f"{where}.label", f"duplicate theme '{label}'"))
+            problems.append(Problem(rel, f"{where}.label", f"テーマ「{label}」が2回あります"))
             continue
         labels.append(label)
     return labels
@@ -305,9 +325,7 @@ def _case_checks(
     """Rules the schema cannot express. Defensive: the data may be structurally broken."""
     case_id = data.get("id")
     if isinstance(case_id, str) and case_id != stem:
-        problems.append(
-            Problem(rel, "id", f"file name must match the id: expected cases/{case_id}.yaml")
-        )
+        problems.append(Problem(rel, "id", f"ファイル名は id と同じにします: cases/{case_id}.yaml"))
     themes = data.get("themes")
     if labels is not None and isinstance(themes, list):
         for i, theme in enumerate(themes):
@@ -315,14 +333,14 @@ def _case_checks(
                 continue
             if theme not in labels:
                 close = difflib.get_close_matches(theme, labels, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                hint = f"（「{close[0]}」ではありませんか）" if close else ""
                 problems.append(
                     Problem(
-                        rel, f"themes[{i}]", f"unknown theme '{theme}', not in themes.yaml{hint}"
+                        rel, f"themes[{i}]", f"テーマ「{theme}」は themes.yaml にありません{hint}"
                     )
                 )
             elif themes.index(theme) != i:
-                problems.append(Problem(rel, f"themes[{i}]", f"duplicate theme '{theme}'"))
+                problems.append(Problem(rel, f"themes[{i}]", f"テーマ「{theme}」が2回あります"))
     for keys in LESSON_LISTS:
         lessons = _get(data, keys)
         if not isinstance(lessons, list):
@@ -330,7 +348,7 @@ def _case_checks(
         for i, lesson in enumerate(lessons):
             text = lesson.get("text") if isinstance(lesson, dict) else None
             if isinstance(text, str) and not text.strip():
-                problems.append(Problem(rel, f"{'.'.join(keys)}[{i}].text", "empty lesson"))
+                problems.append(Problem(rel, f"{'.'.join(keys)}[{i}].text", "文が空です"))
             themes = lesson.get("themes") if isinstance(lesson, dict) else None
             for j, theme in enumerate(
                 themes if labels is not None and isinstance(themes, list) else []
@@ -338,7 +356,7 @@ def _case_checks(
                 if isinstance(theme, str) and theme not in labels:
                     where = f"{'.'.join(keys)}[{i}].themes[{j}]"
                     problems.append(
-                        Problem(rel, where, f"unknown theme '{theme}', not in themes.yaml")
+                        Problem(rel, where, f"テーマ「{theme}」は themes.yaml にありません")
                     )
     if not isinstance(case_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", case_id):
         return  # item ids are checked against the case id; without one there is nothing to check
@@ -361,11 +379,15 @@ def _case_checks(
                 and not number.startswith("0")
             ):
                 problems.append(
-                    Problem(rel, field, f"id '{item_id}' should look like '{case_id}-{prefix}<n>'")
+                    Problem(rel, field, f"id {item_id} は {case_id}-{prefix}<番号> の形にします")
                 )
             if item_id in seen_ids:
                 problems.append(
-                    Problem(rel, field, f"duplicate id '{item_id}' (also at {seen_ids[item_id]})")
+                    Problem(
+                        rel,
+                        field,
+                        f"id {item_id} が重複しています（{seen_ids[item_id]} にもあります）",
+                    )
                 )
             else:
                 seen_ids[item_id] = f"{rel}: {field}"
@@ -375,22 +397,24 @@ def _scan(corpus_dir: Path) -> tuple[list[Problem], list[str], list[dict[str, An
     problems: list[Problem] = []
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
-        return [Problem(str(corpus_dir), "", "corpus directory does not exist")], [], []
+        return [Problem(str(corpus_dir), "", "事例のフォルダがありません")], [], []
     labels = _themes(corpus_dir, problems)
     cases_dir = corpus_dir / CASES_DIRNAME
     if not cases_dir.is_dir():
         problems.append(
-            Problem(CASES_DIRNAME, "", "missing cases directory (one <id>.yaml per case)")
+            Problem(CASES_DIRNAME, "", "cases フォルダ（事例ごとに <id>.yaml）がありません")
         )
         return problems, labels or [], []
     docs: list[dict[str, Any]] = []
     case_files: dict[str, str] = {}
     seen_ids: dict[str, str] = {}
     for path in sorted(cases_dir.glob("*.yml")):
-        problems.append(Problem(f"{CASES_DIRNAME}/{path.name}", "", "case files must end in .yaml"))
+        problems.append(
+            Problem(f"{CASES_DIRNAME}/{path.name}", "", "事例ファイルの拡張子は .yaml にします")
+        )
     paths = sorted(cases_dir.glob("*.yaml"))
     if not paths:
-        problems.append(Problem(CASES_DIRNAME, "", "no case files (*.yaml)"))
+        problems.append(Problem(CASES_DIRNAME, "", "事例ファイル（*.yaml）がありません"))
     for path, (ok, data, file_problems) in zip(paths, _read_cases(paths), strict=True):
         rel = f"{CASES_DIRNAME}/{path.name}"
         before = len(problems)
@@ -398,8 +422,10 @@ def _scan(corpus_dir: Path) -> tuple[list[Problem], list[str], list[dict[str, An
         if not ok:
             continue
         if not isinstance(data, dict):
-            got = "an empty file" if data is None else _type_name(data)
-            problems.append(Problem(rel, "", f"expected a mapping of case fields, got {got}"))
+            got = "空のファイル" if data is None else _type_name(data)
+            problems.append(
+                Problem(rel, "", f"事例の項目（項目: 値 の組）を書きます（書かれているのは{got}）")
+            )
             continue
         _case_checks(rel, path.stem, data, labels, seen_ids, problems)
         case_id = data.get("id")
@@ -407,7 +433,9 @@ def _scan(corpus_dir: Path) -> tuple[list[Problem], list[str], list[dict[str, An
             if case_id in case_files:
                 problems.append(
                     Problem(
-                        rel, "id", f"duplicate case id '{case_id}' (also in {case_files[case_id]})"
+                        rel,
+                        "id",
+                        f"事例の id {case_id} が重複しています（{case_files[case_id]} にもあります）",
                     )
                 )
             else:
