@@ -1175,13 +1175,18 @@ def test_a_synonym_inside_a_compound_is_shown_as_the_whole_word_searched(
 
 @pytest.mark.parametrize(
     ("query", "junk"),
-    [("高齢者虐待防止", "高齢者高齢者虐待防止"), ("有償ボランティア", "有償ボランティア活動")],
+    [
+        ("高齢者虐待防止", "高齢者高齢者虐待防止"),
+        ("有償ボランティア", "有償ボランティア活動"),
+        ("通所型サービス", "デイサービス型サービス"),  # サービス twice
+    ],
 )
 def test_a_part_is_not_replaced_by_a_longer_form_of_itself(
     bundled_engine: Engine, query: str, junk: str
 ) -> None:
     """虐待 and 高齢者虐待 share a group; replacing the part 虐待 by 高齢者虐待 searched (and showed)
-    「高齢者高齢者虐待防止」, and ボランティア by ボランティア活動 「有償ボランティア活動」."""
+    「高齢者高齢者虐待防止」, and ボランティア by ボランティア活動 「有償ボランティア活動」; nor by a
+    form that repeats another part (通所 → デイサービス in 通所型サービス)."""
     result = bundled_engine.search(query)
     labels = [e.label for e in result.expansions if e.tier == "synonym"]
     assert labels, "the other spellings of the part are still searched"

@@ -453,8 +453,10 @@ class QueryExpander:
                         # shown as what is searched: the whole word with the part replaced;
                         # not by a longer form that holds the part's own terms (虐待 →
                         # 高齢者虐待 would search 高齢者高齢者虐待防止); リハ → リハビリテーション
-                        # (another term) stays
-                        if _holds(terms, own):
+                        # (another term) stays; nor by one that repeats a term of the rest
+                        # (通所型サービス → デイサービス型サービス names nothing anyone writes)
+                        rest = [t.surface for j, t in enumerate(toks) if j != i]
+                        if _holds(terms, own) or any(len(r) > 1 and r in label for r in rest):
                             continue
                         add(before + terms + after, WEIGHT_SYNONYM, "synonym", left + label + right)
         # A word in kana (ざいたく, ﾆﾝﾁｼｮｳ, けあまね) is also looked up by reading in the corpus's
