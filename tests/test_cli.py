@@ -167,8 +167,8 @@ def test_recommend_text_output_says_what_to_add_when_no_case_matches(index_dir: 
 
 def test_recommend_text_output_says_when_every_case_is_low(index_dir: Path) -> None:
     text = (
-        "要支援の一人暮らしの人の買い物や通院の付き添いを、住民のボランティアで手伝えないか。"
-        "ヘルパーさんに頼めないちょっとしたことが多い。講習を受けた人に頼みたい。"
+        "地域の集まりを開いても毎回同じ顔ぶれで、話が堂々巡りになる。"
+        "役所の人が話し始めると説明会になってしまう。間に立って回してくれる人がほしい。"
     )
     data = json.loads(cli(index_dir, "recommend", "--json", text)[1])
     assert not data["no_strong_match"] and {c["confidence"] for c in data["cases"]} == {"low"}
@@ -490,6 +490,7 @@ def test_search_takes_several_words_and_a_leading_minus_without_dashes(index_dir
     data = search_json(index_dir, "認知症", "-就労")
     assert data["query"] == "認知症 -就労"
     assert data["excluded"] == ["就労"]
+    assert "「就労」を含む事例は除いています" in data["notice"]  # the page says it too
     without = {h["case_id"] for h in search_json(index_dir, "認知症")["hits"]}
     work = {h["case_id"] for h in search_json(index_dir, "就労")["hits"]}
     assert {h["case_id"] for h in data["hits"]} == without - work

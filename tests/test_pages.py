@@ -702,8 +702,8 @@ def test_no_strong_match_says_so_first_and_points_elsewhere(client):
 def test_a_match_where_every_case_is_low_says_so(client, bundled_engine):
     # a strong match whose cases all read 低 must not look like a confident list
     text = (
-        "要支援の一人暮らしの人の買い物や通院の付き添いを、住民のボランティアで手伝えないか。"
-        "ヘルパーさんに頼めないちょっとしたことが多い。講習を受けた人に頼みたい。"
+        "地域の集まりを開いても毎回同じ顔ぶれで、話が堂々巡りになる。"
+        "役所の人が話し始めると説明会になってしまう。間に立って回してくれる人がほしい。"
     )
     rec = bundled_engine.recommend(text)
     html = client.post("/recommend", data={"text": text}).get_data(as_text=True)

@@ -333,6 +333,31 @@ def test_the_level_never_claims_more_than_the_reason_line_counts(bundled_engine,
             assert k / n >= 0.6, (cr.case.id, cr.confidence, cr.reason)
 
 
+def test_a_word_matched_only_through_what_it_points_to_is_named_with_it(bundled_engine):
+    # no case says 雪かき: a case with 生活支援 is not claimed to have it
+    rec = bundled_engine.recommend("冬場の雪かきができないひとり暮らしの高齢者への支援をどうするか")
+    claimed = [cr for cr in rec.cases if "雪かき" in cr.reason]
+    assert claimed and all("雪かき → 生活支援" in cr.reason for cr in claimed)
+
+
+def test_the_reason_says_when_it_names_only_some_of_the_words(bundled_engine):
+    rec = bundled_engine.recommend(
+        "介護予防の体操教室を住民主体で広げたいが、リーダーになってくれる人がいない"
+    )
+    for cr in rec.cases:
+        k = int(cr.reason.split("のうち ")[1].split("/")[0])
+        assert cr.reason.endswith("など）") == (k > 3), cr.reason
+
+
+def test_counters_and_set_phrases_are_not_main_words(bundled_engine):
+    # 「診療所1か所」「喫緊の課題」「体制づくり」: か所, 喫緊 and づくり say nothing of the topic
+    rec = bundled_engine.recommend(
+        "医療機関は診療所1か所のみで、在宅医療の体制づくりが喫緊の課題です。"
+    )
+    assert {"診療所", "医療機関"} <= set(rec.specific_words)
+    assert not {"か所", "喫緊", "づくり"} & set(rec.specific_words)
+
+
 def test_an_inflected_word_is_shown_as_the_description_writes_it(bundled_engine):
     rec = bundled_engine.recommend("自宅で看取りたいという家族を支えたい。")
     assert "看取り" in rec.cases[0].reason and "見取る" not in rec.cases[0].reason

@@ -1236,3 +1236,11 @@ def test_a_word_that_only_looks_like_an_honorific_is_kept(
     bundled_engine: Engine, typed: str, searched: str
 ) -> None:
     assert bundled_engine.expander.parse(typed).groups[0][0].text == searched
+
+
+@pytest.mark.parametrize("query", ["認知症'", "認知症';", "（認知症）", "認知症!?"])
+def test_punctuation_stuck_to_a_word_is_not_part_of_it(bundled_engine: Engine, query: str) -> None:
+    """A pasted or mistyped 「認知症';」 searched and listed 「認知症' → 痴呆」 as the word."""
+    result = all_hits(bundled_engine, query)
+    assert ids(result) == ids(all_hits(bundled_engine, "認知症"))
+    assert {e.word for e in result.expansions} == {"認知症"}

@@ -20,14 +20,15 @@ import numpy as np
 
 from .analysis import HONORIFIC_SUFFIXES, Token
 
-# Nouns too general to say what a description is about; they never count towards coverage.
+# Nouns too general to say what a description is about; they never count towards coverage
+# (as the analyzer normalises them: か所 → 箇所, づくり → 作り).
 GENERIC_NOUNS = frozenset(
     """
     平成 令和 昭和 当時 程度 様々 方法 仕方 やり方 事例 話 人 方
     取り組み 取組 自治体 課題 状況 必要 場合 今後 内容 部分 様子 点 面
     中 上 下 前 後 間 他 全体 問題 現状 結果 参考 例 具体 年 月 日
     度 年度 以前 以降 何 誰 毎年 最近 成功 工夫 一つ 皆 全て 全部 多く
-    各 等 ほか 手 目 気 声 形 的 性 化 者 員
+    各 等 ほか 手 目 気 声 形 的 性 化 者 員 箇所 喫緊 作り その後 侭
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 # Administrative words that any description and any case share (窓口, 相談, 連携, 仕組み…): they
@@ -39,6 +40,7 @@ ADMIN_FILLER = frozenset(
     役場 行政 担当 職員 関係 機関 関係機関 会議 場 対応 地域 整備 推進 活用 実施 計画 調整
     確保 協力 参加 対策 制度 サービス 家族 本人 町 市 村 当町 当市 市町村 方針 役割 連絡
     共有 増加 状態 生活 対象 利用 提供 運営 充実 強化 構築 形 中心 全体 考え 声 思い 関係者
+    主体
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 # Nouns of everyday Japanese with their Zipf frequency (tools/everyday_words.py, from wordfreq):
@@ -106,6 +108,7 @@ class RecommendPolicy:
     medium_coverage: float = 0.4
     high_relative: float = 0.7  # a case's best passage against the first case's
     medium_relative: float = 0.4
+    high_min_words: int = 2  # 高 names at least this many of the main words
     filler_weight: float = 0.25  # an administrative filler word, against 1 for a specific word
     # ... and a word this frequent in everyday Japanese (Zipf; 5.2 ≈ 160 per million words)
     everyday_zipf: float = 5.2
@@ -142,18 +145,20 @@ def is_strong_match(
 def confidences(
     coverages: Sequence[float],
     relatives: Sequence[float],
-    mains: Sequence[float],
+    mains: Sequence[tuple[int, int]],
     strong: bool,
     policy: RecommendPolicy,
 ) -> list[str]:
     """'high' / 'medium' / 'low' for cases in rank order, from each case's coverage, its best
-    passage against the first case's (`relatives`) and the share of the description's main
-    words it is shown to have (`mains`, the k/N of its reason line: 中 never reads 「1/5 に一致」).
-    Without a strong match every case is low; a case never shows more confidence than the one
-    ranked above it."""
+    passage against the first case's (`relatives`) and how many of the description's main
+    words it is shown to have (`mains`, the k and N of its reason line: 中 never reads 「1/5 に
+    一致」, and 高 needs two words: one word, however rare, is one piece of evidence, and a
+    description that names only one is matched by every case that has it). Without a strong
+    match every case is low; a case never shows more confidence than the one ranked above it."""
     out: list[str] = []
     cap = 2
-    for coverage, relative, main in zip(coverages, relatives, mains, strict=True):
+    for coverage, relative, (k, n) in zip(coverages, relatives, mains, strict=True):
+        main = k / n if n else 0.0
         level = 0
         if (
             strong
@@ -165,6 +170,7 @@ def confidences(
                 coverage >= policy.high_coverage
                 and relative >= policy.high_relative
                 and main >= policy.high_coverage
+                and k >= policy.high_min_words
             )
             level = 2 if high else 1
         cap = min(cap, level)

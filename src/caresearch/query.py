@@ -156,6 +156,16 @@ def split_query(text: str) -> list[Term]:
     return out
 
 
+def _without_edge_punctuation(text: str) -> str:
+    """`text` without punctuation and symbols at its ends (a word's own stay: 医療・介護)."""
+    start, end = 0, len(text)
+    while start < end and unicodedata.category(text[start])[0] in "PS":
+        start += 1
+    while end > start and unicodedata.category(text[end - 1])[0] in "PS":
+        end -= 1
+    return text[start:end]
+
+
 def _plain_words(text: str) -> list[str]:
     """Words between spaces and the separators people type in a list (認知症、就労 / 医療，介護);
     a comma or slash between digits belongs to a number (1,000人, 1/2)."""
@@ -380,8 +390,9 @@ class QueryExpander:
 
     def _plain(self, text: str) -> str:
         """The word as the user means it: without grammar typed at its end, and without the
-        honorifics around it (お医者さん, ご家族, ヘルパーさん are 医者, 家族, ヘルパー)."""
-        text = self._without_grammar(text)
+        honorifics around it (お医者さん, ご家族, ヘルパーさん are 医者, 家族, ヘルパー), nor
+        punctuation stuck to it (認知症'; and 「（仮称）」 are 認知症 and 仮称)."""
+        text = self._without_grammar(_without_edge_punctuation(text))
         for suffix in HONORIFIC_SUFFIXES:
             # only where a word ends: ありさま and お客様 are words of their own
             end = len(text) - len(suffix)

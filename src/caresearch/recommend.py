@@ -434,22 +434,27 @@ class Recommend:
 
     def _why(
         self, case: int, found: Sequence[str], d: Described
-    ) -> tuple[tuple[MatchedTerm, ...], str, float]:
-        """The case's matched words as listed, its reason line and the share of the main words
-        it names (the reason's k/N), from one look at how the case covers each word (the parts
-        check reads positions)."""
+    ) -> tuple[tuple[MatchedTerm, ...], str, tuple[int, int]]:
+        """The case's matched words as listed, its reason line and how many of the main words
+        it names (the reason's k and N), from one look at how the case covers each word (the
+        parts check reads positions)."""
         listed = found[: self.policy.matched_terms]
         covers = {t: self._covers(case, t, d) for t in dict.fromkeys([*listed, *d.main])}
         matched = tuple(m for t in listed if (m := covers[t]) is not None)
         if not d.main:
-            return matched, "課題の具体的な語に一致しません（一般的な語のみ）", 0.0
-        # a word found only as its parts apart (自治＋会) is not one the case has
-        hits = [d.shown[t] for t in d.main if (m := covers[t]) is not None and m.via != "parts"]
-        shown = "、".join(hits[:3])
+            return matched, "課題の具体的な語に一致しません（一般的な語のみ）", (0, 0)
+        # a word found only as its parts apart (自治＋会) is not one the case has; one matched
+        # through a word it only points to is named with it (雪かき → 生活支援: no case says 雪)
+        hits = [
+            m.label if m.case_term in self.expander.related_labels(d.surfaces[t]) else d.shown[t]
+            for t in d.main
+            if (m := covers[t]) is not None and m.via != "parts"
+        ]
+        shown = "、".join(hits[:3]) + ("など" if len(hits) > 3 else "")
         reason = f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
             f"（{shown}）" if shown else ""
         )
-        return matched, reason, len(hits) / len(d.main)
+        return matched, reason, (len(hits), len(d.main))
 
     def _spans(self, j: int, d: Described) -> tuple[tuple[int, int], ...]:
         """Where the description's words are seen in answer passage `j` (cached per request

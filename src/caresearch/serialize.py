@@ -169,6 +169,8 @@ def search_notice(r: SearchResult) -> str | None:
         )
     if r.fallback and r.fallback.endswith("or"):
         notes.append("すべての語を含む事例がないため、いずれかの語を含む事例を表示しています。")
+    if r.excluded:
+        notes.append(f"「{'」「'.join(r.excluded)}」を含む事例は除いています。")
     return "".join(notes) or None
 
 
