@@ -719,7 +719,7 @@ def test_the_why_panel_marks_the_main_words_the_reason_counts(client, bundled_en
     first = html[html.index('class="card rec"') :]
     first = first[: first.index("</ul>")]
     bold = re.findall(r"<li><strong>([^<]+)</strong></li>", first)
-    k = int(rec.cases[0].reason.split("のうち ")[1].split("/")[0])
+    k = int(rec.cases[0].reason.split("のうち ")[1].split("/")[0])  # the first case names some
     assert k and len(bold) == k  # as many marked as the reason line counts
 
 

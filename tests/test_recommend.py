@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from whoosh_counts import term_counts
@@ -11,6 +13,15 @@ from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError, QueryTooLarge
 from caresearch.tfidf import ANSWER_SECTIONS, TfidfModel
+
+
+def named(reason: str) -> tuple[int, int]:
+    """The k and N of a reason line 「課題の主な語のうち k/N に一致…」 (k = 0: 「…には一致しません…」)."""
+    m = re.match(r"課題の主な語のうち (\d+)/(\d+) に一致", reason)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    assert reason.startswith("課題の主な語には一致しません"), reason
+    return 0, 0
 
 
 def test_using_an_unfitted_recommender_raises_a_clear_error():
@@ -294,7 +305,7 @@ def test_what_a_case_is_counted_for_is_what_it_is_shown_to_say(bundled_engine, t
     # the reason's k of 「k/N に一致」 is the main words listed for the case (not as parts)
     rec = bundled_engine.recommend(text)
     for cr in rec.cases:
-        k = int(cr.reason.split("のうち ")[1].split("/")[0])
+        k = named(cr.reason)[0]
         listed = {m.query_term for m in cr.matched_terms if m.via != "parts"}
         assert k == len(set(rec.specific_words) & listed), (cr.case.id, cr.reason, listed)
 
@@ -326,7 +337,7 @@ def test_a_suffix_joins_only_a_plain_noun_into_an_unknown_compound(
 def test_the_level_never_claims_more_than_the_reason_line_counts(bundled_engine, text):
     # 中 needs 2 of 5 main words named (0.4), 高 3 of 5 (0.6): never 「中 … 1/5 に一致」
     for cr in bundled_engine.recommend(text).cases:
-        k, n = (int(x) for x in cr.reason.split("のうち ")[1].split(" ")[0].split("/"))
+        k, n = named(cr.reason)
         if cr.confidence != "low":
             assert k / n >= 0.4, (cr.case.id, cr.confidence, cr.reason)
         if cr.confidence == "high":
@@ -340,12 +351,22 @@ def test_a_word_matched_only_through_what_it_points_to_is_named_with_it(bundled_
     assert claimed and all("雪かき → 生活支援" in cr.reason for cr in claimed)
 
 
+def test_a_case_that_has_none_of_the_main_words_says_so(bundled_engine):
+    # 「0/1 に一致」 under a listed case read as a contradiction: it says what it did match
+    rec = bundled_engine.recommend("関係機関との連携体制を構築し、相談窓口の充実を図りたい")
+    assert rec.cases
+    for cr in rec.cases:
+        assert "0/" not in cr.reason
+        if named(cr.reason)[0] == 0:
+            assert "一致しません（" in cr.reason and "のみ一致）" in cr.reason
+
+
 def test_the_reason_says_when_it_names_only_some_of_the_words(bundled_engine):
     rec = bundled_engine.recommend(
         "介護予防の体操教室を住民主体で広げたいが、リーダーになってくれる人がいない"
     )
     for cr in rec.cases:
-        k = int(cr.reason.split("のうち ")[1].split("/")[0])
+        k = named(cr.reason)[0]
         assert cr.reason.endswith("など）") == (k > 3), cr.reason
 
 

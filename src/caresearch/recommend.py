@@ -454,6 +454,13 @@ class Recommend:
         reason = f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
             f"（{shown}）" if shown else ""
         )
+        if not hits:  # listed for a rarer word than the main ones, or for parts of them only
+            others = [m.label for m in matched if m.via != "parts"][:3]
+            reason = (
+                f"課題の主な語には一致しません（{'、'.join(others)}のみ一致）"
+                if others
+                else ("課題の主な語には一致しません（語の一部のみ一致）")
+            )
         return matched, reason, (len(hits), len(d.main))
 
     def _spans(self, j: int, d: Described) -> tuple[tuple[int, int], ...]:
