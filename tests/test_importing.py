@@ -245,6 +245,36 @@ def test_a_case_typed_one_item_per_line_is_read_as_typed(tmp_path: Path) -> None
     assert draft["suggestions"][-1]["text"].endswith("探してみましょう")
 
 
+def test_a_typed_case_with_headings_and_a_timeline_in_its_own_words(tmp_path: Path) -> None:
+    # a new user's file: 「取り組みの背景・課題」 was glued onto the last feature, two 「・」 items
+    # of the same length were read as one wrapped line, and 「令和２年　…」 went to figure text
+    typed = tmp_path / "山川町.txt"
+    typed.write_text(
+        TYPED_CASE.replace(
+            "\n取り組み内容\n",
+            "\n取り組みの背景・課題\n"
+            "・令和２年に路線バスが廃止され、お年寄りが買い物や通院に行けなくなった\n"
+            "・地域包括支援センターへの相談のうち、移動に関するものが３割を占めている\n"
+            "\n取り組み内容\n",
+        ).replace(
+            "\nこの事例のポイント\n",
+            "\n取り組みの経緯\n令和２年　路線バス廃止、集落で聞き取り\n2021年 養成講座を開始\n"
+            "\nこの事例のポイント\n",
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "cases"
+    import_files([typed], out)
+    ((draft, _case),) = drafts(out).values()
+    assert len(draft["features"]) == 2 and draft["features"][1]["text"].endswith("拾い上げた")
+    assert [b["text"][:8] for b in draft["background"]] == ["令和２年に路線バ", "地域包括支援セン"]
+    assert [(e["period"], e["text"]) for e in draft["history"]] == [
+        ("令和２年", "路線バス廃止、集落で聞き取り"),
+        ("2021年", "養成講座を開始"),
+    ]
+    assert not draft.get("diagram_text")
+
+
 def test_pdf_running_header_and_page_numbers_are_removed(
     tmp_path: Path, curated: dict[str, Case]
 ) -> None:

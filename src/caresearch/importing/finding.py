@@ -11,6 +11,7 @@ section's lines into items or paragraphs, rejoining hard-wrapped lines, and move
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -18,6 +19,11 @@ from . import layout as L
 from .repair import Line
 
 ORDER = {name: i for i, name in enumerate(L.SECTION_ORDER)}
+# hard wraps: at least this many lines of this many characters or more share the longest width
+# (give or take a character), and at least this share of them
+WRAP_MIN_CHARS = 12
+WRAP_MIN_LINES = 4
+WRAP_MIN_SHARE = 0.2
 
 
 @dataclass
@@ -30,6 +36,9 @@ class CaseLines:
     lines: list[Line]  # every line of the case, for the source range
     sections: dict[str, list[Line]] = field(default_factory=dict)
     breaks: set[int] = field(default_factory=set)  # line numbers right after a skipped label
+    # the document's lines were wrapped at a fixed width (a PDF, or text copied from one);
+    # typed text and Word hold one paragraph or item per line
+    hard_wrapped: bool = True
     diagram: list[list[Line]] = field(default_factory=list)
     suggestions_label: str | None = None
     review: list[str] = field(default_factory=list)
@@ -83,6 +92,11 @@ def figure_follows(lines: Sequence[Line], k: int, run: int = 3, short: int = 12)
     )
 
 
+def width(s: str) -> int:
+    """Display width: a full-width character counts two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
 def ends_sentence(line: Line | None) -> bool:
     return line is not None and bool(L.SENTENCE_END.search(line.text))
 
@@ -108,10 +122,25 @@ def split_cases(lines: Sequence[Line]) -> tuple[list[CaseLines], list[Line]]:
         starts = [
             _title_start(lines, i, prev) for prev, i in zip([-1, *starts[:-1]], starts, strict=True)
         ]
+    wrapped = hard_wrapped(lines)
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else len(lines)
-        cases.append(assign(list(lines[start:end]), with_keywords=not by_location))
+        case = assign(list(lines[start:end]), with_keywords=not by_location)
+        case.hard_wrapped = wrapped
+        cases.append(case)
     return cases, list(lines[: starts[0]])
+
+
+def hard_wrapped(lines: Sequence[Line]) -> bool:
+    """Were the lines wrapped at a fixed width? Then many long lines share the longest
+    width (give or take a character); a typed line ends where its sentence ends."""
+    widths = sorted(
+        (width(ln.text) for ln in lines if len(ln.text) >= WRAP_MIN_CHARS), reverse=True
+    )
+    if not widths:
+        return False
+    at_full = sum(w >= widths[0] - 2 for w in widths)
+    return at_full >= WRAP_MIN_LINES and at_full >= WRAP_MIN_SHARE * len(widths)
 
 
 def _title_start(lines: Sequence[Line], loc: int, prev: int) -> int:

@@ -4,12 +4,11 @@ and set aside figure text (runs of short fragments that never form a sentence)."
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout as L
-from .finding import CaseLines, ends_sentence, is_bullet, is_period, label_of
+from .finding import CaseLines, ends_sentence, is_bullet, is_period, label_of, width
 from .repair import Line
 
 SHORT = 12  # characters: figure labels are shorter than this, on average
@@ -22,10 +21,6 @@ class Parsed:
 
     texts: list[Any] = field(default_factory=list)
     diagram: list[list[Line]] = field(default_factory=list)
-
-
-def width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
 
 
 def unbullet(s: str) -> str:
@@ -86,7 +81,7 @@ def items(lines: list[Line], case: CaseLines, *, prose: bool = False) -> Parsed:
     full = max((width(ln.text) for ln in lines), default=0)
     # hard wraps (a PDF's lines) leave several lines at the full width; a file with one item
     # per line (typed text, Word) has at most one there, and its 「・」 always opens an item
-    wrapped = sum(width(ln.text) >= 0.9 * full for ln in lines) >= 2
+    wrapped = case.hard_wrapped and sum(width(ln.text) >= 0.9 * full for ln in lines) >= 2
     in_figure = False
     i = 0
     while i < len(lines):
@@ -103,7 +98,8 @@ def items(lines: list[Line], case: CaseLines, *, prose: bool = False) -> Parsed:
                 i += 1
                 continue
         wraps_onto = (
-            prev is not None
+            case.hard_wrapped
+            and prev is not None
             and not ends_sentence(prev)
             and not prev.text.endswith("ましょう")  # a suggestion ends so, without 。
             and width(prev.text) >= 0.75 * full
@@ -276,7 +272,7 @@ def history(lines: list[Line], case: CaseLines) -> Parsed:
         ln = lines[i]
         m = L.PERIOD.match(ln.text)
         if m:
-            entry = m.group(2)
+            entry = m.group(2) or m.group(3)
             events.append(
                 (m.group(1).strip(), [Line(ln.n, ln.page, ln.raw, entry)] if entry else [])
             )
