@@ -1004,6 +1004,18 @@ def test_a_hit_found_only_in_figure_text_says_so_and_comes_last(bundled_engine: 
     assert all(h.passages == () for h in result.hits if h.matched_in == "figure")
 
 
+def test_a_typed_word_in_a_figure_ranks_below_its_synonym_in_a_paragraph(
+    bundled_engine: Engine,
+) -> None:
+    # 浦安市 has ヘルパー only in a figure's label; 横浜市's paragraphs say 訪問介護
+    result = all_hits(bundled_engine, "ヘルパー")
+    order = ids(result)
+    urayasu = next(h for h in result.hits if h.case.id == "urayasu")
+    assert urayasu.matched_in == "figure" and urayasu.tier == 1  # as typed
+    assert order.index("yokohama") < order.index("urayasu")
+    assert [h.matched_in for h in result.hits][-1] == "figure"
+
+
 def test_a_word_that_only_a_form_holds_is_named_and_ranks_below_text_matches(
     bundled_engine: Engine,
 ) -> None:

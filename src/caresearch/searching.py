@@ -302,18 +302,19 @@ class Searcher:
         )
         if r.fallback and r.fallback.endswith("or"):
             case_scores *= r.groups_in_case[ranked_cases] / n_groups
-        # Evidence first: every word as typed, then through synonyms, then through related
-        # words, then by its parts; (when no case has every word) more of the words; a case
-        # where a word matched only in its title, keywords or figure text after the cases
-        # whose text has all of them; then the score.
+        # Evidence first: (when no case has every word) more of the words; a case whose text
+        # shows every word it matched before one where a word matched only in its title,
+        # keywords or figure text (a typed ヘルパー in a figure's label is less of an answer
+        # than 訪問介護 in a paragraph); every word as typed, then through synonyms, through
+        # related words, by its parts; then the score.
         outside = self._outside_text(docs, r.doc_groups, n_groups)
         rank = np.lexsort(
             (
                 ranked_cases,
                 -case_scores,
+                r.case_tier[ranked_cases],
                 outside[ranked_cases] != 0,
                 -r.groups_in_case[ranked_cases],
-                r.case_tier[ranked_cases],
             )
         )
         ranked_cases, case_scores = ranked_cases[rank], case_scores[rank]
