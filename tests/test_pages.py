@@ -292,6 +292,17 @@ def test_theme_browse_without_query_lists_cases(client, bundled_engine):
         assert (link in html) == ("災害・避難" in case.themes)
 
 
+def test_themes_chosen_together_read_as_alternatives_and_are_marked(client, bundled_engine):
+    html = client.get("/search?theme=認知症&theme=共生").get_data(as_text=True)
+    assert "テーマ「認知症」または「共生」の事例" in html  # either theme, not both
+    either = [c for c in bundled_engine.cases if {"認知症", "共生"} & set(c.themes)]
+    assert f"の事例（{len(either)}件）" in html
+    marked = re.findall(r'<a class="chip" [^>]*aria-current="true">([^<]+)</a>', html)
+    assert sorted(marked) == ["共生", "認知症"]
+    both = client.get("/search?theme=認知症&prefecture=北海道").get_data(as_text=True)
+    assert "都道府県「北海道」・テーマ「認知症」の事例" in both  # both at once
+
+
 def test_query_errors_are_shown_on_the_page(client):
     r = client.get("/search?q=" + "認" * 201)
     assert r.status_code == 400
@@ -436,6 +447,10 @@ def test_case_page_reads_in_order_with_lesson_anchors(client, bundled_engine):
         assert f"#{lesson.id}" in links.hrefs
         assert lesson.text in html
     assert 'id="tobetsu-kp-r1"' in html
+    # what a screen reader says of a lesson's link and button is its first words, not its id
+    assert "（tobetsu-kp-r1）" not in html and 'data-what="tobetsu-kp-r1"' not in html
+    first = case.lessons[0].text[:10]
+    assert f'<span class="visually-hidden">（{first}' in html and f'data-what="{first}' in html
     for p in case.passages():
         assert p.id in links.ids, p.id
     order = [
@@ -786,6 +801,21 @@ def test_handout_markdown_post_keeps_order_memos_and_meeting(client, bundled_eng
     assert md.count("出典: ") == 3 and "取り組み内容: 【" in md
     for internal in ("naraha-sec-1", "tobetsu-sg-1", "urayasu]", "[urayasu"):
         assert internal not in md
+
+
+def test_a_memo_of_several_lines_keeps_its_lines_in_both_downloads(client, bundled_engine):
+    import io
+
+    import docx
+
+    memo = "一行目の説明\r\n二行目の説明"  # as a browser sends a textarea
+    md = _post(client, "/handout.md", item=["tobetsu-sg-1"], memo=[memo]).get_data(as_text=True)
+    assert "> メモ: 一行目の説明  \n> 二行目の説明  \n" in md
+    r = _post(client, "/handout.docx", item=["tobetsu-sg-1"], memo=[memo])
+    paragraph = next(
+        p for p in docx.Document(io.BytesIO(r.data)).paragraphs if p.text.startswith("メモ:")
+    )
+    assert paragraph.text == "メモ: 一行目の説明\n二行目の説明"  # one break, not two
 
 
 def test_handout_docx_is_a_word_file_with_the_items(client, bundled_engine):

@@ -110,8 +110,9 @@ def handout_markdown(handout: Handout) -> str:
         lines += [f"**{_md(item.label)}**", ""]
         lines += [_md(p) + "  " for p in item_text(item)]
         lines.append("")
-        if item.memo:
-            lines += [f"> メモ: {_md(item.memo)}", ""]
+        if item.memo:  # each line of it in the quote, kept apart by a hard break
+            first, *rest = item.memo.split("\n")
+            lines += [f"> メモ: {_md(first)}  ", *(f"> {_md(m)}  " for m in rest), ""]
         lines += [f"*{_md(source_line(item.case))}*", ""]
     lines += [FIGURES_NOTE, ""]
     return "\n".join(lines)

@@ -271,7 +271,8 @@ def _posted_handout(engine: Engine) -> Handout:
         raise QueryError("メモの数が項目の数と合いません。")
     items = []
     for i, item_id in enumerate(ids):
-        memo = memos[i].strip() if i < len(memos) else ""
+        # a browser sends a textarea's lines apart by \r\n: one break each, in every download
+        memo = "\n".join(memos[i].strip().splitlines()) if i < len(memos) else ""
         if len(memo) > MAX_MEMO_CHARS:
             raise QueryError(f"メモは1項目{MAX_MEMO_CHARS}文字までにしてください。")
         if CONTROL.search(memo):
