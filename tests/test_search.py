@@ -1004,6 +1004,16 @@ def test_a_hit_found_only_in_figure_text_says_so_and_comes_last(bundled_engine: 
     assert all(h.passages == () for h in result.hits if h.matched_in == "figure")
 
 
+def test_a_hit_found_only_in_its_themes_names_the_theme(bundled_engine: Engine) -> None:
+    # 横浜市 and 楢葉町 carry the theme ICT・情報共有 but no passage says ICT
+    hits = {h.case.id: h for h in all_hits(bundled_engine, "ＩＣＴ").hits}
+    tagged = [h for h in hits.values() if h.matched_in == "title"]
+    assert tagged and all(not h.passages for h in tagged)
+    for h in tagged:
+        assert "ICT・情報共有" in h.case.themes
+        assert serialize.matched_note(h) == "テーマ「ICT・情報共有」に一致"
+
+
 def test_a_typed_word_in_a_figure_ranks_below_its_synonym_in_a_paragraph(
     bundled_engine: Engine,
 ) -> None:

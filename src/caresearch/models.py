@@ -323,6 +323,8 @@ class CaseHit:
     # passages are shown too (買い物支援 → (買い物, figure): only in a form's labels)
     matched_in: str = "text"
     elsewhere: tuple[tuple[str, str], ...] = ()
+    # a hit matched only in its title, keywords or themes: which of them (テーマ「ICT・情報共有」)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import Settings, check_limit
 from .errors import QueryError
-from .highlight import Highlighter
+from .highlight import TITLE_FIELDS, Highlighter
 from .index import SearchIndex
 from .models import (
     FACET_BY_KEY,
@@ -26,6 +26,7 @@ from .models import (
     RELAXATIONS,
     SECTION_BY_KEY,
     TIER_NAMES,
+    Case,
     CaseHit,
     CaseInfo,
     Expansion,
@@ -428,7 +429,7 @@ class Searcher:
             if (p := corpus.passage(corpus.doc_ids[d])) is not None
         ]
         case = corpus.case(i)
-        matched_in, elsewhere = "text", ()
+        matched_in, elsewhere, tags = "text", (), ()
         if outside or not shown:  # the case document matched: its title, bodies or figures
             doc = corpus.doc_number(case.id, i)
             groups = [g for k, g in enumerate(r.groups) if (outside >> k) & 1]
@@ -440,6 +441,8 @@ class Searcher:
             order = list(MATCHED_IN_LABELS)
             matched_in = min(places.values(), key=order.index, default="figure")
             elsewhere = tuple(places.items()) if shown else ()
+            if matched_in == "title" and not shown and doc is not None:
+                tags = self._tags(case, doc, [w for g in groups for w in g] or list(words))
         return CaseHit(
             case=case,
             score=round(score, 4),
@@ -450,7 +453,21 @@ class Searcher:
             tier=int(r.case_tier[i]) or 1,
             matched_in=matched_in,
             elsewhere=elsewhere,
+            tags=tags,
         )
+
+    def _tags(self, case: Case, doc: int, words: list[QueryWord]) -> tuple[str, ...]:
+        """Which of the case's title, keywords and themes the words matched, as the page names
+        them (タイトル, キーワード「医療介護連携」, テーマ「ICT・情報共有」)."""
+        found = self.highlighter.spans(doc, words, TITLE_FIELDS)
+        lines = [*case.keywords, *case.editorial_keywords, *case.themes]
+        text = "\n".join(lines)  # the case document's keywords field (building.documents)
+        named = ["タイトル"] if "title" in found else []
+        for start, _end in found.get("keywords", ()):
+            k = text.count("\n", 0, start)
+            kind = "テーマ" if k >= len(lines) - len(case.themes) else "キーワード"
+            named.append(f"{kind}「{lines[k]}」")
+        return tuple(dict.fromkeys(named))
 
 
 class Ranking(NamedTuple):

@@ -116,7 +116,8 @@ def matched_note(hit: CaseHit) -> str | None:
     if hit.matched_in == "text":
         return None
     if not hit.elsewhere:
-        return f"{MATCHED_IN_LABELS[hit.matched_in]}に一致"
+        where = "、".join(hit.tags) or MATCHED_IN_LABELS[hit.matched_in]
+        return f"{where}に一致"
     by_place: dict[str, list[str]] = {}
     for word, place in hit.elsewhere:
         by_place.setdefault(place, []).append(f"「{word}」")
