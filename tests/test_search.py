@@ -939,6 +939,14 @@ def test_a_word_no_case_contains_is_searched_as_what_the_table_points_it_to(
     assert {"サロン", "居場所"} & set(marked(with_other)) and "認知症" in marked(with_other)
 
 
+def test_terminal_care_is_searched_as_what_the_cases_call_it(bundled_engine: Engine) -> None:
+    # no case says ターミナルケア; its parts found 当別町's 地域福祉ターミナル, a place, while
+    # 鶴岡市 tells of 看取り at home and a 緩和ケア project
+    result = all_hits(bundled_engine, "ターミナルケア")
+    assert result.fallback == "related" and "tsuruoka" in ids(result)
+    assert "tobetsu" not in ids(result)
+
+
 def test_a_related_word_is_one_way_and_never_searched_in_exact_mode(
     bundled_engine: Engine,
 ) -> None:
