@@ -229,13 +229,19 @@ TYPED_CASE = """キーワード：買い物支援、移動販売、見守り
 """
 
 
-def test_a_case_typed_one_item_per_line_is_read_as_typed(tmp_path: Path) -> None:
-    # the title under the place line, 「・」 items of different lengths, the contact on one line
-    typed = tmp_path / "山田町.txt"
-    typed.write_text(TYPED_CASE, encoding="utf-8")
+def import_typed(tmp_path: Path, name: str, text: str) -> dict:
+    """The one draft `caresearch import` writes for `text` saved as the file `name`."""
+    typed = tmp_path / name
+    typed.write_text(text, encoding="utf-8")
     out = tmp_path / "cases"
     import_files([typed], out)
     ((draft, _case),) = drafts(out).values()
+    return draft
+
+
+def test_a_case_typed_one_item_per_line_is_read_as_typed(tmp_path: Path) -> None:
+    # the title under the place line, 「・」 items of different lengths, the contact on one line
+    draft = import_typed(tmp_path, "山田町.txt", TYPED_CASE)
     assert draft["title"] == "移動販売車と見守りを組み合わせた買い物支援のしくみづくり"
     assert [f["text"] for f in draft["features"]] == [
         "地元スーパーと社会福祉協議会が協定を結び、移動販売車の巡回時に高齢者の見守りを行っている",
@@ -248,8 +254,9 @@ def test_a_case_typed_one_item_per_line_is_read_as_typed(tmp_path: Path) -> None
 def test_a_typed_case_with_headings_and_a_timeline_in_its_own_words(tmp_path: Path) -> None:
     # a new user's file: 「取り組みの背景・課題」 was glued onto the last feature, two 「・」 items
     # of the same length were read as one wrapped line, and 「令和２年　…」 went to figure text
-    typed = tmp_path / "山川町.txt"
-    typed.write_text(
+    draft = import_typed(
+        tmp_path,
+        "山川町.txt",
         TYPED_CASE.replace(
             "\n取り組み内容\n",
             "\n取り組みの背景・課題\n"
@@ -261,11 +268,7 @@ def test_a_typed_case_with_headings_and_a_timeline_in_its_own_words(tmp_path: Pa
             "\n取り組みの経緯\n令和２年　路線バス廃止、集落で聞き取り\n2021年 養成講座を開始\n"
             "\nこの事例のポイント\n",
         ),
-        encoding="utf-8",
     )
-    out = tmp_path / "cases"
-    import_files([typed], out)
-    ((draft, _case),) = drafts(out).values()
     assert len(draft["features"]) == 2 and draft["features"][1]["text"].endswith("拾い上げた")
     assert [b["text"][:8] for b in draft["background"]] == ["令和２年に路線バ", "地域包括支援セン"]
     assert [(e["period"], e["text"]) for e in draft["history"]] == [
@@ -273,6 +276,55 @@ def test_a_typed_case_with_headings_and_a_timeline_in_its_own_words(tmp_path: Pa
         ("2021年", "養成講座を開始"),
     ]
     assert not draft.get("diagram_text")
+
+
+def test_a_sentence_that_starts_with_a_year_stays_in_its_section(tmp_path: Path) -> None:
+    # 「2021年 4月から…」 reads as a timeline entry only under 取り組みの経緯
+    draft = import_typed(
+        tmp_path,
+        "山田町.txt",
+        TYPED_CASE.replace(
+            "販売員は高齢者の様子を確認する。\n",
+            "販売員は高齢者の様子を確認する。\n2021年 4月から見守り協力員の養成講座を開いている。\n",
+        ),
+    )
+    assert not draft["history"]
+    assert "2021年 4月から見守り協力員" in "".join(draft["contents"][0]["paragraphs"])
+
+
+def test_a_subheading_named_like_a_section_stays_in_the_contents(tmp_path: Path) -> None:
+    # 【経緯】 and 【背景】 are subheadings of 取り組み内容; 経緯 and 背景 alone are sections
+    draft = import_typed(
+        tmp_path,
+        "川口町.txt",
+        TYPED_CASE.replace(
+            "\nこの事例のポイント\n",
+            "【経緯】\n町内の商店が閉店し、社会福祉協議会が地元スーパーに働きかけた。\n"
+            "\nこの事例のポイント\n",
+        ),
+    )
+    assert [c["heading"] for c in draft["contents"]] == ["移動販売車による買い物支援", "経緯"]
+    assert not draft["history"] and not draft.get("diagram_text")
+
+
+def test_text_copied_out_of_a_pdf_rejoins_a_middle_dot_that_wrapped(tmp_path: Path) -> None:
+    # lines cut at one width (and a longer footnote): 「・」 opening a line after a full line
+    # is the middle dot of 医療機関・訪問看護, not a new item
+    draft = import_typed(
+        tmp_path,
+        "青葉町.txt",
+        "キーワード：在宅医療、多職種連携\n宮城県 青葉町\n医師会を軸にした在宅医療と介護の連携\n\n"
+        "この事例の特徴\n"
+        "・医師会と町が協定を結び、在宅医療を支える多職種の研修を毎月開いている。研修には医療機関\n"
+        "・訪問看護ステーション・居宅介護支援事業所の職員が参加し、顔の見える関係をつくってきた。\n"
+        "・退院時の情報共有のため、病院の地域連携室とケアマネジャーが同じ様式を使うようにした。\n\n"
+        "取り組みの背景・課題認識\n"
+        "・町の高齢化率は３８％を超え、在宅で療養する高齢者が増えているが、訪問診療を行う診療所は\n"
+        "２か所しかなく、医療と介護の連携が課題となっていた。\n"
+        "※ 高齢化率は令和２年国勢調査による。認定者数は広域連合の数値で、近隣の２町を含む人数・率である。\n",
+    )
+    assert len(draft["features"]) == 2
+    assert "医療機関・訪問看護ステーション" in draft["features"][0]["text"]
 
 
 def test_pdf_running_header_and_page_numbers_are_removed(

@@ -64,7 +64,7 @@ def import_files(
     order = 100
     for doc in docs:
         lines, repairs = repair(doc.lines)
-        found, preface = split_cases(lines)
+        found, preface = split_cases(lines, doc.kind)
         if not found:
             raise ImportFailed(
                 f"{doc.path.name}: 取組事例が見つかりません（「キーワード」の行や「北海道 当別町」のような"

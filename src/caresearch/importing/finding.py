@@ -12,16 +12,19 @@ section's lines into items or paragraphs, rejoining hard-wrapped lines, and move
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 from . import layout as L
 from .repair import Line
 
 ORDER = {name: i for i, name in enumerate(L.SECTION_ORDER)}
-# hard wraps: at least this many lines of this many characters or more share the longest width
-# (give or take a character), and at least this share of them
+# hard wraps in a text file: at least this many lines of this many characters or more share one
+# width within a band of this many columns, and at least this share of them
 WRAP_MIN_CHARS = 12
+WRAP_BAND = 5
 WRAP_MIN_LINES = 4
 WRAP_MIN_SHARE = 0.2
 
@@ -58,6 +61,8 @@ def label_of(line: Line) -> tuple[str, str | None] | None:
     for k in (key, key.strip("【】")):
         if k in L.LABELS:
             return k, L.LABELS[k]
+    if key in L.TYPED_LABELS:
+        return key, L.TYPED_LABELS[key]
     return None
 
 
@@ -104,7 +109,7 @@ def ends_sentence(line: Line | None) -> bool:
 # ---------------------------------------------------------------- cases
 
 
-def split_cases(lines: Sequence[Line]) -> tuple[list[CaseLines], list[Line]]:
+def split_cases(lines: Sequence[Line], kind: str = "pdf") -> tuple[list[CaseLines], list[Line]]:
     """Cases (each from its キーワード line, or its location line when a document has no
     キーワード lines) and the lines before the first case."""
     starts = [
@@ -122,7 +127,7 @@ def split_cases(lines: Sequence[Line]) -> tuple[list[CaseLines], list[Line]]:
         starts = [
             _title_start(lines, i, prev) for prev, i in zip([-1, *starts[:-1]], starts, strict=True)
         ]
-    wrapped = hard_wrapped(lines)
+    wrapped = hard_wrapped(lines, kind)
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else len(lines)
         case = assign(list(lines[start:end]), with_keywords=not by_location)
@@ -131,16 +136,42 @@ def split_cases(lines: Sequence[Line]) -> tuple[list[CaseLines], list[Line]]:
     return cases, list(lines[: starts[0]])
 
 
-def hard_wrapped(lines: Sequence[Line]) -> bool:
-    """Were the lines wrapped at a fixed width? Then many long lines share the longest
-    width (give or take a character); a typed line ends where its sentence ends."""
-    widths = sorted(
-        (width(ln.text) for ln in lines if len(ln.text) >= WRAP_MIN_CHARS), reverse=True
-    )
+def hard_wrapped(lines: Sequence[Line], kind: str) -> bool:
+    """Were the lines wrapped at a fixed width? A PDF's are, a Word file's paragraphs are not;
+    a text file may be either (typed, or copied out of a PDF): wrapped when many of its long
+    lines share one width, give or take a character or two (a typed line ends where its
+    sentence ends)."""
+    if kind != "text":
+        return kind == "pdf"
+    widths = Counter(width(ln.text) for ln in lines if len(ln.text) >= WRAP_MIN_CHARS)
     if not widths:
         return False
-    at_full = sum(w >= widths[0] - 2 for w in widths)
-    return at_full >= WRAP_MIN_LINES and at_full >= WRAP_MIN_SHARE * len(widths)
+    start = max(widths, key=lambda w: sum(widths[w + d] for d in range(WRAP_BAND)))
+    band = range(start, start + WRAP_BAND)
+    common = sum(widths[w] for w in band)
+    # ... and one of those lines stops in mid-sentence with its sentence going on below
+    # (similar lengths alone happen in a typed list too)
+    cut = any(
+        width(ln.text) in band
+        and not (ends_sentence(ln) or ln.text.endswith("ましょう"))
+        and _continues(nxt)
+        for ln, nxt in pairwise(lines)
+    )
+    return cut and common >= WRAP_MIN_LINES and common >= WRAP_MIN_SHARE * widths.total()
+
+
+def _continues(line: Line) -> bool:
+    """Could `line` go on the sentence of the line before it (not a new item, label, heading
+    or timeline entry)?"""
+    return not (
+        is_bullet(line)
+        or label_of(line)
+        or L.HEADING.match(line.text)
+        or L.TIMELINE_ENTRY.match(line.text)
+        or L.LOCATION.match(line.text)
+        or L.INLINE_CONTACT.match(line.text)
+        or L.KEYWORDS.match(line.key)
+    )
 
 
 def _title_start(lines: Sequence[Line], loc: int, prev: int) -> int:
@@ -231,7 +262,8 @@ def assign(lines: list[Line], *, with_keywords: bool) -> CaseLines:
             nxt = next((x for x in rest[k + 1 :] if not is_bare_marker(x)), None)
             next_is_label = nxt is not None and label_of(nxt) is not None
             if sec == "history":
-                if nxt is not None and is_period(nxt):
+                # right under the label, a typed 「令和２年　…」 starts the timeline too
+                if nxt is not None and (is_period(nxt) or L.TIMELINE_ENTRY.match(nxt.text)):
                     switch("history")
                 else:  # printed after the timeline, above its phase figure
                     flush()

@@ -62,13 +62,6 @@ LABELS: dict[str, str | None] = {
     "取り組みの背景・課題認識": "background",
     "取組の背景・課題認識": "background",
     "背景・課題": "background",
-    # as people type them in their own documents
-    "取り組みの背景・課題": "background",
-    "取組の背景・課題": "background",
-    "取り組みの背景": "background",
-    "取組の背景": "background",
-    "背景": "background",
-    "経緯": "history",
     "取り組み内容": "contents",
     "取組内容": "contents",
     "取り組み内容（概要）": "summary",
@@ -99,6 +92,17 @@ LABELS: dict[str, str | None] = {
     "連絡先": "contact",
 }
 
+# Labels as people type them in their own documents, read only where the line is not in 【】
+# (a subheading 【背景】 or 【経緯】 of 取り組み内容 is not the section).
+TYPED_LABELS: dict[str, str] = {
+    "取り組みの背景・課題": "background",
+    "取組の背景・課題": "background",
+    "取り組みの背景": "background",
+    "取組の背景": "background",
+    "背景": "background",
+    "経緯": "history",
+}
+
 # A contact written on one line with its label (連絡先：山田町 長寿福祉課), as typed documents do.
 INLINE_CONTACT = re.compile(
     r"^(?:【参考】)?(?:連絡先|問い?合わせ先|お問い?合わせ)\s*[：:]\s*(\S.*)$"
@@ -122,13 +126,17 @@ SUBJECT = re.compile(r"^[Ａ-ＺA-Z]さん（.*）$")
 HEADING = re.compile(r"^【(.+)】$")
 BUDGET = re.compile(r"^【予算】\s*(.*)$")
 BUDGET_WORDS = re.compile(r"予算|千円|万円|補助金|交付金|事業費|費用")
-# A timeline period: 平成26年度, 平成 年 月 ：…, 平成 年度以前, 平成 年 月～翌 月 (digits may be lost);
-# typed documents also write 2020年 and put the entry after a space (令和２年　路線バス廃止).
+# A timeline period: 平成26年度, 平成 年 月 ：…, 平成 年度以前, 平成 年 月～翌 月 (digits may be lost).
 ERA = r"(?:平成|令和|昭和)"
-PERIOD = re.compile(
-    rf"^((?:{ERA}\s*[0-9０-９元]*|[0-9０-９]{{4}})\s*年(?:度)?(?:\s*[0-9０-９]*\s*月)?"
+_PERIOD = (
+    r"\s*年(?:度)?(?:\s*[0-9０-９]*\s*月)?"
     r"(?:～翌?\s*[0-9０-９]*\s*(?:年度?)?\s*[0-9０-９]*\s*月)?(?:以前|以降|頃)?)"
-    r"(?:\s*[：:]\s*(.+)|\s+(\S.*))?$"
+)
+PERIOD = re.compile(rf"^({ERA}\s*[0-9０-９元]*{_PERIOD}(?:\s*[：:]\s*(.+))?$")
+# Inside 取り組みの経緯 only: typed documents also write 2020年 and put the entry after a space
+# (令和２年　路線バス廃止). Elsewhere such a line is a sentence (2021年 4月から…) or a figure's axis.
+TIMELINE_ENTRY = re.compile(
+    rf"^((?:{ERA}\s*[0-9０-９元]*|[0-9０-９]{{4}}){_PERIOD}(?:\s*[：:]\s*(.+)|\s+(\S.*))?$"
 )
 # The overview box: 総人口：123,456人 (the label and its value may sit on separate lines).
 OVERVIEW_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (

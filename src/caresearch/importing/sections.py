@@ -79,8 +79,9 @@ def items(lines: list[Line], case: CaseLines, *, prose: bool = False) -> Parsed:
     out = Parsed()
     current: list[Line] = []
     full = max((width(ln.text) for ln in lines), default=0)
-    # hard wraps (a PDF's lines) leave several lines at the full width; a file with one item
-    # per line (typed text, Word) has at most one there, and its 「・」 always opens an item
+    # a document wrapped at a fixed width (finding.hard_wrapped) leaves several of this
+    # section's lines at its full width; in a file with one item per line (typed text, Word)
+    # 「・」 always opens an item
     wrapped = case.hard_wrapped and sum(width(ln.text) >= 0.9 * full for ln in lines) >= 2
     in_figure = False
     i = 0
@@ -270,7 +271,7 @@ def history(lines: list[Line], case: CaseLines) -> Parsed:
     i = 0
     while i < len(lines):
         ln = lines[i]
-        m = L.PERIOD.match(ln.text)
+        m = L.TIMELINE_ENTRY.match(ln.text)
         if m:
             entry = m.group(2) or m.group(3)
             events.append(
