@@ -490,7 +490,12 @@ def test_search_takes_several_words_and_a_leading_minus_without_dashes(index_dir
     data = search_json(index_dir, "認知症", "-就労")
     assert data["query"] == "認知症 -就労"
     assert data["excluded"] == ["就労"]
-    assert "「就労」を含む事例は除いています" in data["notice"]  # the page says it too
+    assert (
+        "「就労」（同じ意味の語を含む）を含む事例は除いています" in data["notice"]
+    )  # and the page
+    # when nothing is left, the notice is what says why
+    nothing = search_json(index_dir, "認知症", "-介護")
+    assert nothing["total"] == 0 and "「介護」" in nothing["notice"]
     without = {h["case_id"] for h in search_json(index_dir, "認知症")["hits"]}
     work = {h["case_id"] for h in search_json(index_dir, "就労")["hits"]}
     assert {h["case_id"] for h in data["hits"]} == without - work

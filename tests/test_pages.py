@@ -849,6 +849,7 @@ def test_handout_docx_is_a_word_file_with_the_items(client, bundled_engine):
         ({"item": [f"tobetsu-sg-{i}" for i in range(101)]}, "100件まで"),
         ({"item": ["tobetsu-sg-1"], "memo": ["あ" * 1001]}, "1000文字まで"),
         ({"item": ["tobetsu-sg-1"], "memo": ["a", "b"]}, "メモの数"),
+        ({"item": ["tobetsu-sg-1"], "memo": ["一行目\x0b二行目"]}, "使えない文字"),  # no line end
         ({"item": ["tobetsu-sg-1"], "title": "題" * 101}, "題名は100文字まで"),
         ({"item": ["tobetsu-sg-1"], "date": "April 1"}, "日付は"),
         ({"item": ["tobetsu-sg-1"], "meeting": "会議\x00"}, "使えない文字"),

@@ -1223,6 +1223,14 @@ def test_a_part_is_not_replaced_by_a_longer_form_of_itself(
     assert junk not in labels, labels
 
 
+def test_a_part_is_replaced_where_the_other_part_is_only_inside_its_letters(
+    bundled_engine: Engine,
+) -> None:
+    # 日常生活動作 holds the letters 活動 across 生活|動作: ADL活動 still searches it
+    labels = {e.label for e in bundled_engine.search("ADL活動").expansions if e.tier == "synonym"}
+    assert "日常生活動作活動" in labels, labels
+
+
 def test_a_part_is_replaced_by_a_longer_word_that_is_another_term(bundled_engine: Engine) -> None:
     # リハビリテーション holds the letters of リハ but not the term: 在宅リハ still searches it
     result = bundled_engine.search("在宅リハ")
@@ -1268,9 +1276,15 @@ def test_a_word_that_only_looks_like_an_honorific_is_kept(
     assert bundled_engine.expander.parse(typed).groups[0][0].text == searched
 
 
-@pytest.mark.parametrize("query", ["認知症'", "認知症';", "（認知症）", "認知症!?"])
+@pytest.mark.parametrize("query", ["認知症'", "認知症';", "（認知症）", "認知症!?", "＜認知症＞"])
 def test_punctuation_stuck_to_a_word_is_not_part_of_it(bundled_engine: Engine, query: str) -> None:
     """A pasted or mistyped 「認知症';」 searched and listed 「認知症' → 痴呆」 as the word."""
     result = all_hits(bundled_engine, query)
     assert ids(result) == ids(all_hits(bundled_engine, "認知症"))
     assert {e.word for e in result.expansions} == {"認知症"}
+
+
+@pytest.mark.parametrize("query", ["100㎡", "37.5℃", "¥1000"])
+def test_a_unit_or_currency_sign_stays_with_its_number(bundled_engine: Engine, query: str) -> None:
+    parsed = bundled_engine.expander.parse(query)
+    assert [w.text for g in parsed.groups for w in g] == [query]

@@ -88,7 +88,7 @@ def _read_stdin_lines(stdin: TextIO) -> Iterable[str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise QueryError(f"標準入力が UTF-8 ではありません（{exc.start} バイト目）。") from None
+        raise QueryError(f"標準入力が UTF-8 ではありません（{exc.start + 1} バイト目）。") from None
     return text.splitlines()
 
 

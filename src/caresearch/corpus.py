@@ -7,26 +7,18 @@ Schema in data/case.schema.json; rules that span fields or files are checked her
 
 from __future__ import annotations
 
-import datetime
 import difflib
-import json
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from .errors import CorpusError
 from .models import Case, ContentSection, HistoryEvent, Item, Lesson, Restoration, Source, Story
+from .schema import Problem, schema_errors, schema_problems, type_name, yaml_problem
 
-SCHEMA_PATH = Path(__file__).parent / "data" / "case.schema.json"
 CASES_DIRNAME = "cases"
 THEMES_FILENAME = "themes.yaml"
 PARALLEL_MIN_FILES = 500  # below this, starting processes costs more than parsing in one
@@ -44,42 +36,6 @@ ID_PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("suggestions",), "sg-"),
 )
 LESSON_LISTS = (("key_points", "region"), ("key_points", "municipality"), ("suggestions",))
-PATTERN_MESSAGES = {
-    r"\S": "空です",
-    r"^[a-z][a-z0-9_]*$": "id は半角の英小文字・数字・_ で書きます（例: tobetsu）",
-    r"^\S+[都道府県]$": "都・道・府・県で終わる都道府県名を書きます",
-    r"^\S+[市町村区]$": "市・町・村・区で終わる市区町村名を書きます",
-    r"^[0-9a-f]{64}$": "sha256 の16進（64文字）を書きます",
-}
-# What a file's author reads (Japanese, as the rest of the tool); field paths stay as written.
-TYPE_NAMES = {
-    "string": "文字列",
-    "array": "リスト（- で始まる行）",
-    "object": "項目: 値 の組",
-    "integer": "整数",
-    "number": "数値",
-    "boolean": "true か false",
-    "null": "null",
-}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the corpus. `file` is relative to the corpus dir (posix)."""
-
-    file: str
-    field: str
-    message: str
-    kind: str = "error"  # "error", or "draft": an imported case whose review is still open
-
-    def __str__(self) -> str:
-        return (
-            f"{self.file}: {self.field}: {self.message}"
-            if self.field
-            else f"{self.file}: {self.message}"
-        )
-
-
 # ---------------------------------------------------------------- YAML reading
 
 
@@ -121,7 +77,7 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> tuple[bool, Any
             Problem(
                 rel,
                 "",
-                f"UTF-8 の文字コードではありません（{exc.start} バイト目）。UTF-8 で保存し直してください",
+                f"UTF-8 の文字コードではありません（{exc.start + 1} バイト目）。UTF-8 で保存し直してください",
             )
         )
         return False, None
@@ -131,10 +87,7 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> tuple[bool, Any
     try:
         return True, yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"（{mark.line + 1} 行 {mark.column + 1} 文字目）" if mark else ""
-        what = getattr(exc, "problem", None) or str(exc)
-        problems.append(Problem(rel, "", f"YAML の書き方に誤りがあります{where}: {what}"))
+        problems.append(Problem(rel, "", yaml_problem(exc)))
         return False, None
 
 
@@ -144,8 +97,8 @@ def _read_case(path: Path) -> tuple[bool, Any, list[Problem]]:
     problems: list[Problem] = []
     ok, data = _read_yaml(path, rel, problems)
     if ok and isinstance(data, dict):
-        for error in _schema_errors(data):
-            for p in _schema_problems(rel, error):
+        for error in schema_errors(data):
+            for p in schema_problems(rel, error):
                 if p not in problems:
                     problems.append(p)
     return ok, data, problems
@@ -161,104 +114,6 @@ def _read_cases(paths: list[Path]) -> list[tuple[bool, Any, list[Problem]]]:
 
     with ProcessPoolExecutor(max_workers=procs) as pool:
         return list(pool.map(_read_case, paths, chunksize=64))
-
-
-# ---------------------------------------------------------------- schema errors → problems
-
-
-@cache
-def _validator() -> Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
-@cache
-def _fast_check() -> Callable[[Any], Any]:
-    """The schema compiled to Python (fastjsonschema): ~30x faster on valid files, which are
-    nearly all of them; jsonschema then explains any file this rejects, error by error."""
-    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
-
-
-def _schema_errors(data: Any) -> list[ValidationError]:
-    try:
-        _fast_check()(data)
-        return []
-    except fastjsonschema.JsonSchemaException:
-        return sorted(
-            _validator().iter_errors(data), key=lambda e: (_path(e.absolute_path), e.validator)
-        )
-
-
-def _path(parts: Any) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
-def _join(base: str, key: str) -> str:
-    return f"{base}.{key}" if base else key
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, str):
-        return "文字列"
-    if isinstance(value, int):
-        return "整数"
-    if isinstance(value, float):
-        return "数値"
-    if isinstance(value, list):
-        return "リスト"
-    if isinstance(value, dict):
-        return "項目: 値 の組"
-    if isinstance(value, datetime.date):  # YAML reads 2014-04-01 as a date
-        return "日付。文字列にするなら引用符で囲みます"
-    return type(value).__name__
-
-
-def _schema_problems(rel: str, error: ValidationError) -> list[Problem]:
-    where = _path(error.absolute_path)
-    kind, value, inst = error.validator, error.validator_value, error.instance
-    if kind == "required" and isinstance(inst, dict):
-        return [
-            Problem(rel, _join(where, k), "必須の項目がありません") for k in value if k not in inst
-        ]
-    if kind == "additionalProperties" and isinstance(inst, dict):
-        known = list(error.schema.get("properties", {}))
-        out = []
-        for key in inst:
-            if key in known:
-                continue
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.7)
-            hint = f"（{close[0]} の書き間違いではありませんか）" if close else ""
-            out.append(Problem(rel, _join(where, str(key)), f"知らない項目です{hint}"))
-        return out
-    if kind == "type":
-        wanted = value if isinstance(value, list) else [value]
-        expected = "か".join(TYPE_NAMES.get(w, w) for w in wanted)
-        return [Problem(rel, where, f"{expected}を書きます（書かれているのは{_type_name(inst)}）")]
-    if kind == "enum":
-        allowed = "、".join("null" if v is None else str(v) for v in value)
-        return [Problem(rel, where, f"{inst!r} ではなく、次のどれかにします: {allowed}")]
-    if kind == "pattern":
-        message = PATTERN_MESSAGES.get(value, f"{inst!r} は形式 {value} に合いません")
-        if value != r"\S":
-            message = f"{message}（書かれているのは {inst!r}）"
-        return [Problem(rel, where, message)]
-    if kind == "minItems":
-        return [Problem(rel, where, f"{value} 個以上書きます")]
-    if kind == "maxItems":
-        return [Problem(rel, where, f"{value} 個までです")]
-    if kind == "uniqueItems":
-        return [Problem(rel, where, "同じものが2回以上書かれています")]
-    if kind == "minimum":
-        return [Problem(rel, where, f"{value} 以上にします（書かれているのは {inst!r}）")]
-    return [Problem(rel, where, error.message)]
 
 
 # ---------------------------------------------------------------- checks
@@ -286,7 +141,7 @@ def _themes(corpus_dir: Path, problems: list[Problem]) -> list[str] | None:
                 Problem(
                     rel,
                     where,
-                    f"label と description の組を書きます（書かれているのは{_type_name(entry)}）",
+                    f"label と description の組を書きます（書かれているのは{type_name(entry)}）",
                 )
             )
             continue
@@ -422,7 +277,7 @@ def _scan(corpus_dir: Path) -> tuple[list[Problem], list[str], list[dict[str, An
         if not ok:
             continue
         if not isinstance(data, dict):
-            got = "空のファイル" if data is None else _type_name(data)
+            got = "空のファイル" if data is None else type_name(data)
             problems.append(
                 Problem(rel, "", f"事例の項目（項目: 値 の組）を書きます（書かれているのは{got}）")
             )

@@ -28,7 +28,7 @@ GENERIC_NOUNS = frozenset(
     取り組み 取組 自治体 課題 状況 必要 場合 今後 内容 部分 様子 点 面
     中 上 下 前 後 間 他 全体 問題 現状 結果 参考 例 具体 年 月 日
     度 年度 以前 以降 何 誰 毎年 最近 成功 工夫 一つ 皆 全て 全部 多く
-    各 等 ほか 手 目 気 声 形 的 性 化 者 員 箇所 喫緊 作り その後 侭
+    各 等 ほか 手 目 気 声 形 的 性 化 者 員 箇所 喫緊 作り その後 侭 そのまま
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 # Administrative words that any description and any case share (窓口, 相談, 連携, 仕組み…): they

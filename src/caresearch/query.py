@@ -56,6 +56,8 @@ _AFTER_WORD = re.compile(
 )
 _KANA_ONLY = re.compile(r"^[ぁ-ゖー]*$")  # hiragana (or nothing): not a word left by an honorific
 IGNORED = frozenset({"AND", "ANDMAYBE"})
+# symbols that stick to a typed word and are no part of it (units and currency are)
+EDGE_SYMBOLS = frozenset("<>＜＞=＝^＾`｀|｜~～+＋")
 
 
 @dataclass(frozen=True)
@@ -157,13 +159,18 @@ def split_query(text: str) -> list[Term]:
 
 
 def _without_edge_punctuation(text: str) -> str:
-    """`text` without punctuation and symbols at its ends (a word's own stay: 医療・介護)."""
+    """`text` without punctuation at its ends, nor the symbols typed around words (<>=^`|~);
+    a word's own stay (医療・介護), and so do units and currency (100㎡, 37.5℃, ¥1000)."""
     start, end = 0, len(text)
-    while start < end and unicodedata.category(text[start])[0] in "PS":
+    while start < end and _edge_mark(text[start]):
         start += 1
-    while end > start and unicodedata.category(text[end - 1])[0] in "PS":
+    while end > start and _edge_mark(text[end - 1]):
         end -= 1
     return text[start:end]
+
+
+def _edge_mark(char: str) -> bool:
+    return unicodedata.category(char)[0] == "P" or char in EDGE_SYMBOLS
 
 
 def _plain_words(text: str) -> list[str]:
@@ -460,14 +467,17 @@ class QueryExpander:
                     left = "".join(t.surface for t in toks[:i])
                     right = "".join(t.surface for t in toks[i + 1 :])
                     own = _flat([tok])
+                    rest = [t.surface for j, t in enumerate(toks) if j != i and len(t.surface) > 1]
                     for terms, label in self._groups.get((tok.text,), []):
                         # shown as what is searched: the whole word with the part replaced;
                         # not by a longer form that holds the part's own terms (虐待 →
                         # 高齢者虐待 would search 高齢者高齢者虐待防止); リハ → リハビリテーション
-                        # (another term) stays; nor by one that repeats a term of the rest
-                        # (通所型サービス → デイサービス型サービス names nothing anyone writes)
-                        rest = [t.surface for j, t in enumerate(toks) if j != i]
-                        if _holds(terms, own) or any(len(r) > 1 and r in label for r in rest):
+                        # (another term) stays; nor by one that begins or ends with another
+                        # part (通所型サービス → デイサービス型サービス names nothing anyone
+                        # writes; IADL活動 → 日常生活動作活動 stays: 活動 is not a part of it)
+                        if _holds(terms, own) or any(
+                            label.startswith(r) or label.endswith(r) for r in rest
+                        ):
                             continue
                         add(before + terms + after, WEIGHT_SYNONYM, "synonym", left + label + right)
         # A word in kana (ざいたく, ﾆﾝﾁｼｮｳ, けあまね) is also looked up by reading in the corpus's

@@ -455,12 +455,8 @@ class Recommend:
             f"（{shown}）" if shown else ""
         )
         if not hits:  # listed for a rarer word than the main ones, or for parts of them only
-            others = [m.label for m in matched if m.via != "parts"][:3]
-            reason = (
-                f"課題の主な語には一致しません（{'、'.join(others)}のみ一致）"
-                if others
-                else ("課題の主な語には一致しません（語の一部のみ一致）")
-            )
+            others = "、".join(m.label for m in matched[:3])  # 相談窓口 → 相談＋窓口
+            reason = "課題の主な語には一致しません" + (f"（{others}のみ一致）" if others else "")
         return matched, reason, (len(hits), len(d.main))
 
     def _spans(self, j: int, d: Described) -> tuple[tuple[int, int], ...]:

@@ -158,9 +158,14 @@ def expansions(r: SearchResult) -> list[dict[str, Any]]:
 def search_notice(r: SearchResult) -> str | None:
     """The one Japanese sentence that says what the results are, when they are not a plain
     match of every word: the words no case contains, and what was shown instead."""
-    notes = []
+    excluded = (
+        f"「{'」「'.join(r.excluded)}」（同じ意味の語を含む）を含む事例は除いています。"
+        if r.excluded
+        else ""
+    )
     if not r.total:
-        return None
+        return excluded or None  # nothing left: the reader needs most to know why
+    notes = []
     if not r.hits:  # a page past the end
         notes.append(PAST_THE_END.format(total=r.total))
     for x in r.relaxed:
@@ -170,9 +175,7 @@ def search_notice(r: SearchResult) -> str | None:
         )
     if r.fallback and r.fallback.endswith("or"):
         notes.append("すべての語を含む事例がないため、いずれかの語を含む事例を表示しています。")
-    if r.excluded:
-        notes.append(f"「{'」「'.join(r.excluded)}」を含む事例は除いています。")
-    return "".join(notes) or None
+    return "".join([*notes, excluded]) or None
 
 
 def case_recommendation(cr: CaseRecommendation) -> dict[str, Any]:

@@ -272,7 +272,7 @@ def _posted_handout(engine: Engine) -> Handout:
     items = []
     for i, item_id in enumerate(ids):
         # a browser sends a textarea's lines apart by \r\n: one break each, in every download
-        memo = "\n".join(memos[i].strip().splitlines()) if i < len(memos) else ""
+        memo = memos[i].strip().replace("\r\n", "\n").replace("\r", "\n") if i < len(memos) else ""
         if len(memo) > MAX_MEMO_CHARS:
             raise QueryError(f"メモは1項目{MAX_MEMO_CHARS}文字までにしてください。")
         if CONTROL.search(memo):
