@@ -289,7 +289,11 @@ def test_a_sentence_that_starts_with_a_year_stays_in_its_section(tmp_path: Path)
         ),
     )
     assert not draft["history"]
-    assert "2021年 4月から見守り協力員" in "".join(draft["contents"][0]["paragraphs"])
+    # ... and each typed line that ends a sentence is a paragraph of its own
+    assert draft["contents"][0]["paragraphs"] == [
+        "地元スーパーが週2回、集落を巡回する移動販売車を運行している。販売員は高齢者の様子を確認する。",
+        "2021年 4月から見守り協力員の養成講座を開いている。",
+    ]
 
 
 def test_a_subheading_named_like_a_section_stays_in_the_contents(tmp_path: Path) -> None:

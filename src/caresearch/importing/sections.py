@@ -113,8 +113,11 @@ def items(lines: list[Line], case: CaseLines, *, prose: bool = False) -> Parsed:
             in_figure = True
             i += 1
             continue
+        # typed text and Word keep a paragraph to its line: one that ends a sentence ends it
+        typed_end = not case.hard_wrapped and ends_sentence(prev)
         closed = (
-            not current
+            typed_end
+            or not current
             or ln.n in case.breaks
             or (prose and ends_sentence(prev))
             or (ends_sentence(prev) and prev is not None and width(prev.text) < 0.8 * full)
@@ -149,7 +152,7 @@ def items(lines: list[Line], case: CaseLines, *, prose: bool = False) -> Parsed:
                     out.texts.append(current)
                 current = []
                 continue
-            if current and (prose or ln.n in case.breaks):
+            if current and (prose or ln.n in case.breaks or typed_end):
                 out.texts.append(current)
                 current = []
         current.append(ln)
