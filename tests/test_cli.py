@@ -308,6 +308,8 @@ def test_similar_says_why_without_a_raw_score(index_dir: Path) -> None:
     code, out = cli(index_dir, "similar", "tobetsu", "--limit", "2")
     assert code == 0 and "共通のテーマ: " in out
     assert not re.search(r"\d\.\d", out)  # never 0.26: a number that means nothing to a reader
+    shown = re.findall(r"\[([a-z_0-9]+)\]", out)  # each with the id `show` takes
+    assert shown and cli(index_dir, "show", shown[0])[0] == 0
 
 
 def test_similar_unknown_id(index_dir: Path, capsys) -> None:
@@ -499,6 +501,15 @@ def test_search_takes_several_words_and_a_leading_minus_without_dashes(index_dir
     without = {h["case_id"] for h in search_json(index_dir, "認知症")["hits"]}
     work = {h["case_id"] for h in search_json(index_dir, "就労")["hits"]}
     assert {h["case_id"] for h in data["hits"]} == without - work
+
+
+def test_search_text_output_says_which_part_of_the_results_it_shows(index_dir: Path) -> None:
+    total = search_json(index_dir, "地域")["total"]
+    assert total > 2
+    out = cli(index_dir, "search", "地域", "--limit", "2")[1]
+    assert f"1–2件目を表示（全{total}件。次: --page 2）" in out
+    whole = cli(index_dir, "search", "地域", "--limit", str(total))[1]
+    assert "件目を表示" not in whole  # everything fits on one page
 
 
 def test_search_page_past_the_end_says_so(index_dir: Path) -> None:

@@ -311,6 +311,37 @@ def test_a_subheading_named_like_a_section_stays_in_the_contents(tmp_path: Path)
     assert not draft["history"] and not draft.get("diagram_text")
 
 
+def test_typed_subheadings_and_stories_are_read_as_their_sections(tmp_path: Path) -> None:
+    # from a second trial: 【…】～… (the subheading after the brackets) went to the summary with
+    # its heading glued on, 個別の事例 was glued onto the last change, and the person a typed
+    # story is about was glued onto its paragraph
+    draft = import_typed(
+        tmp_path,
+        "桜町.txt",
+        TYPED_CASE.replace(
+            "【移動販売車による買い物支援】", "【移動販売車による買い物支援】～週2回の巡回"
+        ).replace(
+            "\nこの事例のポイント\n",
+            "\n地域に見られた変化\n・買い物の帰りにサロンに寄る人が増えた。\n"
+            "\n個別の事例\nＣさん（80代・女性・独居）\n"
+            "免許を返納してから外出が減っていたが、週に1回スーパーに通うようになった。\n"
+            "\nこの事例のポイント\n",
+        ),
+    )
+    (section,) = draft["contents"]
+    assert (section["heading"], section["subheading"]) == (
+        "移動販売車による買い物支援",
+        "週2回の巡回",
+    )
+    assert not draft["summary"]
+    assert [c["text"] for c in draft["outcomes"]["changes"]] == [
+        "買い物の帰りにサロンに寄る人が増えた。"
+    ]
+    (story,) = draft["outcomes"]["stories"]
+    assert story["subject"] == "Ｃさん（80代・女性・独居）"
+    assert story["paragraphs"][0].startswith("免許を返納してから")
+
+
 def test_text_copied_out_of_a_pdf_rejoins_a_middle_dot_that_wrapped(tmp_path: Path) -> None:
     # lines cut at one width (and a longer footnote): 「・」 opening a line after a full line
     # is the middle dot of 医療機関・訪問看護, not a new item

@@ -152,7 +152,12 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         )
         if also:
             print(f"次の語も含めて検索しました：{also}（入力した語だけで検索: --exact）", file=out)
-        for n, hit in enumerate(data["hits"], start=(data["page"] - 1) * data["page_size"] + 1):
+        first = (data["page"] - 1) * data["page_size"] + 1
+        last = first + len(data["hits"]) - 1
+        if data["hits"] and (first > 1 or last < data["total"]):  # one page of several
+            more = f"。次: --page {data['page'] + 1}" if last < data["total"] else ""
+            print(f"{first}–{last}件目を表示（全{data['total']}件{more}）", file=out)
+        for n, hit in enumerate(data["hits"], start=first):
             print(
                 f"\n{n}. {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]",
                 file=out,
@@ -214,7 +219,7 @@ def cmd_similar(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return 0
     print(f"{case.prefecture} {case.municipality} に似た事例:", file=out)
     for s in data["similar"]:  # in order of similarity; the page shows no raw score either
-        print(f"- {s['prefecture']} {s['municipality']}  {s['title']}", file=out)
+        print(f"- {s['prefecture']} {s['municipality']}  {s['title']}  [{s['case_id']}]", file=out)
         if s["shared_themes"]:
             print(f"  共通のテーマ: {'、'.join(s['shared_themes'])}", file=out)
         if s["shared_terms"]:

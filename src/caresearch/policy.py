@@ -28,7 +28,7 @@ GENERIC_NOUNS = frozenset(
     取り組み 取組 自治体 課題 状況 必要 場合 今後 内容 部分 様子 点 面
     中 上 下 前 後 間 他 全体 問題 現状 結果 参考 例 具体 年 月 日
     度 年度 以前 以降 何 誰 毎年 最近 成功 工夫 一つ 皆 全て 全部 多く
-    各 等 ほか 手 目 気 声 形 的 性 化 者 員 箇所 喫緊 作り その後 侭 そのまま
+    各 等 ほか 手 目 気 声 形 的 性 化 者 員 箇所 喫緊 作り その後 侭 そのまま 役
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 # Administrative words that any description and any case share (窓口, 相談, 連携, 仕組み…): they
@@ -47,12 +47,13 @@ ADMIN_FILLER = frozenset(
 # shared with a passage by chance (体, 名前, 一番), so above `RecommendPolicy.everyday_zipf` they
 # weigh like filler in a description unless the care vocabulary knows them.
 EVERYDAY_WORDS_PATH = Path(__file__).with_name("data") / "everyday_words.tsv"
-# Absence and shortage in a description (医者がいない, 担い手が足りない, 減っている): the cases
+# Absence and shortage in a description (医者がいない, おらん, いねえ, 担い手が足りない, 減っている): the cases
 # say 不足. Matched on the raw text, because the analyzer drops いる/ない as filler.
 # 〜ていない / 〜でおらず negate a verb (見られていない, 進んでいない): not absence, unless the verb
 # says the shortage (足りていない, 見つかっていない, 手が回っていない, 確保できていない).
 ABSENCE = re.compile(
-    r"(?<![てで])(?:い(?:な[いく]|ません)|おらず)|足り(?:[なずま]|てい?な|ておらず)"
+    r"(?<![てで])(?:い(?:な[いく]|ません|ねえ|ねぇ)|お(?:らず|らん|らへん|りません))"
+    r"|足り(?:[なずま]|てい?な|ておらず)"
     r"|少な[いくかっ]|減っ|減り|減少|不足|見つか(?:ら|ってい?な|っておらず)"
     r"|手が回(?:ら|ってい?な|っておらず)|確保でき(?:な|ず|てい?な|ておらず)"
 )

@@ -37,7 +37,8 @@ YAML_PROBLEMS = (
     ),
     (
         "mapping values are not allowed",
-        "「:」の使い方が正しくありません（値に「: 」を含むときは引用符で囲みます）",
+        "「:」の使い方が正しくありません（「- 」のあとの半角スペースが抜けていないか、"
+        "値に「: 」を含むなら引用符で囲みます）",
     ),
     ("could not find expected ':'", "「項目: 値」の「:」がありません"),
     ("did not find expected key", "字下げがそろっていません"),
@@ -145,8 +146,10 @@ def schema_problems(rel: str, error: ValidationError) -> list[Problem]:
         for key in inst:
             if key in known:
                 continue
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.7)
+            close = difflib.get_close_matches(str(key).strip("\u3000"), known, n=1, cutoff=0.7)
             hint = f"（{close[0]} の書き間違いではありませんか）" if close else ""
+            if str(key)[:1] == "\u3000":  # indented with a full-width space: YAML kept it
+                hint = "（全角スペースで字下げされています。字下げは半角スペースにします）"
             out.append(Problem(rel, _join(where, str(key)), f"知らない項目です{hint}"))
         return out
     if kind == "type":

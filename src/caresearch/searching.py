@@ -462,7 +462,11 @@ class Searcher:
         found = self.highlighter.spans(doc, words, TITLE_FIELDS)
         lines = [*case.keywords, *case.editorial_keywords, *case.themes]
         text = "\n".join(lines)  # the case document's keywords field (building.documents)
-        named = ["タイトル"] if "title" in found else []
+        # its title field is the title, then the place on a line of its own
+        in_title = [start <= len(case.title) for start, _end in found.get("title", ())]
+        named = ["タイトル"] if any(in_title) else []
+        if not all(in_title):
+            named.append(f"所在地（{case.prefecture} {case.municipality}）")
         for start, _end in found.get("keywords", ()):
             k = text.count("\n", 0, start)
             kind = "テーマ" if k >= len(lines) - len(case.themes) else "キーワード"

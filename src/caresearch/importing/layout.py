@@ -73,6 +73,7 @@ LABELS: dict[str, str | None] = {
     "取り組みが生かされた個別支援": "stories",
     "取り組みが生かされた個別事例": "stories",
     "参加者の声": "stories",
+    "個別の事例": "stories",
     "この事例のポイント（工夫や成功要因など）": None,
     "この事例のポイント": None,
     "１．地域": "kp_region",
@@ -123,7 +124,8 @@ KEYWORDS = re.compile(r"^キーワード[\s:：]*(.*)$")
 LOCATION = re.compile(r"^(\S{1,4}?[都道府県])\s*(\S{1,12}[市町村区])$")
 STORY_TITLE = re.compile(r"^《(.+)》$")
 SUBJECT = re.compile(r"^[Ａ-ＺA-Z]さん（.*）$")
-HEADING = re.compile(r"^【(.+)】$")
+# 【heading ～subheading】, or typed with the subheading after the brackets (【heading】～subheading)
+HEADING = re.compile(r"^【(.+)】(?:\s*[～〜~]\s*([^】]+))?$")
 BUDGET = re.compile(r"^【予算】\s*(.*)$")
 BUDGET_WORDS = re.compile(r"予算|千円|万円|補助金|交付金|事業費|費用")
 # A timeline period: 平成26年度, 平成 年 月 ：…, 平成 年度以前, 平成 年 月～翌 月 (digits may be lost).

@@ -232,7 +232,7 @@ def contents(lines: list[Line], case: CaseLines) -> Parsed:
         if m:
             close()
             budget_done = False
-            sections.append(_section(m.group(1)))
+            sections.append(_section(m.group(1) + (f"～{m.group(2)}" if m.group(2) else "")))
             continue
         body.append(ln)
     close()
@@ -348,13 +348,11 @@ def stories(lines: list[Line], case: CaseLines) -> Parsed:
         if m and not label_of(ln):
             stories_.append({"title": m.group(1).strip(), "subject": None})
             continue
-        if (
-            L.SUBJECT.match(ln.text)
-            and stories_
-            and stories_[-1]["subject"] is None
-            and not body.get(len(stories_) - 1)
-        ):
-            stories_[-1]["subject"] = ln.text
+        if L.SUBJECT.match(ln.text):
+            if stories_ and stories_[-1]["subject"] is None and not body.get(len(stories_) - 1):
+                stories_[-1]["subject"] = ln.text  # under its 《title》
+            else:  # a typed story starts with its person (Ｃさん（80代・女性）), untitled
+                stories_.append({"title": None, "subject": ln.text})
             continue
         if not stories_:
             stories_.append({"title": None, "subject": None})

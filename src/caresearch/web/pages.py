@@ -136,11 +136,11 @@ def _search_url(q: str, filters: Mapping[str, Sequence[str]], page: int | None =
 
 
 def _facets(result: SearchResult, q: str) -> list[dict[str, Any]]:
-    """The filters worth offering: a value that would change nothing (every result has it, or
-    an earlier facet offers the same cases, as 地域 北海道 after 都道府県 北海道) is left out, and
-    so is a facet left with nothing to choose. Values of a facet combine with OR."""
+    """The filters worth offering: a value that would change nothing (every result has it) is
+    left out, and so is a facet left with nothing to choose. Values of a facet combine with OR,
+    so each facet lists all of its values (地域 北海道 too, though 都道府県 北海道 picks the same
+    cases: two users could not choose 北海道 or 東北 without it)."""
     groups = []
-    offered: set[tuple[str, int]] = set()
     for facet in FACETS:
         key = facet.key
         counts = dict(result.facets.get(key, {}))
@@ -150,11 +150,11 @@ def _facets(result: SearchResult, q: str) -> list[dict[str, Any]]:
         items = []
         for value, count in counts.items():
             selected = value in chosen
-            if not selected:
-                if not count or (facet.values is not None and not chosen and count >= result.total):
-                    continue
-                if facet.values is not None and (value, count) in offered:
-                    continue
+            useless = not count or (
+                facet.values is not None and not chosen and count >= result.total
+            )
+            if useless and not selected:
+                continue
             others = [v for v in chosen if v != value]
             filters = {k: list(v) for k, v in result.filters.items()}
             filters[key] = others if selected else [*chosen, value]
@@ -168,8 +168,6 @@ def _facets(result: SearchResult, q: str) -> list[dict[str, Any]]:
                     "url": _search_url(q, {k: v for k, v in filters.items() if v}),
                 }
             )
-        if facet.values is not None:
-            offered.update((value, count) for value, count in counts.items())
         if items and (chosen or len(items) > 1 or facet.values is not None):
             groups.append({"key": key, "label": facet.label, "items": items})
     return groups
