@@ -538,3 +538,19 @@ def test_an_unknown_theme_is_the_same_error_as_in_lessons(index_dir: Path, capsy
     search_err = capsys.readouterr().err
     assert cli(index_dir, "lessons", "--theme", "xyz")[0] == 2
     assert capsys.readouterr().err == search_err
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["build", "search", "recommend", "similar", "show", "lessons", "validate", "import", "serve"],
+)
+def test_the_help_is_in_japanese(command: str, capsys) -> None:
+    # the users read Japanese: each command and option says what it does in Japanese
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "事例" in text and "--corpus" in text and "事例フォルダ" in text
+    for english in ("corpus directory", "print JSON", "keyword search", "build the index",
+                    "cases per page", "in your own words", "draft case files", "request threads",
+                    "filter:", "e.g."):  # fmt: skip
+        assert english not in text, (command, english)

@@ -581,6 +581,24 @@ def test_filter_value_that_no_case_has_is_a_clear_error(bundled_engine: Engine) 
         all_hits(bundled_engine, "連携", prefecture="沖縄県")
 
 
+def test_a_filter_value_typed_short_is_pointed_to_the_values_there_are(
+    bundled_engine: Engine,
+) -> None:
+    with pytest.raises(QueryError) as exc:
+        all_hits(bundled_engine, "連携", prefecture="千葉")
+    message = str(exc.value)
+    assert "「千葉県」ではありませんか" in message
+    assert "指定できる値: " in message and all(
+        c.prefecture in message for c in bundled_engine.cases
+    )
+
+
+def test_a_section_is_chosen_by_the_label_the_page_shows(bundled_engine: Engine) -> None:
+    by_label = all_hits(bundled_engine, "地域", section="これから取り組む皆さまへ")
+    by_key = all_hits(bundled_engine, "地域", section="suggestion")
+    assert by_label.total and ids(by_label) == ids(by_key)
+
+
 def test_filter_that_matches_no_hit_gives_no_hits(bundled_engine: Engine) -> None:
     result = all_hits(bundled_engine, "仮設住宅", prefecture="北海道")
     assert result.total == 0 and result.hits == ()

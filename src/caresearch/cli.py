@@ -385,109 +385,125 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument(
-        "--corpus", metavar="DIR", help="corpus directory (env CARESEARCH_CORPUS; default: corpus/)"
+        "--corpus", metavar="DIR", help="事例フォルダ（環境変数 CARESEARCH_CORPUS、既定: corpus/）"
     )
     common.add_argument(
-        "--index", metavar="DIR", help="index directory (env CARESEARCH_INDEX; default: index/)"
+        "--index", metavar="DIR", help="索引フォルダ（環境変数 CARESEARCH_INDEX、既定: index/）"
     )
     as_json = _Parser(add_help=False)
-    as_json.add_argument("--json", action="store_true", help="print JSON")
+    as_json.add_argument("--json", action="store_true", help="JSON で出力する")
 
     parser = _Parser(
         prog="caresearch",
-        description="地域包括ケアの取組事例を探す / search community-care case studies",
-        epilog="environment variables:\n"
+        description="地域包括ケアの取組事例を探す",
+        epilog="環境変数:\n"
         + "\n".join(
             f"  {s.env:<30} {s.help}"
-            + (f" ({s.low}–{s.high}, default {s.default})" if s.low is not None else "")
+            + (f"（{s.low}–{s.high}、既定 {s.default}）" if s.low is not None else "")
             for s in SETTINGS
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", parents=[common], help="build the index from the corpus")
-    p.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    p = sub.add_parser("build", parents=[common], help="事例から索引を作る")
+    p.add_argument("--force", action="store_true", help="最新でも作り直す")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("search", parents=[common, as_json], help="keyword search")
+    p = sub.add_parser("search", parents=[common, as_json], help="キーワードで探す")
     p.add_argument(
         "query",
         nargs="+",
-        help="keywords (OR / | for either, -word or NOT word to exclude, quotes for a phrase); "
-        "'-' reads one query per line from stdin (JSON Lines out)",
+        help="キーワード（OR か | でどちらか、-語 か NOT 語 で除外、引用符で語句のまま）。"
+        "'-' なら標準入力から1行に1つ（1行に1つの JSON で出力）",
     )
     for f in FACETS:
         p.add_argument(
             f.flag, dest=f.key, metavar=f.label, action="append",
-            help=f"filter: {f.help} (repeat for any of several)",
+            help=f"{f.label}で絞り込む（{f.help}。くり返すと、どれか）",
         )  # fmt: skip
-    p.add_argument("--page", type=_limited("page"), default=1)
-    p.add_argument("--limit", type=_limited("limit"), default=None, help="cases per page")
+    p.add_argument("--page", type=_limited("page"), default=1, help="ページ（1から）")
+    p.add_argument("--limit", type=_limited("limit"), default=None, help="1ページの事例の数")
     p.add_argument(
-        "--exact", action="store_true", help="only the words as typed: no synonyms, no parts"
+        "--exact", action="store_true", help="入力した語だけで探す（言い換え・語の一部を使わない）"
     )
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser(
-        "recommend", parents=[common, as_json], help="cases and lessons for a problem description"
+        "recommend",
+        parents=[common, as_json],
+        help="課題の文章から、合う事例と答えになる箇所を探す",
     )
-    p.add_argument("text", help="the problem in your own words; '-' reads one per line from stdin")
-    p.add_argument("--limit", type=_limited("limit"), default=5)
+    p.add_argument("text", help="自分の言葉で書いた課題。'-' なら標準入力から1行に1つ")
+    p.add_argument("--limit", type=_limited("limit"), default=5, help="事例の数（既定 5）")
     p.set_defaults(func=cmd_recommend)
 
-    p = sub.add_parser("similar", parents=[common, as_json], help="cases similar to a case")
-    p.add_argument("case_id")
-    p.add_argument("--limit", type=_limited("limit"), default=5)
+    p = sub.add_parser("similar", parents=[common, as_json], help="ある事例に似た事例")
+    p.add_argument("case_id", help="事例の id（例: tobetsu。検索結果の [ ] の中）")
+    p.add_argument("--limit", type=_limited("limit"), default=5, help="事例の数（既定 5）")
     p.set_defaults(func=cmd_similar)
 
-    p = sub.add_parser("show", parents=[common, as_json], help="print one case")
-    p.add_argument("case_id")
+    p = sub.add_parser("show", parents=[common, as_json], help="事例を1件表示する")
+    p.add_argument("case_id", help="事例の id（例: tobetsu。検索結果の [ ] の中）")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("lessons", parents=[common, as_json], help="list key points and suggestions")
-    p.add_argument("--theme")
-    p.add_argument("--pref", dest="prefecture")
-    p.add_argument("--kind", choices=LESSON_KINDS)
+    p = sub.add_parser(
+        "lessons",
+        parents=[common, as_json],
+        help="教訓（この事例のポイントと、これから取り組む皆さまへ）の一覧",
+    )
+    p.add_argument("--theme", help="テーマで絞り込む（例: 認知症）")
+    p.add_argument("--pref", dest="prefecture", help="都道府県で絞り込む（例: 北海道）")
+    p.add_argument(
+        "--kind", choices=LESSON_KINDS, help="key_point（ポイント）か suggestion（皆さまへ）"
+    )
     p.set_defaults(func=cmd_lessons)
 
     for name in ("validate",):
-        p = sub.add_parser(name, parents=[common], help="check the case files (changes nothing)")
-        p.add_argument("dir", nargs="?", help="corpus directory (default: --corpus)")
+        p = sub.add_parser(
+            name, parents=[common], help="事例ファイルを検査する（何も書き換えない）"
+        )
+        p.add_argument("dir", nargs="?", help="事例フォルダ（既定: --corpus）")
         p.set_defaults(func=cmd_validate)
-    corpus = sub.add_parser("corpus", help="corpus tools")
+    corpus = sub.add_parser("corpus", help="事例フォルダの道具")
     csub = corpus.add_subparsers(dest="corpus_command", required=True, metavar="COMMAND")
-    p = csub.add_parser("validate", parents=[common], help="check the case files (changes nothing)")
-    p.add_argument("dir", nargs="?", help="corpus directory (default: --corpus)")
+    p = csub.add_parser(
+        "validate", parents=[common], help="事例ファイルを検査する（何も書き換えない）"
+    )
+    p.add_argument("dir", nargs="?", help="事例フォルダ（既定: --corpus）")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(
         "import",
         parents=[common],
-        help="turn 事例集 documents (PDF, .docx, text) into draft case files (never overwrites)",
+        help="事例集（PDF・Word・テキスト）から事例の下書きを作る（上書きしない）",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="PDF, .docx, .txt or .md files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="PDF・.docx・.txt・.md のファイル")
     p.add_argument(
-        "--out", metavar="DIR", help="where to write the drafts (default: the corpus's cases/)"
+        "--out", metavar="DIR", help="下書きを書き出すフォルダ（既定: 事例フォルダの cases/）"
     )
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("serve", parents=[common], help="serve the web UI with waitress")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000)
+    p = sub.add_parser("serve", parents=[common], help="Web 画面を開く（waitress）")
+    p.add_argument("--host", default="127.0.0.1", help="待ち受けるアドレス（既定 127.0.0.1）")
+    p.add_argument("--port", type=int, default=8000, help="ポート（既定 8000）")
     p.add_argument(
         "--threads",
         type=int,
         default=4,
-        help="request threads (default 4: requests are CPU-bound, more only cost memory)",
+        help="リクエストを処理するスレッドの数（既定 4。増やしてもメモリを使うだけ）",
     )
-    p.add_argument("--get", metavar="PATH", help="answer one request in-process, print it and exit")
+    p.add_argument("--get", metavar="PATH", help="1つのリクエストにその場で答えて表示し、終わる")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
-        "eval", parents=[common, as_json], help="score the dev sets against a baseline"
+        "eval", parents=[common, as_json], help="開発用評価セットで採点し、基準と比べる"
     )
-    p.add_argument("--dev-dir", default=str(Path(__file__).resolve().parents[2] / "eval"))
+    p.add_argument(
+        "--dev-dir",
+        default=str(Path(__file__).resolve().parents[2] / "eval"),
+        help="評価セットのフォルダ（recommend_dev.yaml と search_dev.yaml）",
+    )
     p.set_defaults(func=cmd_eval)
     return parser
 

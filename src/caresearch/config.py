@@ -34,19 +34,19 @@ class Setting(NamedTuple):
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("corpus_dir", _BASE / "corpus", Path, None, None, "CARESEARCH_CORPUS",
-            "directory of case files"),
+            "事例ファイルのフォルダ"),
     Setting("index_dir", _BASE / "index", Path, None, None, "CARESEARCH_INDEX",
-            "directory of the built index"),
+            "作成した索引のフォルダ"),
     Setting("max_query_chars", 200, int, 10, 2000, "CARESEARCH_MAX_QUERY_CHARS",
-            "longest keyword query accepted"),
+            "キーワード検索で受け付ける最長の文字数"),
     Setting("max_text_chars", 4000, int, 100, 20000, "CARESEARCH_MAX_TEXT_CHARS",
-            "longest problem description accepted"),
-    Setting("page_size", 10, int, 1, 50, "CARESEARCH_PAGE_SIZE", "cases per result page"),
+            "課題の文章で受け付ける最長の文字数"),
+    Setting("page_size", 10, int, 1, 50, "CARESEARCH_PAGE_SIZE", "1ページに出す事例の数"),
     Setting("passages_per_case", 3, int, 1, 10, "CARESEARCH_PASSAGES_PER_CASE",
-            "passages shown under each case"),
+            "事例ごとに示す箇所の数"),
     Setting("embedding", 1, int, 0, 1, "CARESEARCH_EMBEDDING",
-            "1: sentence vectors help rank cases for 課題から探す (costs ~5 ms a passage at "
-            "build); 0: lexical only"),
+            "1: 課題から探すで文の意味の近さも使う（索引作成時に1箇所約5ミリ秒）、"
+            "0: 語の一致だけ"),
 )  # fmt: skip
 
 

@@ -98,18 +98,25 @@ class Facet(NamedTuple):
 # row here (plus a CaseInfo field when the data is new): the engine, the CLI options, the API
 # parameters and the pages' filter lists all come from this table.
 FACETS: tuple[Facet, ...] = (
-    Facet("prefecture", "都道府県", lambda c: (c.prefecture,), "--pref", "e.g. 北海道"),
-    Facet("region", "地域", lambda c: (c.region,), "--region", "e.g. 東北"),
+    Facet("prefecture", "都道府県", lambda c: (c.prefecture,), "--pref", "例: 北海道"),
+    Facet("region", "地域", lambda c: (c.region,), "--region", "例: 東北"),
     Facet(
         "municipality_type",
         "市町村の種別",
         lambda c: (c.municipality_type,) if c.municipality_type else (),
         "--municipality-type",
-        "e.g. 町, 市",
+        "例: 町、市",
     ),
-    Facet("theme", "テーマ", lambda c: c.themes, "--theme", "e.g. 認知症", "themes"),
-    Facet("keyword", "キーワード", lambda c: c.keywords, "--keyword", "a keyword of the report"),
-    Facet("section", "該当した箇所", None, "--section", "e.g. key_point, suggestion", "sections"),
+    Facet("theme", "テーマ", lambda c: c.themes, "--theme", "例: 認知症", "themes"),
+    Facet("keyword", "キーワード", lambda c: c.keywords, "--keyword", "事例のキーワード"),
+    Facet(
+        "section",
+        "該当した箇所",
+        None,
+        "--section",
+        "例: これから取り組む皆さまへ、suggestion",
+        "sections",
+    ),
 )
 FACET_BY_KEY: dict[str, Facet] = {f.key: f for f in FACETS}
 FILTER_KEYS: tuple[str, ...] = tuple(FACET_BY_KEY)

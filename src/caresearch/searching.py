@@ -9,6 +9,7 @@ related words or a compound's parts) is decided here; the index only scores term
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -25,6 +26,7 @@ from .models import (
     MATCHED_IN_LABELS,
     RELAXATIONS,
     SECTION_BY_KEY,
+    SECTION_LABELS,
     TIER_NAMES,
     Case,
     CaseHit,
@@ -37,6 +39,7 @@ from .models import (
 from .query import ParsedQuery, QueryExpander, QueryWord, Variant
 from .snapshot import Corpus
 
+MAX_LISTED_VALUES = 60  # an unknown filter value's message lists the values there are, up to this
 # A case's score: its best document, plus diminishing credit for further matching documents.
 DOC_DECAY = (1.0, 0.5, 0.25, 0.125)
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
@@ -64,13 +67,30 @@ def check_filters(
         if facet is None:
             raise QueryError(f"不明な絞り込み条件です: {key}")
         values = [raw] if raw is None or isinstance(raw, str) else list(raw)
-        chosen = tuple(dict.fromkeys(str(v).strip() for v in values if v and str(v).strip()))
+        typed = (str(v).strip() for v in values if v and str(v).strip())
+        if key == "section":  # a section by its label as the page shows it, or by its key
+            by_label = {label: k for k, label in SECTION_LABELS.items()}
+            typed = (by_label.get(v, v) for v in typed)
+        chosen = tuple(dict.fromkeys(typed))
         for value in chosen:
             if value not in known.get(key, frozenset()):
-                raise QueryError(f"{facet.label}に「{value}」はありません。")
+                raise QueryError(_unknown_value(facet.label, value, known.get(key, frozenset())))
         if chosen:
             out[key] = chosen
     return out
+
+
+def _unknown_value(label: str, value: str, known: frozenset[str]) -> str:
+    """「都道府県に「千葉」はありません（「千葉県」ではありませんか）。」 with the values there are."""
+    named = {SECTION_LABELS.get(v, v): v for v in known}  # a section by its label first
+    close = difflib.get_close_matches(value, sorted(named), n=1, cutoff=0.5)
+    message = f"{label}に「{value}」はありません" + (
+        f"（「{close[0]}」ではありませんか）" if close else ""
+    )
+    if len(known) <= MAX_LISTED_VALUES:
+        listed = (n if n == v else f"{n}（{v}）" for n, v in sorted(named.items()))
+        message += f"。指定できる値: {'、'.join(listed)}"
+    return message + "。"
 
 
 def facet_values(infos: Sequence[CaseInfo], themes: Sequence[str]) -> dict[str, frozenset[str]]:
