@@ -372,6 +372,25 @@ def test_pdf_running_header_and_page_numbers_are_removed(
     assert not any(re.fullmatch(r"\d+", ln.text) for ln in lines)
 
 
+def test_docx_page_breaks_count_pages(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("一枚目")
+    document.add_page_break()  # Word's 改ページ: a run with <w:br w:type="page"/>
+    document.add_paragraph("二枚目")
+    document.add_page_break()
+    document.add_paragraph("三枚目")
+    document.save(str(tmp_path / "pages.docx"))
+    read = read_document(tmp_path / "pages.docx")
+    assert read.pages == 3
+    assert [(ln.page, ln.text) for ln in read.lines if ln.text] == [
+        (1, "一枚目"),
+        (2, "二枚目"),
+        (3, "三枚目"),
+    ]
+
+
 def test_docx_table_cell_merged_across_columns_is_read_once(tmp_path: Path) -> None:
     import docx
 

@@ -192,6 +192,7 @@ def _read_docx(path: Path) -> tuple[list[tuple[int, str]], int]:
 
 def _docx_blocks(document: object) -> Iterator[tuple[str, int]]:
     """(text, page breaks before it) of each paragraph and table cell, in document order."""
+    from docx.oxml.ns import qn
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
@@ -200,7 +201,9 @@ def _docx_blocks(document: object) -> Iterator[tuple[str, int]]:
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
             para = Paragraph(child, document)  # type: ignore[arg-type]
-            breaks = len(child.findall(".//{*}br[@{*}type='page']")) + (
+            # (an attribute's namespace cannot be matched by a wildcard: the page breaks of
+            # Word's 「改ページ」 were never counted)
+            breaks = sum(br.get(qn("w:type")) == "page" for br in child.iter(qn("w:br"))) + (
                 1 if child.find(".//{*}pageBreakBefore") is not None else 0
             )
             style = (para.style.name or "") if para.style is not None else ""
