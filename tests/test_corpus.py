@@ -457,6 +457,18 @@ def test_validator_reports_every_problem_and_changes_nothing(
     assert exc.value.problems == problems
 
 
+def test_a_case_id_changed_alone_is_one_problem_not_one_per_item(tmp_path: Path) -> None:
+    bundled = Path(__file__).resolve().parents[1] / "corpus"
+    text = (bundled / "cases" / "tobetsu.yaml").read_text(encoding="utf-8")
+    corpus = make_corpus(
+        tmp_path, {"tobetsu2.yaml": text.replace("id: tobetsu\n", "id: tobetsu2\n", 1)}
+    )
+    # (this corpus's themes file knows two themes: the others are problems of their own)
+    (problem,) = [p for p in validate_corpus(corpus) if p.field.endswith("id")]
+    assert problem.field == "id" and "「tobetsu-」で始まっています" in problem.message
+    assert "「tobetsu2-」で始めます" in problem.message
+
+
 def test_a_corpus_read_in_several_processes_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     bundled = Path(__file__).resolve().parents[1] / "corpus"
     one = load_corpus(bundled)

@@ -21,6 +21,7 @@ from .schema import Problem, schema_errors, schema_problems, type_name, yaml_pro
 
 CASES_DIRNAME = "cases"
 THEMES_FILENAME = "themes.yaml"
+RENAMED_MIN_ITEMS = 3  # more item ids than this keeping one other case id: reported once
 PARALLEL_MIN_FILES = 500  # below this, starting processes costs more than parsing in one
 
 # Where item lists live in a case file and the id each item must carry: "<case>-<prefix><n>".
@@ -215,6 +216,7 @@ def _case_checks(
                     )
     if not isinstance(case_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", case_id):
         return  # item ids are checked against the case id; without one there is nothing to check
+    misnamed: list[tuple[str, str, str]] = []  # (field, item id, the form it should have)
     for keys, prefix in ID_PREFIXES:
         entries = _get(data, keys)
         if not isinstance(entries, list):
@@ -233,9 +235,7 @@ def _case_checks(
                 and number.isdigit()
                 and not number.startswith("0")
             ):
-                problems.append(
-                    Problem(rel, field, f"id {item_id} は {case_id}-{prefix}<番号> の形にします")
-                )
+                misnamed.append((field, item_id, f"{case_id}-{prefix}<番号>"))
             if item_id in seen_ids:
                 problems.append(
                     Problem(
@@ -246,6 +246,27 @@ def _case_checks(
                 )
             else:
                 seen_ids[item_id] = f"{rel}: {field}"
+    problems.extend(_renamed(rel, case_id, misnamed))
+
+
+def _renamed(rel: str, case_id: str, misnamed: list[tuple[str, str, str]]) -> list[Problem]:
+    """A problem per misnamed item id, or one for all of them where every item keeps another
+    case id (the id: line was changed alone; 33 lines saying so helped no one)."""
+    olds = {item_id.split("-")[0] for _field, item_id, _form in misnamed}
+    if len(misnamed) <= RENAMED_MIN_ITEMS or len(olds) != 1:
+        return [
+            Problem(rel, field, f"id {item_id} は {form} の形にします")
+            for field, item_id, form in misnamed
+        ]
+    (old,) = olds
+    return [
+        Problem(
+            rel,
+            "id",
+            f"項目の id {len(misnamed)} 件が「{old}-」で始まっています。事例の id を {case_id} に"
+            f"したなら項目の id も「{case_id}-」で始めます（または事例の id を {old} に戻します）",
+        )
+    ]
 
 
 def _scan(corpus_dir: Path) -> tuple[list[Problem], list[str], list[dict[str, Any]]]:
