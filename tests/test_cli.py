@@ -498,6 +498,9 @@ def test_search_takes_several_words_and_a_leading_minus_without_dashes(index_dir
     # when nothing is left, the notice is what says why
     nothing = search_json(index_dir, "認知症", "-介護")
     assert nothing["total"] == 0 and "「介護」" in nothing["notice"]
+    # in exact mode only the word as typed is excluded, and the notice says no more
+    exact = search_json(index_dir, "認知症", "-ケアマネ", "--exact")
+    assert "「ケアマネ」を含む事例は除いています" in exact["notice"]
     without = {h["case_id"] for h in search_json(index_dir, "認知症")["hits"]}
     work = {h["case_id"] for h in search_json(index_dir, "就労")["hits"]}
     assert {h["case_id"] for h in data["hits"]} == without - work
@@ -507,7 +510,7 @@ def test_search_text_output_says_which_part_of_the_results_it_shows(index_dir: P
     total = search_json(index_dir, "地域")["total"]
     assert total > 2
     out = cli(index_dir, "search", "地域", "--limit", "2")[1]
-    assert f"1–2件目を表示（全{total}件。次: --page 2）" in out
+    assert f"1～2件目を表示（全{total}件。次: --page 2 --limit 2）" in out  # cp932 has no –
     whole = cli(index_dir, "search", "地域", "--limit", str(total))[1]
     assert "件目を表示" not in whole  # everything fits on one page
 

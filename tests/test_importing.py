@@ -342,6 +342,48 @@ def test_typed_subheadings_and_stories_are_read_as_their_sections(tmp_path: Path
     assert story["paragraphs"][0].startswith("免許を返納してから")
 
 
+def test_typed_items_of_one_length_stay_apart_and_an_indented_line_goes_on(
+    tmp_path: Path,
+) -> None:
+    # from a third read: the template's labels (all of a few lengths) made a typed case look
+    # wrapped, joining two 「・」 items of one length; a typed item that goes on, indented, on a
+    # second line became an item of its own
+    draft = import_typed(
+        tmp_path,
+        "山田町.txt",
+        TYPED_CASE.replace(
+            "・地元スーパーと社会福祉協議会が協定を結び、移動販売車の巡回時に高齢者の見守りを行っている\n"
+            "・生活支援コーディネーターが地区ごとの会議で買い物の困りごとを拾い上げた\n",
+            "・地元スーパーと社会福祉協議会が協定を結び、移動販売車で見守りを行っている。\n"
+            "　異変に気づいたときは、地域包括支援センターに連絡する。\n"
+            "・生活支援コーディネーターが地区ごとの会議で、買い物の困りごとを拾い上げた\n",
+        ),
+    )
+    assert [f["text"] for f in draft["features"]] == [
+        "地元スーパーと社会福祉協議会が協定を結び、移動販売車で見守りを行っている。"
+        "異変に気づいたときは、地域包括支援センターに連絡する。",
+        "生活支援コーディネーターが地区ごとの会議で、買い物の困りごとを拾い上げた",
+    ]
+
+
+def test_two_people_of_one_story_are_its_subject(tmp_path: Path) -> None:
+    draft = import_typed(
+        tmp_path,
+        "鶴岡.txt",
+        TYPED_CASE.replace(
+            "\nこの事例のポイント\n",
+            "\n取り組みが生かされた個別支援\n《夫婦を同時に支えた事例》\nＡさん（80代・男性）\n"
+            "Ｂさん（70代・女性、Ａさんの妻）\n夫婦二人暮らしで、Ａさんの入院を機にＢさんの認知症が進んだ。\n"
+            "Ａさん（80代）は今、週に2回デイサービスに通っている（送迎つき）。\n"
+            "\nこの事例のポイント\n",
+        ),
+    )
+    (story,) = draft["outcomes"]["stories"]
+    assert story["title"] == "夫婦を同時に支えた事例"
+    assert story["subject"] == "Ａさん（80代・男性）、Ｂさん（70代・女性、Ａさんの妻）"
+    assert "週に2回デイサービス" in "".join(story["paragraphs"])  # a sentence, not a person line
+
+
 def test_text_copied_out_of_a_pdf_rejoins_a_middle_dot_that_wrapped(tmp_path: Path) -> None:
     # lines cut at one width (and a longer footnote): 「・」 opening a line after a full line
     # is the middle dot of 医療機関・訪問看護, not a new item
@@ -374,13 +416,19 @@ def test_pdf_running_header_and_page_numbers_are_removed(
 
 def test_docx_page_breaks_count_pages(tmp_path: Path) -> None:
     import docx
+    from docx.enum.text import WD_BREAK
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
 
     document = docx.Document()
     document.add_paragraph("一枚目")
     document.add_page_break()  # Word's 改ページ: a run with <w:br w:type="page"/>
-    document.add_paragraph("二枚目")
-    document.add_page_break()
-    document.add_paragraph("三枚目")
+    second = document.add_paragraph("二枚目")
+    second.add_run().add_break(WD_BREAK.PAGE)  # ... or after the text of a paragraph
+    third = document.add_paragraph("三枚目")
+    off = OxmlElement("w:pageBreakBefore")  # a paragraph property switched off
+    off.set(qn("w:val"), "0")
+    third._p.get_or_add_pPr().append(off)
     document.save(str(tmp_path / "pages.docx"))
     read = read_document(tmp_path / "pages.docx")
     assert read.pages == 3

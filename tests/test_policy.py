@@ -177,6 +177,16 @@ def test_filler_words_weigh_less_than_specific_words() -> None:
         ("後継者が見つかっていない", True),
         ("手が回っていない", True),
         ("人材が確保できていない", True),
+        # dialect, after a particle or a word
+        ("村に医者がおらん", True),
+        ("医者がおらへん", True),
+        ("若いもんはいねえ", True),
+        ("医者は居らん", True),
+        ("担当の者がおりません", True),
+        # ... and never inside another word
+        ("サロンを続けるのは難しいねえ", False),
+        ("膝の痛みがなおりません", False),
+        ("この道は車がとおりません", False),
     ],
 )
 def test_absence_phrasing_is_recognised(text: str, absent: bool) -> None:

@@ -597,6 +597,12 @@ def test_a_section_is_chosen_by_the_label_the_page_shows(bundled_engine: Engine)
     by_label = all_hits(bundled_engine, "地域", section="これから取り組む皆さまへ")
     by_key = all_hits(bundled_engine, "地域", section="suggestion")
     assert by_label.total and ids(by_label) == ids(by_key)
+    assert by_label.total < all_hits(bundled_engine, "地域").total  # the filter did filter
+    assert all(p.passage.section == "suggestion" for h in by_label.hits for p in h.passages)
+    # a value typed in another width is the same value
+    assert ids(all_hits(bundled_engine, "連携", theme="ＩＣＴ・情報共有")) == ids(
+        all_hits(bundled_engine, "連携", theme="ICT・情報共有")
+    )
 
 
 def test_filter_that_matches_no_hit_gives_no_hits(bundled_engine: Engine) -> None:

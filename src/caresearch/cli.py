@@ -7,6 +7,7 @@ traceback reaches the user. Query text is never logged.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import sys
@@ -155,8 +156,10 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         first = (data["page"] - 1) * data["page_size"] + 1
         last = first + len(data["hits"]) - 1
         if data["hits"] and (first > 1 or last < data["total"]):  # one page of several
-            more = f"。次: --page {data['page'] + 1}" if last < data["total"] else ""
-            print(f"{first}–{last}件目を表示（全{data['total']}件{more}）", file=out)
+            limit = f" --limit {args.limit}" if args.limit else ""
+            more = f"。次: --page {data['page'] + 1}{limit}" if last < data["total"] else ""
+            shown = f"{first}件目" if first == last else f"{first}～{last}件目"
+            print(f"{shown}を表示（全{data['total']}件{more}）", file=out)
         for n, hit in enumerate(data["hits"], start=first):
             print(
                 f"\n{n}. {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]",
@@ -399,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="環境変数:\n"
         + "\n".join(
             f"  {s.env:<30} {s.help}"
-            + (f"（{s.low}–{s.high}、既定 {s.default}）" if s.low is not None else "")
+            + (f"（{s.low}～{s.high}、既定 {s.default}）" if s.low is not None else "")
             for s in SETTINGS
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -420,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     for f in FACETS:
         p.add_argument(
             f.flag, dest=f.key, metavar=f.label, action="append",
-            help=f"{f.label}で絞り込む（{f.help}。くり返すと、どれか）",
+            help=f"{f.label}で絞り込む（{f.help}。くり返し指定すると、いずれかに当てはまる事例）",
         )  # fmt: skip
     p.add_argument("--page", type=_limited("page"), default=1, help="ページ（1から）")
     p.add_argument("--limit", type=_limited("limit"), default=None, help="1ページの事例の数")
@@ -484,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("serve", parents=[common], help="Web 画面を開く（waitress）")
+    p = sub.add_parser("serve", parents=[common], help="Web 画面のサーバーを起動する（waitress）")
     p.add_argument("--host", default="127.0.0.1", help="待ち受けるアドレス（既定 127.0.0.1）")
     p.add_argument("--port", type=int, default=8000, help="ポート（既定 8000）")
     p.add_argument(
@@ -518,6 +521,12 @@ def _protect_minus(argv: list[str]) -> list[str]:
 def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None
 ) -> int:
+    if out is None:
+        # a character the output's code page lacks (output redirected on a Japanese Windows
+        # is cp932) is replaced: never a crash after the work is done
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors="replace")
     out = out or sys.stdout
     stdin = stdin or sys.stdin
     parser = build_parser()

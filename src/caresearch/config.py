@@ -45,7 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("passages_per_case", 3, int, 1, 10, "CARESEARCH_PASSAGES_PER_CASE",
             "事例ごとに示す箇所の数"),
     Setting("embedding", 1, int, 0, 1, "CARESEARCH_EMBEDDING",
-            "1: 課題から探すで文の意味の近さも使う（索引作成時に1箇所約5ミリ秒）、"
+            "1: 「課題から探す」で文の意味の近さも使う（索引作成時に1箇所約5ミリ秒）、"
             "0: 語の一致だけ"),
 )  # fmt: skip
 

@@ -10,6 +10,7 @@ related words or a compound's parts) is decided here; the index only scores term
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -32,6 +33,7 @@ from .models import (
     CaseHit,
     CaseInfo,
     Expansion,
+    Facet,
     PassageHit,
     Relaxed,
     SearchResult,
@@ -68,28 +70,46 @@ def check_filters(
             raise QueryError(f"不明な絞り込み条件です: {key}")
         values = [raw] if raw is None or isinstance(raw, str) else list(raw)
         typed = (str(v).strip() for v in values if v and str(v).strip())
-        if key == "section":  # a section by its label as the page shows it, or by its key
-            by_label = {label: k for k, label in SECTION_LABELS.items()}
-            typed = (by_label.get(v, v) for v in typed)
-        chosen = tuple(dict.fromkeys(typed))
+        values_of = known.get(key, frozenset())
+        # as typed in any width (ＩＣＴ・情報共有), and a section by the label the page shows
+        spelled = {_fold(v): v for v in values_of}
+        if facet.vocabulary == "sections":
+            spelled.update({_fold(label): k for k, label in SECTION_LABELS.items()})
+        chosen = tuple(
+            dict.fromkeys(v if v in values_of else spelled.get(_fold(v), v) for v in typed)
+        )
         for value in chosen:
-            if value not in known.get(key, frozenset()):
-                raise QueryError(_unknown_value(facet.label, value, known.get(key, frozenset())))
+            if value not in values_of:
+                raise QueryError(_unknown_value(facet, value, values_of))
         if chosen:
             out[key] = chosen
     return out
 
 
-def _unknown_value(label: str, value: str, known: frozenset[str]) -> str:
-    """「都道府県に「千葉」はありません（「千葉県」ではありませんか）。」 with the values there are."""
-    named = {SECTION_LABELS.get(v, v): v for v in known}  # a section by its label first
-    close = difflib.get_close_matches(value, sorted(named), n=1, cutoff=0.5)
-    message = f"{label}に「{value}」はありません" + (
-        f"（「{close[0]}」ではありませんか）" if close else ""
-    )
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _unknown_value(facet: Facet, value: str, known: frozenset[str]) -> str:
+    """「都道府県に「千葉」はありません（「千葉県」ではありませんか）。指定できる値: …」: the nearest
+    value (one that holds what was typed first, width and case aside), then the values there are
+    (a section by the label the page shows)."""
+    names = SECTION_LABELS if facet.vocabulary == "sections" else {}
+    named = {names.get(v, v): v for v in known}
+    typed = _fold(value)
+    folded = {_fold(n): n for n in named}
+    holding = sorted((n for f, n in folded.items() if typed and typed in f), key=len)
+    close = holding[:1] or [
+        folded[f] for f in difflib.get_close_matches(typed, sorted(folded), n=1, cutoff=0.5)
+    ]
+    message = f"{facet.label}に「{value}」はありません"
+    if close:
+        message += f"（「{close[0]}」ではありませんか）"
     if len(known) <= MAX_LISTED_VALUES:
         listed = (n if n == v else f"{n}（{v}）" for n, v in sorted(named.items()))
         message += f"。指定できる値: {'、'.join(listed)}"
+    else:
+        message += f"（指定できる値は {len(known)} 件あります）"
     return message + "。"
 
 

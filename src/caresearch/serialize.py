@@ -158,10 +158,9 @@ def expansions(r: SearchResult) -> list[dict[str, Any]]:
 def search_notice(r: SearchResult) -> str | None:
     """The one Japanese sentence that says what the results are, when they are not a plain
     match of every word: the words no case contains, and what was shown instead."""
+    also = "" if r.exact else "（同じ意味の語を含む）"  # exact mode excludes the words as typed
     excluded = (
-        f"「{'」「'.join(r.excluded)}」（同じ意味の語を含む）を含む事例は除いています。"
-        if r.excluded
-        else ""
+        f"「{'」「'.join(r.excluded)}」{also}を含む事例は除いています。" if r.excluded else ""
     )
     if not r.total:
         return excluded or None  # nothing left: the reader needs most to know why

@@ -27,6 +27,7 @@ WRAP_MIN_CHARS = 12
 WRAP_BAND = 5
 WRAP_MIN_LINES = 4
 WRAP_MIN_SHARE = 0.2
+WRAP_MAX_WIDER_SHARE = 0.2  # ... and at most this share of them is wider than the band
 
 
 @dataclass
@@ -143,12 +144,17 @@ def hard_wrapped(lines: Sequence[Line], kind: str) -> bool:
     sentence ends)."""
     if kind != "text":
         return kind == "pdf"
-    widths = Counter(width(ln.text) for ln in lines if len(ln.text) >= WRAP_MIN_CHARS)
+    # only lines of running text: the template's labels, headings and the like are all of a
+    # few lengths and would make a band of their own
+    running = [ln for ln in lines if not _furniture(ln) and len(ln.text) >= WRAP_MIN_CHARS]
+    widths = Counter(width(ln.text) for ln in running)
     if not widths:
         return False
     start = max(widths, key=lambda w: sum(widths[w + d] for d in range(WRAP_BAND)))
     band = range(start, start + WRAP_BAND)
     common = sum(widths[w] for w in band)
+    # the band is the wrap width: few lines are wider (a footnote may be)
+    wider = sum(n for w, n in widths.items() if w >= band.stop)
     # ... and one of those lines stops in mid-sentence with its sentence going on below
     # (similar lengths alone happen in a typed list too)
     cut = any(
@@ -157,20 +163,33 @@ def hard_wrapped(lines: Sequence[Line], kind: str) -> bool:
         and _continues(nxt)
         for ln, nxt in pairwise(lines)
     )
-    return cut and common >= WRAP_MIN_LINES and common >= WRAP_MIN_SHARE * widths.total()
+    total = widths.total()
+    return (
+        cut
+        and common >= WRAP_MIN_LINES
+        and common >= WRAP_MIN_SHARE * total
+        and wider <= WRAP_MAX_WIDER_SHARE * total
+    )
 
 
 def _continues(line: Line) -> bool:
-    """Could `line` go on the sentence of the line before it (not a new item, label, heading
-    or timeline entry)?"""
-    return not (
-        is_bullet(line)
-        or label_of(line)
+    """Could `line` go on the sentence of the line before it (not a new item, nor a label,
+    heading or the like)?"""
+    return not (is_bullet(line) or _furniture(line))
+
+
+def _furniture(line: Line) -> bool:
+    """A template label, a 【heading】, a timeline entry, a keyword, place or contact line, a
+    story's 《title》 or its person: no running text."""
+    return bool(
+        label_of(line)
         or L.HEADING.match(line.text)
         or L.TIMELINE_ENTRY.match(line.text)
         or L.LOCATION.match(line.text)
         or L.INLINE_CONTACT.match(line.text)
         or L.KEYWORDS.match(line.key)
+        or L.STORY_TITLE.match(line.text)
+        or L.SUBJECT.match(line.text)
     )
 
 

@@ -123,7 +123,7 @@ RECOMMENDATION = re.compile(r"^[《≪<＜]\s*検討.{0,12}推薦メッセージ
 KEYWORDS = re.compile(r"^キーワード[\s:：]*(.*)$")
 LOCATION = re.compile(r"^(\S{1,4}?[都道府県])\s*(\S{1,12}[市町村区])$")
 STORY_TITLE = re.compile(r"^《(.+)》$")
-SUBJECT = re.compile(r"^[Ａ-ＺA-Z]さん（.*）$")
+SUBJECT = re.compile(r"^[Ａ-ＺA-Z]さん（[^（）]*）$")
 # 【heading ～subheading】, or typed with the subheading after the brackets (【heading】～subheading)
 HEADING = re.compile(r"^【(.+)】(?:\s*[～〜~]\s*([^】]+))?$")
 BUDGET = re.compile(r"^【予算】\s*(.*)$")

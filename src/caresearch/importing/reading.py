@@ -183,15 +183,17 @@ def _read_docx(path: Path) -> tuple[list[tuple[int, str]], int]:
         ) from exc
     out: list[tuple[int, str]] = []
     page = 1
-    for text, breaks in _docx_blocks(document):
-        page += breaks
+    for text, before, after in _docx_blocks(document):
+        page += before
         for line in text.split("\n"):
             out.append((page, line))
+        page += after
     return out, page
 
 
-def _docx_blocks(document: object) -> Iterator[tuple[str, int]]:
-    """(text, page breaks before it) of each paragraph and table cell, in document order."""
+def _docx_blocks(document: object) -> Iterator[tuple[str, int, int]]:
+    """(text, page breaks before it, page breaks after it) of each paragraph and table cell,
+    in document order."""
     from docx.oxml.ns import qn
     from docx.table import Table
     from docx.text.paragraph import Paragraph
@@ -201,16 +203,26 @@ def _docx_blocks(document: object) -> Iterator[tuple[str, int]]:
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
             para = Paragraph(child, document)  # type: ignore[arg-type]
-            # (an attribute's namespace cannot be matched by a wildcard: the page breaks of
-            # Word's 「改ページ」 were never counted)
-            breaks = sum(br.get(qn("w:type")) == "page" for br in child.iter(qn("w:br"))) + (
-                1 if child.find(".//{*}pageBreakBefore") is not None else 0
-            )
+            # Word's 改ページ is <w:br w:type="page"/> in a run, before or after the text
+            before = after = 0
+            after_text = False
+            for el in child.iter(qn("w:br"), qn("w:t")):
+                if el.tag == qn("w:t"):
+                    if el.text:
+                        after_text = True
+                elif el.get(qn("w:type")) == "page":
+                    if after_text:
+                        after += 1
+                    else:
+                        before += 1
+            flag = child.find(f".//{qn('w:pageBreakBefore')}")
+            if flag is not None and flag.get(qn("w:val"), "1") not in ("0", "false", "off"):
+                before += 1
             style = (para.style.name or "") if para.style is not None else ""
             text = para.text
             if "List" in style and text.strip() and not text.lstrip().startswith("・"):
                 text = "・" + text.strip()
-            yield text, breaks
+            yield text, before, after
         elif tag == "tbl":
             table = Table(child, document)  # type: ignore[arg-type]
             for row in table.rows:
@@ -222,7 +234,7 @@ def _docx_blocks(document: object) -> Iterator[tuple[str, int]]:
                         continue
                     previous = cell
                     for para in cell.paragraphs:
-                        yield para.text, 0
+                        yield para.text, 0, 0
 
 
 # ---------------------------------------------------------------- pdf

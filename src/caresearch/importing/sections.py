@@ -113,8 +113,9 @@ def items(lines: list[Line], case: CaseLines, *, prose: bool = False) -> Parsed:
             in_figure = True
             i += 1
             continue
-        # typed text and Word keep a paragraph to its line: one that ends a sentence ends it
-        typed_end = not case.hard_wrapped and ends_sentence(prev)
+        # typed text and Word keep a paragraph to its line: one that ends a sentence ends it,
+        # unless the next line is indented to go on the same item
+        typed_end = not case.hard_wrapped and ends_sentence(prev) and not ln.raw[:1].isspace()
         closed = (
             typed_end
             or not current
@@ -349,8 +350,9 @@ def stories(lines: list[Line], case: CaseLines) -> Parsed:
             stories_.append({"title": m.group(1).strip(), "subject": None})
             continue
         if L.SUBJECT.match(ln.text):
-            if stories_ and stories_[-1]["subject"] is None and not body.get(len(stories_) - 1):
-                stories_[-1]["subject"] = ln.text  # under its 《title》
+            if stories_ and not body.get(len(stories_) - 1):  # under its 《title》, or a second
+                subject = stories_[-1]["subject"]  # person of the same story
+                stories_[-1]["subject"] = f"{subject}、{ln.text}" if subject else ln.text
             else:  # a typed story starts with its person (Ｃさん（80代・女性）), untitled
                 stories_.append({"title": None, "subject": ln.text})
             continue
@@ -360,7 +362,7 @@ def stories(lines: list[Line], case: CaseLines) -> Parsed:
     for i, st in enumerate(stories_):
         parsed = prose_paragraphs(body.get(i, []), case)
         out.diagram.extend(parsed.diagram)
-        if parsed.texts or st["title"]:
+        if parsed.texts or st["title"] or st["subject"]:
             out.texts.append({**st, "paragraphs": parsed.texts})
     return out
 
