@@ -1049,7 +1049,12 @@ def test_a_hit_found_only_in_its_themes_names_the_theme(bundled_engine: Engine) 
 def test_a_hit_found_only_by_its_place_says_so(bundled_engine: Engine) -> None:
     # 山形 is in no title: the case document's title field holds the place too
     (hit,) = all_hits(bundled_engine, "山形").hits
+    assert hit.matched_in == "place"
     assert serialize.matched_note(hit) == "所在地（山形県 鶴岡市）に一致"
+    # ... and where passages show the other word
+    (with_text,) = all_hits(bundled_engine, "山形 医療").hits
+    assert with_text.passages and with_text.elsewhere == (("山形", "place"),)
+    assert serialize.matched_note(with_text) == "「山形」は所在地にのみ一致"
 
 
 def test_a_typed_word_in_a_figure_ranks_below_its_synonym_in_a_paragraph(

@@ -21,6 +21,7 @@ from . import building
 from .analysis import Analyzer, has_invalid_chars, visible
 from .config import Settings, check_limit
 from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
+from .filters import Filters, check_filters, facet_values
 from .highlight import Highlighter
 from .models import (
     AUDIENCE_LABELS,
@@ -37,7 +38,7 @@ from .models import (
 )
 from .query import QueryExpander
 from .recommend import Recommend
-from .searching import Filters, Searcher, check_filters, facet_values
+from .searching import Searcher
 from .snapshot import CaseList, Corpus
 from .synonyms import SynonymTable
 from .tfidf import similar_cases, top_shared_terms

@@ -76,6 +76,7 @@ RELAXATIONS = {"related": "関連する語", "parts": "語の一部"}
 # Where a hit matched outside its passages (CaseHit.matched_in), as the page says it.
 MATCHED_IN_LABELS = {
     "title": "タイトル・キーワード・テーマ",  # the case document: its title, keywords and themes
+    "place": "所在地",  # ... its prefecture and municipality
     "details": "実施主体・連絡先",
     "figure": "図表中の語句",
 }
@@ -324,7 +325,8 @@ class CaseHit:
     score: float
     passages: tuple[PassageHit, ...]
     tier: int = 1  # the latest tier of evidence it needed: models.TIER_NAMES
-    # where it matched: text (every word in a passage) | title (title or keywords) | details
+    # where it matched: text (every word in a passage) | title (title or keywords) | place
+    # (the prefecture or municipality alone) | details
     # (implementing bodies, contact) | figure (figure or form text), the first of these that
     # holds a word no passage holds; `elsewhere` names such words with their place when
     # passages are shown too (買い物支援 → (買い物, figure): only in a form's labels)

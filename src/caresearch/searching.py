@@ -9,16 +9,15 @@ related words or a compound's parts) is decided here; the index only scores term
 
 from __future__ import annotations
 
-import difflib
-import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from .config import Settings, check_limit
 from .errors import QueryError
+from .filters import Filters
 from .highlight import TITLE_FIELDS, Highlighter
 from .index import SearchIndex
 from .models import (
@@ -27,13 +26,11 @@ from .models import (
     MATCHED_IN_LABELS,
     RELAXATIONS,
     SECTION_BY_KEY,
-    SECTION_LABELS,
     TIER_NAMES,
     Case,
     CaseHit,
     CaseInfo,
     Expansion,
-    Facet,
     PassageHit,
     Relaxed,
     SearchResult,
@@ -41,89 +38,12 @@ from .models import (
 from .query import ParsedQuery, QueryExpander, QueryWord, Variant
 from .snapshot import Corpus
 
-MAX_LISTED_VALUES = 60  # an unknown filter value's message lists the values there are, up to this
 # A case's score: its best document, plus diminishing credit for further matching documents.
 DOC_DECAY = (1.0, 0.5, 0.25, 0.125)
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 NO_TIER = 99  # a case where a group of words does not occur
 MAX_GROUPS = 64  # groups of words a query may have: each is one bit of a document's uint64
 MAX_PARTS = 8  # a word of more parts is not relaxed to them (a run of text, not a compound)
-
-
-Filters = dict[str, tuple[str, ...]]  # facet key -> chosen values (OR within, AND across)
-
-
-def check_filters(
-    filters: Mapping[str, str | Sequence[str] | None] | None,
-    known: Mapping[str, frozenset[str]],
-) -> Filters:
-    """The set filters, each checked against the facet table and the values that exist.
-
-    A facet takes one value or several (any of them: OR); facets combine with AND. `known`
-    maps a facet key to its possible values (see `facet_values`); an unknown key or value is
-    a QueryError with the same message wherever it was typed.
-    """
-    out: Filters = {}
-    for key, raw in (filters or {}).items():
-        facet = FACET_BY_KEY.get(key)
-        if facet is None:
-            raise QueryError(f"不明な絞り込み条件です: {key}")
-        values = [raw] if raw is None or isinstance(raw, str) else list(raw)
-        typed = (str(v).strip() for v in values if v and str(v).strip())
-        values_of = known.get(key, frozenset())
-        # as typed in any width (ＩＣＴ・情報共有), and a section by the label the page shows
-        spelled = {_fold(v): v for v in values_of}
-        if facet.vocabulary == "sections":
-            spelled.update({_fold(label): k for k, label in SECTION_LABELS.items()})
-        chosen = tuple(
-            dict.fromkeys(v if v in values_of else spelled.get(_fold(v), v) for v in typed)
-        )
-        for value in chosen:
-            if value not in values_of:
-                raise QueryError(_unknown_value(facet, value, values_of))
-        if chosen:
-            out[key] = chosen
-    return out
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-def _unknown_value(facet: Facet, value: str, known: frozenset[str]) -> str:
-    """「都道府県に「千葉」はありません（「千葉県」ではありませんか）。指定できる値: …」: the nearest
-    value (one that holds what was typed first, width and case aside), then the values there are
-    (a section by the label the page shows)."""
-    names = SECTION_LABELS if facet.vocabulary == "sections" else {}
-    named = {names.get(v, v): v for v in known}
-    typed = _fold(value)
-    folded = {_fold(n): n for n in named}
-    holding = sorted((n for f, n in folded.items() if typed and typed in f), key=len)
-    close = holding[:1] or [
-        folded[f] for f in difflib.get_close_matches(typed, sorted(folded), n=1, cutoff=0.5)
-    ]
-    message = f"{facet.label}に「{value}」はありません"
-    if close:
-        message += f"（「{close[0]}」ではありませんか）"
-    if len(known) <= MAX_LISTED_VALUES:
-        listed = (n if n == v else f"{n}（{v}）" for n, v in sorted(named.items()))
-        message += f"。指定できる値: {'、'.join(listed)}"
-    else:
-        message += f"（指定できる値は {len(known)} 件あります）"
-    return message + "。"
-
-
-def facet_values(infos: Sequence[CaseInfo], themes: Sequence[str]) -> dict[str, frozenset[str]]:
-    """Every value each facet can take: its vocabulary, or the values the cases hold."""
-    out: dict[str, frozenset[str]] = {}
-    for facet in FACETS:
-        if facet.vocabulary == "themes":
-            out[facet.key] = frozenset(themes)
-        elif facet.vocabulary == "sections":
-            out[facet.key] = frozenset(SECTION_BY_KEY)
-        elif facet.values is not None:
-            out[facet.key] = frozenset(v for c in infos for v in facet.values(c))
-    return out
 
 
 class FacetTable:
@@ -473,16 +393,17 @@ class Searcher:
         if outside or not shown:  # the case document matched: its title, bodies or figures
             doc = corpus.doc_number(case.id, i)
             groups = [g for k, g in enumerate(r.groups) if (outside >> k) & 1]
+            found = [w for g in groups for w in g] or list(words)
             places = {
                 _named(w): place
-                for w in [w for g in groups for w in g] or words
-                if doc is not None and (place := self.highlighter.place(doc, [w]))
+                for w in found
+                if doc is not None and (place := self._place(case, doc, w))
             }
             order = list(MATCHED_IN_LABELS)
             matched_in = min(places.values(), key=order.index, default="figure")
             elsewhere = tuple(places.items()) if shown else ()
-            if matched_in == "title" and not shown and doc is not None:
-                tags = self._tags(case, doc, [w for g in groups for w in g] or list(words))
+            if matched_in in ("title", "place") and not shown and doc is not None:
+                tags = self._tags(case, doc, found)
         return CaseHit(
             case=case,
             score=round(score, 4),
@@ -496,6 +417,14 @@ class Searcher:
             tags=tags,
         )
 
+    def _place(self, case: Case, doc: int, word: QueryWord) -> str | None:
+        """Where the case document matched `word` (highlighter.place), with a match in the
+        place alone (山形 of 山形県) told from one in the title."""
+        place = self.highlighter.place(doc, [word])
+        if place == "title" and self._tags(case, doc, [word]) == (_place_tag(case),):
+            return "place"
+        return place
+
     def _tags(self, case: Case, doc: int, words: list[QueryWord]) -> tuple[str, ...]:
         """Which of the case's title, keywords and themes the words matched, as the page names
         them (タイトル, キーワード「医療介護連携」, テーマ「ICT・情報共有」)."""
@@ -506,7 +435,7 @@ class Searcher:
         in_title = [start <= len(case.title) for start, _end in found.get("title", ())]
         named = ["タイトル"] if any(in_title) else []
         if not all(in_title):
-            named.append(f"所在地（{case.prefecture} {case.municipality}）")
+            named.append(_place_tag(case))
         for start, _end in found.get("keywords", ()):
             k = text.count("\n", 0, start)
             kind = "テーマ" if k >= len(lines) - len(case.themes) else "キーワード"
@@ -525,6 +454,10 @@ class Ranking(NamedTuple):
     case_tier: np.ndarray  # per case: the latest tier it needed
     groups_in_case: np.ndarray
     fallback: str | None
+
+
+def _place_tag(case: Case) -> str:
+    return f"所在地（{case.prefecture} {case.municipality}）"
 
 
 def _named(word: QueryWord) -> str:
