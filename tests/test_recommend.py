@@ -393,6 +393,17 @@ def test_counters_and_set_phrases_are_not_main_words(bundled_engine):
     assert not {"か所", "喫緊", "づくり"} & set(rec.specific_words)
 
 
+@pytest.mark.parametrize(
+    ("text", "not_main"),
+    [
+        ("定年してから仕事がない。何か役に立ちたいんじゃが", "役"),  # 役に立つ: no 火付け役
+        ("空き家がそのまま放置されていて、近所の高齢者が困っている", "そのまま"),
+    ],
+)
+def test_set_phrases_of_everyday_talk_are_not_main_words(bundled_engine, text, not_main):
+    assert not_main not in bundled_engine.recommend(text).specific_words
+
+
 def test_an_inflected_word_is_shown_as_the_description_writes_it(bundled_engine):
     rec = bundled_engine.recommend("自宅で看取りたいという家族を支えたい。")
     assert "看取り" in rec.cases[0].reason and "見取る" not in rec.cases[0].reason
