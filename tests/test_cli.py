@@ -553,7 +553,10 @@ def test_the_help_is_in_japanese(command: str, capsys) -> None:
         main([command, "--help"])
     text = capsys.readouterr().out
     assert "事例" in text and "--corpus" in text and "事例フォルダ" in text
+    assert (
+        text.startswith("使い方: ") and "オプション:" in text and "この説明を表示して終わる" in text
+    )
     for english in ("corpus directory", "print JSON", "keyword search", "build the index",
                     "cases per page", "in your own words", "draft case files", "request threads",
-                    "filter:", "e.g."):  # fmt: skip
+                    "filter:", "e.g.", "usage:", "options:", "show this help"):  # fmt: skip
         assert english not in text, (command, english)

@@ -375,7 +375,37 @@ _ARGPARSE_MESSAGES = (
 )
 
 
+class _JapaneseUsage(argparse.HelpFormatter):
+    """argparse's own words of a help page in Japanese (使い方:)."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+        super().add_usage(usage, actions, groups, "使い方: " if prefix is None else prefix)
+
+
+class _JapaneseRawUsage(_JapaneseUsage, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 class _Parser(argparse.ArgumentParser):
+    """argparse with its own words in Japanese: 使い方, 引数, オプション, -h."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        add_help = kwargs.pop("add_help", True)
+        if kwargs.get("formatter_class") is argparse.RawDescriptionHelpFormatter:
+            kwargs["formatter_class"] = _JapaneseRawUsage
+        kwargs.setdefault("formatter_class", _JapaneseUsage)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = "引数"
+        self._optionals.title = "オプション"
+        if add_help:
+            self.add_argument(
+                "-h",
+                "--help",
+                action="help",
+                default=argparse.SUPPRESS,
+                help="この説明を表示して終わる",
+            )
+
     def error(self, message: str) -> NoReturn:
         for pattern, japanese in _ARGPARSE_MESSAGES:
             if pattern.fullmatch(message):
