@@ -108,8 +108,8 @@ def index_docs(cases: Iterable[Case]) -> Iterable[IndexDoc]:
             id=c.id,
             case_id=c.id,
             kind="case",
-            title=f"{c.title}\n{c.prefecture} {c.municipality}",
-            keywords="\n".join(c.keywords + c.editorial_keywords + c.themes),
+            title=f"{c.title}\n{c.name}",  # searching reads the place after the title
+            keywords="\n".join(c.tags),
             body="\n".join(c.implementing_bodies + ((c.contact,) if c.contact else ())),
             diagram="\n".join(c.diagram_text),
         )

@@ -5,9 +5,9 @@ wherever it was typed (CLI, page, API), naming the nearest value and the values 
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from collections.abc import Mapping, Sequence
 
+from .analysis import fold
 from .errors import QueryError
 from .models import FACET_BY_KEY, FACETS, SECTION_BY_KEY, SECTION_LABELS, CaseInfo, Facet
 
@@ -35,11 +35,11 @@ def check_filters(
         typed = (str(v).strip() for v in values if v and str(v).strip())
         values_of = known.get(key, frozenset())
         # as typed in any width (ＩＣＴ・情報共有), and a section by the label the page shows
-        spelled = {_fold(v): v for v in values_of}
+        spelled = {fold(v): v for v in values_of}
         if facet.vocabulary == "sections":
-            spelled.update({_fold(label): k for k, label in SECTION_LABELS.items()})
+            spelled.update({fold(label): k for k, label in SECTION_LABELS.items()})
         chosen = tuple(
-            dict.fromkeys(v if v in values_of else spelled.get(_fold(v), v) for v in typed)
+            dict.fromkeys(v if v in values_of else spelled.get(fold(v), v) for v in typed)
         )
         for value in chosen:
             if value not in values_of:
@@ -49,18 +49,14 @@ def check_filters(
     return out
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
 def _unknown_value(facet: Facet, value: str, known: frozenset[str]) -> str:
     """「都道府県に「千葉」はありません（「千葉県」ではありませんか）。指定できる値: …」: the nearest
     value (one that holds what was typed first, width and case aside), then the values there are
     (a section by the label the page shows)."""
     names = SECTION_LABELS if facet.vocabulary == "sections" else {}
     named = {names.get(v, v): v for v in known}
-    typed = _fold(value)
-    folded = {_fold(n): n for n in named}
+    typed = fold(value)
+    folded = {fold(n): n for n in named}
     holding = sorted((n for f, n in folded.items() if typed and typed in f), key=len)
     close = holding[:1] or [
         folded[f] for f in difflib.get_close_matches(typed, sorted(folded), n=1, cutoff=0.5)

@@ -247,6 +247,11 @@ class Case:
         return f"{self.prefecture} {self.municipality}"
 
     @property
+    def tags(self) -> tuple[str, ...]:
+        """Its keywords and themes, one per line of the indexed case document."""
+        return self.keywords + self.editorial_keywords + self.themes
+
+    @property
     def lessons(self) -> tuple[Lesson, ...]:
         return self.key_points + self.suggestions
 

@@ -300,7 +300,9 @@ class Recommend:
         )
         shown = ranked[: limit if strong else min(limit, policy.no_match_cases)]
         top_best = float(best[first]) if first is not None and best[first] > 0 else 1.0
-        whys = [self._why(i, matched[i], d) for i in shown]
+        # what each main word points to (雪かき → 生活支援): asked once, not once per case
+        pointing = {t: frozenset(self.expander.related_labels(d.surfaces[t])) for t in d.main}
+        whys = [self._why(i, matched[i], d, pointing) for i in shown]
         levels = confidences(
             [float(coverage[i]) for i in shown], [float(best[i]) / top_best for i in shown],
             [main for _m, _r, main in whys], strong, policy,
@@ -433,7 +435,7 @@ class Recommend:
         return {i: terms for i, terms in found.items() if set(terms) - d.implied}
 
     def _why(
-        self, case: int, found: Sequence[str], d: Described
+        self, case: int, found: Sequence[str], d: Described, pointing: dict[str, frozenset[str]]
     ) -> tuple[tuple[MatchedTerm, ...], str, tuple[int, int]]:
         """The case's matched words as listed, its reason line and how many of the main words
         it names (the reason's k and N), from one look at how the case covers each word (the
@@ -446,7 +448,7 @@ class Recommend:
         # a word found only as its parts apart (自治＋会) is not one the case has; one matched
         # through a word it only points to is named with it (雪かき → 生活支援: no case says 雪)
         hits = [
-            m.label if m.case_term in self.expander.related_labels(d.surfaces[t]) else d.shown[t]
+            m.label if m.case_term in pointing[t] else d.shown[t]
             for t in d.main
             if (m := covers[t]) is not None and m.via != "parts"
         ]

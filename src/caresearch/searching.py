@@ -429,8 +429,8 @@ class Searcher:
         """Which of the case's title, keywords and themes the words matched, as the page names
         them (タイトル, キーワード「医療介護連携」, テーマ「ICT・情報共有」)."""
         found = self.highlighter.spans(doc, words, TITLE_FIELDS)
-        lines = [*case.keywords, *case.editorial_keywords, *case.themes]
-        text = "\n".join(lines)  # the case document's keywords field (building.documents)
+        lines = case.tags
+        text = "\n".join(lines)  # the case document's keywords field (building.index_docs)
         # its title field is the title, then the place on a line of its own
         in_title = [start <= len(case.title) for start, _end in found.get("title", ())]
         named = ["タイトル"] if any(in_title) else []
@@ -457,7 +457,7 @@ class Ranking(NamedTuple):
 
 
 def _place_tag(case: Case) -> str:
-    return f"所在地（{case.prefecture} {case.municipality}）"
+    return f"所在地（{case.name}）"
 
 
 def _named(word: QueryWord) -> str:
