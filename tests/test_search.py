@@ -24,6 +24,7 @@ from caresearch.analysis import Analyzer, visible
 from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
+from caresearch.filters import FacetTable
 from caresearch.highlight import flatten, match_spans
 from caresearch.models import (
     FACETS,
@@ -35,7 +36,7 @@ from caresearch.models import (
     SearchResult,
 )
 from caresearch.query import split_query
-from caresearch.searching import DOC_DECAY, FacetTable, _case_scores, _covering, word_vector
+from caresearch.searching import DOC_DECAY, _case_scores, _covering, word_vector
 from caresearch.synonyms import SynonymTable
 
 MARK = re.compile(r"<mark>(.*?)</mark>", re.S)

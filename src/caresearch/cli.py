@@ -161,20 +161,28 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             shown = f"{first}件目" if first == last else f"{first}～{last}件目"
             print(f"{shown}を表示（全{data['total']}件{more}）", file=out)
         for n, hit in enumerate(data["hits"], start=first):
-            print(
-                f"\n{n}. {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]",
-                file=out,
-            )
-            if hit["matched_note"]:
-                print(f"   （{hit['matched_note']}）", file=out)
-            for p in hit["passages"]:
-                label = SECTION_LABELS.get(p["section"], p["section"])
-                print(f"   - ({label}) {_strip_marks(p['snippet'])}", file=out)
+            _print_hit(f"{n}.", hit, out)
+        if data["partial"]:
+            print(f"\n{data['partial_note']}", file=out)
+            for hit in data["partial"]:
+                _print_hit("・", hit, out)
         if not data["total"]:
             print("該当する事例はありません。", file=out)
 
     query = " ".join(("-" + q[1:]) if q.startswith("－") else q for q in args.query)
     return _each_query(args, query, run, render, stdin, out)
+
+
+def _print_hit(mark: str, hit: dict, out: TextIO) -> None:
+    print(
+        f"\n{mark} {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]",
+        file=out,
+    )
+    if hit["matched_note"]:
+        print(f"   （{hit['matched_note']}）", file=out)
+    for p in hit["passages"]:
+        label = SECTION_LABELS.get(p["section"], p["section"])
+        print(f"   - ({label}) {_strip_marks(p['snippet'])}", file=out)
 
 
 def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:

@@ -95,6 +95,7 @@ class SearchRun(NamedTuple):
     cases: list[str]
     passages: list[str]
     honest: bool  # said "no exact match": a fallback or no hits
+    full: int | None = None  # the first `full` cases are shown as full matches (None: all)
 
 
 class SurfaceBaseline:
@@ -139,9 +140,11 @@ def _search_ours(engine: Engine, text: str) -> SearchRun:
         result = engine.search(text, page_size=50)
     except QueryError:
         return SearchRun([], [], True)
-    cases = [h.case.id for h in result.hits]
-    passages = [p.passage.id for h in result.hits for p in h.passages]
-    return SearchRun(cases, passages, result.fallback is not None or not result.hits)
+    # the partial matches that follow few full ones (said to be partial) are shown too
+    hits = result.hits + result.partial
+    cases = [h.case.id for h in hits]
+    passages = [p.passage.id for h in hits for p in h.passages]
+    return SearchRun(cases, passages, result.fallback is not None or not hits, len(result.hits))
 
 
 def _search_metrics(rows: list[dict]) -> dict[str, Any]:
@@ -205,8 +208,10 @@ def eval_search(engine: Engine, items: list[dict], baseline: SurfaceBaseline) ->
                     "rr": reciprocal_rank(got.cases, grades),
                     "hit@3": hit_at(got.passages, item.get("passages") or []),
                     "honest": 1.0 if got.honest else 0.0,
-                    # shown as a full match: no relaxation announced for the query
-                    "exact_hits": [exact(item["query"], c) for c in got.cases[:10]]
+                    # shown as a full match: no relaxation announced for the query or the hit
+                    "exact_hits": [
+                        exact(item["query"], c) for c in got.cases[: min(10, got.full or 10)]
+                    ]
                     if not got.honest
                     else [],
                     "top": got.cases[:3],

@@ -1,11 +1,15 @@
 """Filters (facets) as people choose them: each value checked against the values there are,
 in any width, a section also by the label the page shows; an unknown value is one clear error
-wherever it was typed (CLI, page, API), naming the nearest value and the values there are."""
+wherever it was typed (CLI, page, API), naming the nearest value and the values there are;
+and the facet table that filters cases and counts their values for the facets."""
 
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Mapping, Sequence
+
+import numpy as np
 
 from .analysis import fold
 from .errors import QueryError
@@ -83,3 +87,62 @@ def facet_values(infos: Sequence[CaseInfo], themes: Sequence[str]) -> dict[str, 
         elif facet.values is not None:
             out[facet.key] = frozenset(v for c in infos for v in facet.values(c))
     return out
+
+
+class FacetTable:
+    """Every case's values of each case facet as arrays, so that counting or filtering many
+    cases is a few array operations (at 10,000 cases a Counter over `CaseInfo`s took a
+    quarter of a search)."""
+
+    def __init__(self, infos: Sequence[CaseInfo]) -> None:
+        self.n_cases = len(infos)
+        self.values: dict[str, tuple[str, ...]] = {}
+        # per facet: (case, value code, place of the value within the case's values)
+        self.pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for facet in FACETS:
+            if facet.values is None:
+                continue
+            codes: dict[str, int] = {}
+            rows: list[tuple[int, int, int]] = []
+            for i, info in enumerate(infos):
+                for k, value in enumerate(facet.values(info)):
+                    rows.append((i, codes.setdefault(value, len(codes)), k))
+            table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+            self.values[facet.key] = tuple(codes)
+            self.pairs[facet.key] = (table[:, 0], table[:, 1], table[:, 2])
+
+    def passes(self, filters: Filters) -> np.ndarray:
+        """Per case: whether, for every case facet filtered, it holds one of the values."""
+        ok = np.ones(self.n_cases, dtype=bool)
+        for key, chosen in filters.items():
+            if key not in self.pairs:
+                continue
+            cases, codes, _ = self.pairs[key]
+            wanted = [k for k, v in enumerate(self.values[key]) if v in chosen]
+            has = np.zeros(self.n_cases, dtype=bool)
+            has[cases[np.isin(codes, wanted)]] = True
+            ok &= has
+        return ok
+
+    def counts(self, cases: np.ndarray, sections: Counter) -> dict[str, dict[str, int]]:
+        """Per facet, how many of `cases` (in rank order) hold each value: most first, ties in
+        the order the values first appear down the ranking; sections from `sections`."""
+        rank = np.full(self.n_cases, -1, dtype=np.int64)
+        rank[cases] = np.arange(len(cases))
+        out: dict[str, dict[str, int]] = {}
+        for facet in FACETS:
+            if facet.key not in self.pairs:
+                out[facet.key] = dict(sections.most_common())
+                continue
+            case_of, code, place = self.pairs[facet.key]
+            r = rank[case_of]
+            sel = r >= 0
+            code, first = code[sel], r[sel] * (int(place.max(initial=0)) + 1) + place[sel]
+            values = self.values[facet.key]
+            counts = np.bincount(code, minlength=len(values))
+            at = np.full(len(values), np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(at, code, first)
+            seen = np.flatnonzero(counts)
+            by = seen[np.lexsort((at[seen], -counts[seen]))]
+            out[facet.key] = {values[int(k)]: int(counts[k]) for k in by}
+        return out

@@ -66,6 +66,10 @@ NO_CASE_FOR_WORDS = (
     "別の言い方でもお試しください。"
 )
 PAST_THE_END = "このページに結果はありません（全 {total} 件）。"  # search: a page after the last
+# search: the cases after the last full match that have only some of the words or parts
+PARTIAL_NOTE = (
+    "入力した語をすべて含む事例は以上です。次の事例は、その一部（{words}）だけを含みます。"
+)
 NO_LESSONS = "条件に合う教訓はありません。条件を変えてお試しください。"  # lessons, page and CLI
 # Tiers of evidence for a keyword (query.py): as typed, through the care table, through what
 # the table points it to (one way), by its parts.
@@ -376,6 +380,10 @@ class SearchResult:
     relaxed: tuple[Relaxed, ...] = ()
     excluded: tuple[str, ...] = ()
     exact: bool = False
+    # after the last full match, when there are few: cases with only some of the words or a
+    # compound's parts (searching.PARTIAL_BELOW), and the words that found them
+    partial: tuple[CaseHit, ...] = ()
+    partial_words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,40 +2,41 @@
 
 Words are ANDed at the level of the case (a case matches when every word occurs somewhere in
 it, not necessarily in one passage); when no case has them all, the search falls back to OR
-and says so. Filters and facet counts work on the cases' `CaseInfo`, read through the facet
-table in models.py. What a query word means (its variants, their weights, the fallback to
-related words or a compound's parts) is decided here; the index only scores terms and phrases.
+and says so; when few cases have every word, a few that have some of them follow, said to be
+partial. Filters and facet counts work on the cases' `CaseInfo`, read through the facet table
+(filters.py) of the facets declared in models.py. What a query word means (its variants, their
+weights, the fallback to related words or a compound's parts) is decided here; the index only
+scores terms and phrases.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
 
 from .config import Settings, check_limit
 from .errors import QueryError
-from .filters import Filters
+from .filters import FacetTable, Filters
 from .highlight import TITLE_FIELDS, Highlighter
 from .index import SearchIndex
 from .models import (
     FACET_BY_KEY,
-    FACETS,
     MATCHED_IN_LABELS,
     RELAXATIONS,
     SECTION_BY_KEY,
     TIER_NAMES,
     Case,
     CaseHit,
-    CaseInfo,
     Expansion,
     PassageHit,
     Relaxed,
     SearchResult,
 )
-from .query import ParsedQuery, QueryExpander, QueryWord, Variant
+from .query import TIERS, ParsedQuery, QueryExpander, QueryWord, Variant
 from .snapshot import Corpus
 
 # A case's score: its best document, plus diminishing credit for further matching documents.
@@ -44,65 +45,10 @@ TIEBREAK = 0.1  # share of a word's other matching variants added to its best on
 NO_TIER = 99  # a case where a group of words does not occur
 MAX_GROUPS = 64  # groups of words a query may have: each is one bit of a document's uint64
 MAX_PARTS = 8  # a word of more parts is not relaxed to them (a run of text, not a compound)
-
-
-class FacetTable:
-    """Every case's values of each case facet as arrays, so that counting or filtering many
-    cases is a few array operations (at 10,000 cases a Counter over `CaseInfo`s took a
-    quarter of a search)."""
-
-    def __init__(self, infos: Sequence[CaseInfo]) -> None:
-        self.n_cases = len(infos)
-        self.values: dict[str, tuple[str, ...]] = {}
-        # per facet: (case, value code, place of the value within the case's values)
-        self.pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for facet in FACETS:
-            if facet.values is None:
-                continue
-            codes: dict[str, int] = {}
-            rows: list[tuple[int, int, int]] = []
-            for i, info in enumerate(infos):
-                for k, value in enumerate(facet.values(info)):
-                    rows.append((i, codes.setdefault(value, len(codes)), k))
-            table = np.array(rows, dtype=np.int64).reshape(-1, 3)
-            self.values[facet.key] = tuple(codes)
-            self.pairs[facet.key] = (table[:, 0], table[:, 1], table[:, 2])
-
-    def passes(self, filters: Filters) -> np.ndarray:
-        """Per case: whether, for every case facet filtered, it holds one of the values."""
-        ok = np.ones(self.n_cases, dtype=bool)
-        for key, chosen in filters.items():
-            if key not in self.pairs:
-                continue
-            cases, codes, _ = self.pairs[key]
-            wanted = [k for k, v in enumerate(self.values[key]) if v in chosen]
-            has = np.zeros(self.n_cases, dtype=bool)
-            has[cases[np.isin(codes, wanted)]] = True
-            ok &= has
-        return ok
-
-    def counts(self, cases: np.ndarray, sections: Counter) -> dict[str, dict[str, int]]:
-        """Per facet, how many of `cases` (in rank order) hold each value: most first, ties in
-        the order the values first appear down the ranking; sections from `sections`."""
-        rank = np.full(self.n_cases, -1, dtype=np.int64)
-        rank[cases] = np.arange(len(cases))
-        out: dict[str, dict[str, int]] = {}
-        for facet in FACETS:
-            if facet.key not in self.pairs:
-                out[facet.key] = dict(sections.most_common())
-                continue
-            case_of, code, place = self.pairs[facet.key]
-            r = rank[case_of]
-            sel = r >= 0
-            code, first = code[sel], r[sel] * (int(place.max(initial=0)) + 1) + place[sel]
-            values = self.values[facet.key]
-            counts = np.bincount(code, minlength=len(values))
-            at = np.full(len(values), np.iinfo(np.int64).max, dtype=np.int64)
-            np.minimum.at(at, code, first)
-            seen = np.flatnonzero(counts)
-            by = seen[np.lexsort((at[seen], -counts[seen]))]
-            out[facet.key] = {values[int(k)]: int(counts[k]) for k in by}
-        return out
+# Fewer cases than this with every word (as typed or through the table): up to PARTIAL_CASES
+# cases with some of them, or a compound's parts, follow on the last page, said to be partial.
+PARTIAL_BELOW = 3
+PARTIAL_CASES = 3
 
 
 def variant_vector(index: SearchIndex, variant: Variant) -> np.ndarray | None:
@@ -173,28 +119,7 @@ class Searcher:
         groups, relaxed = self._relax(parsed)
         if len(groups) > MAX_GROUPS:
             raise QueryError(f"検索語が多すぎます（語の一部を含めて{MAX_GROUPS}語まで）。")
-        n_cases = len(self.corpus.cases)
-        # Per group (words joined by OR): summed scores, and per case the earliest tier at
-        # which one of its words occurs anywhere in the case (NO_TIER: not at all).
-        doc_scores = np.zeros(len(self.corpus.doc_case), dtype=np.float32)
-        doc_groups = np.zeros(len(self.corpus.doc_case), dtype=np.uint64)  # bit g: group g
-        case_tier = np.zeros(n_cases, dtype=np.int64)
-        groups_in_case = np.zeros(n_cases, dtype=np.int64)
-        for g, group in enumerate(groups):
-            tier = np.full(n_cases, NO_TIER, dtype=np.int64)
-            in_group = np.zeros(len(doc_scores), dtype=bool)
-            for word in group:
-                # Scored tier by tier; the last (every variant) is the word's own score.
-                for t in sorted({v.tier for v in word.variants}):
-                    vector = word_vector(self.index, word.up_to(t))
-                    cases = self._cases_of(vector)
-                    tier[cases] = np.minimum(tier[cases], t)
-                doc_scores += vector
-                in_group |= vector > 0
-            doc_groups[in_group] |= np.uint64(1 << g)
-            present = tier < NO_TIER
-            groups_in_case += present
-            case_tier = np.maximum(case_tier, np.where(present, tier, 0))
+        doc_scores, doc_groups, case_tier, groups_in_case = self._score(groups)
         matching = groups_in_case == len(groups)
         kinds = [k for k in RELAXATIONS if any(r.kind == k for r in relaxed)]
         fallback = "+".join(kinds) or None
@@ -208,7 +133,124 @@ class Searcher:
         ranking = Ranking(
             parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, fallback
         )
-        return self._rank(text, ranking, relaxed, filters, page, page_size)
+        result = self._rank(text, ranking, relaxed, filters, page, page_size)
+        if (
+            fallback is None
+            and not parsed.exact
+            and 0 < result.total < PARTIAL_BELOW
+            # on the page that shows the last full match
+            and (page - 1) * page_size < result.total <= page * page_size
+        ):
+            partial = self._partial(parsed, groups, matching, filters)
+            if partial:
+                result = replace(result, partial=partial[0], partial_words=partial[1])
+        return result
+
+    def _score(
+        self, groups: Sequence[tuple[QueryWord, ...]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per document: the summed scores of the words and which groups (words joined by OR)
+        it matched (bit g: group g); per case: the latest tier it needed over the groups it
+        has (for each group, the earliest tier at which one of its words occurs anywhere in
+        the case) and how many of the groups it has."""
+        n_cases, n_docs = len(self.corpus.cases), len(self.corpus.doc_case)
+        doc_scores = np.zeros(n_docs, dtype=np.float32)
+        doc_groups = np.zeros(n_docs, dtype=np.uint64)
+        case_tier = np.zeros(n_cases, dtype=np.int64)
+        groups_in_case = np.zeros(n_cases, dtype=np.int64)
+        for g, group in enumerate(groups):
+            tier = np.full(n_cases, NO_TIER, dtype=np.int64)
+            in_group = np.zeros(n_docs, dtype=bool)
+            for word in group:
+                # Scored tier by tier; the last (every variant) is the word's own score.
+                for t in sorted({v.tier for v in word.variants}):
+                    vector = word_vector(self.index, word.up_to(t))
+                    cases = self._cases_of(vector)
+                    tier[cases] = np.minimum(tier[cases], t)
+                doc_scores += vector
+                in_group |= vector > 0
+            doc_groups[in_group] |= np.uint64(1 << g)
+            present = tier < NO_TIER
+            groups_in_case += present
+            case_tier = np.maximum(case_tier, np.where(present, tier, 0))
+        return doc_scores, doc_groups, case_tier, groups_in_case
+
+    def _partial(
+        self,
+        parsed: ParsedQuery,
+        groups: list[tuple[QueryWord, ...]],
+        full: np.ndarray,
+        filters: Filters,
+    ) -> tuple[tuple[CaseHit, ...], tuple[str, ...]] | None:
+        """When few cases have every word: up to PARTIAL_CASES more that have some of the
+        words, each word as itself, through the words the table points it to, or by all of
+        its parts apart (認知症対策 → 認知症 and 対策, not 対策 alone); more of the words first,
+        then whole words before related words and parts, then the score. With the words
+        that found them."""
+        corpus, n_cases = self.corpus, len(self.corpus.cases)
+        n_docs = len(corpus.doc_case)
+        doc_scores = np.zeros(n_docs, dtype=np.float32)
+        doc_groups = np.zeros(n_docs, dtype=np.uint64)
+        case_tier = np.zeros(n_cases, dtype=np.int64)
+        groups_in_case = np.zeros(n_cases, dtype=np.int64)
+        in_case = corpus.doc_case >= 0
+        used: dict[QueryWord, np.ndarray] = {}  # word -> the cases it found
+        for g, group in enumerate(groups):
+            tier = np.full(n_cases, NO_TIER, dtype=np.int64)
+            for ws, t, scored in (alt for word in group for alt in self._looser(word)):
+                vectors = [word_vector(self.index, w) for w in ws]
+                cases = np.logical_and.reduce([self._cases_of(v) for v in vectors])
+                tier[cases] = np.minimum(tier[cases], t)
+                if not scored or not cases.any():  # a word's earlier tiers only set its tier
+                    continue
+                docs_of = np.zeros(n_docs, dtype=bool)
+                docs_of[in_case] = cases[corpus.doc_case[in_case]]
+                for w, v in zip(ws, vectors, strict=True):
+                    doc_scores += np.where(docs_of, v, 0)
+                    doc_groups[docs_of & (v > 0)] |= np.uint64(1 << g)
+                    used[w] = used.get(w, np.zeros(n_cases, dtype=bool)) | cases
+            present = tier < NO_TIER
+            groups_in_case += present
+            case_tier = np.maximum(case_tier, np.where(present, tier, 0))
+        matching = (groups_in_case > 0) & ~full
+        for word in parsed.excluded:
+            matching[self._cases_of(word_vector(self.index, word))] = False
+        # a case shows where it matched in its text: not one found only in a figure or title
+        in_text = np.zeros(n_cases, dtype=bool)
+        passages = np.flatnonzero(doc_scores * (corpus.doc_section != 0))
+        in_text[corpus.doc_case[passages]] = True
+        docs, passage_docs = self._filtered_docs(doc_scores, matching & in_text, filters)
+        if not len(docs):
+            return None
+        cases, scores = _case_scores(corpus.doc_case[docs], doc_scores[docs], n_cases)
+        words = tuple(used)
+        r = Ranking(
+            parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, "or"
+        )
+        outside = self._outside_text(docs, doc_groups, len(groups))
+        order = np.lexsort(
+            (cases, -scores, outside[cases] != 0, case_tier[cases], -groups_in_case[cases])
+        )[:PARTIAL_CASES]
+        hits = tuple(
+            self._case_hit(int(i), float(score), passage_docs, r, words, int(outside[i]))
+            for i, score in zip(cases[order], scores[order], strict=True)
+        )
+        found = [w.text for w, where in used.items() if where[cases[order]].any()]
+        return hits, tuple(dict.fromkeys(found))
+
+    def _looser(self, word: QueryWord) -> list[tuple[tuple[QueryWord, ...], int, bool]]:
+        """What finds a word for the partial matches, each with its tier and whether it is
+        scored: the word tier by tier (the last, every variant, scored), the words the table
+        points it to, and its parts, all of them (not for a quoted phrase)."""
+        tiers = sorted({v.tier for v in word.variants})
+        out = [((word.up_to(t),), t, t == tiers[-1]) for t in tiers]
+        if word.quoted:
+            return out
+        if related := self.expander.related(word):
+            out.append(((related,), TIERS["related"], True))
+        if len(parts := self.expander.split(word)) > 1:  # 認知 alone is not 認知症's parts
+            out.append((tuple(parts), TIERS["parts"], True))
+        return out
 
     def _relax(
         self, parsed: ParsedQuery

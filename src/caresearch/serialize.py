@@ -11,6 +11,7 @@ from .models import (
     NO_CASE_FOR_WORDS,
     NO_CASE_ONLY_GENERAL,
     PARTIAL_MATCH,
+    PARTIAL_NOTE,
     PAST_THE_END,
     RELAXATIONS,
     TIER_NAMES,
@@ -144,7 +145,16 @@ def search_result(r: SearchResult) -> dict[str, Any]:
         "relaxed": [{"word": x.word, x.kind: list(x.words)} for x in r.relaxed],
         "excluded": list(r.excluded),
         "notice": search_notice(r),
+        "partial": [case_hit(h) for h in r.partial],
+        "partial_note": partial_note(r),
     }
+
+
+def partial_note(r: SearchResult) -> str | None:
+    """What the partial matches after the full ones are (None when there are none)."""
+    if not r.partial:
+        return None
+    return PARTIAL_NOTE.format(words="、".join(r.partial_words))
 
 
 def expansions(r: SearchResult) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from ..models import (
     NO_LESSONS,
     SECTION_LABELS,
     Case,
+    CaseHit,
     Lesson,
     Passage,
     SearchResult,
@@ -189,7 +190,7 @@ def _paging(result: SearchResult, q: str) -> dict[str, Any] | None:
     }
 
 
-def _hits(result: SearchResult) -> list[dict[str, Any]]:
+def _hits(hits: Sequence[CaseHit]) -> list[dict[str, Any]]:
     return [
         {
             "case": hit.case,
@@ -207,7 +208,7 @@ def _hits(result: SearchResult) -> list[dict[str, Any]]:
                 for ph in hit.passages
             ],
         }
-        for hit in result.hits
+        for hit in hits
     ]
 
 
@@ -350,7 +351,9 @@ def search():
     return render_template(
         "search.html",
         result=result,
-        hits=_hits(result),
+        hits=_hits(result.hits),
+        partial=_hits(result.partial),
+        partial_note=serialize.partial_note(result),
         facets=_facets(result, q),
         paging=_paging(result, q),
         suggestions=engine.synonym_suggestions(q) if not result.total else (),

@@ -1,0 +1,97 @@
+"""Few full matches: the cases that have only some of the words (or a compound's parts) follow
+them, said to be partial, never mixed into the full matches (issue 13: exact before loose)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from caresearch import serialize
+from caresearch.cli import main
+from caresearch.engine import Engine
+from caresearch.evaluate import ExactCheck
+
+
+def _text(engine: Engine, case_id: str) -> str:
+    """Everything the case file says, to check a claim against."""
+    return (engine.settings.corpus_dir / "cases" / f"{case_id}.yaml").read_text(encoding="utf-8")
+
+
+def test_a_compound_with_few_cases_is_followed_by_cases_with_all_its_parts_apart(
+    bundled_engine: Engine,
+) -> None:
+    result = bundled_engine.search("認知症対策")
+    full = [h.case.id for h in result.hits]
+    partial = [h.case.id for h in result.partial]
+    assert 0 < len(full) < 3 and partial
+    assert not set(full) & set(partial)
+    check = ExactCheck(bundled_engine)
+    for case_id in full:
+        assert check("認知症対策", case_id) == 1.0
+    for case_id in partial:
+        text = _text(bundled_engine, case_id)
+        # every part, never the compound: 対策 alone is not enough
+        assert "認知症" in text and "対策" in text and "認知症対策" not in text
+    assert set(result.partial_words) == {"認知症", "対策"}
+    note = serialize.search_result(result)["partial_note"]
+    assert note is not None and "認知症、対策" in note and "一部" in note
+
+
+def test_several_words_with_few_full_matches_are_followed_by_cases_with_some_of_them(
+    bundled_engine: Engine,
+) -> None:
+    result = bundled_engine.search("アンケート 調査")
+    assert [h.case.id for h in result.hits] == ["tsuruoka"]
+    assert result.partial
+    for hit in result.partial:
+        text = _text(bundled_engine, hit.case.id)
+        assert "調査" in text and "アンケート" not in text
+        # the shown passage is one where a word matched, highlighted
+        assert hit.passages and all("<mark>" in p.snippet for p in hit.passages)
+    data = serialize.search_result(result)
+    assert data["total"] == 1 and len(data["hits"]) == 1  # the partial ones are not counted
+    assert [h["case_id"] for h in data["partial"]] == [h.case.id for h in result.partial]
+
+
+def test_no_partial_matches_when_enough_cases_have_every_word(bundled_engine: Engine) -> None:
+    result = bundled_engine.search("認知症")
+    assert result.total >= 3 and not result.partial
+    assert serialize.search_result(result)["partial_note"] is None
+
+
+def test_exact_mode_quotes_and_exclusions_hold_for_the_partial_matches(
+    bundled_engine: Engine,
+) -> None:
+    assert not bundled_engine.search("アンケート 調査", exact=True).partial
+    assert not bundled_engine.search('"認知症対策"').partial  # a phrase is not cut into parts
+    loose = {h.case.id for h in bundled_engine.search("アンケート 調査").partial}
+    kept = {h.case.id for h in bundled_engine.search("アンケート 調査 -介護予防").partial}
+    assert kept < loose
+    for case_id in loose - kept:
+        assert "介護予防" in _text(bundled_engine, case_id)
+
+
+def test_partial_matches_follow_the_last_full_match_only(bundled_engine: Engine) -> None:
+    two = bundled_engine.search("認知症対策", page=1, page_size=1)
+    assert len(two.hits) == 1 and not two.partial  # the second full match is on page 2
+    assert bundled_engine.search("認知症対策", page=2, page_size=1).partial
+    past = bundled_engine.search("アンケート 調査", page=2, page_size=1)
+    assert not past.hits and not past.partial
+
+
+def test_the_page_and_the_cli_say_which_cases_are_partial(bundled_engine: Engine, client) -> None:
+    page = client.get("/search", query_string={"q": "アンケート 調査"}).get_data(as_text=True)
+    assert "一部の語に一致する事例" in page
+    head, _, tail = page.partition('class="partial"')
+    assert "鶴岡市" in head and "鶴岡市" not in tail and "横浜市" in tail
+    where = ["--corpus", str(bundled_engine.settings.corpus_dir)]
+    where += ["--index", str(bundled_engine.settings.index_dir)]
+    out = io.StringIO()
+    assert main(["search", "アンケート 調査", *where], out=out) == 0
+    text = out.getvalue()
+    note = text.index("入力した語をすべて含む事例は以上です")
+    assert text.index("鶴岡市") < note < text.index("横浜市")
+    out = io.StringIO()
+    assert main(["search", "アンケート 調査", "--json", *where], out=out) == 0
+    data = json.loads(out.getvalue())
+    assert data["total"] == 1 and data["partial"][0]["case_id"] == "yokohama"
