@@ -313,3 +313,27 @@ def test_a_description_splits_into_its_sentences(text, expected):
 )
 def test_grammar_words_are_told_from_content_words(text: str, grammar: bool) -> None:
     assert Analyzer().is_grammar(text) is grammar
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("地域包括ケアシステム庁内推進協議会を設置", "庁内"),  # Sudachi: the suffixes 庁 + 内
+        ("地域包括ケアシステム推進庁内連絡協議会", "庁内"),
+    ],
+)
+def test_a_word_cut_into_two_suffixes_by_its_context_is_one_word(
+    analyzer: Analyzer, text: str, word: str
+) -> None:
+    # 庁内 alone is one word; after a long noun Sudachi reads it as two suffixes and the
+    # second (内) is a stop word: the text must still hold 庁内 as 庁内 elsewhere is held
+    assert analyzer.tokens("庁内で検討")[0].text == word
+    tokens = analyzer.tokens(text)
+    joined = [t for t in tokens if t.text == word]
+    assert joined and text[joined[0].start : joined[0].end] == word
+
+
+def test_two_suffixes_the_dictionary_does_not_know_as_one_stay_apart(analyzer: Analyzer) -> None:
+    # 支援員等: Sudachi reads 支援 + the suffixes 員 + 等; 員等 is no word, so nothing is joined
+    terms = [t.text for t in analyzer.tokens("支援員等の配置")]
+    assert "員等" not in terms and terms[0] == "支援" and "員" in terms

@@ -1029,6 +1029,41 @@ def test_half_width_katakana_reading_works_like_hiragana(bundled_engine: Engine)
     assert ids(all_hits(bundled_engine, "ﾆﾝﾁｼｮｳ"))
 
 
+def test_a_kana_word_is_read_with_any_of_the_common_words_of_its_readings(
+    bundled_engine: Engine,
+) -> None:
+    # じょせい reads 助成 more often than 女性 in the corpus; the case says 女性議会
+    result = all_hits(bundled_engine, "じょせいぎかい")
+    assert ids(result) == ["nanto"] and result.fallback is None
+    assert "女性議会" in marked(result)
+    shown = [e.label for e in result.expansions]
+    assert "女性議会" in shown and "助成議会" not in shown  # only readings some case has
+
+
+@pytest.mark.parametrize(
+    ("query", "case", "word"),
+    [
+        ("２４時間", "yokohama", "定期巡回"),  # the 24-hour visiting service; no case has 24時間
+        ("生活援助", "naraha", "家事"),  # 訪問介護's household help: 楢葉町's 家事ヘルパー
+        ("農福連携", "tobetsu", "農作業"),  # farm work for disabled and older people
+    ],
+)
+def test_care_terms_no_case_writes_find_what_they_point_to_and_say_so(
+    bundled_engine: Engine, query: str, case: str, word: str
+) -> None:
+    result = all_hits(bundled_engine, query)
+    assert result.fallback == "related"
+    assert ids(result)[0] == case and word in result.relaxed[0].words
+    assert f"「{query}」を含む事例はありません" in (serialize.search_notice(result) or "")
+
+
+def test_a_kana_word_is_never_cut_into_syllables(bundled_engine: Engine) -> None:
+    # its parts are those of its reading (町作り, 協議会), never syllables (せい, きく)
+    relaxed = all_hits(bundled_engine, "まちづくりきょうぎかい").relaxed
+    assert relaxed and set(relaxed[0].words) == {"町作り", "協議会"}
+    assert all_hits(bundled_engine, "あいうえおかきく").total == 0
+
+
 def test_a_hit_found_only_in_figure_text_says_so_and_comes_last(bundled_engine: Engine) -> None:
     result = all_hits(bundled_engine, "服薬")  # 鶴岡市: only in a form's labels
     kinds = [h.matched_in for h in result.hits]

@@ -281,6 +281,15 @@ COUNTERS = frozenset(
 )
 
 
+def _split_word(pos: tuple[str, ...], after: Any) -> bool:
+    """Whether a morpheme of part of speech `pos` and the next one, `after`, may be one word
+    cut in two by its context: a verb stem and a noun (見 + 守り), or two suffixes (庁 + 内)."""
+    then = after.part_of_speech()[0]
+    return (pos[0] == "動詞" and pos[1] == "非自立可能" and then == "名詞") or (
+        pos[0] == "接尾辞" and then == "接尾辞"
+    )
+
+
 def _numeric_context(morphemes: list, i: int) -> bool:
     """Whether the numeral morpheme i stands for a number: any digit or circled number does;
     a kanji numeral (一, 二) only after 第 or before a counter (層, 次, 年…), since Sudachi
@@ -348,14 +357,11 @@ class Analyzer:
                     continue
                 start, end = m.begin(), m.end()
                 pos = m.part_of_speech()
-                if (
-                    pos[1] == "非自立可能"
-                    and pos[0] == "動詞"
-                    and i + 1 < len(morphemes)
-                    and morphemes[i + 1].part_of_speech()[0] == "名詞"
-                ):
-                    # Before a particle Sudachi reads 見守り as 見(る) + 守り; rejoin such a pair
-                    # when the dictionary knows the joined word, so it matches 見守り elsewhere.
+                if i + 1 < len(morphemes) and _split_word(pos, morphemes[i + 1]):
+                    # Before a particle Sudachi reads 見守り as 見(る) + 守り, and after a long
+                    # noun 庁内 as the suffixes 庁 + 内 (ケアシステム庁内推進協議会); rejoin such a
+                    # pair when the dictionary knows the joined word as one, so that it
+                    # matches 見守り and 庁内 elsewhere.
                     joined = _lookup(m.surface() + morphemes[i + 1].surface())
                     if joined is not None and morphemes[i + 1].begin() == end:
                         end = morphemes[i + 1].end()

@@ -23,6 +23,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import product
 
 from .analysis import (
     HONORIFIC_PREFIXES,
@@ -42,6 +43,7 @@ WEIGHT_EXACT = 1.0
 WEIGHT_SYNONYM = 0.6  # curated table: close to literal, but never above it
 WEIGHT_READING = 0.6  # ざいたく → 在宅: below the literal spelling, like a synonym
 MAX_VARIANTS = 12
+READING_CHOICES = 3  # a kana word: the readings' commonest words tried, and their combinations
 TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "related": 3, "parts": 4}
 _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 _KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
@@ -424,8 +426,14 @@ class QueryExpander:
     def split(self, word: QueryWord) -> list[QueryWord]:
         """The word's parts as separate words, as typed (tier 4): for a compound found
         nowhere. One-character parts (体 of 協議体) go when a longer part remains."""
-        toks = self.analyzer.tokens(word.text)
-        if len(toks) == 1 and toks[0].parts:  # a compound: its parts as written
+        folded = fold(word.text)
+        if _KANA.match(folded):
+            # kana are cut into syllables (じょ・せい・ぎ・かい): a word in kana has the parts of
+            # its reading (いりょうかいご → 医療, 介護), or none
+            pieces = segment_reading(to_katakana(folded), self.readings) or []
+            surfaces = [self.readings[p][0] for p in pieces]
+        elif len(toks := self.analyzer.tokens(word.text)) == 1 and toks[0].parts:
+            # a compound: its parts as written
             surfaces = [t.surface for t in self._parts_analyzer.tokens(word.text)]
         else:
             surfaces = [t.surface for t in toks]
@@ -490,13 +498,13 @@ class QueryExpander:
                 for v in alt.variants:
                     via = "reading" if v.tier == 1 else v.via
                     add(v.terms, min(v.weight, WEIGHT_READING), via, v.label)
-            pieces = segment_reading(katakana, self.readings)
-            if pieces:
-                terms = tuple(self.readings[p][0] for p in pieces)
+            # each piece of the reading as one of its commonest words (じょせい: 助成, 女性):
+            # じょせいぎかい is the 女性議会 the corpus has, not 助成議会, the commonest alone
+            pieces = segment_reading(katakana, self.readings) or []
+            choices = [range(min(READING_CHOICES, len(self.readings[p]))) for p in pieces]
+            for ranks in sorted(product(*choices), key=sum)[: READING_CHOICES if pieces else 0]:
+                terms = tuple(self.readings[p][k] for p, k in zip(pieces, ranks, strict=True))
                 add(terms, WEIGHT_READING, "reading", "".join(terms))
-                if len(pieces) == 1:
-                    for alt in self.readings[pieces[0]][1:3]:
-                        add((alt,), WEIGHT_READING, "reading", alt)
         if not variants:
             return None
         return QueryWord(text, tuple(variants))

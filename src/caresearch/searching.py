@@ -282,6 +282,24 @@ class Searcher:
             groups.append(group)
         return groups, tuple(relaxed)
 
+    def _expansions(
+        self, parsed: ParsedQuery, relaxed: tuple[Relaxed, ...]
+    ) -> tuple[Expansion, ...]:
+        """What each query word was searched as besides itself, with the tier: the table's
+        words, and the readings of a kana word that some document has (じょせいぎかい → 女性議会,
+        not 助成議会)."""
+        out: list[Expansion] = []
+        for word in parsed.words:
+            for v in word.variants:
+                if v.via not in ("synonym", "reading") or v.label == word.text:
+                    continue
+                if v.via == "reading" and variant_vector(self.index, v) is None:
+                    continue
+                out.append(Expansion(word.text, v.label, TIER_NAMES.get(v.tier, v.via)))
+        for r in relaxed:
+            out.extend(Expansion(r.word, w, r.kind) for w in r.words)
+        return tuple(dict.fromkeys(out))
+
     def _cases_of(self, vector: np.ndarray) -> np.ndarray:
         """Per case: whether one of its documents scores in `vector`."""
         has = np.zeros(len(self.corpus.cases), dtype=bool)
@@ -341,7 +359,7 @@ class Searcher:
             page=page,
             page_size=page_size,
             filters=dict(filters),
-            expansions=_expansions(r.parsed, relaxed),
+            expansions=self._expansions(r.parsed, relaxed),
             relaxed=relaxed,
             excluded=tuple(w.text for w in r.parsed.excluded),
             exact=r.parsed.exact,
@@ -522,18 +540,6 @@ def _covering(docs: np.ndarray, groups: np.ndarray, limit: int) -> list[int]:
         shown |= int(groups[rest[k]])
         chosen.append(rest.pop(k))
     return chosen
-
-
-def _expansions(parsed: ParsedQuery, relaxed: tuple[Relaxed, ...]) -> tuple[Expansion, ...]:
-    """What each query word was searched as besides itself, with the tier."""
-    out: list[Expansion] = []
-    for word in parsed.words:
-        for v in word.variants:
-            if v.via in ("synonym", "reading") and v.label != word.text:
-                out.append(Expansion(word.text, v.label, TIER_NAMES.get(v.tier, v.via)))
-    for r in relaxed:
-        out.extend(Expansion(r.word, w, r.kind) for w in r.words)
-    return tuple(dict.fromkeys(out))
 
 
 def _case_scores(
