@@ -194,7 +194,7 @@ def test_search_unusable_query_exits_2_with_one_line(index_dir: Path, query: str
     code, out = cli(index_dir, "search", query)
     err = capsys.readouterr().err.strip()
     assert code == 2 and out == ""
-    assert err.startswith("caresearch: error:") and "\n" not in err
+    assert err.startswith("caresearch: エラー:") and "\n" not in err
 
 
 def test_search_queries_from_stdin_print_json_lines_in_order(index_dir: Path) -> None:
@@ -252,6 +252,23 @@ def test_show_unknown_id_fails_with_a_clear_message(index_dir: Path, extra, caps
     assert code != 0 and out == ""
     assert "no-such-case" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["南砺市", "南砺", "富山県南砺市", "ＮＡＮＴＯ", "南砺　市"])
+def test_show_and_similar_take_the_municipality_as_people_name_it(
+    index_dir: Path, bundled_engine: Engine, name: str
+) -> None:
+    code, out = cli(index_dir, "show", name, "--json")
+    assert code == 0 and json.loads(out)["case_id"] == "nanto"
+    code, out = cli(index_dir, "similar", name)
+    assert code == 0 and out.startswith("富山県 南砺市 に似た事例")
+
+
+def test_an_unknown_name_lists_the_cases_one_may_name(index_dir: Path, capsys) -> None:
+    code, _out = cli(index_dir, "show", "東京")
+    err = capsys.readouterr().err
+    assert code != 0 and err.startswith("caresearch: エラー: 事例が見つかりません: 東京")
+    assert "南砺市 [nanto]" in err and "当別町 [tobetsu]" in err
 
 
 def test_lessons_json(index_dir: Path) -> None:
@@ -420,7 +437,7 @@ def test_import_of_a_bad_file_exits_2_with_one_line_and_writes_nothing(
     err = capsys.readouterr().err
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1
-    assert err.startswith(f"caresearch: error: {message}") and "してください" in err
+    assert err.startswith(f"caresearch: エラー: {message}") and "してください" in err
     assert case_files(tiny_corpus) == before
 
 

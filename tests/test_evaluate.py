@@ -96,4 +96,4 @@ def test_eval_with_a_missing_directory_fails_in_one_line(
     argv += ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
     assert main(argv, out=io.StringIO()) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "dev set not found" in err[0]
+    assert len(err) == 1 and "評価セットが見つかりません" in err[0]

@@ -149,7 +149,7 @@ def build(
         partial = store.new_build()
     except OSError as exc:
         raise CaresearchError(
-            f"cannot write the index in {settings.index_dir} ({exc.strerror or exc})"
+            f"索引を {settings.index_dir} に書き込めません（{exc.strerror or exc}）"
         ) from exc
     ahead = _VectorsAhead(settings.index_dir / VECTOR_CACHE, cases)
     try:
@@ -198,7 +198,7 @@ def build(
     except OSError as exc:
         store.discard(partial)
         raise CaresearchError(
-            f"the build failed ({exc.strerror or exc}); the previous index is still in use"
+            f"索引の作成に失敗しました（{exc.strerror or exc}）。これまでの索引をそのまま使っています"
         ) from exc
     except BaseException:
         store.discard(partial)

@@ -223,8 +223,8 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def cmd_similar(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     engine = _engine(args)
-    case = engine.case(args.case_id)
-    data = serialize.similar(case, engine.similar(args.case_id, limit=args.limit))
+    case = engine.find_case(args.case_id)
+    data = serialize.similar(case, engine.similar(case.id, limit=args.limit))
     if args.json:
         _print_json(data, out)
         return 0
@@ -240,7 +240,7 @@ def cmd_similar(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def cmd_show(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     engine = _engine(args)
-    case = engine.case(args.case_id)
+    case = engine.find_case(args.case_id)
     if args.json:
         _print_json(serialize.case_detail(case), out)
         return 0
@@ -420,7 +420,7 @@ class _Parser(argparse.ArgumentParser):
                 message = pattern.sub(japanese, message)
                 break
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: エラー: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -480,12 +480,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("similar", parents=[common, as_json], help="ある事例に似た事例")
-    p.add_argument("case_id", help="事例の id（例: tobetsu。検索結果の [ ] の中）")
+    p.add_argument(
+        "case_id", help="事例の id（例: tobetsu。検索結果の [ ] の中）か市町村名（当別町）"
+    )
     p.add_argument("--limit", type=_limited("limit"), default=5, help="事例の数（既定 5）")
     p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("show", parents=[common, as_json], help="事例を1件表示する")
-    p.add_argument("case_id", help="事例の id（例: tobetsu。検索結果の [ ] の中）")
+    p.add_argument(
+        "case_id", help="事例の id（例: tobetsu。検索結果の [ ] の中）か市町村名（当別町）"
+    )
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
@@ -572,12 +576,12 @@ def main(
     try:
         return args.func(args, out, stdin)
     except CorpusError as exc:
-        print(f"caresearch: error: {exc.message}", file=sys.stderr)
+        print(f"caresearch: エラー: {exc.message}", file=sys.stderr)
         for p in exc.problems:
             print(f"  {p}", file=sys.stderr)
         return exc.exit_code
     except CaresearchError as exc:
-        print(f"caresearch: error: {exc.message}", file=sys.stderr)
+        print(f"caresearch: エラー: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

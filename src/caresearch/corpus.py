@@ -364,7 +364,8 @@ def load_themes(corpus_dir: Path) -> tuple[str, ...]:
     labels = _themes(Path(corpus_dir), problems)
     if problems or labels is None:
         raise CorpusError(
-            f"invalid {THEMES_FILENAME}: {problems[0] if problems else 'no themes'}", problems
+            f"{THEMES_FILENAME} に問題があります: {problems[0] if problems else 'テーマがありません'}",
+            problems,
         )
     return tuple(labels)
 
@@ -377,7 +378,7 @@ def load_corpus(corpus_dir: Path) -> tuple[Case, ...]:
     problems, _labels, docs = _scan(Path(corpus_dir))
     if problems:
         raise CorpusError(
-            f"{len(problems)} problem(s) in the corpus at {corpus_dir}; first: {problems[0]}",
+            f"事例フォルダ {corpus_dir} に {len(problems)} 件の問題があります。最初の問題: {problems[0]}",
             problems,
         )
     cases = [_to_case(d) for d in docs if not is_open_draft(d)]

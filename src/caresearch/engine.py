@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import building
-from .analysis import Analyzer, has_invalid_chars, visible
+from .analysis import Analyzer, fold, has_invalid_chars, visible
 from .config import Settings, check_limit
 from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
 from .filters import Filters, check_filters, facet_values
@@ -113,6 +113,32 @@ class Engine:
         if i is None:
             raise NotFound(f"事例が見つかりません: {case_id}")
         return self.corpus.case(i)
+
+    def find_case(self, name: str) -> Case:
+        """A case by its id or, as people name it, by its municipality (浦安市, 浦安, 千葉県浦安市,
+        in any width); NotFound that lists the cases when none or several are named so."""
+        key = fold(name).replace(" ", "").replace("\u3000", "")
+        for case_id in (name, key):
+            if self.corpus.position(case_id) is not None:
+                return self.case(case_id)
+        named = [
+            c
+            for c in self.case_infos
+            if key
+            in (
+                fold(c.municipality),
+                fold(c.municipality).rstrip("市町村区"),
+                fold(c.prefecture + c.municipality),
+            )
+        ]
+        if len(named) == 1:
+            return self.case(named[0].id)
+        listed = "、".join(f"{c.municipality} [{c.id}]" for c in (named or self.case_infos)[:20])
+        if named:
+            raise NotFound(f"「{name}」の事例は複数あります。id で指定してください: {listed}")
+        raise NotFound(
+            f"事例が見つかりません: {name}（事例の id か市町村名で指定してください: {listed}）"
+        )
 
     def lessons(
         self,

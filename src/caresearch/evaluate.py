@@ -68,13 +68,13 @@ def _mean(values: Sequence[float]) -> float | None:
 
 def load_items(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
-        raise CaresearchError(f"dev set not found: {path}")
+        raise CaresearchError(f"評価セットが見つかりません: {path}")
     try:
         items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise CaresearchError(f"cannot read the dev set {path}: {exc}") from exc
+        raise CaresearchError(f"評価セット {path} を読めません: {exc}") from exc
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise CaresearchError(f"{path}: expected a list of items")
+        raise CaresearchError(f"{path}: 評価セットは項目のリストにしてください")
     return items
 
 

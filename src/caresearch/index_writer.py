@@ -415,8 +415,8 @@ def _index_in_processes(
             for w in workers:
                 if w.exitcode not in (None, 0):
                     raise CaresearchError(
-                        f"an indexing process died (exit code {w.exitcode}); "
-                        "the previous index is still in use"
+                        f"索引を作るプロセスが異常終了しました（終了コード {w.exitcode}）。"
+                        "これまでの索引をそのまま使っています"
                     ) from None
             return
         if kind == "error":
@@ -424,8 +424,8 @@ def _index_in_processes(
             if errno is not None:  # reported like the same error in this process
                 raise OSError(errno, message)
             raise CaresearchError(
-                f"the build failed in an indexing process ({name}: {message}); "
-                "the previous index is still in use"
+                f"索引の作成に失敗しました（索引を作るプロセスで {name}: {message}）。"
+                "これまでの索引をそのまま使っています"
             )
         done.append(tuple(value))
 

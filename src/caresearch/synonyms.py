@@ -27,23 +27,25 @@ class SynonymTable:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
-            raise CorpusError(f"cannot read synonym table {path}: {exc}") from exc
+            raise CorpusError(f"同義語表 {path} を読めません: {exc}") from exc
         groups = data.get("groups") if isinstance(data, dict) else None
         if not isinstance(groups, list):
-            raise CorpusError(f"{path}: expected a mapping with a 'groups' list")
+            raise CorpusError(f"{path}: groups（同義語のグループの一覧）がありません")
         clean: list[tuple[str, ...]] = []
         for i, group in enumerate(groups):
             if not isinstance(group, list) or len(group) < 2:
-                raise CorpusError(f"{path}: groups[{i}]: a group needs at least two terms")
+                raise CorpusError(
+                    f"{path}: groups の {i + 1} 番目: 1つのグループには2語以上を書いてください"
+                )
             if not all(isinstance(t, str) and t.strip() for t in group):
-                raise CorpusError(f"{path}: groups[{i}]: every term must be a non-empty string")
+                raise CorpusError(f"{path}: groups の {i + 1} 番目: 空の語があります")
             clean.append(tuple(str(t).strip() for t in group))
         paraphrases = data.get("paraphrases") or {}
         if not isinstance(paraphrases, dict) or not all(
             isinstance(k, str) and isinstance(v, list) and v and all(isinstance(x, str) for x in v)
             for k, v in paraphrases.items()
         ):
-            raise CorpusError(f"{path}: 'paraphrases' maps a word to a list of words")
+            raise CorpusError(f"{path}: paraphrases は「語: [語, 語, …]」の形で書いてください")
         return cls(tuple(clean), tuple((k, tuple(v)) for k, v in paraphrases.items()))
 
     def __len__(self) -> int:
