@@ -10,6 +10,7 @@ from caresearch import serialize
 from caresearch.cli import main
 from caresearch.engine import Engine
 from caresearch.evaluate import ExactCheck
+from caresearch.models import PartialMatch
 
 
 def _text(engine: Engine, case_id: str) -> str:
@@ -32,9 +33,15 @@ def test_a_compound_with_few_cases_is_followed_by_cases_with_all_its_parts_apart
         text = _text(bundled_engine, case_id)
         # every part, never the compound: 対策 alone is not enough
         assert "認知症" in text and "対策" in text and "認知症対策" not in text
-    assert set(result.partial_words) == {"認知症", "対策"}
-    note = serialize.search_result(result)["partial_note"]
-    assert note is not None and "認知症、対策" in note and "一部" in note
+    # each says how it holds the word: its parts, apart
+    for hit in result.partial:
+        assert hit.partial is not None and not hit.partial.has and not hit.partial.lacks
+        assert hit.partial.parts == (("認知症対策", ("認知症", "対策")),)
+    data = serialize.search_result(result)
+    assert data["partial_note"].startswith("入力した語をすべてそのまま含む事例は以上です")
+    assert data["partial"][0]["partial_note"] == (
+        "「認知症対策」は語の一部（認知症、対策）が別々に出てきます。"
+    )
 
 
 def test_several_words_with_few_full_matches_are_followed_by_cases_with_some_of_them(
@@ -48,9 +55,37 @@ def test_several_words_with_few_full_matches_are_followed_by_cases_with_some_of_
         assert "調査" in text and "アンケート" not in text
         # the shown passage is one where a word matched, highlighted
         assert hit.passages and all("<mark>" in p.snippet for p in hit.passages)
+        assert hit.partial == PartialMatch(has=("調査",), lacks=("アンケート",))
     data = serialize.search_result(result)
     assert data["total"] == 1 and len(data["hits"]) == 1  # the partial ones are not counted
     assert [h["case_id"] for h in data["partial"]] == [h.case.id for h in result.partial]
+    assert data["partial"][0]["partial_note"] == "「調査」を含みます。「アンケート」は含みません。"
+    assert "partial_note" not in data["hits"][0]
+
+
+def test_the_partial_matches_say_how_many_there_are_when_not_all_are_shown(
+    bundled_engine: Engine,
+) -> None:
+    every = bundled_engine.search("認知症 見守り")
+    assert len(every.partial) == every.partial_total > 2  # a page holds them all
+    one = bundled_engine.search("認知症 見守り", page_size=1)
+    assert len(one.partial) == 1 and one.partial_total == every.partial_total
+    assert one.partial[0].case.id == every.partial[0].case.id
+    count = f"（{every.partial_total}件のうち、合う語の多い順に1件）"
+    assert count in serialize.search_result(one)["partial_note"]
+
+
+def test_a_filter_that_leaves_no_full_match_still_shows_the_partial_ones(
+    bundled_engine: Engine, client
+) -> None:
+    result = bundled_engine.search("認知症 見守り", filters={"prefecture": "山形県"})
+    assert result.total == 0 and [h.case.id for h in result.partial] == ["tsuruoka"]
+    note = serialize.search_result(result)["partial_note"]
+    assert note.startswith("入力した語をすべてそのまま含む事例はありません")
+    page = client.get(
+        "/search", query_string={"q": "認知症 見守り", "prefecture": "山形県"}
+    ).get_data(as_text=True)
+    assert "一部の語に一致する事例" in page and "事例が見つかりませんでした" not in page
 
 
 def test_no_partial_matches_when_enough_cases_have_every_word(bundled_engine: Engine) -> None:
@@ -84,13 +119,15 @@ def test_the_page_and_the_cli_say_which_cases_are_partial(bundled_engine: Engine
     assert "一部の語に一致する事例" in page
     head, _, tail = page.partition('class="partial"')
     assert "鶴岡市" in head and "鶴岡市" not in tail and "横浜市" in tail
+    assert "「調査」を含みます。「アンケート」は含みません。" in tail
     where = ["--corpus", str(bundled_engine.settings.corpus_dir)]
     where += ["--index", str(bundled_engine.settings.index_dir)]
     out = io.StringIO()
     assert main(["search", "アンケート 調査", *where], out=out) == 0
     text = out.getvalue()
-    note = text.index("入力した語をすべて含む事例は以上です")
+    note = text.index("入力した語をすべてそのまま含む事例は以上です")
     assert text.index("鶴岡市") < note < text.index("横浜市")
+    assert "（「調査」を含みます。「アンケート」は含みません。）" in text[note:]
     out = io.StringIO()
     assert main(["search", "アンケート 調査", "--json", *where], out=out) == 0
     data = json.loads(out.getvalue())

@@ -166,7 +166,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             print(f"\n{data['partial_note']}", file=out)
             for hit in data["partial"]:
                 _print_hit("・", hit, out)
-        if not data["total"]:
+        if not data["total"] and not data["partial"]:
             print("該当する事例はありません。", file=out)
 
     query = " ".join(("-" + q[1:]) if q.startswith("－") else q for q in args.query)
@@ -178,8 +178,9 @@ def _print_hit(mark: str, hit: dict, out: TextIO) -> None:
         f"\n{mark} {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]",
         file=out,
     )
-    if hit["matched_note"]:
-        print(f"   （{hit['matched_note']}）", file=out)
+    for note in (hit.get("partial_note"), hit["matched_note"]):
+        if note:
+            print(f"   （{note}）", file=out)
     for p in hit["passages"]:
         label = SECTION_LABELS.get(p["section"], p["section"])
         print(f"   - ({label}) {_strip_marks(p['snippet'])}", file=out)

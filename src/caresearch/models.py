@@ -68,8 +68,12 @@ NO_CASE_FOR_WORDS = (
 PAST_THE_END = "このページに結果はありません（全 {total} 件）。"  # search: a page after the last
 # search: the cases after the last full match that have only some of the words or parts
 PARTIAL_NOTE = (
-    "入力した語をすべて含む事例は以上です。次の事例は、その一部（{words}）だけを含みます。"
+    "入力した語をすべてそのまま含む事例は以上です。次の事例は、その一部だけを含みます{count}。"
 )
+PARTIAL_ONLY = (
+    "入力した語をすべてそのまま含む事例はありません。次の事例は、その一部だけを含みます{count}。"
+)
+PARTIAL_COUNT = "（{total}件のうち、合う語の多い順に{shown}件）"
 NO_LESSONS = "条件に合う教訓はありません。条件を変えてお試しください。"  # lessons, page and CLI
 # Tiers of evidence for a keyword (query.py): as typed, through the care table, through what
 # the table points it to (one way), by its parts.
@@ -329,6 +333,16 @@ class PassageHit:
 
 
 @dataclass(frozen=True)
+class PartialMatch:
+    """How a case shown after the full matches holds each query word: whole (as typed, through
+    the table or a related word), only as the compound's parts apart, or not at all."""
+
+    has: tuple[str, ...] = ()
+    parts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word, its parts found apart)
+    lacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CaseHit:
     case: Case
     score: float
@@ -343,6 +357,7 @@ class CaseHit:
     elsewhere: tuple[tuple[str, str], ...] = ()
     # a hit matched only in its title, keywords or themes: which of them (テーマ「ICT・情報共有」)
     tags: tuple[str, ...] = ()
+    partial: PartialMatch | None = None  # a partial match: what it holds of the query's words
 
 
 @dataclass(frozen=True)
@@ -380,10 +395,10 @@ class SearchResult:
     relaxed: tuple[Relaxed, ...] = ()
     excluded: tuple[str, ...] = ()
     exact: bool = False
-    # after the last full match, when there are few: cases with only some of the words or a
-    # compound's parts (searching.PARTIAL_BELOW), and the words that found them
+    # after the last full match, when there are few: the best cases with only some of the
+    # words or a compound's parts (searching.PARTIAL_BELOW), and how many such cases there are
     partial: tuple[CaseHit, ...] = ()
-    partial_words: tuple[str, ...] = ()
+    partial_total: int = 0
 
 
 @dataclass(frozen=True)

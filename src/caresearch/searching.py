@@ -32,6 +32,7 @@ from .models import (
     Case,
     CaseHit,
     Expansion,
+    PartialMatch,
     PassageHit,
     Relaxed,
     SearchResult,
@@ -45,10 +46,9 @@ TIEBREAK = 0.1  # share of a word's other matching variants added to its best on
 NO_TIER = 99  # a case where a group of words does not occur
 MAX_GROUPS = 64  # groups of words a query may have: each is one bit of a document's uint64
 MAX_PARTS = 8  # a word of more parts is not relaxed to them (a run of text, not a compound)
-# Fewer cases than this with every word (as typed or through the table): up to PARTIAL_CASES
-# cases with some of them, or a compound's parts, follow on the last page, said to be partial.
+# Fewer cases than this with every word (as typed or through the table): a page of cases
+# with some of them, or a compound's parts, follows the last full match, said to be partial.
 PARTIAL_BELOW = 3
-PARTIAL_CASES = 3
 
 
 def variant_vector(index: SearchIndex, variant: Variant) -> np.ndarray | None:
@@ -137,13 +137,13 @@ class Searcher:
         if (
             fallback is None
             and not parsed.exact
-            and 0 < result.total < PARTIAL_BELOW
-            # on the page that shows the last full match
-            and (page - 1) * page_size < result.total <= page * page_size
+            and result.total < PARTIAL_BELOW
+            # on the page that shows the last full match (the first when a filter left none)
+            and result.total <= page * page_size
+            and (page == 1 or (page - 1) * page_size < result.total)
         ):
-            partial = self._partial(parsed, groups, matching, filters)
-            if partial:
-                result = replace(result, partial=partial[0], partial_words=partial[1])
+            partial, total = self._partial(parsed, groups, matching, filters, page_size)
+            result = replace(result, partial=partial, partial_total=total)
         return result
 
     def _score(
@@ -181,62 +181,74 @@ class Searcher:
         groups: list[tuple[QueryWord, ...]],
         full: np.ndarray,
         filters: Filters,
-    ) -> tuple[tuple[CaseHit, ...], tuple[str, ...]] | None:
-        """When few cases have every word: up to PARTIAL_CASES more that have some of the
-        words, each word as itself, through the words the table points it to, or by all of
-        its parts apart (認知症対策 → 認知症 and 対策, not 対策 alone); more of the words first,
-        then whole words before related words and parts, then the score. With the words
-        that found them."""
+        limit: int,
+    ) -> tuple[tuple[CaseHit, ...], int]:
+        """When few cases have every word: up to `limit` more that have some of the words,
+        each word as itself, through the words the table points it to, or by all of its parts
+        apart (認知症対策 → 認知症 and 対策, not 対策 alone); more of the words first, then
+        whole words before related words and parts, then the score. With how many there are."""
         corpus, n_cases = self.corpus, len(self.corpus.cases)
         n_docs = len(corpus.doc_case)
         doc_scores = np.zeros(n_docs, dtype=np.float32)
         doc_groups = np.zeros(n_docs, dtype=np.uint64)
-        case_tier = np.zeros(n_cases, dtype=np.int64)
-        groups_in_case = np.zeros(n_cases, dtype=np.int64)
+        tiers = np.full((len(groups), n_cases), NO_TIER, dtype=np.int64)  # per group and case
         in_case = corpus.doc_case >= 0
-        used: dict[QueryWord, np.ndarray] = {}  # word -> the cases it found
+        used: dict[QueryWord, None] = {}  # the words that found a case, for highlights
+        parts: list[tuple[int, str, tuple[str, ...], np.ndarray]] = []  # found by parts
         for g, group in enumerate(groups):
-            tier = np.full(n_cases, NO_TIER, dtype=np.int64)
-            for ws, t, scored in (alt for word in group for alt in self._looser(word)):
+            for word, (ws, t, scored) in ((w, alt) for w in group for alt in self._looser(w)):
                 vectors = [word_vector(self.index, w) for w in ws]
                 cases = np.logical_and.reduce([self._cases_of(v) for v in vectors])
-                tier[cases] = np.minimum(tier[cases], t)
+                tiers[g, cases] = np.minimum(tiers[g, cases], t)
                 if not scored or not cases.any():  # a word's earlier tiers only set its tier
                     continue
+                if t == TIERS["parts"]:
+                    parts.append((g, word.text, tuple(w.text for w in ws), cases))
                 docs_of = np.zeros(n_docs, dtype=bool)
                 docs_of[in_case] = cases[corpus.doc_case[in_case]]
                 for w, v in zip(ws, vectors, strict=True):
                     doc_scores += np.where(docs_of, v, 0)
                     doc_groups[docs_of & (v > 0)] |= np.uint64(1 << g)
-                    used[w] = used.get(w, np.zeros(n_cases, dtype=bool)) | cases
-            present = tier < NO_TIER
-            groups_in_case += present
-            case_tier = np.maximum(case_tier, np.where(present, tier, 0))
+                    used[w] = None
+        present = tiers < NO_TIER
+        groups_in_case = present.sum(axis=0)
+        case_tier = np.where(present, tiers, 0).max(axis=0, initial=0)
         matching = (groups_in_case > 0) & ~full
         for word in parsed.excluded:
             matching[self._cases_of(word_vector(self.index, word))] = False
         # a case shows where it matched in its text: not one found only in a figure or title
         in_text = np.zeros(n_cases, dtype=bool)
-        passages = np.flatnonzero(doc_scores * (corpus.doc_section != 0))
-        in_text[corpus.doc_case[passages]] = True
+        in_text[corpus.doc_case[np.flatnonzero(doc_scores * (corpus.doc_section != 0))]] = True
         docs, passage_docs = self._filtered_docs(doc_scores, matching & in_text, filters)
         if not len(docs):
-            return None
+            return (), 0
         cases, scores = _case_scores(corpus.doc_case[docs], doc_scores[docs], n_cases)
-        words = tuple(used)
         r = Ranking(
             parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, "or"
         )
         outside = self._outside_text(docs, doc_groups, len(groups))
         order = np.lexsort(
             (cases, -scores, outside[cases] != 0, case_tier[cases], -groups_in_case[cases])
-        )[:PARTIAL_CASES]
-        hits = tuple(
-            self._case_hit(int(i), float(score), passage_docs, r, words, int(outside[i]))
-            for i, score in zip(cases[order], scores[order], strict=True)
-        )
-        found = [w.text for w, where in used.items() if where[cases[order]].any()]
-        return hits, tuple(dict.fromkeys(found))
+        )[:limit]
+        names = ["」または「".join(w.text for w in group) for group in groups]
+        hits = []
+        for i, score in zip(cases[order], scores[order], strict=True):
+            hit = self._case_hit(
+                int(i), float(score), passage_docs, r, tuple(used), int(outside[i])
+            )
+            held = PartialMatch(
+                has=tuple(n for g, n in enumerate(names) if tiers[g, i] < TIERS["parts"]),
+                parts=tuple(
+                    dict.fromkeys(
+                        (word, found)
+                        for g, word, found, where in parts
+                        if where[i] and tiers[g, i] == TIERS["parts"]
+                    )
+                ),
+                lacks=tuple(n for g, n in enumerate(names) if tiers[g, i] == NO_TIER),
+            )
+            hits.append(replace(hit, partial=held))
+        return tuple(hits), len(cases)
 
     def _looser(self, word: QueryWord) -> list[tuple[tuple[QueryWord, ...], int, bool]]:
         """What finds a word for the partial matches, each with its tier and whether it is

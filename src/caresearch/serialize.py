@@ -10,8 +10,10 @@ from .models import (
     MATCHED_IN_LABELS,
     NO_CASE_FOR_WORDS,
     NO_CASE_ONLY_GENERAL,
+    PARTIAL_COUNT,
     PARTIAL_MATCH,
     PARTIAL_NOTE,
+    PARTIAL_ONLY,
     PAST_THE_END,
     RELAXATIONS,
     TIER_NAMES,
@@ -20,6 +22,7 @@ from .models import (
     CaseInfo,
     CaseRecommendation,
     Lesson,
+    PartialMatch,
     Passage,
     Recommendation,
     ScoredLesson,
@@ -107,6 +110,7 @@ def case_hit(hit: CaseHit) -> dict[str, Any]:
         "elsewhere": [{"word": w, "in": place} for w, place in hit.elsewhere],
         "matched_note": matched_note(hit),
         "passages": [passage_dict(ph.passage, ph.snippet) for ph in hit.passages],
+        **({"partial_note": held_note(hit.partial)} if hit.partial else {}),
     }
 
 
@@ -146,6 +150,7 @@ def search_result(r: SearchResult) -> dict[str, Any]:
         "excluded": list(r.excluded),
         "notice": search_notice(r),
         "partial": [case_hit(h) for h in r.partial],
+        "partial_total": r.partial_total,
         "partial_note": partial_note(r),
     }
 
@@ -154,7 +159,26 @@ def partial_note(r: SearchResult) -> str | None:
     """What the partial matches after the full ones are (None when there are none)."""
     if not r.partial:
         return None
-    return PARTIAL_NOTE.format(words="、".join(r.partial_words))
+    shown = len(r.partial)
+    count = (
+        "" if shown == r.partial_total else PARTIAL_COUNT.format(total=r.partial_total, shown=shown)
+    )
+    return (PARTIAL_NOTE if r.total else PARTIAL_ONLY).format(count=count)
+
+
+def held_note(held: PartialMatch | None) -> str | None:
+    """What a partial match holds of the query's words: 「「見守り」を含みます。「認知症」は含みません。」,
+    「「地域ケア会議」は語の一部（地域、ケア、会議）が別々に出てきます。」"""
+    if held is None:
+        return None
+    notes = []
+    if held.has:
+        notes.append(f"「{'」「'.join(held.has)}」を含みます。")
+    for word, parts in held.parts:
+        notes.append(f"「{word}」は語の一部（{'、'.join(parts)}）が別々に出てきます。")
+    if held.lacks:
+        notes.append(f"「{'」「'.join(held.lacks)}」は含みません。")
+    return "".join(notes)
 
 
 def expansions(r: SearchResult) -> list[dict[str, Any]]:

@@ -196,6 +196,7 @@ def _hits(hits: Sequence[CaseHit]) -> list[dict[str, Any]]:
             "case": hit.case,
             "url": _case_url(hit.case.id),
             "matched_note": serialize.matched_note(hit),
+            "partial_note": serialize.held_note(hit.partial),
             "passages": [
                 {
                     "id": ph.passage.id,
