@@ -167,8 +167,9 @@ def test_recommend_text_output_says_what_to_add_when_no_case_matches(index_dir: 
 
 def test_recommend_text_output_says_when_every_case_is_low(index_dir: Path) -> None:
     text = (
-        "地域の集まりを開いても毎回同じ顔ぶれで、話が堂々巡りになる。"
-        "役所の人が話し始めると説明会になってしまう。間に立って回してくれる人がほしい。"
+        "夜中に何かあっても、一人暮らしのおばあちゃんの様子を見に行ける人がいない。"
+        "同じ団地のお友だちが毎日のぞいてくれてるけど、その人ももう年で限界。"
+        "本人は施設は嫌だと言ってる。"
     )
     data = json.loads(cli(index_dir, "recommend", "--json", text)[1])
     assert not data["no_strong_match"] and {c["confidence"] for c in data["cases"]} == {"low"}

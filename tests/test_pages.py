@@ -717,8 +717,9 @@ def test_no_strong_match_says_so_first_and_points_elsewhere(client):
 def test_a_match_where_every_case_is_low_says_so(client, bundled_engine):
     # a strong match whose cases all read 低 must not look like a confident list
     text = (
-        "地域の集まりを開いても毎回同じ顔ぶれで、話が堂々巡りになる。"
-        "役所の人が話し始めると説明会になってしまう。間に立って回してくれる人がほしい。"
+        "夜中に何かあっても、一人暮らしのおばあちゃんの様子を見に行ける人がいない。"
+        "同じ団地のお友だちが毎日のぞいてくれてるけど、その人ももう年で限界。"
+        "本人は施設は嫌だと言ってる。"
     )
     rec = bundled_engine.recommend(text)
     html = client.post("/recommend", data={"text": text}).get_data(as_text=True)
@@ -878,3 +879,17 @@ def test_handout_from_the_basket_drops_ids_that_no_longer_exist(client):
     assert r.status_code == 200
     assert "見つからなくなった1件の項目を外しました" in r.get_data(as_text=True)
     assert client.get("/handout?item=gone-sg-1").status_code == 404
+
+
+def test_an_old_link_with_one_item_gone_keeps_the_rest(client):
+    # a link or bookmark made before a case changed: the rest of the handout is not lost
+    r = client.get("/handout?item=tobetsu-sg-1&item=bogus&item=nanto")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "見つからなくなった1件の項目を外しました" in html
+    assert 'value="tobetsu-sg-1"' in html and 'value="nanto"' in html
+
+
+def test_a_handout_link_downloads_as_word_too(client):
+    r = client.get("/handout.docx?item=tobetsu-sg-1&item=nanto")
+    assert r.status_code == 200 and r.data[:2] == b"PK"  # a .docx is a zip
+    assert "attachment" in r.headers["Content-Disposition"]

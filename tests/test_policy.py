@@ -183,6 +183,9 @@ def test_filler_words_weigh_less_than_specific_words() -> None:
         ("若いもんはいねえ", True),
         ("医者は居らん", True),
         ("担当の者がおりません", True),
+        ("ヘルパーが足りん", True),
+        ("人手が足りひん", True),
+        ("お金が足らん", True),
         # ... and never inside another word
         ("サロンを続けるのは難しいねえ", False),
         ("膝の痛みがなおりません", False),

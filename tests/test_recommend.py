@@ -398,6 +398,8 @@ def test_counters_and_set_phrases_are_not_main_words(bundled_engine):
     [
         ("定年してから仕事がない。何か役に立ちたいんじゃが", "役"),  # 役に立つ: no 火付け役
         ("空き家がそのまま放置されていて、近所の高齢者が困っている", "そのまま"),
+        ("お年寄りのことが心配で、毎回同じ話になる", "心配"),
+        ("お年寄りのことが心配で、毎回同じ話になる", "毎回"),
     ],
 )
 def test_set_phrases_of_everyday_talk_are_not_main_words(bundled_engine, text, not_main):
@@ -407,6 +409,18 @@ def test_set_phrases_of_everyday_talk_are_not_main_words(bundled_engine, text, n
 def test_an_inflected_word_is_shown_as_the_description_writes_it(bundled_engine):
     rec = bundled_engine.recommend("自宅で看取りたいという家族を支えたい。")
     assert "看取り" in rec.cases[0].reason and "見取る" not in rec.cases[0].reason
+
+
+def test_a_word_matched_by_index_keys_alone_is_not_listed_as_its_parts(bundled_engine):
+    # 看取り's parts are keyed 見る and 取る: a case with 見守り and 取り組み is not shown as
+    # having 「看＋取り」 or 「見る＋取る」
+    rec = bundled_engine.recommend("自宅での看取りを支える医師がいない")
+    labels = [m.label for c in rec.cases for m in c.matched_terms]
+    assert "看取り" in labels  # 鶴岡市 writes it
+    assert not [x for x in labels if x.startswith("看取り →")]
+    # parts written as typed are still shown as such (自治会 → 自治＋会)
+    rec = bundled_engine.recommend("自治会の役員のなり手がいない")
+    assert "自治会 → 自治＋会" in [m.label for c in rec.cases for m in c.matched_terms]
 
 
 def test_a_phrase_is_checked_in_the_case_own_documents(bundled_engine):

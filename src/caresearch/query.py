@@ -423,6 +423,12 @@ class QueryExpander:
             return text  # a word in kana is read whole (まいすたー, いりょう)
         return text[:start]
 
+    def part_surfaces(self, text: str) -> tuple[str, ...]:
+        """`text` cut into its shortest morphemes as written (看取り → 看, 取り; its parts' index
+        keys are 見る, 取る), every piece kept."""
+        cuts = self._parts_analyzer.cuts(text)
+        return tuple(text[a:b] for a, b in zip([0, *cuts], cuts, strict=False) if text[a:b].strip())
+
     def split(self, word: QueryWord) -> list[QueryWord]:
         """The word's parts as separate words, as typed (tier 4): for a compound found
         nowhere. One-character parts (体 of 協議体) go when a longer part remains."""

@@ -383,6 +383,8 @@ class Recommend:
             return None
         if self.index.phrase_in(parts, self.corpus.docs_of(case)):
             return MatchedTerm(shown, term, "exact")
+        if self.expander.part_surfaces(d.surfaces[term]) != tuple(parts):
+            return None  # 看取り's parts are keyed 見る, 取る: the case may only have 見 and 取り
         return MatchedTerm(shown, "＋".join(parts), "parts")
 
     def _written_apart(self, ranked: Sequence[int], d: Described, coverage: np.ndarray) -> None:

@@ -477,12 +477,13 @@ def lessons():
 def handout():
     engine = _engine()
     ids = _item_ids(request.args)
-    if request.args.get("basket"):  # the browser's basket: drop what no longer exists
-        known = [i for i in ids if _exists(engine, i)]
-        dropped, ids = len(ids) - len(known), known
-    else:
-        dropped = 0
-    items = [_handout_item(engine, i) for i in ids]
+    # what no longer exists (a saved basket, an old link) is dropped and said so; a link to
+    # nothing that exists is a 404
+    known = [i for i in ids if _exists(engine, i)]
+    if ids and not known and not request.args.get("basket"):
+        raise NotFound(f"選んだ項目が見つかりません: {ids[0][:64]}")
+    dropped = len(ids) - len(known)
+    items = [_handout_item(engine, i) for i in known]
     rows = []
     for i, item in enumerate(items):
         rows.append(
@@ -520,15 +521,23 @@ def _item_paragraphs(item: HandoutItem) -> list[str]:
     return [p for p in item.passage.text.split("\n") if p.strip()]
 
 
-@bp.get("/handout.md")
-def handout_md():
-    """The Markdown of a handout given in the address (the older links; no memos)."""
+def _linked_handout() -> Handout:
+    """A handout given in the address (the older links; no memos)."""
     engine = _engine()
     items = tuple(_handout_item(engine, i) for i in _item_ids(request.args))
     if not items:
         raise QueryError("配布資料に入れる事例か教訓を選んでください。")
-    text = handout_markdown(Handout(HANDOUT_TITLE, items))
-    return _download(text, "text/markdown", "caresearch-handout.md")
+    return Handout(HANDOUT_TITLE, items)
+
+
+@bp.get("/handout.md")
+def handout_md():
+    return _download(handout_markdown(_linked_handout()), "text/markdown", "caresearch-handout.md")
+
+
+@bp.get("/handout.docx")
+def handout_docx_get():
+    return _download(handout_docx(_linked_handout()), DOCX_MIMETYPE, "caresearch-handout.docx")
 
 
 @bp.post("/handout.md")
