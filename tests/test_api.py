@@ -112,6 +112,12 @@ def test_a_number_that_is_not_one_is_named_in_japanese(client, url, said):
     assert said in error_of(client.get(url), 400)
 
 
+def test_a_method_that_does_not_work_says_which_does(client):
+    message = error_of(client.get("/api/recommend"), 405)
+    assert "使える方法: POST" in message and '{"text"' in message
+    assert "使える方法: GET" in error_of(client.post("/api/search?q=認知症"), 405)
+
+
 def test_recommend_has_the_cli_shape(client, bundled_engine):
     r = client.post("/api/recommend", json={"text": PROBLEM})
     assert r.status_code == 200

@@ -1046,6 +1046,7 @@ def test_a_kana_word_is_read_with_any_of_the_common_words_of_its_readings(
         ("２４時間", "yokohama", "定期巡回"),  # the 24-hour visiting service; no case has 24時間
         ("生活援助", "naraha", "家事"),  # 訪問介護's household help: 楢葉町's 家事ヘルパー
         ("農福連携", "tobetsu", "農作業"),  # farm work for disabled and older people
+        ("総合事業", "urayasu", "介護予防"),  # 介護予防・日常生活支援総合事業: 浦安市's 介護予防
     ],
 )
 def test_care_terms_no_case_writes_find_what_they_point_to_and_say_so(

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, RequestURITooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestURITooLarge
 
 from ..config import Settings
 from ..engine import Engine, LiveEngine
@@ -135,6 +135,12 @@ def render_error(exc: Exception):
     elif isinstance(exc, HTTPException):
         status = exc.code or 500
         message = ERROR_MESSAGES.get(status, exc.name)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            # say what works: /api/recommend takes a POST of {"text": …}
+            usable = [m for m in exc.valid_methods if m not in ("HEAD", "OPTIONS")]
+            message = f"{message.rstrip('。')}（使える方法: {'、'.join(usable)}）。"
+            if request.path == "/api/recommend":
+                message += 'JSON {"text": "課題の内容"} を POST してください。'
     else:  # pragma: no cover - only registered for the two classes above
         status, message = 500, ERROR_MESSAGES[500]
     if status >= 500 and not isinstance(exc, CaresearchError):
