@@ -265,6 +265,15 @@ def test_show_and_similar_take_the_municipality_as_people_name_it(
     assert code == 0 and out.startswith("富山県 南砺市 に似た事例")
 
 
+@pytest.mark.parametrize(
+    ("name", "key"), [("浦安市", "浦安"), ("四日市", "四日"), ("大町", "大"), ("市", "市")]
+)
+def test_one_suffix_comes_off_a_municipality_name(name: str, key: str) -> None:
+    from caresearch.engine import _without_suffix
+
+    assert _without_suffix(name) == key
+
+
 def test_an_unknown_name_lists_the_cases_one_may_name(index_dir: Path, capsys) -> None:
     code, _out = cli(index_dir, "show", "東京")
     err = capsys.readouterr().err

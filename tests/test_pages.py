@@ -889,6 +889,14 @@ def test_an_old_link_with_one_item_gone_keeps_the_rest(client):
     assert 'value="tobetsu-sg-1"' in html and 'value="nanto"' in html
 
 
+def test_a_handout_download_link_with_one_item_gone_keeps_the_rest(client):
+    for path in ("/handout.md", "/handout.docx"):
+        r = client.get(f"{path}?item=tobetsu-sg-1&item=bogus")
+        assert r.status_code == 200, path
+    assert "当別町" in client.get("/handout.md?item=tobetsu-sg-1&item=bogus").get_data(as_text=True)
+    assert client.get("/handout.md?item=bogus").status_code == 404
+
+
 def test_a_handout_link_downloads_as_word_too(client):
     r = client.get("/handout.docx?item=tobetsu-sg-1&item=nanto")
     assert r.status_code == 200 and r.data[:2] == b"PK"  # a .docx is a zip

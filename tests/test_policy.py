@@ -190,6 +190,7 @@ def test_filler_words_weigh_less_than_specific_words() -> None:
         ("サロンを続けるのは難しいねえ", False),
         ("膝の痛みがなおりません", False),
         ("この道は車がとおりません", False),
+        ("始めて半年足らずで参加者が倍になった", False),  # 足らず: less than
     ],
 )
 def test_absence_phrasing_is_recognised(text: str, absent: bool) -> None:

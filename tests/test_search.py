@@ -1058,6 +1058,28 @@ def test_care_terms_no_case_writes_find_what_they_point_to_and_say_so(
     assert f"「{query}」を含む事例はありません" in (serialize.search_notice(result) or "")
 
 
+def test_a_long_run_of_kana_tries_only_a_few_readings(bundled_engine: Engine) -> None:
+    # 20 pieces of three readings each: never every combination (3**20)
+    word = bundled_engine.expander.word("けん" * 20)
+    readings = [v for v in (word.variants if word else ()) if v.via == "reading"]
+    assert len(readings) <= 1 + 3  # its katakana spelling, and three readings in kanji
+    assert bundled_engine.search("けん" * 20).total == 0
+
+
+def test_a_kana_compound_finds_the_cases_that_write_it(bundled_engine: Engine) -> None:
+    # にんちしょう + たいさく: the compound 認知症 is indexed with its parts (認知, 症)
+    assert ids(all_hits(bundled_engine, "にんちしょうたいさく")) == ids(
+        all_hits(bundled_engine, "認知症対策")
+    )
+    assert all_hits(bundled_engine, "にんちしょうたいさく").fallback is None
+
+
+def test_a_katakana_compound_still_falls_back_to_its_parts(bundled_engine: Engine) -> None:
+    # katakana is cut into words by Sudachi, not syllables: サロン + マップ
+    result = all_hits(bundled_engine, "サロンマップ")
+    assert result.total and result.relaxed[0].words == ("サロン", "マップ")
+
+
 def test_a_kana_word_is_never_cut_into_syllables(bundled_engine: Engine) -> None:
     # its parts are those of its reading (町作り, 協議会), never syllables (せい, きく)
     relaxed = all_hits(bundled_engine, "まちづくりきょうぎかい").relaxed

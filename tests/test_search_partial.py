@@ -38,8 +38,10 @@ def test_a_compound_with_few_cases_is_followed_by_cases_with_all_its_parts_apart
         assert hit.partial is not None and not hit.partial.has and not hit.partial.lacks
         assert hit.partial.parts == (("認知症対策", ("認知症", "対策")),)
     data = serialize.search_result(result)
-    assert data["partial_note"].startswith("入力した語をすべてそのまま含む事例は以上です")
-    assert data["partial"][0]["partial_note"] == (
+    assert data["partial_note"].startswith(
+        "入力した語（同じ意味の語を含む）をすべて含む事例は以上です"
+    )
+    assert data["partial"][0]["holds"] == (
         "「認知症対策」は語の一部（認知症、対策）が別々に出てきます。"
     )
 
@@ -59,8 +61,8 @@ def test_several_words_with_few_full_matches_are_followed_by_cases_with_some_of_
     data = serialize.search_result(result)
     assert data["total"] == 1 and len(data["hits"]) == 1  # the partial ones are not counted
     assert [h["case_id"] for h in data["partial"]] == [h.case.id for h in result.partial]
-    assert data["partial"][0]["partial_note"] == "「調査」を含みます。「アンケート」は含みません。"
-    assert "partial_note" not in data["hits"][0]
+    assert data["partial"][0]["holds"] == "「調査」を含みます。「アンケート」は含みません。"
+    assert "holds" not in data["hits"][0]
 
 
 def test_the_partial_matches_say_how_many_there_are_when_not_all_are_shown(
@@ -81,11 +83,14 @@ def test_a_filter_that_leaves_no_full_match_still_shows_the_partial_ones(
     result = bundled_engine.search("認知症 見守り", filters={"prefecture": "山形県"})
     assert result.total == 0 and [h.case.id for h in result.partial] == ["tsuruoka"]
     note = serialize.search_result(result)["partial_note"]
-    assert note.startswith("入力した語をすべてそのまま含む事例はありません")
+    # 当別町 has both words, outside the filter: the note speaks of the filtered cases only
+    assert note.startswith(
+        "絞り込みの中で、入力した語（同じ意味の語を含む）をすべて含む事例はありません"
+    )
     page = client.get(
         "/search", query_string={"q": "認知症 見守り", "prefecture": "山形県"}
     ).get_data(as_text=True)
-    assert "一部の語に一致する事例" in page and "事例が見つかりませんでした" not in page
+    assert "一部だけに一致する事例" in page and "事例が見つかりませんでした" not in page
 
 
 def test_no_partial_matches_when_enough_cases_have_every_word(bundled_engine: Engine) -> None:
@@ -116,7 +121,7 @@ def test_partial_matches_follow_the_last_full_match_only(bundled_engine: Engine)
 
 def test_the_page_and_the_cli_say_which_cases_are_partial(bundled_engine: Engine, client) -> None:
     page = client.get("/search", query_string={"q": "アンケート 調査"}).get_data(as_text=True)
-    assert "一部の語に一致する事例" in page
+    assert "一部だけに一致する事例" in page
     head, _, tail = page.partition('class="partial"')
     assert "鶴岡市" in head and "鶴岡市" not in tail and "横浜市" in tail
     assert "「調査」を含みます。「アンケート」は含みません。" in tail
@@ -125,10 +130,26 @@ def test_the_page_and_the_cli_say_which_cases_are_partial(bundled_engine: Engine
     out = io.StringIO()
     assert main(["search", "アンケート 調査", *where], out=out) == 0
     text = out.getvalue()
-    note = text.index("入力した語をすべてそのまま含む事例は以上です")
+    note = text.index("入力した語（同じ意味の語を含む）をすべて含む事例は以上です")
     assert text.index("鶴岡市") < note < text.index("横浜市")
     assert "（「調査」を含みます。「アンケート」は含みません。）" in text[note:]
     out = io.StringIO()
     assert main(["search", "アンケート 調査", "--json", *where], out=out) == 0
     data = json.loads(out.getvalue())
     assert data["total"] == 1 and data["partial"][0]["case_id"] == "yokohama"
+
+
+def test_a_case_found_through_a_related_word_is_not_said_to_contain_the_word(
+    bundled_engine: Engine,
+) -> None:
+    # 買い物 points to 生活支援 and 外出支援; the cases that say those never say 買い物
+    result = bundled_engine.search("買い物")
+    related = [h for h in result.partial if h.partial and h.partial.related]
+    assert related
+    for hit in related:
+        assert "買い物" not in _text(bundled_engine, hit.case.id)
+        assert not hit.partial.has and not hit.partial.synonyms
+        (word, found), *_ = hit.partial.related
+        assert word == "買い物" and all(w in _text(bundled_engine, hit.case.id) for w in found)
+        note = serialize.held_note(hit.partial)
+        assert note.startswith("「買い物」は含みませんが、関連する語（")

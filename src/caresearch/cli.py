@@ -178,7 +178,7 @@ def _print_hit(mark: str, hit: dict, out: TextIO) -> None:
         f"\n{mark} {hit['prefecture']} {hit['municipality']}  {hit['title']}  [{hit['case_id']}]",
         file=out,
     )
-    for note in (hit.get("partial_note"), hit["matched_note"]):
+    for note in (hit.get("holds"), hit["matched_note"]):
         if note:
             print(f"   （{note}）", file=out)
     for p in hit["passages"]:

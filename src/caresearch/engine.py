@@ -127,13 +127,16 @@ class Engine:
             if key
             in (
                 fold(c.municipality),
-                fold(c.municipality).rstrip("市町村区"),
+                _without_suffix(fold(c.municipality)),
                 fold(c.prefecture + c.municipality),
             )
         ]
         if len(named) == 1:
             return self.case(named[0].id)
-        listed = "、".join(f"{c.municipality} [{c.id}]" for c in (named or self.case_infos)[:20])
+        shown = (named or self.case_infos)[:20]
+        listed = "、".join(f"{c.municipality} [{c.id}]" for c in shown)
+        if len(named or self.case_infos) > len(shown):
+            listed += f" ほか{len(named or self.case_infos) - len(shown)}件"
         if named:
             raise NotFound(f"「{name}」の事例は複数あります。id で指定してください: {listed}")
         raise NotFound(
@@ -329,3 +332,10 @@ class LiveEngine:
         for engine in (self._retired, self._engine):
             if engine is not None:
                 engine.close()
+
+
+def _without_suffix(municipality: str) -> str:
+    """浦安市 → 浦安 (one 市, 町, 村 or 区 off the end; 四日市 → 四日, never 四日市 → 四日 → …)."""
+    if len(municipality) > 1 and municipality[-1] in "市町村区":
+        return municipality[:-1]
+    return municipality

@@ -144,7 +144,9 @@ def _search_ours(engine: Engine, text: str) -> SearchRun:
     hits = result.hits + result.partial
     cases = [h.case.id for h in hits]
     passages = [p.passage.id for h in hits for p in h.passages]
-    return SearchRun(cases, passages, result.fallback is not None or not hits, len(result.hits))
+    # honest: no full match claimed (a fallback announced, or no full hit)
+    honest = result.fallback is not None or not result.hits
+    return SearchRun(cases, passages, honest, len(result.hits))
 
 
 def _search_metrics(rows: list[dict]) -> dict[str, Any]:
@@ -210,7 +212,8 @@ def eval_search(engine: Engine, items: list[dict], baseline: SurfaceBaseline) ->
                     "honest": 1.0 if got.honest else 0.0,
                     # shown as a full match: no relaxation announced for the query or the hit
                     "exact_hits": [
-                        exact(item["query"], c) for c in got.cases[: min(10, got.full or 10)]
+                        exact(item["query"], c)
+                        for c in got.cases[: min(10, 10 if got.full is None else got.full)]
                     ]
                     if not got.honest
                     else [],

@@ -68,10 +68,12 @@ NO_CASE_FOR_WORDS = (
 PAST_THE_END = "このページに結果はありません（全 {total} 件）。"  # search: a page after the last
 # search: the cases after the last full match that have only some of the words or parts
 PARTIAL_NOTE = (
-    "入力した語をすべてそのまま含む事例は以上です。次の事例は、その一部だけを含みます{count}。"
+    "入力した語（同じ意味の語を含む）をすべて含む事例は以上です。"
+    "次の事例は、その一部だけを含みます{count}。"
 )
 PARTIAL_ONLY = (
-    "入力した語をすべてそのまま含む事例はありません。次の事例は、その一部だけを含みます{count}。"
+    "入力した語（同じ意味の語を含む）をすべて含む事例はありません。"
+    "次の事例は、その一部だけを含みます{count}。"
 )
 PARTIAL_COUNT = "（{total}件のうち、合う語の多い順に{shown}件）"
 NO_LESSONS = "条件に合う教訓はありません。条件を変えてお試しください。"  # lessons, page and CLI
@@ -334,10 +336,13 @@ class PassageHit:
 
 @dataclass(frozen=True)
 class PartialMatch:
-    """How a case shown after the full matches holds each query word: whole (as typed, through
-    the table or a related word), only as the compound's parts apart, or not at all."""
+    """How a case shown after the full matches holds each query word: as typed, through the
+    care table, only through the words the table points it to, only as the compound's parts
+    apart, or not at all."""
 
-    has: tuple[str, ...] = ()
+    has: tuple[str, ...] = ()  # as typed
+    synonyms: tuple[str, ...] = ()  # through the care table
+    related: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word, the related words found)
     parts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (word, its parts found apart)
     lacks: tuple[str, ...] = ()
 

@@ -23,7 +23,6 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from itertools import product
 
 from .analysis import (
     HONORIFIC_PREFIXES,
@@ -47,6 +46,7 @@ READING_CHOICES = 3  # a kana word: the readings' commonest words tried, and the
 TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "related": 3, "parts": 4}
 _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 _KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
+_HIRAGANA = re.compile(r"^[\u3041-\u3096\u30fc]+$")  # Sudachi cuts these into syllables
 _KANA_RUN = re.compile(r"[\u3041-\u3096\u30fc]{2,}")  # hiragana (and ー) in a description
 # a minus as keyboards type it: − (U+2212), ‐ (U+2010), and ー at a word's start (kana mode)
 _MINUS = re.compile("^[−‐ー]")
@@ -423,6 +423,23 @@ class QueryExpander:
             return text  # a word in kana is read whole (まいすたー, いりょう)
         return text[:start]
 
+    def _readings_of(self, katakana: str) -> list[tuple[str, ...]]:
+        """The words a reading may stand for, fewest pieces first (segment_reading), each
+        piece as the commonest word read so, then as each of its next READING_CHOICES - 1
+        (one piece changed at a time, the commoner alternatives first): at most a few, however
+        many pieces the reading has."""
+        pieces = segment_reading(katakana, self.readings) or []
+        if not pieces:
+            return []
+        choices = [self.readings[p][:READING_CHOICES] for p in pieces]
+        out = [tuple(c[0] for c in choices)]
+        swaps = sorted(
+            ((rank, k) for k, c in enumerate(choices) for rank in range(1, len(c))),
+        )
+        for rank, k in swaps[: READING_CHOICES - 1]:
+            out.append(tuple(c[rank] if j == k else c[0] for j, c in enumerate(choices)))
+        return out
+
     def part_surfaces(self, text: str) -> tuple[str, ...]:
         """`text` cut into its shortest morphemes as written (看取り → 看, 取り; its parts' index
         keys are 見る, 取る), every piece kept."""
@@ -433,7 +450,7 @@ class QueryExpander:
         """The word's parts as separate words, as typed (tier 4): for a compound found
         nowhere. One-character parts (体 of 協議体) go when a longer part remains."""
         folded = fold(word.text)
-        if _KANA.match(folded):
+        if _HIRAGANA.match(folded):
             # kana are cut into syllables (じょ・せい・ぎ・かい): a word in kana has the parts of
             # its reading (いりょうかいご → 医療, 介護), or none
             pieces = segment_reading(to_katakana(folded), self.readings) or []
@@ -506,11 +523,9 @@ class QueryExpander:
                     add(v.terms, min(v.weight, WEIGHT_READING), via, v.label)
             # each piece of the reading as one of its commonest words (じょせい: 助成, 女性):
             # じょせいぎかい is the 女性議会 the corpus has, not 助成議会, the commonest alone
-            pieces = segment_reading(katakana, self.readings) or []
-            choices = [range(min(READING_CHOICES, len(self.readings[p]))) for p in pieces]
-            for ranks in sorted(product(*choices), key=sum)[: READING_CHOICES if pieces else 0]:
-                terms = tuple(self.readings[p][k] for p, k in zip(pieces, ranks, strict=True))
-                add(terms, WEIGHT_READING, "reading", "".join(terms))
+            for words in self._readings_of(katakana):
+                label = "".join(words)
+                add(_flat(self.analyzer.tokens(label)), WEIGHT_READING, "reading", label)
         if not variants:
             return None
         return QueryWord(text, tuple(variants))

@@ -12,7 +12,6 @@ scores terms and phrases.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -119,7 +118,28 @@ class Searcher:
         groups, relaxed = self._relax(parsed)
         if len(groups) > MAX_GROUPS:
             raise QueryError(f"検索語が多すぎます（語の一部を含めて{MAX_GROUPS}語まで）。")
-        doc_scores, doc_groups, case_tier, groups_in_case = self._score(groups)
+        # Per group (words joined by OR): summed scores, and per case the earliest tier at
+        # which one of its words occurs anywhere in the case (NO_TIER: not at all).
+        n_cases, n_docs = len(self.corpus.cases), len(self.corpus.doc_case)
+        doc_scores = np.zeros(n_docs, dtype=np.float32)
+        doc_groups = np.zeros(n_docs, dtype=np.uint64)
+        case_tier = np.zeros(n_cases, dtype=np.int64)
+        groups_in_case = np.zeros(n_cases, dtype=np.int64)
+        for g, group in enumerate(groups):
+            tier = np.full(n_cases, NO_TIER, dtype=np.int64)
+            in_group = np.zeros(n_docs, dtype=bool)
+            for word in group:
+                # Scored tier by tier; the last (every variant) is the word's own score.
+                for t in sorted({v.tier for v in word.variants}):
+                    vector = word_vector(self.index, word.up_to(t))
+                    cases = self._cases_of(vector)
+                    tier[cases] = np.minimum(tier[cases], t)
+                doc_scores += vector
+                in_group |= vector > 0
+            doc_groups[in_group] |= np.uint64(1 << g)
+            present = tier < NO_TIER
+            groups_in_case += present
+            case_tier = np.maximum(case_tier, np.where(present, tier, 0))
         matching = groups_in_case == len(groups)
         kinds = [k for k in RELAXATIONS if any(r.kind == k for r in relaxed)]
         fallback = "+".join(kinds) or None
@@ -146,35 +166,6 @@ class Searcher:
             result = replace(result, partial=partial, partial_total=total)
         return result
 
-    def _score(
-        self, groups: Sequence[tuple[QueryWord, ...]]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per document: the summed scores of the words and which groups (words joined by OR)
-        it matched (bit g: group g); per case: the latest tier it needed over the groups it
-        has (for each group, the earliest tier at which one of its words occurs anywhere in
-        the case) and how many of the groups it has."""
-        n_cases, n_docs = len(self.corpus.cases), len(self.corpus.doc_case)
-        doc_scores = np.zeros(n_docs, dtype=np.float32)
-        doc_groups = np.zeros(n_docs, dtype=np.uint64)
-        case_tier = np.zeros(n_cases, dtype=np.int64)
-        groups_in_case = np.zeros(n_cases, dtype=np.int64)
-        for g, group in enumerate(groups):
-            tier = np.full(n_cases, NO_TIER, dtype=np.int64)
-            in_group = np.zeros(n_docs, dtype=bool)
-            for word in group:
-                # Scored tier by tier; the last (every variant) is the word's own score.
-                for t in sorted({v.tier for v in word.variants}):
-                    vector = word_vector(self.index, word.up_to(t))
-                    cases = self._cases_of(vector)
-                    tier[cases] = np.minimum(tier[cases], t)
-                doc_scores += vector
-                in_group |= vector > 0
-            doc_groups[in_group] |= np.uint64(1 << g)
-            present = tier < NO_TIER
-            groups_in_case += present
-            case_tier = np.maximum(case_tier, np.where(present, tier, 0))
-        return doc_scores, doc_groups, case_tier, groups_in_case
-
     def _partial(
         self,
         parsed: ParsedQuery,
@@ -194,7 +185,8 @@ class Searcher:
         tiers = np.full((len(groups), n_cases), NO_TIER, dtype=np.int64)  # per group and case
         in_case = corpus.doc_case >= 0
         used: dict[QueryWord, None] = {}  # the words that found a case, for highlights
-        parts: list[tuple[int, str, tuple[str, ...], np.ndarray]] = []  # found by parts
+        # (group, word, what found it: its parts or its related words, the cases of each)
+        looser: list[tuple[int, str, list[tuple[str, np.ndarray]]]] = []
         for g, group in enumerate(groups):
             for word, (ws, t, scored) in ((w, alt) for w in group for alt in self._looser(w)):
                 vectors = [word_vector(self.index, w) for w in ws]
@@ -203,7 +195,16 @@ class Searcher:
                 if not scored or not cases.any():  # a word's earlier tiers only set its tier
                     continue
                 if t == TIERS["parts"]:
-                    parts.append((g, word.text, tuple(w.text for w in ws), cases))
+                    looser.append((g, word.text, [(w.text, cases) for w in ws]))
+                elif t == TIERS["related"]:
+                    found = [
+                        (
+                            v.label,
+                            self._cases_of(word_vector(self.index, replace(ws[0], variants=(v,)))),
+                        )
+                        for v in ws[0].variants
+                    ]
+                    looser.append((g, word.text, found))
                 docs_of = np.zeros(n_docs, dtype=bool)
                 docs_of[in_case] = cases[corpus.doc_case[in_case]]
                 for w, v in zip(ws, vectors, strict=True):
@@ -237,14 +238,10 @@ class Searcher:
                 int(i), float(score), passage_docs, r, tuple(used), int(outside[i])
             )
             held = PartialMatch(
-                has=tuple(n for g, n in enumerate(names) if tiers[g, i] < TIERS["parts"]),
-                parts=tuple(
-                    dict.fromkeys(
-                        (word, found)
-                        for g, word, found, where in parts
-                        if where[i] and tiers[g, i] == TIERS["parts"]
-                    )
-                ),
+                has=tuple(n for g, n in enumerate(names) if tiers[g, i] == 1),
+                synonyms=tuple(n for g, n in enumerate(names) if tiers[g, i] == TIERS["synonym"]),
+                related=_held_by(looser, tiers[:, i], i, TIERS["related"]),
+                parts=_held_by(looser, tiers[:, i], i, TIERS["parts"]),
                 lacks=tuple(n for g, n in enumerate(names) if tiers[g, i] == NO_TIER),
             )
             hits.append(replace(hit, partial=held))
@@ -260,7 +257,8 @@ class Searcher:
             return out
         if related := self.expander.related(word):
             out.append(((related,), TIERS["related"], True))
-        if len(parts := self.expander.split(word)) > 1:  # 認知 alone is not 認知症's parts
+        # 認知 alone is not 認知症's parts; a run of text is no compound (MAX_PARTS)
+        if 1 < len(parts := self.expander.split(word)) <= MAX_PARTS:
             out.append((tuple(parts), TIERS["parts"], True))
         return out
 
@@ -526,6 +524,22 @@ class Ranking(NamedTuple):
     case_tier: np.ndarray  # per case: the latest tier it needed
     groups_in_case: np.ndarray
     fallback: str | None
+
+
+def _held_by(
+    looser: list[tuple[int, str, list[tuple[str, np.ndarray]]]],
+    tiers: np.ndarray,
+    case: int,
+    tier: int,
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """For one case, each word it holds only at `tier` (related words, or parts apart), with
+    the related words or parts the case has."""
+    out: dict[tuple[str, tuple[str, ...]], None] = {}
+    for g, word, found in looser:
+        labels = tuple(label for label, cases in found if cases[case])
+        if tiers[g] == tier and labels and (tier != TIERS["parts"] or len(labels) == len(found)):
+            out[(word, labels)] = None
+    return tuple(out)
 
 
 def _place_tag(case: Case) -> str:

@@ -110,7 +110,7 @@ def case_hit(hit: CaseHit) -> dict[str, Any]:
         "elsewhere": [{"word": w, "in": place} for w, place in hit.elsewhere],
         "matched_note": matched_note(hit),
         "passages": [passage_dict(ph.passage, ph.snippet) for ph in hit.passages],
-        **({"partial_note": held_note(hit.partial)} if hit.partial else {}),
+        **({"holds": held_note(hit.partial)} if hit.partial else {}),
     }
 
 
@@ -163,17 +163,23 @@ def partial_note(r: SearchResult) -> str | None:
     count = (
         "" if shown == r.partial_total else PARTIAL_COUNT.format(total=r.partial_total, shown=shown)
     )
-    return (PARTIAL_NOTE if r.total else PARTIAL_ONLY).format(count=count)
+    note = (PARTIAL_NOTE if r.total else PARTIAL_ONLY).format(count=count)
+    return f"絞り込みの中で、{note}" if r.filters else note
 
 
 def held_note(held: PartialMatch | None) -> str | None:
     """What a partial match holds of the query's words: 「「見守り」を含みます。「認知症」は含みません。」,
-    「「地域ケア会議」は語の一部（地域、ケア、会議）が別々に出てきます。」"""
+    「「買い物」は含みませんが、関連する語（生活支援）を含みます。」, 「「地域ケア会議」は語の一部（地域、
+    ケア、会議）が別々に出てきます。」"""
     if held is None:
         return None
     notes = []
     if held.has:
         notes.append(f"「{'」「'.join(held.has)}」を含みます。")
+    if held.synonyms:
+        notes.append(f"「{'」「'.join(held.synonyms)}」を同じ意味の語で含みます。")
+    for word, related in held.related:
+        notes.append(f"「{word}」は含みませんが、関連する語（{'、'.join(related)}）を含みます。")
     for word, parts in held.parts:
         notes.append(f"「{word}」は語の一部（{'、'.join(parts)}）が別々に出てきます。")
     if held.lacks:

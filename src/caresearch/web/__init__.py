@@ -137,7 +137,7 @@ def render_error(exc: Exception):
         message = ERROR_MESSAGES.get(status, exc.name)
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             # say what works: /api/recommend takes a POST of {"text": …}
-            usable = [m for m in exc.valid_methods if m not in ("HEAD", "OPTIONS")]
+            usable = sorted(m for m in exc.valid_methods if m not in ("HEAD", "OPTIONS"))
             message = f"{message.rstrip('。')}（使える方法: {'、'.join(usable)}）。"
             if request.path == "/api/recommend":
                 message += 'JSON {"text": "課題の内容"} を POST してください。'

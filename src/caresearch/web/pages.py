@@ -196,7 +196,7 @@ def _hits(hits: Sequence[CaseHit]) -> list[dict[str, Any]]:
             "case": hit.case,
             "url": _case_url(hit.case.id),
             "matched_note": serialize.matched_note(hit),
-            "partial_note": serialize.held_note(hit.partial),
+            "holds": serialize.held_note(hit.partial),
             "passages": [
                 {
                     "id": ph.passage.id,
@@ -357,7 +357,7 @@ def search():
         partial_note=serialize.partial_note(result),
         facets=_facets(result, q),
         paging=_paging(result, q),
-        suggestions=engine.synonym_suggestions(q) if not result.total else (),
+        suggestions=engine.synonym_suggestions(q) if not (result.total or result.partial) else (),
         clear_url=_search_url(q, {}),
         notice=serialize.search_notice(result),
         expansions=serialize.expansions(result),
@@ -477,13 +477,8 @@ def lessons():
 def handout():
     engine = _engine()
     ids = _item_ids(request.args)
-    # what no longer exists (a saved basket, an old link) is dropped and said so; a link to
-    # nothing that exists is a 404
-    known = [i for i in ids if _exists(engine, i)]
-    if ids and not known and not request.args.get("basket"):
-        raise NotFound(f"選んだ項目が見つかりません: {ids[0][:64]}")
-    dropped = len(ids) - len(known)
-    items = [_handout_item(engine, i) for i in known]
+    items = _existing_items(engine, ids, basket=bool(request.args.get("basket")))
+    dropped = len(ids) - len(items)
     rows = []
     for i, item in enumerate(items):
         rows.append(
@@ -507,12 +502,18 @@ def handout():
     )
 
 
-def _exists(engine: Engine, item_id: str) -> bool:
-    try:
-        _handout_item(engine, item_id)
-    except NotFound:
-        return False
-    return True
+def _existing_items(engine: Engine, ids: list[str], basket: bool = False) -> list[HandoutItem]:
+    """The chosen items that exist: what no longer does (a saved basket, an old link) is
+    dropped (the page says so); a link to nothing that exists is a 404, a basket may be empty."""
+    items = []
+    for item_id in ids:
+        try:
+            items.append(_handout_item(engine, item_id))
+        except NotFound:
+            continue
+    if ids and not items and not basket:
+        raise NotFound(f"選んだ項目が見つかりません: {ids[0][:64]}")
+    return items
 
 
 def _item_paragraphs(item: HandoutItem) -> list[str]:
@@ -523,8 +524,7 @@ def _item_paragraphs(item: HandoutItem) -> list[str]:
 
 def _linked_handout() -> Handout:
     """A handout given in the address (the older links; no memos)."""
-    engine = _engine()
-    items = tuple(_handout_item(engine, i) for i in _item_ids(request.args))
+    items = tuple(_existing_items(_engine(), _item_ids(request.args)))
     if not items:
         raise QueryError("配布資料に入れる事例か教訓を選んでください。")
     return Handout(HANDOUT_TITLE, items)
