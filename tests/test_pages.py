@@ -184,7 +184,9 @@ def test_search_says_where_a_hit_matched_outside_its_passages(client):
 
 
 def parse_notes(html: str) -> list[str]:
-    return re.findall(r'<p class="matched-note">(.*?)</p>', html)
+    """The notes as read (a note on figure text is a link to it)."""
+    notes = re.findall(r'<p class="matched-note">(.*?)</p>', html)
+    return [re.sub(r"<[^>]+>", "", n) for n in notes]
 
 
 def test_search_snippets_are_the_only_unescaped_markup(tiny_client):
@@ -901,3 +903,19 @@ def test_a_handout_link_downloads_as_word_too(client):
     r = client.get("/handout.docx?item=tobetsu-sg-1&item=nanto")
     assert r.status_code == 200 and r.data[:2] == b"PK"  # a .docx is a zip
     assert "attachment" in r.headers["Content-Disposition"]
+
+
+def test_a_match_in_figure_text_links_to_the_figure_text_the_case_page_shows(client):
+    # 鶴岡市 has 服薬 only in a form's labels: the hit says so and links to where it is
+    html = client.get("/search?q=服薬").get_data(as_text=True)
+    assert '<a href="/cases/tsuruoka#figures">図表中の語句に一致</a>' in html
+    case = client.get("/cases/tsuruoka").get_data(as_text=True)
+    figures = case[case.index('id="figures"') :]
+    assert "服薬" in figures[: figures.index("</section>")]
+
+
+def test_when_an_exclusion_leaves_nothing_the_page_offers_the_search_without_it(client):
+    html = client.get("/search", query_string={"q": "認知症 -医療"}).get_data(as_text=True)
+    assert "除外した語（医療）を外して探す" in html
+    assert 'href="/search?q=%E8%AA%8D%E7%9F%A5%E7%97%87"' in html  # 認知症 alone
+    assert "除外した語" not in client.get("/search?q=認知症").get_data(as_text=True)

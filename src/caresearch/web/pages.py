@@ -45,6 +45,7 @@ from ..models import (
     Passage,
     SearchResult,
 )
+from ..query import split_query
 from ..render import FIGURES_NOTE, Handout, HandoutItem, handout_docx, handout_markdown, source_line
 
 bp = Blueprint("pages", __name__)
@@ -190,12 +191,28 @@ def _paging(result: SearchResult, q: str) -> dict[str, Any] | None:
     }
 
 
+def _without_exclusions(q: str) -> str:
+    """The query as typed without its -語 / NOT 語 (for 「除外せずに探す」)."""
+    out: list[str] = []
+    for term in split_query(q):
+        if term.negated:
+            continue
+        if term.joins_previous and out:
+            out.append("OR")
+        out.append(f'"{term.text}"' if term.quoted else term.text)
+    return " ".join(out)
+
+
 def _hits(hits: Sequence[CaseHit]) -> list[dict[str, Any]]:
     return [
         {
             "case": hit.case,
             "url": _case_url(hit.case.id),
             "matched_note": serialize.matched_note(hit),
+            # a match in figure text links to the figure text the case page shows
+            "figure_url": _case_url(hit.case.id, "figures")
+            if "figure" in (hit.matched_in, *(place for _w, place in hit.elsewhere))
+            else None,
             "holds": serialize.held_note(hit.partial),
             "passages": [
                 {
@@ -364,6 +381,7 @@ def search():
         exact_url=url_for("pages.search", q=q, exact=1, **filters),
         loose_url=_search_url(q, filters),
         first_page_url=_search_url(q, filters),
+        unexcluded_url=_search_url(_without_exclusions(q), filters) if result.excluded else None,
         **context,
     )
 
