@@ -1062,8 +1062,23 @@ def test_a_long_run_of_kana_tries_only_a_few_readings(bundled_engine: Engine) ->
     # 20 pieces of three readings each: never every combination (3**20)
     word = bundled_engine.expander.word("けん" * 20)
     readings = [v for v in (word.variants if word else ()) if v.via == "reading"]
-    assert len(readings) <= 1 + 3  # its katakana spelling, and three readings in kanji
+    assert len(readings) <= 1 + 3 * 3  # its katakana spelling; three cuts, three readings each
     assert bundled_engine.search("けん" * 20).total == 0
+
+
+def test_a_kana_word_is_read_in_every_cut_into_as_few_pieces(bundled_engine: Engine) -> None:
+    # カイソウホウ is カイ + ソウホウ (会 + 双方) or カイソウ + ホウ (回想 + 法): 南砺市 writes 回想法
+    result = all_hits(bundled_engine, "かいそうほう")
+    assert ids(result) == ["nanto"] and result.fallback is None
+    assert "回想法" in marked(result)
+
+
+@pytest.mark.parametrize(("typed", "full"), [("有老", "有料老人ホーム"), ("Ｄｒ", "医師")])
+def test_abbreviations_staff_write_find_the_full_word(
+    bundled_engine: Engine, typed: str, full: str
+) -> None:
+    assert ids(all_hits(bundled_engine, typed)) == ids(all_hits(bundled_engine, full))
+    assert ids(all_hits(bundled_engine, typed))
 
 
 def test_a_kana_compound_finds_the_cases_that_write_it(bundled_engine: Engine) -> None:

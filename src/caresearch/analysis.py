@@ -512,16 +512,30 @@ def reading_map(tokens: Iterable[tuple[Token, float]]) -> dict[str, tuple[str, .
 
 def segment_reading(kana: str, readings: Mapping[str, tuple[str, ...]]) -> list[str] | None:
     """Split katakana into the fewest known readings (イリョウカイゴレンケイ → 3), or None."""
+    found = segmentations(kana, readings, 1)
+    return found[0] if found else None
+
+
+def segmentations(
+    kana: str, readings: Mapping[str, tuple[str, ...]], limit: int
+) -> list[list[str]]:
+    """Up to `limit` ways to split katakana into the fewest known readings: カイソウホウ is
+    カイ + ソウホウ and カイソウ + ホウ (回想法), and only the text can tell which."""
     if not kana or len(kana) > MAX_KANA_QUERY:
-        return None
+        return []
     n = len(kana)
-    best: list[list[str] | None] = [None] * (n + 1)
-    best[0] = []
+    best: list[list[list[str]]] = [[] for _ in range(n + 1)]  # fewest-piece ways to reach i
+    best[0] = [[]]
     for i in range(n):
-        if best[i] is None:
+        if not best[i]:
             continue
         for j in range(i + MIN_READING, n + 1):
             piece = kana[i:j]
-            if piece in readings and (best[j] is None or len(best[j]) > len(best[i]) + 1):
-                best[j] = [*best[i], piece]
+            if piece not in readings:
+                continue
+            ways = [[*way, piece] for way in best[i]]
+            if not best[j] or len(best[j][0]) > len(ways[0]):
+                best[j] = ways[:limit]
+            elif len(best[j][0]) == len(ways[0]):
+                best[j] = (best[j] + ways)[:limit]
     return best[n]

@@ -32,6 +32,7 @@ from .analysis import (
     fold,
     has_invalid_chars,
     segment_reading,
+    segmentations,
     split_words,
     to_katakana,
 )
@@ -424,20 +425,17 @@ class QueryExpander:
         return text[:start]
 
     def _readings_of(self, katakana: str) -> list[tuple[str, ...]]:
-        """The words a reading may stand for, fewest pieces first (segment_reading), each
-        piece as the commonest word read so, then as each of its next READING_CHOICES - 1
-        (one piece changed at a time, the commoner alternatives first): at most a few, however
-        many pieces the reading has."""
-        pieces = segment_reading(katakana, self.readings) or []
-        if not pieces:
-            return []
-        choices = [self.readings[p][:READING_CHOICES] for p in pieces]
-        out = [tuple(c[0] for c in choices)]
-        swaps = sorted(
-            ((rank, k) for k, c in enumerate(choices) for rank in range(1, len(c))),
-        )
-        for rank, k in swaps[: READING_CHOICES - 1]:
-            out.append(tuple(c[rank] if j == k else c[0] for j, c in enumerate(choices)))
+        """The words a reading may stand for: each way to cut it into the fewest pieces
+        (`segmentations`: カイ + ソウホウ or カイソウ + ホウ), each piece as the commonest word read
+        so, then as each of its next READING_CHOICES - 1 (one piece changed at a time, the
+        commoner alternatives first): at most a few, however many pieces the reading has."""
+        out: list[tuple[str, ...]] = []
+        for pieces in segmentations(katakana, self.readings, READING_CHOICES):
+            choices = [self.readings[p][:READING_CHOICES] for p in pieces]
+            out.append(tuple(c[0] for c in choices))
+            swaps = sorted((rank, k) for k, c in enumerate(choices) for rank in range(1, len(c)))
+            for rank, k in swaps[: READING_CHOICES - 1]:
+                out.append(tuple(c[rank] if j == k else c[0] for j, c in enumerate(choices)))
         return out
 
     def part_surfaces(self, text: str) -> tuple[str, ...]:
