@@ -185,8 +185,8 @@ class Searcher:
         tiers = np.full((len(groups), n_cases), NO_TIER, dtype=np.int64)  # per group and case
         in_case = corpus.doc_case >= 0
         used: dict[QueryWord, None] = {}  # the words that found a case, for highlights
-        # (group, word, what found it: its parts or its related words, the cases of each)
-        looser: list[tuple[int, str, list[tuple[str, np.ndarray]]]] = []
+        # (group, word, tier, what found it: its parts or its related words, the cases found)
+        looser: list[tuple[int, str, int, tuple[QueryWord, ...], np.ndarray]] = []
         for g, group in enumerate(groups):
             for word, (ws, t, scored) in ((w, alt) for w in group for alt in self._looser(w)):
                 vectors = [word_vector(self.index, w) for w in ws]
@@ -194,17 +194,8 @@ class Searcher:
                 tiers[g, cases] = np.minimum(tiers[g, cases], t)
                 if not scored or not cases.any():  # a word's earlier tiers only set its tier
                     continue
-                if t == TIERS["parts"]:
-                    looser.append((g, word.text, [(w.text, cases) for w in ws]))
-                elif t == TIERS["related"]:
-                    found = [
-                        (
-                            v.label,
-                            self._cases_of(word_vector(self.index, replace(ws[0], variants=(v,)))),
-                        )
-                        for v in ws[0].variants
-                    ]
-                    looser.append((g, word.text, found))
+                if t > TIERS["synonym"]:
+                    looser.append((g, word.text, t, ws, cases))
                 docs_of = np.zeros(n_docs, dtype=bool)
                 docs_of[in_case] = cases[corpus.doc_case[in_case]]
                 for w, v in zip(ws, vectors, strict=True):
@@ -240,12 +231,35 @@ class Searcher:
             held = PartialMatch(
                 has=tuple(n for g, n in enumerate(names) if tiers[g, i] == 1),
                 synonyms=tuple(n for g, n in enumerate(names) if tiers[g, i] == TIERS["synonym"]),
-                related=_held_by(looser, tiers[:, i], i, TIERS["related"]),
-                parts=_held_by(looser, tiers[:, i], i, TIERS["parts"]),
+                related=self._held_by(looser, tiers[:, i], int(i), TIERS["related"]),
+                parts=self._held_by(looser, tiers[:, i], int(i), TIERS["parts"]),
                 lacks=tuple(n for g, n in enumerate(names) if tiers[g, i] == NO_TIER),
             )
             hits.append(replace(hit, partial=held))
         return tuple(hits), len(cases)
+
+    def _held_by(
+        self,
+        looser: list[tuple[int, str, int, tuple[QueryWord, ...], np.ndarray]],
+        tiers: np.ndarray,
+        case: int,
+        tier: int,
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """For one shown case, each word it holds only at `tier`, with what it holds: the
+        compound's parts, or the related words it has (asked only for the cases shown)."""
+        out: dict[tuple[str, tuple[str, ...]], None] = {}
+        docs = self.corpus.docs_of(case)
+        for g, word, t, ws, cases in looser:
+            if t != tier or tiers[g] != tier or not cases[case]:
+                continue
+            if t == TIERS["parts"]:
+                out[(word, tuple(w.text for w in ws))] = None
+                continue
+            vectors = ((v.label, variant_vector(self.index, v)) for v in ws[0].variants)
+            found = tuple(label for label, x in vectors if x is not None and x[docs].any())
+            if found:
+                out[(word, tuple(dict.fromkeys(found)))] = None
+        return tuple(out)
 
     def _looser(self, word: QueryWord) -> list[tuple[tuple[QueryWord, ...], int, bool]]:
         """What finds a word for the partial matches, each with its tier and whether it is
@@ -524,22 +538,6 @@ class Ranking(NamedTuple):
     case_tier: np.ndarray  # per case: the latest tier it needed
     groups_in_case: np.ndarray
     fallback: str | None
-
-
-def _held_by(
-    looser: list[tuple[int, str, list[tuple[str, np.ndarray]]]],
-    tiers: np.ndarray,
-    case: int,
-    tier: int,
-) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """For one case, each word it holds only at `tier` (related words, or parts apart), with
-    the related words or parts the case has."""
-    out: dict[tuple[str, tuple[str, ...]], None] = {}
-    for g, word, found in looser:
-        labels = tuple(label for label, cases in found if cases[case])
-        if tiers[g] == tier and labels and (tier != TIERS["parts"] or len(labels) == len(found)):
-            out[(word, labels)] = None
-    return tuple(out)
 
 
 def _place_tag(case: Case) -> str:
