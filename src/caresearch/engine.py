@@ -133,10 +133,10 @@ class Engine:
         ]
         if len(named) == 1:
             return self.case(named[0].id)
-        shown = (named or self.case_infos)[:20]
-        listed = "、".join(f"{c.municipality} [{c.id}]" for c in shown)
-        if len(named or self.case_infos) > len(shown):
-            listed += f" ほか{len(named or self.case_infos) - len(shown)}件"
+        pool = named or self.case_infos
+        listed = "、".join(f"{c.municipality} [{c.id}]" for c in pool[:20])
+        if len(pool) > 20:
+            listed += f" ほか{len(pool) - 20}件"
         if named:
             raise NotFound(f"「{name}」の事例は複数あります。id で指定してください: {listed}")
         raise NotFound(

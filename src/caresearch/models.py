@@ -67,14 +67,8 @@ NO_CASE_FOR_WORDS = (
 )
 PAST_THE_END = "このページに結果はありません（全 {total} 件）。"  # search: a page after the last
 # search: the cases after the last full match that have only some of the words or parts
-PARTIAL_NOTE = (
-    "入力した語（同じ意味の語を含む）をすべて含む事例は以上です。"
-    "次の事例は、その一部だけを含みます{count}。"
-)
-PARTIAL_ONLY = (
-    "入力した語（同じ意味の語を含む）をすべて含む事例はありません。"
-    "次の事例は、その一部だけを含みます{count}。"
-)
+# ({full}: 以上です after full matches, ありません when a filter left none)
+PARTIAL_NOTE = "入力した語（同じ意味の語を含む）をすべて含む事例は{full}。次の事例は、その一部だけを含みます{count}。"
 PARTIAL_COUNT = "（{total}件のうち、合う語の多い順に{shown}件）"
 NO_LESSONS = "条件に合う教訓はありません。条件を変えてお試しください。"  # lessons, page and CLI
 # Tiers of evidence for a keyword (query.py): as typed, through the care table, through what

@@ -198,6 +198,7 @@ class QueryExpander:
         # bounded caches of what a request asks again and again (labels, kana pieces)
         self.words_of = lru_cache(maxsize=4096)(self._key)
         self._read_kana = lru_cache(maxsize=4096)(self._kana_word)
+        self.part_surfaces = lru_cache(maxsize=4096)(self._part_surfaces)
         # a one-word term of the table -> as the table writes it (閉じ籠もる → 閉じこもる)
         self._written: dict[str, str] = {}
         # key (C-level term tuple) -> list of (part-level terms, label) of its group
@@ -438,7 +439,7 @@ class QueryExpander:
                 out.append(tuple(c[rank] if j == k else c[0] for j, c in enumerate(choices)))
         return out
 
-    def part_surfaces(self, text: str) -> tuple[str, ...]:
+    def _part_surfaces(self, text: str) -> tuple[str, ...]:
         """`text` cut into its shortest morphemes as written (看取り → 看, 取り; its parts' index
         keys are 見る, 取る), every piece kept."""
         cuts = self._parts_analyzer.cuts(text)
@@ -451,8 +452,7 @@ class QueryExpander:
         if _HIRAGANA.match(folded):
             # kana are cut into syllables (じょ・せい・ぎ・かい): a word in kana has the parts of
             # its reading (いりょうかいご → 医療, 介護), or none
-            pieces = segment_reading(to_katakana(folded), self.readings) or []
-            surfaces = [self.readings[p][0] for p in pieces]
+            surfaces = list(next(iter(self._readings_of(to_katakana(folded))), ()))
         elif len(toks := self.analyzer.tokens(word.text)) == 1 and toks[0].parts:
             # a compound: its parts as written
             surfaces = [t.surface for t in self._parts_analyzer.tokens(word.text)]

@@ -146,8 +146,10 @@ class Searcher:
         if not matching.any() and len(groups) > 1 and groups_in_case.any():
             matching = groups_in_case > 0
             fallback = "+".join([*kinds, "or"])
-        for word in parsed.excluded:  # -語 / NOT 語: cases that contain it, as typed, go
-            matching[self._cases_of(word_vector(self.index, word))] = False
+        excluded = np.zeros(n_cases, dtype=bool)  # -語 / NOT 語: cases that contain it go
+        for word in parsed.excluded:
+            excluded |= self._cases_of(word_vector(self.index, word))
+        matching &= ~excluded
         if not matching.any():
             fallback = None  # nothing is shown, so nothing relaxed is shown either
         ranking = Ranking(
@@ -162,7 +164,7 @@ class Searcher:
             and result.total <= page * page_size
             and (page == 1 or (page - 1) * page_size < result.total)
         ):
-            partial, total = self._partial(parsed, groups, matching, filters, page_size)
+            partial, total = self._partial(parsed, groups, matching | excluded, filters, page_size)
             result = replace(result, partial=partial, partial_total=total)
         return result
 
@@ -170,14 +172,15 @@ class Searcher:
         self,
         parsed: ParsedQuery,
         groups: list[tuple[QueryWord, ...]],
-        full: np.ndarray,
+        skip: np.ndarray,
         filters: Filters,
         limit: int,
     ) -> tuple[tuple[CaseHit, ...], int]:
         """When few cases have every word: up to `limit` more that have some of the words,
         each word as itself, through the words the table points it to, or by all of its parts
         apart (認知症対策 → 認知症 and 対策, not 対策 alone); more of the words first, then
-        whole words before related words and parts, then the score. With how many there are."""
+        whole words before related words and parts, then the score; none of `skip` (the full
+        matches and the excluded cases). With how many there are."""
         corpus, n_cases = self.corpus, len(self.corpus.cases)
         n_docs = len(corpus.doc_case)
         doc_scores = np.zeros(n_docs, dtype=np.float32)
@@ -205,9 +208,7 @@ class Searcher:
         present = tiers < NO_TIER
         groups_in_case = present.sum(axis=0)
         case_tier = np.where(present, tiers, 0).max(axis=0, initial=0)
-        matching = (groups_in_case > 0) & ~full
-        for word in parsed.excluded:
-            matching[self._cases_of(word_vector(self.index, word))] = False
+        matching = (groups_in_case > 0) & ~skip
         # a case shows where it matched in its text: not one found only in a figure or title
         in_text = np.zeros(n_cases, dtype=bool)
         in_text[corpus.doc_case[np.flatnonzero(doc_scores * (corpus.doc_section != 0))]] = True

@@ -13,7 +13,6 @@ from .models import (
     PARTIAL_COUNT,
     PARTIAL_MATCH,
     PARTIAL_NOTE,
-    PARTIAL_ONLY,
     PAST_THE_END,
     RELAXATIONS,
     TIER_NAMES,
@@ -163,7 +162,7 @@ def partial_note(r: SearchResult) -> str | None:
     count = (
         "" if shown == r.partial_total else PARTIAL_COUNT.format(total=r.partial_total, shown=shown)
     )
-    note = (PARTIAL_NOTE if r.total else PARTIAL_ONLY).format(count=count)
+    note = PARTIAL_NOTE.format(full="以上です" if r.total else "ありません", count=count)
     return f"絞り込みの中で、{note}" if r.filters else note
 
 
