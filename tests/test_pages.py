@@ -175,6 +175,16 @@ def test_search_groups_hits_by_case_with_marks_and_labels(client, bundled_engine
     assert f"{result.total}件" in html
 
 
+def test_a_budget_line_hit_links_to_the_line_on_the_case_page(client, bundled_engine):
+    (hit,) = bundled_engine.search("地域支援事業").hits
+    anchor = hit.passages[0].passage.id
+    assert f'href="/cases/tsuruoka#{anchor}"' in client.get("/search?q=地域支援事業").get_data(
+        as_text=True
+    )
+    page = client.get("/cases/tsuruoka").get_data(as_text=True)
+    assert re.search(rf'<p class="budget" id="{anchor}">[^<]*<span[^>]*>予算</span>', page)
+
+
 def test_search_says_where_a_hit_matched_outside_its_passages(client):
     # 服薬: 鶴岡市 has it only in a form's labels; with 連携 its passages show only 連携
     alone = parse_notes(client.get("/search?q=服薬").get_data(as_text=True))

@@ -149,6 +149,9 @@ def test_shortage_phrasing_finds_the_case_about_shortage(bundled_engine):
         ("介護の会社が新しいサービスを始めてくれない。", "会社", {"事業者", "事業所"}),
         ("大雨のあと、お年寄りが仮住まいで閉じこもりがちだ。", "仮住まい", {"仮設住宅"}),
         ("事業所の集まりに行くと文句ばかり言われる。", "文句", {"要望", "陳情"}),
+        # alone the table's 見回り is the verb 見回る; in a sentence it is the noun
+        ("見回りをしてくれる人たちが疲れ切っている。", "見回り", {"巡回", "見守り"}),
+        ("土日になると薬を飲み忘れる。", "薬", {"服薬"}),
     ],
 )
 def test_everyday_words_phrases_and_verbs_point_to_the_cases_words(

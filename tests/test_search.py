@@ -341,6 +341,7 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("総診", "総合診療"),
         ("通所", "デイサービス"),
         ("アセス", "アセスメント"),
+        ("サポセン", "サポートセンター"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -1108,6 +1109,19 @@ def test_a_hit_found_only_in_figure_text_says_so_and_comes_last(bundled_engine: 
     assert kinds[0] == "text" and "figure" in kinds
     assert kinds == sorted(kinds, key=lambda k: k != "text")
     assert all(h.passages == () for h in result.hits if h.matched_in == "figure")
+
+
+def test_a_programme_named_only_in_a_budget_line_is_found_there(bundled_engine: Engine) -> None:
+    # 鶴岡市 names 包括的継続的ケアマネジメント事業 only in the 予算 line under its 研修 section;
+    # typed with the 中黒 people write, it is still that word
+    for query in ("包括的・継続的ケアマネジメント", "地域支援事業"):
+        result = all_hits(bundled_engine, query)
+        assert result.fallback is None
+        first = result.hits[0]
+        assert first.case.id == "tsuruoka" and first.matched_in == "text"
+        shown = first.passages[0].passage
+        assert shown.section_label == "予算" and shown.id.endswith("-budget")
+        assert "<mark>" in first.passages[0].snippet
 
 
 def test_a_hit_found_only_in_its_themes_names_the_theme(bundled_engine: Engine) -> None:

@@ -35,6 +35,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("recommendation", "推薦メッセージ", "context", 0.0),
     Section("summary", "取り組み内容（概要）", "context", 0.0),
     Section("content", "取り組み内容", "answer", 1.0),
+    # the budget line under a section (事業名・補助金の名): searchable, never an answer
+    Section("budget", "予算", "context", 0.0),
     # The 経緯 timeline lines name many things once each and rarely answer a search: shown only
     # when clearly better (0.6: the middle of the range 0.4–0.8 that gave the same figures on
     # the tuning half, docs/search.md).
@@ -273,6 +275,8 @@ class Case:
             yield Passage(
                 sec.id, self.id, "content", "\n".join(sec.paragraphs), heading=sec.heading
             )
+            if sec.budget:
+                yield Passage(f"{sec.id}-budget", self.id, "budget", sec.budget, sec.heading)
         for ev in self.history:
             yield Passage(ev.id, self.id, "history", ev.text, heading=ev.period_label)
         for it in self.changes:

@@ -212,9 +212,9 @@ class QueryExpander:
             for key, _flat_terms, label in members:
                 if len(key) == 1:
                     self._written.setdefault(key[0], label)
-                self._groups.setdefault(key, []).extend(
-                    (f, lab) for k, f, lab in members if k != key
-                )
+                others = [(f, lab) for k, f, lab in members if k != key]
+                for alias in self._in_text(label, key):
+                    self._groups.setdefault(alias, []).extend(others)
         # everyday or narrower word (C-level term tuple) -> (part-level terms, label) of the
         # words cases use
         self._paraphrases: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
@@ -237,10 +237,18 @@ class QueryExpander:
                         related.setdefault(_flat(t), target)
                         for terms, synonym in self._groups.get(tuple(x.text for x in t), []):
                             related.setdefault(terms, synonym)
-                self._paraphrases[key] = pointed
-                self._related[key] = [(terms, label) for terms, label in related.items()]
+                for alias in self._in_text(word, key):
+                    self._paraphrases[alias] = pointed
+                    self._related[alias] = [(terms, label) for terms, label in related.items()]
                 if len(key) > 1:
                     self._phrases[key] = (word, [(_flat(toks), word), *pointed])
+
+    def _in_text(self, word: str, key: tuple[str, ...]) -> list[tuple[str, ...]]:
+        """`key` (the table word analysed alone), and the word's key inside a sentence when
+        that differs: alone 見回り is the verb 見回る, in 「見回りをしてくれる」 the noun 見回り,
+        and a description is analysed in sentences."""
+        in_text = tuple(t.text for t in self.analyzer.tokens(word + "が"))
+        return [key] if in_text == key or len(in_text) != len(key) else [key, in_text]
 
     def written(self, term: str) -> str:
         """A one-word term as the table first writes it (泊まる → 泊まる; 見守る → 見守り, the
