@@ -190,6 +190,12 @@ def test_search_without_hits(index_dir: Path) -> None:
     assert search_json(index_dir, "宇宙飛行士")["hits"] == []
 
 
+def test_search_names_the_word_a_cut_short_word_may_be(index_dir: Path) -> None:
+    code, out = cli(index_dir, "search", "見守")
+    assert code == 0 and "こちらの言い方でも探せます: 見守 → 見守り" in out
+    assert {"word": "見守", "instead": "見守り"} in search_json(index_dir, "見守")["suggestions"]
+
+
 @pytest.mark.parametrize("query", ["の", "！？", "", "を"])
 def test_search_unusable_query_exits_2_with_one_line(index_dir: Path, query: str, capsys) -> None:
     code, out = cli(index_dir, "search", query)

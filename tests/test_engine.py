@@ -161,11 +161,34 @@ def test_concurrent_searches_equal_serial(bundled_engine: Engine) -> None:
     assert parallel == serial
 
 
-def test_synonym_suggestions(bundled_engine: Engine) -> None:
-    got = bundled_engine.synonym_suggestions("ケアマネ")
-    assert "介護支援専門員" in got
-    assert len(got) == len(set(got))
-    assert bundled_engine.synonym_suggestions("宇宙飛行士") == ()
+def test_a_search_that_finds_nothing_suggests_other_ways_to_ask(bundled_engine: Engine) -> None:
+    # ケアマネ in a prefecture whose case never says it: its synonyms
+    got = bundled_engine.search("ケアマネ", filters={"prefecture": ["富山県"]}).suggestions
+    assert ("ケアマネ", "介護支援専門員") in got and len(got) == len(set(got))
+    assert bundled_engine.search("宇宙飛行士").suggestions == ()
+
+
+@pytest.mark.parametrize(
+    ("query", "word", "instead"),
+    [
+        ("見守", "見守", "見守り"),  # cut short: the corpus's word that begins with it
+        ("みまも", "みまも", "見守り"),  # ... by its reading
+        ("ｹｱﾏ", "ｹｱﾏ", "ケアマネジャー"),
+        ("ボランテ", "ボランテ", "ボランティア"),
+        ("見守 -認知症", "見守", "見守り"),
+        # the other word found cases: they are shown, and the word cut short is named
+        ("認知症 ケアマ", "ケアマ", "ケアマネジャー"),
+    ],
+)
+def test_a_word_cut_short_is_completed_from_the_corpus(
+    bundled_engine: Engine, query: str, word: str, instead: str
+) -> None:
+    assert (word, instead) in bundled_engine.search(query).suggestions
+
+
+def test_words_the_corpus_has_are_not_completed(bundled_engine: Engine) -> None:
+    assert bundled_engine.search("認知症").suggestions == ()
+    assert bundled_engine.search("認知症 ICT").suggestions == ()  # an OR fallback of real words
 
 
 def test_opening_writes_nothing(bundled_settings: Settings, bundled_engine: Engine) -> None:

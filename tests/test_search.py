@@ -959,7 +959,8 @@ def test_a_word_no_case_contains_is_searched_as_what_the_table_points_it_to(
     assert marked(result) and all("サロン" in m or "居場所" in m for m in marked(result))
     assert {e.tier for e in result.expansions} == {"related"}
     # with exact mode on and nothing found, the page suggests them
-    assert {"サロン", "居場所"} <= set(bundled_engine.synonym_suggestions("通いの場"))
+    exact = bundled_engine.search("通いの場", exact=True)
+    assert exact.total == 0 and {"サロン", "居場所"} <= {s for _w, s in exact.suggestions}
     with_other = all_hits(bundled_engine, "通いの場 認知症")
     assert with_other.fallback == "related" and with_other.total >= 1
     assert {"サロン", "居場所"} & set(marked(with_other)) and "認知症" in marked(with_other)

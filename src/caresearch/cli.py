@@ -145,6 +145,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         print(f"「{data['query']}」 {data['total']}件", file=out)
         if data["notice"]:
             print(data["notice"], file=out)
+        if data["total"] or data["partial"]:
+            _print_other_ways(data, out)
         if not data["hits"] and data["total"]:
             print("1ページ目: --page 1", file=out)  # the notice said the page is past the end
         also = "、".join(
@@ -168,9 +170,15 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 _print_hit("・", hit, out)
         if not data["total"] and not data["partial"]:
             print("該当する事例はありません。", file=out)
+            _print_other_ways(data, out)
 
     query = " ".join(("-" + q[1:]) if q.startswith("－") else q for q in args.query)
     return _each_query(args, query, run, render, stdin, out)
+
+
+def _print_other_ways(data: dict, out: TextIO) -> None:
+    if instead := "、".join(f"{x['word']} → {x['instead']}" for x in data["suggestions"]):
+        print(f"こちらの言い方でも探せます: {instead}", file=out)
 
 
 def _print_hit(mark: str, hit: dict, out: TextIO) -> None:

@@ -36,7 +36,7 @@ from .models import (
     SearchResult,
     SimilarCase,
 )
-from .query import QueryExpander
+from .query import QueryExpander, split_query
 from .recommend import Recommend
 from .searching import Searcher
 from .snapshot import CaseList, Corpus
@@ -217,15 +217,16 @@ class Engine:
         """Cases for `text`; `exact` searches the words only as typed (no synonyms, no parts)."""
         filters_ = self.check_filters(filters)
         size = page_size or self.settings.page_size
-        return self.searcher.search(visible(text or ""), filters_, page, size, exact=exact)
-
-    def synonym_suggestions(self, text: str) -> tuple[str, ...]:
-        """Other spellings of the words in `text`, for help on zero hits."""
-        out: list[str] = []
-        for word in text.split():
-            alternatives = self.expander.synonyms_of(word) + self.expander.related_labels(word)
-            out.extend(s for s in alternatives if s not in out)
-        return tuple(out[:10])
+        text = visible(text or "")
+        result = self.searcher.search(text, filters_, page, size, exact=exact)
+        words = [t.text for t in split_query(text) if not t.negated]
+        if not (result.total or result.partial):  # nothing: synonyms, related words, completions
+            suggestions = self.expander.suggestions(words)
+        elif result.fallback:  # a typed word cut short (見守 認知症): the words it begins
+            suggestions = tuple((w, c) for w in words for c in self.expander.completions(w))
+        else:
+            return result
+        return dataclasses.replace(result, suggestions=suggestions)
 
     def recommend(self, text: str, *, limit: int = 5) -> Recommendation:
         text = visible(text or "").strip()

@@ -402,6 +402,9 @@ class SearchResult:
     # words or a compound's parts (searching.PARTIAL_BELOW), and how many such cases there are
     partial: tuple[CaseHit, ...] = ()
     partial_total: int = 0
+    # (typed word, instead) for the words nothing matched as typed: synonyms, related words,
+    # the corpus's words that begin with the word (見守 → 見守り, 在宅医 → 在宅医療)
+    suggestions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

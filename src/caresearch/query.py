@@ -17,12 +17,13 @@ parse; operators without a word around them are ignored.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .analysis import (
     HONORIFIC_PREFIXES,
@@ -159,6 +160,12 @@ def split_query(text: str) -> list[Term]:
         out.append(Term(word, quoted, negate, join and not negate))
         negate = join = False
     return out
+
+
+def _starting(sorted_words: list[str], prefix: str) -> list[str]:
+    """The words of a sorted list that begin with `prefix`."""
+    i = bisect_left(sorted_words, prefix)
+    return list(itertools.takewhile(lambda w: w.startswith(prefix), sorted_words[i : i + 50]))
 
 
 def _without_edge_punctuation(text: str) -> str:
@@ -300,6 +307,43 @@ class QueryExpander:
     def related_labels(self, word: str) -> list[str]:
         """What the table points `word` to, one way (for 'did you mean' help)."""
         return [label for _terms, label in self._paraphrases.get(self._key(word), [])]
+
+    def suggestions(self, words: Sequence[str], limit: int = 10) -> tuple[tuple[str, str], ...]:
+        """Other ways to ask, as (typed word, instead), for words nothing matched: their
+        synonyms and related words, and the corpus's words that begin with them (a word cut
+        short: 見守 → 見守り, ケアマ → ケアマネジャー, みまも → 見守り by its reading)."""
+        out: dict[tuple[str, str], None] = {}
+        for word in words:
+            found = self.synonyms_of(word) + self.related_labels(word) + self.completions(word)
+            out.update(((word, s), None) for s in found if s != word)
+        return tuple(out)[:limit]
+
+    def completions(self, word: str, limit: int = 5) -> list[str]:
+        """For a word the corpus does not have (two characters at least), the corpus's words
+        that begin with it, shortest first, as the table writes them; a kana word also by
+        the words' readings (みまも → 見守り)."""
+        typed = fold(word)
+        katakana = to_katakana(typed)
+        key = self._key(typed)
+        if len(typed) < 2 or katakana in self.readings or (len(key) == 1 and key[0] in self._known):
+            return []
+        found = _starting(self._words, typed)
+        if _KANA.fullmatch(katakana):
+            found += [w for r in _starting(self._readings, katakana) for w in self.readings[r]]
+        shown = (self.written(w) for w in sorted(found, key=len))
+        return list(dict.fromkeys(shown))[:limit]
+
+    @cached_property
+    def _known(self) -> frozenset[str]:
+        return frozenset(self._words)
+
+    @cached_property
+    def _words(self) -> list[str]:
+        return sorted({w for words in self.readings.values() for w in words})
+
+    @cached_property
+    def _readings(self) -> list[str]:
+        return sorted(self.readings)
 
     def synonyms_of(self, word: str) -> list[str]:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""

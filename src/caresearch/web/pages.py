@@ -374,7 +374,10 @@ def search():
         partial_note=serialize.partial_note(result),
         facets=_facets(result, q),
         paging=_paging(result, q),
-        suggestions=engine.synonym_suggestions(q) if not (result.total or result.partial) else (),
+        suggestions=[
+            (instead, _search_url(q.replace(word, instead, 1), filters))
+            for word, instead in result.suggestions
+        ],
         clear_url=_search_url(q, {}),
         notice=serialize.search_notice(result),
         expansions=serialize.expansions(result),
