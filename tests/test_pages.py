@@ -279,11 +279,12 @@ def test_zero_hits_offer_synonyms_and_themes(client, bundled_engine):
     hrefs = parse(html).hrefs
     assert sum("theme=" in h for h in hrefs) >= len(bundled_engine.themes)
     assert "/recommend" in hrefs
-    # a real synonym suggestion: ケアマネ in a prefecture whose case never mentions it
-    r = client.get("/search", query_string={"q": "ケアマネ", "prefecture": "富山県"})
-    html = r.get_data(as_text=True)
+    # a real suggestion: 通いの場 as typed is in no case; what the table points it to is
+    html = client.get("/search", query_string={"q": "通いの場", "exact": "1"}).get_data(
+        as_text=True
+    )
     assert "0件" in html
-    suggested = bundled_engine.search("ケアマネ", filters={"prefecture": ["富山県"]}).suggestions
+    suggested = bundled_engine.search("通いの場", exact=True).suggestions
     assert suggested
     for _word, s in suggested:
         assert f">{s}</a>" in html

@@ -131,6 +131,29 @@ def test_the_reason_line_counts_the_main_words(bundled_engine):
     assert 0 < int(found) <= int(total)
 
 
+def test_a_shortage_read_from_the_phrasing_alone_is_no_answer_to_show(bundled_engine):
+    # 不足 is read from 「足りない」: where a shown passage has it, a written word is there too
+    # (「行政に不足しがちな視点」 answers no shortage of helpers)
+    for text in (
+        "お年寄りの見守りの人手が足りない",
+        "若い人がいない町で、地域の支え合いをどう作るか",
+    ):
+        rec = bundled_engine.recommend(text)
+        for case in rec.cases:
+            for answer in case.lessons:
+                seen = {answer.lesson.text[a:b] for a, b in answer.highlights}
+                assert seen != {"不足"}, (text, answer.lesson.id)
+
+
+def test_a_counter_after_a_number_is_not_a_topic_word(bundled_engine):
+    rec = bundled_engine.recommend(
+        "住民の四割が高齢者で、80代の一人暮らしも多く、週2回のデイにも通えない。"
+    )
+    named = set(rec.specific_words) | {m.query_term for c in rec.cases for m in c.matched_terms}
+    assert not named & {"割", "代", "回"}, named
+    assert "高齢者" in named
+
+
 def test_shortage_phrasing_finds_the_case_about_shortage(bundled_engine):
     rec = bundled_engine.recommend("町に医者がいない。地元の病院をみんなで守る気持ちを育てたい。")
     assert rec.cases[0].case.id == "nanto"

@@ -36,10 +36,11 @@ from .models import (
     SearchResult,
     SimilarCase,
 )
-from .query import QueryExpander, split_query
+from .query import QueryExpander
 from .recommend import Recommend
 from .searching import Searcher
 from .snapshot import CaseList, Corpus
+from .suggest import with_suggestions
 from .synonyms import SynonymTable
 from .tfidf import similar_cases, top_shared_terms
 
@@ -219,14 +220,7 @@ class Engine:
         size = page_size or self.settings.page_size
         text = visible(text or "")
         result = self.searcher.search(text, filters_, page, size, exact=exact)
-        words = [t.text for t in split_query(text) if not t.negated]
-        if not (result.total or result.partial):  # nothing: synonyms, related words, completions
-            suggestions = self.expander.suggestions(words)
-        elif result.fallback:  # a typed word cut short (見守 認知症): the words it begins
-            suggestions = tuple((w, c) for w in words for c in self.expander.completions(w))
-        else:
-            return result
-        return dataclasses.replace(result, suggestions=suggestions)
+        return with_suggestions(result, self.searcher, filters_)
 
     def recommend(self, text: str, *, limit: int = 5) -> Recommendation:
         text = visible(text or "").strip()

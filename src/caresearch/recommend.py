@@ -74,6 +74,7 @@ class Described(NamedTuple):
     implied: frozenset[str]  # terms said only through phrasing (不足 for いない), not written
     has: dict[str, np.ndarray]  # specific (not general) term -> which cases cover it
     seen: dict[int, tuple[tuple[int, int], ...]]  # answer passage -> its highlights, as asked
+    said: dict[int, bool]  # answer passage -> whether a word the description wrote is seen there
 
 
 class Recommend:
@@ -120,9 +121,12 @@ class Recommend:
     def topic_terms(self, tokens: Sequence[Token]) -> Counter:
         """The description's words that say what it is about, with their counts. A
         one-character noun written right after a common noun is its suffix (中山間地, 高齢化率),
-        not a word of its own; see `_unknown_compound` for the suffixes that make a new word."""
+        not a word of its own; see `_unknown_compound` for the suffixes that make a new word.
+        A noun right after a number counts it (四割, 80代, 週2回): not a topic either."""
         out: Counter = Counter()
         for before, prev, t in zip([None, None, *tokens], [None, *tokens], tokens, strict=False):
+            if prev is not None and prev.end == t.start and prev.pos[1] == "数詞":
+                continue
             if (
                 len(t.surface) == 1
                 and prev is not None
@@ -250,6 +254,7 @@ class Recommend:
             main,
             implied,
             has,
+            {},
             {},
         )
 
@@ -467,12 +472,26 @@ class Recommend:
         """Where the description's words are seen in answer passage `j` (cached per request
         in `d.seen`: choosing a passage and showing it ask the same)."""
         if j not in d.seen:
-            passage = self.corpus.passage(self.model.passage_ids_[j])
-            case = self.corpus.position(passage.case_id)
-            doc = None if case is None else self.corpus.doc_number(passage.id, case)
-            spans = () if doc is None else self.highlighter.passage_spans(doc, d.words)
-            d.seen[j] = tuple(spans)
+            d.seen[j] = self._spans_of(j, d.words)
         return d.seen[j]
+
+    def _spans_of(self, j: int, words: Sequence[QueryWord]) -> tuple[tuple[int, int], ...]:
+        passage = self.corpus.passage(self.model.passage_ids_[j])
+        case = self.corpus.position(passage.case_id)
+        doc = None if case is None else self.corpus.doc_number(passage.id, case)
+        return () if doc is None else tuple(self.highlighter.passage_spans(doc, words))
+
+    def _visible(self, j: int, d: Described) -> bool:
+        """Whether answer passage `j` shows a word the description wrote: 不足 read from
+        「足りない」 is highlighted where it stands, but alone it is no answer to show (「行政に
+        不足しがちな視点」 answers no shortage of helpers)."""
+        if j not in d.said:
+            unsaid = {d.surfaces[t] for t in d.implied}
+            said = [w for w in d.words if w.text not in unsaid]
+            d.said[j] = bool(self._spans(j, d)) and (
+                len(said) == len(d.words) or bool(self._spans_of(j, said))
+            )
+        return d.said[j]
 
     def _answer(self, j: int, score: float, d: Described) -> ScoredLesson:
         passage = self.corpus.passage(self.model.passage_ids_[j])
@@ -492,7 +511,7 @@ class Recommend:
         chosen = choose_passages(
             [(float(passages[j]), sections[j]) for j in own],
             self.policy,
-            lambda k: bool(self._spans(own[k], d)),
+            lambda k: self._visible(own[k], d),
         )
         return tuple(self._answer(own[k], float(passages[own[k]]), d) for k in chosen)
 
@@ -511,7 +530,7 @@ class Recommend:
                 for i, level, own in zip(shown, levels, owns, strict=True)
             ],
             self.policy,
-            lambda c, k: bool(self._spans(owns[c][k], d)),
+            lambda c, k: self._visible(owns[c][k], d),
         )
         return tuple(self._answer(owns[c][k], score, d) for c, k, score in picked)
 

@@ -1,0 +1,35 @@
+"""Other ways to ask, for a search that found nothing or found cases without a typed word.
+
+The offers come from the query expander (synonyms, the words the table points a word to, the
+corpus's words that begin with a word cut short: 見守 → 見守り); only those that find a case
+under the same filters are kept, so that a suggestion never leads to another empty page
+(虐待's synonym 高齢者虐待 is in no case either)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .filters import Filters
+from .models import SearchResult
+from .query import split_query
+from .searching import Searcher
+
+
+def with_suggestions(result: SearchResult, searcher: Searcher, filters: Filters) -> SearchResult:
+    """`result` with its `suggestions`: for every typed word when nothing matched, for a word
+    the corpus does not have (the words it begins) when the search had to relax."""
+    text = result.query
+    words = [t.text for t in split_query(text) if not t.negated]
+    expander = searcher.expander
+    if not (result.total or result.partial):
+        offered = expander.suggestions(words)
+    elif result.fallback:
+        offered = tuple((w, c) for w in words for c in expander.completions(w))
+    else:
+        return result
+    found = tuple(
+        (word, instead)
+        for word, instead in offered
+        if searcher.search(text.replace(word, instead, 1), filters, 1, 1, exact=True).total
+    )
+    return replace(result, suggestions=found)
