@@ -813,6 +813,24 @@ def test_grammar_typed_beside_a_word_does_not_narrow_the_search(
     assert ids(all_hits(bundled_engine, query)) == ids(all_hits(bundled_engine, "認知症"))
 
 
+@pytest.mark.parametrize(
+    ("query", "word"),
+    [
+        # a problem typed as a phrase: the word is searched, not 「医者がい」 cut into がい
+        ("医者がいない", "医者"),
+        ("ケアマネがいません", "ケアマネ"),  # kana of two scripts: a phrase, not one word
+        ("ヘルパーが足りない", "ヘルパー"),
+        ("通いの場がほしい", "通いの場"),
+    ],
+)
+def test_a_phrase_typed_as_a_problem_searches_its_word(
+    bundled_engine: Engine, query: str, word: str
+) -> None:
+    result = all_hits(bundled_engine, query)
+    assert ids(result) == ids(all_hits(bundled_engine, word)) and result.total > 0
+    assert {w.word for w in result.expansions} <= {word}
+
+
 @pytest.mark.parametrize("query", ["認知症、就労", "認知症，就労", "認知症/就労", "認知症／就労"])
 def test_a_list_typed_with_commas_or_slashes_is_several_words(
     bundled_engine: Engine, query: str

@@ -424,12 +424,13 @@ class Analyzer:
             tail = pos[k:]
             if len(tail) == 1:
                 grammar = not self.tokens(m.surface())
-            else:  # a case particle first (に, と, を): は + あく is 把握 in kana, not grammar
+            else:  # a case particle first (に, と, を): は + あく is 把握 in kana, not grammar;
+                # then a verb or adjective, inflected or not (が + い + ない, が + ほしい)
                 grammar = (
-                    len(tail) <= 3
+                    len(tail) <= 4
                     and tail[0] == ("助詞", "格助詞")
-                    and tail[1][0] == "動詞"
-                    and all(p[0] == "助詞" for p in tail[2:])
+                    and tail[1][0] in ("動詞", "形容詞")
+                    and all(p[0] in ("助詞", "助動詞") for p in tail[2:])
                 )
             if grammar:
                 return m.begin()

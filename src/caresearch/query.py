@@ -49,6 +49,8 @@ TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "related": 3, "par
 _QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 _KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
 _HIRAGANA = re.compile(r"^[\u3041-\u3096\u30fc]+$")  # Sudachi cuts these into syllables
+# a word in one kana script (まいすたー, ケアマネ), not a phrase of both (ケアマネがいません)
+_ONE_KANA_SCRIPT = re.compile(r"^(?:[\u3041-\u3096\u30fc]+|[\u30a1-\u30fa\u30fc]+)$")
 _KANA_RUN = re.compile(r"[\u3041-\u3096\u30fc]{2,}")  # hiragana (and ー) in a description
 # a minus as keyboards type it: − (U+2212), ‐ (U+2010), and ー at a word's start (kana mode)
 _MINUS = re.compile("^[−‐ー]")
@@ -472,10 +474,12 @@ class QueryExpander:
     def _without_grammar(self, text: str) -> str:
         """`text` without grammar typed at its end (認知症による → 認知症); "" when it is all
         grammar (について, する)."""
-        start = self.analyzer.grammar_start(text)
-        if start and _KANA.match(fold(text)):
-            return text  # a word in kana is read whole (まいすたー, いりょう)
-        return text[:start]
+        for _ in range(3):  # 通いの場がほしい → 通いの場が → 通いの場
+            start = self.analyzer.grammar_start(text)
+            if start == len(text) or (start and _ONE_KANA_SCRIPT.match(fold(text))):
+                return text  # a word in kana is read whole (まいすたー, いりょう)
+            text = text[:start]
+        return text
 
     def _readings_of(self, katakana: str) -> list[tuple[str, ...]]:
         """The words a reading may stand for: each way to cut it into the fewest pieces
