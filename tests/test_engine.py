@@ -182,12 +182,21 @@ def test_a_search_that_finds_nothing_suggests_other_ways_to_ask(bundled_engine: 
         ("見守 -認知症", "見守", "見守り"),
         # the other word found cases: they are shown, and the word cut short is named
         ("認知症 ケアマ", "ケアマ", "ケアマネジャー"),
+        # a compound cut short: its last piece completed (searched by its parts meanwhile)
+        ("介護予", "介護予", "介護予防"),
+        ("多職種連", "多職種連", "多職種連携"),
     ],
 )
 def test_a_word_cut_short_is_completed_from_the_corpus(
     bundled_engine: Engine, query: str, word: str, instead: str
 ) -> None:
     assert (word, instead) in bundled_engine.search(query).suggestions
+
+
+def test_only_completions_that_find_every_word_are_offered(bundled_engine: Engine) -> None:
+    # 介護予 + 認知症: 介護予防 does, 介護予定 / 介護予算 are in no case with 認知症
+    assert bundled_engine.search("介護予 認知症").suggestions == (("介護予", "介護予防"),)
+    assert ("ケアマ", "ケアマネジメント") not in bundled_engine.search("認知症 ケアマ").suggestions
 
 
 def test_words_the_corpus_has_are_not_completed(bundled_engine: Engine) -> None:

@@ -323,7 +323,8 @@ class QueryExpander:
     def completions(self, word: str, limit: int = 5) -> list[str]:
         """For a word the corpus does not have (two characters at least), the corpus's words
         that begin with it, shortest first, as the table writes them; a kana word also by
-        the words' readings (みまも → 見守り)."""
+        the words' readings (みまも → 見守り); a compound cut short by the words its last piece
+        begins (介護予 → 介護予防, 多職種連 → 多職種連携: candidates, for the caller to try)."""
         typed = fold(word)
         katakana = to_katakana(typed)
         key = self._key(typed)
@@ -332,7 +333,10 @@ class QueryExpander:
         found = _starting(self._words, typed)
         if _KANA.fullmatch(katakana):
             found += [w for r in _starting(self._readings, katakana) for w in self.readings[r]]
-        shown = (self.written(w) for w in sorted(found, key=len))
+        shown = [self.written(w) for w in sorted(found, key=len)]
+        if len(key) > 1 and (last := self.analyzer.tokens(typed)[-1:]):
+            head, tail = typed[: last[0].start], typed[last[0].start :]
+            shown += [head + w for w in sorted(_starting(self._words, tail), key=len)]
         return list(dict.fromkeys(shown))[:limit]
 
     @cached_property

@@ -14,6 +14,8 @@ from .models import SearchResult
 from .query import split_query
 from .searching import Searcher
 
+PER_WORD = 3  # suggestions offered for one typed word
+
 
 def with_suggestions(result: SearchResult, searcher: Searcher, filters: Filters) -> SearchResult:
     """`result` with its `suggestions`: for every typed word when nothing matched, for a word
@@ -27,9 +29,16 @@ def with_suggestions(result: SearchResult, searcher: Searcher, filters: Filters)
         offered = tuple((w, c) for w in words for c in expander.completions(w))
     else:
         return result
-    found = tuple(
-        (word, instead)
-        for word, instead in offered
-        if searcher.search(text.replace(word, instead, 1), filters, 1, 1, exact=True).total
-    )
-    return replace(result, suggestions=found)
+    found: list[tuple[str, str]] = []
+    for word, instead in offered:
+        if sum(w == word for w, _ in found) < PER_WORD and _finds(
+            searcher, text.replace(word, instead, 1), filters
+        ):
+            found.append((word, instead))
+    return replace(result, suggestions=tuple(found))
+
+
+def _finds(searcher: Searcher, text: str, filters: Filters) -> bool:
+    """Whether `text`, as written, finds a case with every word (not by relaxing one)."""
+    result = searcher.search(text, filters, 1, 1, exact=True)
+    return bool(result.total) and not result.fallback
