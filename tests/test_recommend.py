@@ -145,6 +145,15 @@ def test_a_shortage_read_from_the_phrasing_alone_is_no_answer_to_show(bundled_en
                 assert seen != {"不足"}, (text, answer.lesson.id)
 
 
+def test_a_passage_whose_heading_holds_the_word_is_shown_with_the_heading(bundled_engine):
+    # 浦安市 says ボランティア only in a story's title 「介護ボランティアをつくる」: that story is
+    # the answer to show, its heading marked, not key points with nothing marked
+    rec = bundled_engine.recommend("ﾎﾞﾗﾝﾃｨｱが集まらない。学生に来てほしい")
+    (urayasu,) = [c for c in rec.cases if c.case.id == "urayasu"]
+    assert [a.lesson.id for a in urayasu.lessons] == ["urayasu-story-1"]
+    assert "介護<mark>ボランティア</mark>をつくる" in urayasu.lessons[0].snippet
+
+
 def test_a_counter_after_a_number_is_not_a_topic_word(bundled_engine):
     rec = bundled_engine.recommend(
         "住民の四割が高齢者で、80代の一人暮らしも多く、週2回のデイにも通えない。"

@@ -77,6 +77,10 @@ class Highlighter:
         """Spans in a passage's text."""
         return [s for spans in self.spans(doc, words, PASSAGE_FIELDS).values() for s in spans]
 
+    def heading_spans(self, doc: int, words: Sequence[QueryWord]) -> list[Span]:
+        """Spans in a passage's 【heading】."""
+        return list(self.spans(doc, words, ("heading",)).get("heading", ()))
+
     def passage_snippet(
         self, doc: int, passage: Passage, words: Sequence[QueryWord], width: int = SNIPPET_CHARS
     ) -> str:

@@ -33,6 +33,7 @@ from .models import (
     ANSWER_WEIGHTS,
     CaseRecommendation,
     MatchedTerm,
+    Passage,
     Recommendation,
     ScoredLesson,
 )
@@ -475,33 +476,41 @@ class Recommend:
             d.seen[j] = self._spans_of(j, d.words)
         return d.seen[j]
 
-    def _spans_of(self, j: int, words: Sequence[QueryWord]) -> tuple[tuple[int, int], ...]:
+    def _doc(self, j: int) -> tuple[Passage, int | None]:
+        """Answer passage `j` and its index document (None when the index lacks it)."""
         passage = self.corpus.passage(self.model.passage_ids_[j])
         case = self.corpus.position(passage.case_id)
-        doc = None if case is None else self.corpus.doc_number(passage.id, case)
+        return passage, None if case is None else self.corpus.doc_number(passage.id, case)
+
+    def _spans_of(self, j: int, words: Sequence[QueryWord]) -> tuple[tuple[int, int], ...]:
+        _passage, doc = self._doc(j)
         return () if doc is None else tuple(self.highlighter.passage_spans(doc, words))
 
     def _visible(self, j: int, d: Described) -> bool:
-        """Whether answer passage `j` shows a word the description wrote: 不足 read from
-        「足りない」 is highlighted where it stands, but alone it is no answer to show (「行政に
-        不足しがちな視点」 answers no shortage of helpers)."""
+        """Whether answer passage `j` shows a word the description wrote, in its text or in
+        its 【heading】 (a story titled 「介護ボランティアをつくる」). 不足 read from 「足りない」 is
+        highlighted where it stands, but alone it is no answer to show (「行政に不足しがちな
+        視点」 answers no shortage of helpers)."""
         if j not in d.said:
             unsaid = {d.surfaces[t] for t in d.implied}
             said = [w for w in d.words if w.text not in unsaid]
-            d.said[j] = bool(self._spans(j, d)) and (
-                len(said) == len(d.words) or bool(self._spans_of(j, said))
+            _passage, doc = self._doc(j)
+            d.said[j] = doc is not None and bool(
+                (self._spans(j, d) if len(said) == len(d.words) else self._spans_of(j, said))
+                or self.highlighter.heading_spans(doc, said)
             )
         return d.said[j]
 
     def _answer(self, j: int, score: float, d: Described) -> ScoredLesson:
-        passage = self.corpus.passage(self.model.passage_ids_[j])
+        passage, doc = self._doc(j)
         spans = self._spans(j, d)
-        return ScoredLesson(
-            passage,
-            round(score, 4),
-            spans,
-            snippet(passage.text, list(spans), self.policy.excerpt_chars),
-        )
+        width = self.policy.excerpt_chars
+        shown = (
+            self.highlighter.passage_snippet(doc, passage, d.words, width)
+            if doc is not None and not spans
+            else snippet(passage.text, list(spans), width)
+        )  # a match in the heading only: the excerpt starts with the heading
+        return ScoredLesson(passage, round(score, 4), spans, shown)
 
     def _case_passages(
         self, case: int, passages: np.ndarray, d: Described
