@@ -26,6 +26,7 @@ class Section(NamedTuple):
     role: str
     answer_weight: float
     shown_weight: float = 1.0
+    read_by_recommender: bool = True  # counts towards its case's words (TF-IDF, coverage)
 
 
 # Every section, in the order a case page shows them. Adding a kind of passage is one row here.
@@ -35,8 +36,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("recommendation", "推薦メッセージ", "context", 0.0),
     Section("summary", "取り組み内容（概要）", "context", 0.0),
     Section("content", "取り組み内容", "answer", 1.0),
-    # the budget line under a section (事業名・補助金の名): searchable, never an answer
-    Section("budget", "予算", "context", 0.0),
+    # the budget line under a section (事業名・補助金の名): found by keyword search, never an
+    # answer, and not what a case is about (the recommender does not read it)
+    Section("budget", "予算", "context", 0.0, read_by_recommender=False),
     # The 経緯 timeline lines name many things once each and rarely answer a search: shown only
     # when clearly better (0.6: the middle of the range 0.4–0.8 that gave the same figures on
     # the tuning half, docs/search.md).
@@ -50,6 +52,7 @@ SECTION_BY_KEY: dict[str, Section] = {s.key: s for s in SECTIONS}
 SECTION_LABELS: dict[str, str] = {s.key: s.label for s in SECTIONS}
 LESSON_KINDS: tuple[str, ...] = tuple(s.key for s in SECTIONS if s.role == "lesson")
 ANSWER_WEIGHTS: dict[str, float] = {s.key: s.answer_weight for s in SECTIONS if s.answer_weight}
+RECOMMENDER_SECTIONS = frozenset(s.key for s in SECTIONS if s.read_by_recommender)
 AUDIENCE_LABELS = {"region": "地域", "municipality": "自治体", "starter": "はじめの一歩"}
 CONFIDENCE_LABELS = {"high": "高", "medium": "中", "low": "低"}
 # What the page says when no case is offered for a description: it had only general words

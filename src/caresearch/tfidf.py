@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
-from .models import ANSWER_WEIGHTS, Case, Passage, TermCounts
+from .models import ANSWER_WEIGHTS, RECOMMENDER_SECTIONS, Case, Passage, TermCounts
 from .policy import MIN_REASON_IDF
 
 # Passages that can answer a problem get a TF-IDF row; the others count towards their case and
@@ -98,7 +98,9 @@ class TfidfModel:
         self.topic_terms_ = frozenset(topics)
         self.case_ids_ = tuple(c.id for c in cases)
         position = {cid: i for i, cid in enumerate(self.case_ids_)}
-        passages: list[Passage] = [p for c in cases for p in c.passages()]
+        passages: list[Passage] = [
+            p for c in cases for p in c.passages() if p.section in RECOMMENDER_SECTIONS
+        ]
         # Only passages that can answer a problem get a row: the others count towards their
         # case and towards document frequencies, but are never shown as a lesson.
         answers = [p for p in passages if p.section in ANSWER_SECTIONS]
