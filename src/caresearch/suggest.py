@@ -29,13 +29,25 @@ def with_suggestions(result: SearchResult, searcher: Searcher, filters: Filters)
         offered = tuple((w, c) for w in words for c in expander.completions(w))
     else:
         return result
+    # the corpus's commonest first, those it never writes dropped: a phrase lookup each, before
+    # the searches (介護予 offers 介護予め, 介護予定, 介護予算 and 介護予防; only the last is written)
+    held = {(w, i): _documents(searcher, i) for w, i in offered}
+    ranked = sorted((x for x in offered if held[x]), key=lambda x: -held[x])
     found: list[tuple[str, str]] = []
-    for word, instead in offered:
+    for word, instead in ranked:
         if sum(w == word for w, _ in found) < PER_WORD and _finds(
             searcher, text.replace(word, instead, 1), filters
         ):
             found.append((word, instead))
     return replace(result, suggestions=tuple(found))
+
+
+def _documents(searcher: Searcher, text: str) -> int:
+    """How many documents hold `text` as written (its words at consecutive positions)."""
+    word = searcher.expander.word(text)
+    if word is None or not word.variants:
+        return 0
+    return len(searcher.index.phrase(word.variants[0].terms)[0])
 
 
 def _finds(searcher: Searcher, text: str, filters: Filters) -> bool:
