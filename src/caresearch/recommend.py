@@ -494,10 +494,10 @@ class Recommend:
         if j not in d.said:
             unsaid = {d.surfaces[t] for t in d.implied}
             said = [w for w in d.words if w.text not in unsaid]
-            _passage, doc = self._doc(j)
+            passage, doc = self._doc(j)
             d.said[j] = doc is not None and bool(
                 (self._spans(j, d) if len(said) == len(d.words) else self._spans_of(j, said))
-                or self.highlighter.heading_spans(doc, said)
+                or (passage.heading and self.highlighter.heading_spans(doc, said))
             )
         return d.said[j]
 
