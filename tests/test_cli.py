@@ -193,7 +193,8 @@ def test_search_without_hits(index_dir: Path) -> None:
 def test_search_names_the_word_a_cut_short_word_may_be(index_dir: Path) -> None:
     code, out = cli(index_dir, "search", "見守")
     assert code == 0 and "こちらの言い方でも探せます: 見守 → 見守り" in out
-    assert {"word": "見守", "instead": "見守り"} in search_json(index_dir, "見守")["suggestions"]
+    suggested = search_json(index_dir, "見守 -認知症")["suggestions"]
+    assert {"word": "見守", "instead": "見守り", "query": "見守り -認知症"} in suggested
 
 
 @pytest.mark.parametrize("query", ["の", "！？", "", "を"])

@@ -61,7 +61,7 @@ def text_fields(case: Case) -> Iterator[tuple[str, str]]:
         yield "implementing_bodies", b
     for p in case.passages():
         yield p.id, p.text
-        if p.heading and p.section != "budget":  # a budget line's heading is its section's
+        if p.heading:
             yield p.id + ".heading", p.heading
     for sec in case.contents:
         if sec.subheading:

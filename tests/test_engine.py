@@ -161,47 +161,62 @@ def test_concurrent_searches_equal_serial(bundled_engine: Engine) -> None:
     assert parallel == serial
 
 
+def offered(engine: Engine, query: str, **kwargs) -> list[tuple[str, str, str]]:
+    return [tuple(x) for x in engine.search(query, **kwargs).suggestions]
+
+
 def test_a_search_that_finds_nothing_suggests_other_ways_to_ask(bundled_engine: Engine) -> None:
     # 通いの場 as typed (exact mode): the words the table points it to, which cases have
-    got = bundled_engine.search("通いの場", exact=True).suggestions
-    assert ("通いの場", "サロン") in got and len(got) == len(set(got))
-    assert bundled_engine.search("宇宙飛行士").suggestions == ()
+    got = offered(bundled_engine, "通いの場", exact=True)
+    assert ("通いの場", "サロン", "サロン") in got and len(got) == len(set(got))
+    assert offered(bundled_engine, "宇宙飛行士") == []
     # never one that finds nothing again: 虐待's synonym 高齢者虐待 is in no case either, nor
     # are ケアマネ's synonyms in the one case of 富山県
-    assert bundled_engine.search("虐待").suggestions == ()
-    assert bundled_engine.search("ケアマネ", filters={"prefecture": ["富山県"]}).suggestions == ()
+    assert offered(bundled_engine, "虐待") == []
+    assert offered(bundled_engine, "ケアマネ", filters={"prefecture": ["富山県"]}) == []
 
 
 @pytest.mark.parametrize(
-    ("query", "word", "instead"),
+    ("query", "word", "instead", "asked"),
     [
-        ("見守", "見守", "見守り"),  # cut short: the corpus's word that begins with it
-        ("みまも", "みまも", "見守り"),  # ... by its reading
-        ("ｹｱﾏ", "ｹｱﾏ", "ケアマネジャー"),
-        ("ボランテ", "ボランテ", "ボランティア"),
-        ("見守 -認知症", "見守", "見守り"),
+        ("見守", "見守", "見守り", "見守り"),  # cut short: the corpus's word that begins with it
+        ("みまも", "みまも", "見守り", "見守り"),  # ... by its reading
+        ("ｹｱﾏ", "ｹｱﾏ", "ケアマネジャー", "ケアマネジャー"),
+        ("ボランテ", "ボランテ", "ボランティア", "ボランティア"),
+        ("見守 -認知症", "見守", "見守り", "見守り -認知症"),
         # the other word found cases: they are shown, and the word cut short is named
-        ("認知症 ケアマ", "ケアマ", "ケアマネジャー"),
+        ("認知症 ケアマ", "ケアマ", "ケアマネジャー", "認知症 ケアマネジャー"),
         # a compound cut short: its last piece completed (searched by its parts meanwhile)
-        ("介護予", "介護予", "介護予防"),
-        ("多職種連", "多職種連", "多職種連携"),
+        ("介護予", "介護予", "介護予防", "介護予防"),
+        ("多職種連", "多職種連", "多職種連携", "多職種連携"),
+        # two words cut short: each is offered on its own
+        ("見守 ケアマ", "ケアマ", "ケアマネジャー", "見守 ケアマネジャー"),
+        # the word as searched (its grammar and brackets off), replaced where it was typed
+        ("見守がほしい", "見守", "見守り", "見守りがほしい"),
+        ("【見守】", "見守", "見守り", "【見守り】"),
+        ("-見守り隊 見守", "見守", "見守り", "-見守り隊 見守り"),
+        ("お年寄り 見守", "見守", "見守り", "お年寄り 見守り"),
     ],
 )
 def test_a_word_cut_short_is_completed_from_the_corpus(
-    bundled_engine: Engine, query: str, word: str, instead: str
+    bundled_engine: Engine, query: str, word: str, instead: str, asked: str
 ) -> None:
-    assert (word, instead) in bundled_engine.search(query).suggestions
+    assert (word, instead, asked) in offered(bundled_engine, query)
 
 
-def test_only_completions_that_find_every_word_are_offered(bundled_engine: Engine) -> None:
-    # 介護予 + 認知症: 介護予防 does, 介護予定 / 介護予算 are in no case with 認知症
-    assert bundled_engine.search("介護予 認知症").suggestions == (("介護予", "介護予防"),)
-    assert ("ケアマ", "ケアマネジメント") not in bundled_engine.search("認知症 ケアマ").suggestions
+def test_only_suggestions_the_corpus_writes_are_offered(bundled_engine: Engine) -> None:
+    # 介護予 begins 介護予め, 介護予定, 介護予算 too: only 介護予防 is written in a case
+    assert [x[1] for x in offered(bundled_engine, "介護予 認知症")] == ["介護予防"]
+    # 協議体 is no word cut short: 協議体制, 協議体操… are written nowhere
+    assert offered(bundled_engine, "協議体") == []
 
 
 def test_words_the_corpus_has_are_not_completed(bundled_engine: Engine) -> None:
-    assert bundled_engine.search("認知症").suggestions == ()
-    assert bundled_engine.search("認知症 ICT").suggestions == ()  # an OR fallback of real words
+    assert offered(bundled_engine, "認知症 ICT") == []  # an OR fallback of real words
+    # 地域包括ケア is written; only the word cut short after it is completed
+    assert [x[:2] for x in offered(bundled_engine, "地域包括ケア 地域包")] == [
+        ("地域包", "地域包括")
+    ]
 
 
 def test_opening_writes_nothing(bundled_settings: Settings, bundled_engine: Engine) -> None:

@@ -286,13 +286,16 @@ def test_zero_hits_offer_synonyms_and_themes(client, bundled_engine):
     assert "0件" in html
     suggested = bundled_engine.search("通いの場", exact=True).suggestions
     assert suggested
-    for _word, s in suggested:
-        assert f">{s}</a>" in html
+    for x in suggested:
+        assert f">{x.instead}</a>" in html
     # a word cut short: the chip asks again with that word completed, the rest kept
     html = client.get("/search", query_string={"q": "見守 -認知症"}).get_data(as_text=True)
     assert (
         "/search?q=%E8%A6%8B%E5%AE%88%E3%82%8A+-%E8%AA%8D%E7%9F%A5%E7%97%87" in html
     )  # 見守り -認知症
+    # a character that shows nothing, typed inside the word: the chip asks for 見守り itself
+    html = client.get("/search", query_string={"q": "見\u200b守"}).get_data(as_text=True)
+    assert 'href="/search?q=%E8%A6%8B%E5%AE%88%E3%82%8A">見守り</a>' in html
     # ... also above results found without it
     html = client.get("/search", query_string={"q": "認知症 ケアマ"}).get_data(as_text=True)
     assert "こちらの言い方でも探せます" in html and ">ケアマネジャー</a>" in html

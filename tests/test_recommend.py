@@ -161,6 +161,8 @@ def test_a_counter_after_a_number_is_not_a_topic_word(bundled_engine):
     named = set(rec.specific_words) | {m.query_term for c in rec.cases for m in c.matched_terms}
     assert not named & {"割", "代", "回"}, named
     assert "高齢者" in named
+    # a word of its own after a number is still that word
+    assert "診療所" in bundled_engine.recommend("町内の3診療所が連携していない").specific_words
 
 
 def test_shortage_phrasing_finds_the_case_about_shortage(bundled_engine):

@@ -978,7 +978,7 @@ def test_a_word_no_case_contains_is_searched_as_what_the_table_points_it_to(
     assert {e.tier for e in result.expansions} == {"related"}
     # with exact mode on and nothing found, the page suggests them
     exact = bundled_engine.search("通いの場", exact=True)
-    assert exact.total == 0 and {"サロン", "居場所"} <= {s for _w, s in exact.suggestions}
+    assert exact.total == 0 and {"サロン", "居場所"} <= {s.instead for s in exact.suggestions}
     with_other = all_hits(bundled_engine, "通いの場 認知症")
     assert with_other.fallback == "related" and with_other.total >= 1
     assert {"サロン", "居場所"} & set(marked(with_other)) and "認知症" in marked(with_other)
@@ -1141,6 +1141,9 @@ def test_a_programme_named_only_in_a_budget_line_is_found_there(bundled_engine: 
         shown = first.passages[0].passage
         assert shown.section_label == "予算" and shown.id.endswith("-budget")
         assert "<mark>" in first.passages[0].snippet
+    # a word of a section's heading is that section's match, not its budget line's too
+    (urayasu,) = [h for h in all_hits(bundled_engine, "輩出").hits if h.case.id == "urayasu"]
+    assert "urayasu-sec-1-budget" not in [p.passage.id for p in urayasu.passages]
 
 
 def test_a_hit_found_only_in_its_themes_names_the_theme(bundled_engine: Engine) -> None:

@@ -313,6 +313,7 @@ class Token(NamedTuple):
     parts: tuple[str, ...]  # normalized mode A parts of a compound, () when atomic
     pos: tuple[str, str] = ("", "")  # Sudachi part of speech, first two levels
     after_break: bool = False  # a sentence end (。！？ or a line break) comes before it
+    counter: bool = False  # a word that may count (割, 代, か月, 時間: Sudachi's 助数詞可能)
 
 
 @dataclass(frozen=True)
@@ -398,6 +399,7 @@ class Analyzer:
                 parts=self._parts(m),
                 pos=(pos[0], pos[1]),
                 after_break=after_break,
+                counter=pos[2].startswith("助数詞"),
             )
             for m, pos, start, end, key, after_break in self._words(text)
         ]
@@ -411,8 +413,9 @@ class Analyzer:
 
     def is_grammar(self, text: str) -> bool:
         """True when `text` is grammar, not content: one word that the analysis drops (する,
-        もの, ため, など) or a compound particle (について, による, として: a case particle, a
-        verb, and at most one more particle)."""
+        もの, ため, など) or a case particle with its predicate (について, による, として, がいない,
+        がほしい: a case particle, a verb or adjective, then particles or auxiliaries, four
+        morphemes at most)."""
         return self.grammar_start(text) == 0
 
     def grammar_start(self, text: str) -> int:

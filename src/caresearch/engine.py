@@ -220,7 +220,7 @@ class Engine:
         size = page_size or self.settings.page_size
         text = visible(text or "")
         result = self.searcher.search(text, filters_, page, size, exact=exact)
-        return with_suggestions(result, self.searcher, filters_)
+        return with_suggestions(result, self.searcher, filters_, exact)
 
     def recommend(self, text: str, *, limit: int = 5) -> Recommendation:
         text = visible(text or "").strip()

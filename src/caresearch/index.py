@@ -262,6 +262,11 @@ class SearchIndex:
         out[m.indices[lo:hi]] = m.data[lo:hi]
         return out
 
+    def doc_frequency(self, term: str) -> int:
+        """How many documents hold `term`."""
+        j = self.vocab.get(term)
+        return 0 if j is None else int(self.impacts.indptr[j + 1] - self.impacts.indptr[j])
+
     def phrase(self, terms: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(documents, scores) where `terms` occur at consecutive positions in one field.
 

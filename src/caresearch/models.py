@@ -278,8 +278,8 @@ class Case:
             yield Passage(
                 sec.id, self.id, "content", "\n".join(sec.paragraphs), heading=sec.heading
             )
-            if sec.budget:
-                yield Passage(f"{sec.id}-budget", self.id, "budget", sec.budget, sec.heading)
+            if sec.budget:  # no heading of its own: a heading word is the section's match
+                yield Passage(f"{sec.id}-budget", self.id, "budget", sec.budget)
         for ev in self.history:
             yield Passage(ev.id, self.id, "history", ev.text, heading=ev.period_label)
         for it in self.changes:
@@ -405,9 +405,17 @@ class SearchResult:
     # words or a compound's parts (searching.PARTIAL_BELOW), and how many such cases there are
     partial: tuple[CaseHit, ...] = ()
     partial_total: int = 0
-    # (typed word, instead) for the words nothing matched as typed: synonyms, related words,
-    # the corpus's words that begin with the word (見守 → 見守り, 在宅医 → 在宅医療)
-    suggestions: tuple[tuple[str, str], ...] = ()
+    # other ways to ask, when nothing was found or a word was relaxed (suggest.py)
+    suggestions: tuple[Suggestion, ...] = ()
+
+
+class Suggestion(NamedTuple):
+    """Another way to ask: `instead` of the typed `word` (見守 → 見守り), and the whole query
+    with that word replaced."""
+
+    word: str
+    instead: str
+    query: str
 
 
 @dataclass(frozen=True)

@@ -310,21 +310,12 @@ class QueryExpander:
         """What the table points `word` to, one way (for 'did you mean' help)."""
         return [label for _terms, label in self._paraphrases.get(self._key(word), [])]
 
-    def suggestions(self, words: Sequence[str], limit: int = 10) -> tuple[tuple[str, str], ...]:
-        """Other ways to ask, as (typed word, instead), for words nothing matched: their
-        synonyms and related words, and the corpus's words that begin with them (a word cut
-        short: 見守 → 見守り, ケアマ → ケアマネジャー, みまも → 見守り by its reading)."""
-        out: dict[tuple[str, str], None] = {}
-        for word in words:
-            found = self.synonyms_of(word) + self.related_labels(word) + self.completions(word)
-            out.update(((word, s), None) for s in found if s != word)
-        return tuple(out)[:limit]
-
-    def completions(self, word: str, limit: int = 5) -> list[str]:
+    def completions(self, word: str) -> list[tuple[str, str]]:
         """For a word the corpus does not have (two characters at least), the corpus's words
-        that begin with it, shortest first, as the table writes them; a kana word also by
-        the words' readings (みまも → 見守り); a compound cut short by the words its last piece
-        begins (介護予 → 介護予防, 多職種連 → 多職種連携: candidates, for the caller to try)."""
+        that begin with it, as (shown as the table writes it, the index term that completes
+        it); a kana word also by the words' readings (みまも → 見守り); a compound cut short by
+        the words its last piece begins (介護予 → 介護予防). Candidates, for the caller to rank
+        and try (suggest.py)."""
         typed = fold(word)
         katakana = to_katakana(typed)
         key = self._key(typed)
@@ -333,11 +324,11 @@ class QueryExpander:
         found = _starting(self._words, typed)
         if _KANA.fullmatch(katakana):
             found += [w for r in _starting(self._readings, katakana) for w in self.readings[r]]
-        shown = [self.written(w) for w in sorted(found, key=len)]
+        out = [(self.written(w), w) for w in found]
         if len(key) > 1 and (last := self.analyzer.tokens(typed)[-1:]):
             head, tail = typed[: last[0].start], typed[last[0].start :]
-            shown += [head + w for w in sorted(_starting(self._words, tail), key=len)]
-        return list(dict.fromkeys(shown))[:limit]
+            out += [(head + w, w) for w in _starting(self._words, tail)]
+        return [(shown, term) for shown, term in dict(out).items() if shown != typed]
 
     @cached_property
     def _known(self) -> frozenset[str]:
@@ -437,7 +428,7 @@ class QueryExpander:
         groups: list[list[QueryWord]] = []
         excluded: list[QueryWord] = []
         for term in split_query(text):
-            typed = term.text if term.quoted else self._plain(term.text)
+            typed = term.text if term.quoted else self.plain(term.text)
             if not typed:
                 continue  # 「見守り について」: について is not a word to find
             word = self.word(typed)
@@ -457,7 +448,7 @@ class QueryExpander:
             )
         return ParsedQuery(text, tuple(tuple(g) for g in groups), tuple(excluded), exact)
 
-    def _plain(self, text: str) -> str:
+    def plain(self, text: str) -> str:
         """The word as the user means it: without grammar typed at its end, and without the
         honorifics around it (お医者さん, ご家族, ヘルパーさん are 医者, 家族, ヘルパー), nor
         punctuation stuck to it (認知症'; and 「（仮称）」 are 認知症 and 仮称)."""

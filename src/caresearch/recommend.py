@@ -123,10 +123,11 @@ class Recommend:
         """The description's words that say what it is about, with their counts. A
         one-character noun written right after a common noun is its suffix (中山間地, 高齢化率),
         not a word of its own; see `_unknown_compound` for the suffixes that make a new word.
-        A noun right after a number counts it (四割, 80代, 週2回): not a topic either."""
+        A counter right after a number (四割, 80代, 三か月, 週2回) is not a topic either; a word
+        of its own after one still is (3診療所, 二世帯)."""
         out: Counter = Counter()
         for before, prev, t in zip([None, None, *tokens], [None, *tokens], tokens, strict=False):
-            if prev is not None and prev.end == t.start and prev.pos[1] == "数詞":
+            if t.counter and prev is not None and prev.pos[1] == "数詞" and prev.end == t.start:
                 continue
             if (
                 len(t.surface) == 1

@@ -151,7 +151,7 @@ def search_result(r: SearchResult) -> dict[str, Any]:
         "partial": [case_hit(h) for h in r.partial],
         "partial_total": r.partial_total,
         "partial_note": partial_note(r),
-        "suggestions": [{"word": w, "instead": s} for w, s in r.suggestions],
+        "suggestions": [x._asdict() for x in r.suggestions],
     }
 
 

@@ -1,56 +1,76 @@
-"""Other ways to ask, for a search that found nothing or found cases without a typed word.
+"""Other ways to ask, for a search that found nothing or had to relax a word.
 
-The offers come from the query expander (synonyms, the words the table points a word to, the
-corpus's words that begin with a word cut short: 見守 → 見守り); only those that find a case
-under the same filters are kept, so that a suggestion never leads to another empty page
-(虐待's synonym 高齢者虐待 is in no case either)."""
+For each typed word: the curated table's synonyms and the words it points to (when nothing was
+found), and the corpus's words that begin with it (a word cut short: 見守 → 見守り, 介護予 →
+介護予防; only for a word the corpus never writes as typed). Each is kept only when it finds a
+case on its own under the same filters, so that a suggestion never leads to another empty page
+(虐待's synonym 高齢者虐待 is in no case either). A phrase lookup drops what the corpus never
+writes before any search, and the searches of one request are capped."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from .filters import Filters
-from .models import SearchResult
+from .models import SearchResult, Suggestion
 from .query import split_query
 from .searching import Searcher
 
 PER_WORD = 3  # suggestions offered for one typed word
+CANDIDATES = 6  # completions of one word looked up (the commonest completing words first)
+MAX_SEARCHES = 6  # searches one request may run to check its suggestions
+# what may stand around a typed word in the query (space, |, quotes, list separators, a minus)
+_EDGE = r"\s|｜\"“”「」『』、，,／/"
 
 
-def with_suggestions(result: SearchResult, searcher: Searcher, filters: Filters) -> SearchResult:
-    """`result` with its `suggestions`: for every typed word when nothing matched, for a word
-    the corpus does not have (the words it begins) when the search had to relax."""
-    text = result.query
-    words = [t.text for t in split_query(text) if not t.negated]
-    expander = searcher.expander
-    if not (result.total or result.partial):
-        offered = expander.suggestions(words)
-    elif result.fallback:
-        offered = tuple((w, c) for w in words for c in expander.completions(w))
-    else:
+def with_suggestions(
+    result: SearchResult, searcher: Searcher, filters: Filters, exact: bool
+) -> SearchResult:
+    """`result` with its `suggestions` when it found nothing or relaxed a word."""
+    nothing = not (result.total or result.partial)
+    if not (nothing or result.fallback):
         return result
-    # the corpus's commonest first, those it never writes dropped: a phrase lookup each, before
-    # the searches (介護予 offers 介護予め, 介護予定, 介護予算 and 介護予防; only the last is written)
-    held = {(w, i): _documents(searcher, i) for w, i in offered}
-    ranked = sorted((x for x in offered if held[x]), key=lambda x: -held[x])
-    found: list[tuple[str, str]] = []
-    for word, instead in ranked:
-        if sum(w == word for w, _ in found) < PER_WORD and _finds(
-            searcher, text.replace(word, instead, 1), filters
-        ):
-            found.append((word, instead))
+    expander, text = searcher.expander, result.query
+    found: list[Suggestion] = []
+    searches = 0
+    for term in split_query(text):
+        word = term.text if term.quoted else expander.plain(term.text)
+        if term.negated or not word or (not nothing and _written(searcher, word)):
+            continue  # a word the corpus writes, and was found, needs no other way
+        offers = expander.synonyms_of(word) + expander.related_labels(word) if nothing else []
+        completions = expander.completions(word)
+        completions.sort(key=lambda c: -searcher.index.doc_frequency(c[1]))
+        offers += [shown for shown, _term in completions[:CANDIDATES]]
+        kept = 0
+        for instead in dict.fromkeys(offers):
+            if kept == PER_WORD or searches == MAX_SEARCHES:
+                break
+            if instead == word or not _written(searcher, instead):
+                continue
+            searches += 1
+            if _finds(searcher, instead, filters, exact):
+                found.append(Suggestion(word, instead, _replaced(text, term.text, word, instead)))
+                kept += 1
     return replace(result, suggestions=tuple(found))
 
 
-def _documents(searcher: Searcher, text: str) -> int:
-    """How many documents hold `text` as written (its words at consecutive positions)."""
+def _written(searcher: Searcher, text: str) -> bool:
+    """Whether some document holds `text` as written (its words at consecutive positions)."""
     word = searcher.expander.word(text)
-    if word is None or not word.variants:
-        return 0
-    return len(searcher.index.phrase(word.variants[0].terms)[0])
+    return bool(word and word.variants and len(searcher.index.phrase(word.variants[0].terms)[0]))
 
 
-def _finds(searcher: Searcher, text: str, filters: Filters) -> bool:
-    """Whether `text`, as written, finds a case with every word (not by relaxing one)."""
-    result = searcher.search(text, filters, 1, 1, exact=True)
+def _finds(searcher: Searcher, text: str, filters: Filters, exact: bool) -> bool:
+    """Whether `text` alone finds a case under `filters` (not by relaxing it)."""
+    result = searcher.search(text, filters, 1, 1, exact=exact)
     return bool(result.total) and not result.fallback
+
+
+def _replaced(text: str, piece: str, word: str, instead: str) -> str:
+    """The query with `word` replaced inside the typed `piece` that holds it (the whole piece,
+    not the first place the characters occur: 見守 in 「-見守り隊 見守」 is the second)."""
+    m = re.search(rf"(?<![^{_EDGE}\-－]){re.escape(piece)}(?![^{_EDGE}])", text)
+    if m is None:
+        return instead
+    return text[: m.start()] + piece.replace(word, instead, 1) + text[m.end() :]

@@ -374,10 +374,7 @@ def search():
         partial_note=serialize.partial_note(result),
         facets=_facets(result, q),
         paging=_paging(result, q),
-        suggestions=[
-            (instead, _search_url(q.replace(word, instead, 1), filters))
-            for word, instead in result.suggestions
-        ],
+        suggestions=[(x.instead, _search_url(x.query, filters)) for x in result.suggestions],
         clear_url=_search_url(q, {}),
         notice=serialize.search_notice(result),
         expansions=serialize.expansions(result),
