@@ -154,6 +154,15 @@ def test_a_passage_whose_heading_holds_the_word_is_shown_with_the_heading(bundle
     assert "介護<mark>ボランティア</mark>をつくる" in urayasu.lessons[0].snippet
 
 
+def test_budget_lines_are_searched_but_not_read_by_the_recommender(bundled_engine):
+    # 旅費 and 報酬費 are written only in 鶴岡市's budget line: keyword search finds it there
+    (hit,) = bundled_engine.search("旅費").hits
+    assert hit.passages[0].passage.id.endswith("-budget")
+    # ... and no description matches a case through it
+    rec = bundled_engine.recommend("介護支援専門員の研修の旅費と報酬費の予算が足りない")
+    assert all("旅費" not in {m.query_term for m in c.matched_terms} for c in rec.cases)
+
+
 def test_a_counter_after_a_number_is_not_a_topic_word(bundled_engine):
     rec = bundled_engine.recommend(
         "住民の四割が高齢者で、80代の一人暮らしも多く、週2回のデイにも通えない。"
