@@ -185,11 +185,28 @@ def _edge_mark(char: str) -> bool:
     return unicodedata.category(char)[0] == "P" or char in EDGE_SYMBOLS
 
 
+# What separates typed words besides spaces: quotes, 、, the list marks (not between digits:
+# 1,000人, 1/2) and | (OR).
+_QUOTES = '"“”「」『』'
+_LIST_MARKS = ",，／/"
+_AROUND_WORD = rf"\s|｜{_QUOTES}、{_LIST_MARKS}"
+
+
 def _plain_words(text: str) -> list[str]:
     """Words between spaces and the separators people type in a list (認知症、就労 / 医療，介護);
     a comma or slash between digits belongs to a number (1,000人, 1/2)."""
-    text = re.sub(r"[\"“”「」『』、]|(?<!\d)[,，／/]|[,，／/](?!\d)", " ", text)
+    text = re.sub(rf"[{_QUOTES}、]|(?<!\d)[{_LIST_MARKS}]|[{_LIST_MARKS}](?!\d)", " ", text)
     return split_words(re.sub(r"[|｜]", " | ", text))
+
+
+def replace_word(text: str, piece: str, word: str, instead: str) -> str:
+    """The query `text` with `word` replaced inside the typed `piece` (a `Term.text`) that
+    holds it: the whole piece, not the first place its characters occur (見守 in 「-見守り隊
+    見守」 is the second); `instead` alone when the piece is not found."""
+    m = re.search(rf"(?<![^{_AROUND_WORD}\-－]){re.escape(piece)}(?![^{_AROUND_WORD}])", text)
+    if m is None:
+        return instead
+    return text[: m.start()] + piece.replace(word, instead, 1) + text[m.end() :]
 
 
 class QueryExpander:
@@ -318,15 +335,16 @@ class QueryExpander:
         and try (suggest.py)."""
         typed = fold(word)
         katakana = to_katakana(typed)
-        key = self._key(typed)
-        if len(typed) < 2 or katakana in self.readings or (len(key) == 1 and key[0] in self._known):
+        toks = _without_honorific(self.analyzer.tokens(typed))  # as `_key` reads it
+        known = len(toks) == 1 and toks[0].text in self._known
+        if len(typed) < 2 or katakana in self.readings or known:
             return []
         found = _starting(self._words, typed)
         if _KANA.fullmatch(katakana):
             found += [w for r in _starting(self._readings, katakana) for w in self.readings[r]]
         out = [(self.written(w), w) for w in found]
-        if len(key) > 1 and (last := self.analyzer.tokens(typed)[-1:]):
-            head, tail = typed[: last[0].start], typed[last[0].start :]
+        if len(toks) > 1:
+            head, tail = typed[: toks[-1].start], typed[toks[-1].start :]
             out += [(head + w, w) for w in _starting(self._words, tail)]
         return [(shown, term) for shown, term in dict(out).items() if shown != typed]
 

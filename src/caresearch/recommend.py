@@ -71,6 +71,7 @@ class Described(NamedTuple):
     surfaces: dict[str, str]  # term -> as written (what the table is asked about)
     shown: dict[str, str]  # term -> as the page names it (おじいさん, 泊まる)
     words: tuple[QueryWord, ...]  # for highlights
+    written: tuple[QueryWord, ...]  # ... those the description wrote (not 不足 for いない)
     main: tuple[str, ...]  # the most specific topic terms, for the reason line
     implied: frozenset[str]  # terms said only through phrasing (不足 for いない), not written
     has: dict[str, np.ndarray]  # specific (not general) term -> which cases cover it
@@ -239,6 +240,7 @@ class Recommend:
         # has, 冬場 or ＦＡＸ, would otherwise lead every reason line with 「0/5 に一致」).
         # 不足 read from いない / 足りない is evidence beside the words, not a word of its own
         implied = frozenset(t for t, n in literal.items() if n == 0)
+        unsaid = {surfaces[t] for t in implied}
         has = {t: model.covered(t, covering.get(t, ())) for t in literal if t not in self.general}
         specific = [t for t in has if t not in implied]
         main = tuple(
@@ -253,6 +255,7 @@ class Recommend:
             surfaces,
             shown,
             tuple(words),
+            tuple(w for w in words if w.text not in unsaid),
             main,
             implied,
             has,
@@ -493,12 +496,11 @@ class Recommend:
         highlighted where it stands, but alone it is no answer to show (「行政に不足しがちな
         視点」 answers no shortage of helpers)."""
         if j not in d.said:
-            unsaid = {d.surfaces[t] for t in d.implied}
-            said = [w for w in d.words if w.text not in unsaid]
+            written = d.written
             passage, doc = self._doc(j)
             d.said[j] = doc is not None and bool(
-                (self._spans(j, d) if len(said) == len(d.words) else self._spans_of(j, said))
-                or (passage.heading and self.highlighter.heading_spans(doc, said))
+                (self._spans(j, d) if written == d.words else self._spans_of(j, written))
+                or (passage.heading and self.highlighter.heading_spans(doc, written))
             )
         return d.said[j]
 

@@ -9,19 +9,16 @@ writes before any search, and the searches of one request are capped."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from .filters import Filters
 from .models import SearchResult, Suggestion
-from .query import split_query
+from .query import replace_word, split_query
 from .searching import Searcher
 
 PER_WORD = 3  # suggestions offered for one typed word
 CANDIDATES = 6  # completions of one word looked up (the commonest completing words first)
 MAX_SEARCHES = 6  # searches one request may run to check its suggestions
-# what may stand around a typed word in the query (space, |, quotes, list separators, a minus)
-_EDGE = r"\s|｜\"“”「」『』、，,／/"
 
 
 def with_suggestions(
@@ -50,7 +47,9 @@ def with_suggestions(
                 continue
             searches += 1
             if _finds(searcher, instead, filters, exact):
-                found.append(Suggestion(word, instead, _replaced(text, term.text, word, instead)))
+                found.append(
+                    Suggestion(word, instead, replace_word(text, term.text, word, instead))
+                )
                 kept += 1
     return replace(result, suggestions=tuple(found))
 
@@ -65,12 +64,3 @@ def _finds(searcher: Searcher, text: str, filters: Filters, exact: bool) -> bool
     """Whether `text` alone finds a case under `filters` (not by relaxing it)."""
     result = searcher.search(text, filters, 1, 1, exact=exact)
     return bool(result.total) and not result.fallback
-
-
-def _replaced(text: str, piece: str, word: str, instead: str) -> str:
-    """The query with `word` replaced inside the typed `piece` that holds it (the whole piece,
-    not the first place the characters occur: 見守 in 「-見守り隊 見守」 is the second)."""
-    m = re.search(rf"(?<![^{_EDGE}\-－]){re.escape(piece)}(?![^{_EDGE}])", text)
-    if m is None:
-        return instead
-    return text[: m.start()] + piece.replace(word, instead, 1) + text[m.end() :]
