@@ -560,6 +560,8 @@ def test_characters_that_show_nothing_are_ignored(bundled_engine):
         ("どうしたらいいか", "どうしたらいいか"),
         ("なんとかしたい", "なんとかしたい"),
         ("ひとりぐらしのおとしより", "ひとりぐらしのおとしより"),  # the analyser reads these
+        # a word and the particle after it are not one word (方 + が, not 萌芽)
+        ("世話役のほうが何か学べる場", "世話役のほうが何か学べる場"),
     ],
 )
 def test_words_written_in_hiragana_are_read_as_the_cases_write_them(bundled_engine, text, spelled):

@@ -342,6 +342,7 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("通所", "デイサービス"),
         ("アセス", "アセスメント"),
         ("サポセン", "サポートセンター"),
+        ("Ns", "看護師"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -990,6 +991,16 @@ def test_terminal_care_is_searched_as_what_the_cases_call_it(bundled_engine: Eng
     result = all_hits(bundled_engine, "ターミナルケア")
     assert result.fallback == "related" and "tsuruoka" in ids(result)
     assert "tobetsu" not in ids(result)
+
+
+def test_medical_dependency_is_searched_as_medical_needs_not_its_parts(
+    bundled_engine: Engine,
+) -> None:
+    # no case says 医療依存度; its parts found 楢葉町's 依存度, residents leaning on the support
+    # offered, while 鶴岡市 lists the facilities that take people with high 医療ニーズ
+    result = all_hits(bundled_engine, "医療依存度")
+    assert result.fallback == "related" and ids(result) == ["tsuruoka"]
+    assert "医療ニーズ" in marked(result)
 
 
 def test_a_related_word_is_one_way_and_never_searched_in_exact_mode(

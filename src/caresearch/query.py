@@ -366,14 +366,14 @@ class QueryExpander:
 
     def spell_kana(self, text: str) -> str:
         """`text` with the words written in hiragana that the analyser cuts into pieces
-        (にんちしょう → に・ん・ち・しょう, けあまね, ざいたくいりょう) written as the corpus or the
-        care table writes them (認知症, ケアマネ, 在宅医療), for a description: keyword search
-        reads a kana word by its reading already (`word`). A run of hiragana is read only where
-        it stands as a word: at the start of a run that does not go on a kanji or katakana word
-        (お年寄りは is not お年寄 + リハ), or after a particle; ending where a morpheme ends and
-        followed by a particle, an honorific or the end of the run; cut by Sudachi into two or
-        more morphemes (a word it knows is left to it); and read as one or two common nouns of
-        the corpus (or one word of the table), at most MAX_KANA_WORD kana long."""
+        (にんちしょう → に・ん・ち・しょう, けあまね) written as the corpus or the care table writes
+        them (認知症, ケアマネ), for a description (keyword search reads a kana word by its reading
+        already: `word`). A run of hiragana is read only where it stands as a word: at the
+        start of a run that does not go on a kanji or katakana word (お年寄りは is not お年寄 +
+        リハ), or after a particle; ending where a morpheme ends and followed by a particle, an
+        honorific or the end of the run; cut by Sudachi into two or more morphemes (a word it
+        knows is left to it); and read as one or two common nouns of the corpus (or one word of
+        the table), at most MAX_KANA_WORD kana long."""
         out: list[str] = []
         last = 0
         for run in _KANA_RUN.finditer(text):
@@ -396,10 +396,12 @@ class QueryExpander:
             if (i == 0 and not after_word) or (
                 i > 0 and run[i - 1] in _PARTICLE_CHARS and (i in starts or i - 1 in starts)
             ):
-                # ends of morphemes after the first one from i (Sudachi cut the word in two or
-                # more: not a word it knows), longest first, at most MAX_KANA_WORD kana on
+                # ends of morphemes after i's first (two or more: not a word Sudachi knows),
+                # longest first, within MAX_KANA_WORD; not a particle cut off (のほうが: 方 + が)
                 after = ends[bisect_right(ends, i) : bisect_right(ends, i + MAX_KANA_WORD)]
                 for j in reversed(after[1:]):
+                    if j - 1 in starts and run[j - 1] in _PARTICLE_CHARS:
+                        continue
                     if (j == len(run) or _AFTER_WORD.match(run, j)) and (
                         word := self._read_kana(run[i:j])
                     ):
