@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import shutil
+import stat
 import zipfile
 from pathlib import Path
 
@@ -251,6 +253,79 @@ def test_a_case_typed_one_item_per_line_is_read_as_typed(tmp_path: Path) -> None
     assert draft["suggestions"][-1]["text"].endswith("探してみましょう")
 
 
+def test_place_and_title_typed_above_the_keyword_line_belong_to_their_case(
+    tmp_path: Path,
+) -> None:
+    # a new user's file put each case's place and title first: both drafts lost them, and the
+    # second case's place and title were glued onto the first case's last suggestion
+    def reordered(town: str, title: str) -> str:
+        body = TYPED_CASE.split("\n", 3)[3].replace("山田町", town)
+        return f"岩手県 {town}\n{title}\nキーワード：買い物支援、見守り\n{body}"
+
+    typed = tmp_path / "事例集.txt"
+    typed.write_text(
+        "令和6年度 取組事例集\n\n"
+        + reordered("山田町", "移動販売車による買い物支援")
+        + reordered("大槌町", "商店と連携した見守り"),
+        encoding="utf-8",
+    )
+    import_files([typed], tmp_path / "cases")
+    got = sorted(
+        (d["municipality"], d["title"], d) for d, _c in drafts(tmp_path / "cases").values()
+    )
+    assert [(m, t) for m, t, _d in got] == [
+        ("大槌町", "商店と連携した見守り"),
+        ("山田町", "移動販売車による買い物支援"),
+    ]
+    for _m, _t, draft in got:
+        assert draft["prefecture"] == "岩手県"
+        assert draft["suggestions"][-1]["text"].endswith("探してみましょう")
+
+
+def test_importing_the_same_file_twice_says_so_on_the_second_drafts(tmp_path: Path) -> None:
+    out = tmp_path / "cases"
+    first = import_files([typed_file(tmp_path)], out).files[0].drafts[0]
+    again = import_files([typed_file(tmp_path)], out).files[0].drafts[0]
+    assert not any("既にあります" in r for r in first.review)
+    assert any(f"既にあります（{first.case_id}）" in r for r in again.review)
+
+
+def test_drafts_are_written_with_the_users_umask(tmp_path: Path) -> None:
+    # mkstemp wrote 0600: a server running as another user could not read the case
+    old = os.umask(0o022)
+    try:
+        draft = import_files([typed_file(tmp_path)], tmp_path / "cases").files[0].drafts[0]
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(draft.path.stat().st_mode) == 0o644
+
+
+def typed_file(tmp_path: Path) -> Path:
+    typed = tmp_path / "山田町.txt"
+    typed.write_text(TYPED_CASE, encoding="utf-8")
+    return typed
+
+
+def test_imported_lessons_carry_the_case_themes_they_speak_of(tmp_path: Path) -> None:
+    # the lessons page filters lessons by their own themes: imported ones had none, so no
+    # theme filter ever showed them
+    draft = import_typed(tmp_path, "山田町.txt", TYPED_CASE)
+    assert "生活支援" in draft["themes"]
+    (point,) = draft["key_points"]["region"]
+    assert "見守り" in point["text"] and "生活支援" in point["themes"]
+    lessons = [*draft["key_points"]["region"], *draft["suggestions"]]
+    assert all(set(x["themes"]) <= set(draft["themes"]) for x in lessons)
+
+
+def test_a_keyword_with_a_middle_dot_stays_one_keyword(tmp_path: Path) -> None:
+    draft = import_typed(
+        tmp_path,
+        "山田町.txt",
+        TYPED_CASE.replace("キーワード：買い物支援、", "キーワード：医療・介護連携、自助・互助、"),
+    )
+    assert draft["keywords"] == ["医療・介護連携", "自助・互助", "移動販売", "見守り"]
+
+
 def test_a_typed_case_with_headings_and_a_timeline_in_its_own_words(tmp_path: Path) -> None:
     # a new user's file: 「取り組みの背景・課題」 was glued onto the last feature, two 「・」 items
     # of the same length were read as one wrapped line, and 「令和２年　…」 went to figure text
@@ -412,6 +487,25 @@ def test_pdf_running_header_and_page_numbers_are_removed(
     assert repairs.furniture >= 10
     assert not any(ln.text == "地域包括ケアシステムの取組事例集" for ln in lines)
     assert not any(re.fullmatch(r"\d+", ln.text) for ln in lines)
+
+
+def test_a_towns_own_pdf_keeps_the_place_that_opens_each_case_page(tmp_path: Path) -> None:
+    # every case of one town's collection opens its page with 「長野県 緑ヶ丘町」: it was taken
+    # for a running header and every draft lost its place
+    lines: list[str] = []
+    for n, title in enumerate(
+        ("移動販売車による買い物支援", "商店と連携した見守り", "配達の見守り")
+    ):
+        body = TYPED_CASE.split("\n", 3)[3].replace("山田町", "緑ヶ丘町").replace("2", str(n + 2))
+        lines += ["長野県 緑ヶ丘町", title, f"キーワード：{title}", *body.splitlines(), "\f"]
+    pdf = tmp_path / "緑ヶ丘町事例集.pdf"
+    doc_factory.write_pdf(lines, pdf, header="")
+    import_files([pdf], tmp_path / "cases")
+    got = [d for d, _c in read_drafts(tmp_path / "cases")]
+    assert len(got) == 3
+    assert {(d["prefecture"], d["municipality"], d["region"]) for d in got} == {
+        ("長野県", "緑ヶ丘町", "中部")
+    }
 
 
 def test_docx_page_breaks_count_pages(tmp_path: Path) -> None:

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+import yaml
+
 from ..errors import ImportFailed
-from .drafting import build_case, case_text, dump_case, propose_themes
+from .drafting import build_case, case_text, dump_case, propose_lesson_themes, propose_themes
 from .finding import split_cases
 from .layout import THEME_WORDS
 from .reading import MAX_BYTES, Document, read_document
 from .repair import repair
 from .summary import DraftSummary, FileSummary, ImportSummary, format_summary
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 __all__ = ["ImportFailed", "ImportSummary", "format_summary", "import_files", "read_document"]
 
@@ -59,6 +63,7 @@ def import_files(
         if out_dir.is_dir()
         else set(existing_ids)
     )
+    already = _cases_by_title(out_dir)
     planned: list[tuple[Path, str]] = []
     files: list[FileSummary] = []
     order = 100
@@ -80,6 +85,13 @@ def import_files(
                 found_case, case_id=case_id, order=order, source_file=doc.path.name, themes=[]
             )
             case["themes"] = propose_themes(case_text(case), labels)
+            propose_lesson_themes(case)
+            if same := already.get((case["municipality"], case["title"])):
+                case["review"].append(
+                    f"同じ市区町村・タイトルの事例が既にあります（{same}）。同じ事例を二度"
+                    "取り込んでいないか確かめ、二度目ならこの下書きを削除してください"
+                )
+            already.setdefault((case["municipality"], case["title"]), case_id)
             target = out_dir / f"{case_id}.yaml"
             planned.append((target, dump_case(case)))
             drafts.append(
@@ -106,6 +118,21 @@ def import_files(
         )
     _write_all(planned, out_dir)
     return ImportSummary(tuple(files))
+
+
+def _cases_by_title(out_dir: Path) -> dict[tuple[str, str], str]:
+    """(municipality, title) -> case id of each case file already in `out_dir` (drafts too):
+    importing the same collection twice would index its cases twice."""
+    out: dict[tuple[str, str], str] = {}
+    for path in sorted(out_dir.glob("*.yaml")) if out_dir.is_dir() else ():
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # validate reports a file it cannot read
+        if isinstance(data, dict):
+            key = (str(data.get("municipality", "")), str(data.get("title", "")))
+            out.setdefault(key, str(data.get("id", path.stem)))
+    return out
 
 
 def _theme_labels(out_dir: Path) -> list[str]:
@@ -144,7 +171,10 @@ def _write_all(planned: list[tuple[Path, str]], out_dir: Path) -> None:
     written: list[Path] = []
     try:
         for target, text in planned:
-            fd, tmp = tempfile.mkstemp(prefix=".import-", suffix=".tmp", dir=out_dir)
+            # os.open with 0o666 and O_EXCL: the file gets the user's umask (mkstemp's 0600
+            # would hide the case from a server running as another user)
+            tmp = out_dir / f".import-{secrets.token_hex(8)}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
                     f.write(text)

@@ -55,7 +55,8 @@ def build_case(
     if found.keywords is not None:
         m = L.KEYWORDS.match(found.keywords.text.strip())
         raw = (m.group(1) if m else "").strip()
-        keywords = [k.strip() for k in re.split(r"[、，,・]\s*(?=\S)|、", raw) if k.strip()]
+        # 、 or a comma between keywords; ・ joins the words of one (医療・介護連携)
+        keywords = [k.strip() for k in re.split(r"[、，,]", raw) if k.strip()]
     if not keywords:
         review.append("キーワードが見つかりません。keywords を書いてください")
     title = S.join(found.title).strip()
@@ -131,7 +132,7 @@ def build_case(
     if diagram_texts:
         n = sum(len(run) for run in diagram)
         review.append(
-            f"図・表の中の語句とみなした {n} 行を diagram_text（検索用、画面には出ない）に入れました。"
+            f"図・表の中の語句とみなした {n} 行を diagram_text（検索用。事例ページでは折りたたんで表示）に入れました。"
             "本文が混ざっていないか確かめてください"
         )
     review.append(REVIEW_THEMES)
@@ -249,6 +250,19 @@ def propose_themes(text: str, labels: Sequence[str]) -> list[str]:
     if not ranked:
         ranked = [t for t, n in hits.most_common(1) if n > 0] or list(labels[:1])
     return ranked[: L.THEME_MAX]
+
+
+def propose_lesson_themes(case: dict[str, Any]) -> None:
+    """Give each key point and suggestion the case's themes whose words it says (the lessons
+    page filters lessons by their own themes); none when it says none of them."""
+    for item in [*case["key_points"]["region"], *case["key_points"]["municipality"]]:
+        item["themes"] = _said_themes(item["text"], case["themes"])
+    for item in case["suggestions"]:
+        item["themes"] = _said_themes(item["text"], case["themes"])
+
+
+def _said_themes(text: str, themes: Sequence[str]) -> list[str]:
+    return [t for t in themes if any(w in text for w in L.THEME_WORDS.get(t, (t,)))]
 
 
 def case_text(case: dict[str, Any]) -> str:

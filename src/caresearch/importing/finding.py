@@ -28,6 +28,7 @@ WRAP_BAND = 5
 WRAP_MIN_LINES = 4
 WRAP_MIN_SHARE = 0.2
 WRAP_MAX_WIDER_SHARE = 0.2  # ... and at most this share of them is wider than the band
+HEAD_LINES = 3  # the place and title lines a typed case may have above its キーワード line
 
 
 @dataclass
@@ -123,11 +124,10 @@ def split_cases(lines: Sequence[Line], kind: str = "pdf") -> tuple[list[CaseLine
     if not starts:
         return [], list(lines)
     cases: list[CaseLines] = []
-    if by_location:
-        # The title is the line(s) just above the location line.
-        starts = [
-            _title_start(lines, i, prev) for prev, i in zip([-1, *starts[:-1]], starts, strict=True)
-        ]
+    # The title is the line(s) just above the location line; a document typed in its own order
+    # may put the place and title above the キーワード line too (長野県 青葉村 / title / キーワード).
+    head = _title_start if by_location else _head_start
+    starts = [head(lines, i, prev) for prev, i in zip([-1, *starts[:-1]], starts, strict=True)]
     wrapped = hard_wrapped(lines, kind)
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else len(lines)
@@ -205,6 +205,24 @@ def _title_start(lines: Sequence[Line], loc: int, prev: int) -> int:
     return i
 
 
+def _head_start(lines: Sequence[Line], kw: int, prev: int) -> int:
+    """Where the case of the キーワード line `kw` starts: at the place line just above it when
+    the case has it there (within HEAD_LINES lines), or at the title above the place when no
+    title comes between place and キーワード; else at the キーワード line itself."""
+    i = kw
+    while i - 1 > prev and kw - (i - 1) <= HEAD_LINES and not _ends_a_case(lines[i - 1]):
+        i -= 1
+    place = next((j for j in range(i, kw) if L.LOCATION.match(lines[j].text)), None)
+    if place is None:
+        return kw
+    return place if place + 1 < kw else i
+
+
+def _ends_a_case(line: Line) -> bool:
+    """A line that cannot be the place or the title of the next case."""
+    return bool(label_of(line) or is_bullet(line) or ends_sentence(line))
+
+
 # ---------------------------------------------------------------- pass 1: sections
 
 
@@ -212,27 +230,34 @@ def assign(lines: list[Line], *, with_keywords: bool) -> CaseLines:
     case = CaseLines(keywords=None, title=[], location=None, lines=lines)
     i = 0
     if with_keywords:
-        case.keywords = lines[0]
-        i = 1
+        # the place and title may stand above the キーワード line (`_head_start`)
+        k = next(k for k, ln in enumerate(lines) if L.KEYWORDS.match(ln.key))
+        head, case.keywords = lines[:k], lines[k]
+        i = k + 1
+        place = [ln for ln in head if L.LOCATION.match(ln.text)]
+        if place:  # the title under the place, or above it
+            case.location = place[0]
+            case.title = [ln for ln in head if ln is not place[0]]
     # Title: up to the location line (or the first label when there is none).
     j = i
     while (
-        j < len(lines)
+        case.location is None
+        and j < len(lines)
         and not L.LOCATION.match(lines[j].text)
         and not label_of(lines[j])
         and j - i < 4
     ):
         j += 1
-    if j < len(lines) and L.LOCATION.match(lines[j].text):
+    if case.location is None and j < len(lines) and L.LOCATION.match(lines[j].text):
         case.title, case.location = lines[i:j], lines[j]
         i = j + 1
-        # a document that puts the title under the place (岩手県 山田町 / 移動販売車と…)
-        if not case.title and i < len(lines) and not label_of(lines[i]) and not is_bullet(lines[i]):
-            case.title = [lines[i]]
-            i += 1
-    else:
+    elif case.location is None:
         case.title = lines[i : i + 1] if i < len(lines) and not label_of(lines[i]) else []
         i += len(case.title)
+    # a document that puts the title under the place (岩手県 山田町 / 移動販売車と…)
+    if not case.title and i < len(lines) and not label_of(lines[i]) and not is_bullet(lines[i]):
+        case.title = [lines[i]]
+        i += 1
     municipality = ""
     if case.location is not None:
         m = L.LOCATION.match(case.location.text)

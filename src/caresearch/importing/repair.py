@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .layout import LABELS
+from .layout import LABELS, LOCATION
 from .reading import RawLine
 
 PUA = re.compile("[\ue000-\uf8ff]")
@@ -121,9 +121,18 @@ def _furniture(raw_lines: Sequence[RawLine]) -> set[int]:
             return [r for r in page_lines if r.edge and _key(r.text).strip("【】") not in LABELS]
 
         counts: Counter[str] = Counter()
+        places: set[str] = set()
         for page_lines in pages.values():
             counts.update({k for k in (_key(r.text) for r in edges(page_lines)) if k})
-        running = {k for k, c in counts.items() if c >= max(3, len(pages) // 2) and len(k) <= 60}
+            places.update(_key(r.text) for r in page_lines if LOCATION.match(normalise(r.text)))
+        # ... but a town's own collection opens each case page with its place (長野県 緑ヶ丘町):
+        # a place on no more pages than there are cases is each case's, not a header
+        cases = sum(1 for r in raw_lines if r.text.lstrip().startswith("キーワード"))
+        running = {
+            k
+            for k, c in counts.items()
+            if c >= max(3, len(pages) // 2) and len(k) <= 60 and not (k in places and c <= cases)
+        }
         for page_lines in pages.values():
             out.update(r.n for r in edges(page_lines) if _key(r.text) in running)
     return out
