@@ -343,6 +343,7 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("アセス", "アセスメント"),
         ("サポセン", "サポートセンター"),
         ("Ns", "看護師"),
+        ("DS", "デイサービス"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -991,6 +992,13 @@ def test_terminal_care_is_searched_as_what_the_cases_call_it(bundled_engine: Eng
     result = all_hits(bundled_engine, "ターミナルケア")
     assert result.fallback == "related" and "tsuruoka" in ids(result)
     assert "tobetsu" not in ids(result)
+
+
+def test_a_word_read_from_kana_brings_its_synonyms(bundled_engine: Engine) -> None:
+    # しゃきょう is read as 社協, which 楢葉町 writes in full: 社会福祉協議会 (typed 社協 found it)
+    kana = all_hits(bundled_engine, "しゃきょう")
+    assert ids(kana) == ids(all_hits(bundled_engine, "社協")) and "naraha" in ids(kana)
+    assert "社会福祉協議会" in marked(kana)
 
 
 def test_medical_dependency_is_searched_as_medical_needs_not_its_parts(

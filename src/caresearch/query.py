@@ -569,10 +569,9 @@ class QueryExpander:
                     own = _flat([tok])
                     rest = [t.surface for j, t in enumerate(toks) if j != i and len(t.surface) > 1]
                     for terms, label in self._groups.get((tok.text,), []):
-                        # shown as what is searched: the whole word with the part replaced;
-                        # not by a longer form that holds the part's own terms (虐待 →
-                        # 高齢者虐待 would search 高齢者高齢者虐待防止); リハ → リハビリテーション
-                        # (another term) stays; nor by one that begins or ends with another
+                        # shown as what is searched: the whole word with the part replaced; not
+                        # by a form holding the part's terms (虐待 → 高齢者虐待 would search
+                        # 高齢者高齢者虐待防止; リハ → リハビリテーション stays); nor by one that begins or ends with another
                         # part (通所型サービス → デイサービス型サービス names nothing anyone
                         # writes; IADL活動 → 日常生活動作活動 stays: 活動 is not a part of it)
                         if _holds(terms, own) or any(
@@ -581,8 +580,7 @@ class QueryExpander:
                             continue
                         add(before + terms + after, WEIGHT_SYNONYM, "synonym", left + label + right)
         # A word in kana (ざいたく, ﾆﾝﾁｼｮｳ, けあまね) is also looked up by reading in the corpus's
-        # vocabulary, and in katakana (ケアマネ, with its synonyms). A lone kana (の, を) is a
-        # particle, not a word to look up.
+        # vocabulary and in katakana (ケアマネ, with its synonyms); a lone kana (の) is a particle.
         folded = fold(text)
         if _KANA.match(folded) and len(folded) > 1:
             katakana = to_katakana(folded)
@@ -590,11 +588,13 @@ class QueryExpander:
                 for v in alt.variants:
                     via = "reading" if v.tier == 1 else v.via
                     add(v.terms, min(v.weight, WEIGHT_READING), via, v.label)
-            # each piece of the reading as one of its commonest words (じょせい: 助成, 女性):
-            # じょせいぎかい is the 女性議会 the corpus has, not 助成議会, the commonest alone
+            # each piece of the reading as one of its commonest words (じょせい: 助成, 女性:
+            # じょせいぎかい is the 女性議会 the corpus has), with its synonyms (しゃきょう: 社協)
             for words in self._readings_of(katakana):
                 label = "".join(words)
                 add(_flat(self.analyzer.tokens(label)), WEIGHT_READING, "reading", label)
+                for terms, other in self._groups.get(self._key(label), []):
+                    add(terms, WEIGHT_READING, "synonym", other)
         if not variants:
             return None
         return QueryWord(text, tuple(variants))
