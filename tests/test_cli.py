@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from caresearch.config import PROJECT_ROOT, SETTINGS
 from caresearch.corpus import load_corpus
 from caresearch.engine import Engine
 from caresearch.models import SECTION_LABELS
+from caresearch.render import FIGURES_NOTE
 
 CORPUS = PROJECT_ROOT / "corpus"
 TINY = Path(__file__).parent / "data" / "tiny_corpus"
@@ -244,6 +246,15 @@ def test_show_prints_the_case(index_dir: Path, bundled_engine: Engine) -> None:
     assert case.key_points[0].text in out
 
 
+def test_show_says_figures_are_lost_only_of_a_case_whose_file_says_so(
+    index_dir: Path, tmp_path: Path
+) -> None:
+    code, out = cli(index_dir, "show", "nanto")  # bundled: figures_missing: true
+    assert code == 0 and FIGURES_NOTE in out
+    code, out = run(["show", "alpha", "--corpus", str(TINY), "--index", str(tmp_path / "i")])
+    assert code == 0 and "出典: " in out and "失われ" not in out  # figures_missing: false
+
+
 def test_show_json(index_dir: Path, bundled_engine: Engine) -> None:
     code, out = cli(index_dir, "show", "nanto", "--json")
     assert code == 0
@@ -298,6 +309,17 @@ def test_lessons_json(index_dir: Path) -> None:
     filtered = json.loads(out)
     assert 0 < filtered["total"] < 56
     assert {les["case_id"] for les in filtered["lessons"]} == {"naraha"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["lessons"], ["search", "認知症"], ["recommend", "認知症の人の見守り"], ["similar", "nanto"],
+     ["show", "nanto"]],
+)  # fmt: skip
+def test_every_json_output_is_readable_japanese(index_dir: Path, argv: list[str]) -> None:
+    code, out = cli(index_dir, *argv, "--json")
+    assert code == 0 and "\\u" not in out and re.search("[ぁ-ん]", out)
+    assert json.loads(out)
 
 
 def test_lessons_say_so_when_none_fits(index_dir: Path) -> None:
@@ -377,6 +399,36 @@ def test_validate_broken_corpus_lists_file_and_field(tmp_path: Path, capsys) -> 
         assert "cases/beta.yaml" in err
         assert "Traceback" not in err
     assert {p.name: p.read_bytes() for p in (corpus / "cases").iterdir()} == before
+
+
+def test_an_imported_draft_marked_reviewed_with_placeholders_is_refused(
+    tiny_corpus: Path, tmp_path: Path, capsys
+) -> None:
+    """A town's document whose title and place the importer did not find: the draft holds the
+    importer's own placeholders, and ticking reviewed: true does not let them into the index."""
+    case = {c.id: c for c in load_corpus(CORPUS)}["nanto"]
+    found = (case.title, f"{case.prefecture} {case.municipality}")
+    doc = tmp_path / "jirei.txt"
+    doc.write_text(
+        "\n".join(x for x in doc_factory.case_lines(case) if x not in found), encoding="utf-8"
+    )
+    assert run(["import", str(doc), "--corpus", str(tiny_corpus)])[0] == 0
+    draft = tiny_corpus / "cases" / "jirei_1.yaml"
+    text = draft.read_text(encoding="utf-8")
+    draft.write_text(re.sub(r"(?m)^reviewed: false$", "reviewed: true", text), encoding="utf-8")
+    code, out = run(["validate", str(tiny_corpus)])
+    err = capsys.readouterr().err
+    assert code == 1 and "問題はありません" not in out
+    for field, label in (
+        ("prefecture", "都道府県"),
+        ("municipality", "市区町村"),
+        ("title", "タイトル"),
+    ):
+        assert f"cases/jirei_1.yaml: {field}: {label}が仮の値「（" in err
+    code, out = run(
+        ["search", "見守り", "--corpus", str(tiny_corpus), "--index", str(tmp_path / "i")]
+    )
+    assert code == 1 and "（" not in out and "cases/jirei_1.yaml: title:" in capsys.readouterr().err
 
 
 # --- import ------------------------------------------------------------------------------------------
@@ -488,7 +540,9 @@ def test_search_builds_a_missing_index_first(tmp_path: Path, capsys) -> None:
     code, out = run(["search", "ケアマネ", "--corpus", str(TINY), "--index", str(index)])
     assert code == 0 and "alpha" in out
     assert (index / "CURRENT").is_file()
-    assert "building" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "索引を作成しています…"  # in Japanese only, as every other message
+    assert err[1].startswith("索引を作成しました（事例 3 件")
 
 
 # --- as a process: exit codes and no tracebacks ------------------------------------------------------
@@ -514,6 +568,22 @@ def test_process_exit_codes(index_dir: Path) -> None:
     missing = _proc("show", "no-such-case", index=index_dir)
     assert missing.returncode == 1 and b"Traceback" not in missing.stderr
     assert "no-such-case" in missing.stderr.decode()
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_2(index_dir: Path) -> None:
+    with socket.socket() as taken:  # another server already listening there
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _proc("serve", "--port", str(port), index=index_dir)
+    err = result.stderr.decode()
+    assert result.returncode == 2 and result.stdout == b""
+    assert "待ち受けています" not in err and "Traceback" not in err and "Errno" not in err
+    assert err.splitlines() == [
+        f"caresearch: エラー: ポート {port} は、ほかのプログラム（すでに起動している caresearch "
+        f"serve など）が使っています。--port で別のポートを指定する（例: --port {port + 1}）か、"
+        "そのプログラムを止めてから起動し直してください。"
+    ]
 
 
 def test_process_undecodable_query_is_a_usage_error(index_dir: Path) -> None:

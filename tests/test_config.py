@@ -34,7 +34,7 @@ def test_overrides_win_over_the_environment() -> None:
 
 @pytest.mark.parametrize("raw", ["abc", "0", "-1", "51", "1.5", " "])
 def test_a_bad_integer_names_the_variable_and_the_range(raw: str) -> None:
-    with pytest.raises(SettingError, match=r"CARESEARCH_PAGE_SIZE=.*from 1 to 50"):
+    with pytest.raises(SettingError, match=r"CARESEARCH_PAGE_SIZE=.*1～50 の整数"):
         Settings.from_env({"CARESEARCH_PAGE_SIZE": raw})
 
 

@@ -302,15 +302,21 @@ def test_loaded_cases_keep_every_text_of_the_yaml(cases: tuple[Case, ...]) -> No
         assert list(case.diagram_text) == d["diagram_text"]
 
 
-def test_template_is_not_loaded_but_is_valid(tmp_path: Path) -> None:
+def test_template_is_not_loaded_and_a_copy_left_unfilled_is_refused(tmp_path: Path) -> None:
     assert not (CORPUS / "cases" / "TEMPLATE.yaml").exists()
     corpus = tmp_path / "corpus"
     (corpus / "cases").mkdir(parents=True)
     shutil.copy(CORPUS / "themes.yaml", corpus / "themes.yaml")
     shutil.copy(CORPUS / "TEMPLATE.yaml", corpus / "cases" / "example.yaml")
-    assert validate_corpus(corpus) == []
-    (case,) = load_corpus(corpus)
-    assert case.id == "example"
+    problems = validate_corpus(corpus)
+    # its structure is valid: what is wrong is only the 「（…）」 it says to replace
+    assert problems and all("仮の値「（" in p.message for p in problems), problems
+    fields = [p.field for p in problems]
+    for field in ("municipality", "title", "keywords[0]", "contents[0].heading", "contact"):
+        assert field in fields
+    assert fields.index("municipality") < fields.index("title") < fields.index("contact")
+    with pytest.raises(CorpusError):
+        load_corpus(corpus)
 
 
 # ---------------------------------------------------------------- tiny corpus
@@ -579,6 +585,97 @@ def test_structural_problems(tmp_path: Path) -> None:
     assert "themes.yaml: [2].lable: 知らない項目です" in got
     with pytest.raises(CorpusError):
         load_themes(corpus)
+
+
+# What `caresearch import` writes where it found no prefecture, municipality, title or keyword.
+IMPORTED_PLACEHOLDERS = (
+    ("prefecture: 架空県", "prefecture: （都道府県）県"),
+    ("municipality: てすと町", "municipality: （市区町村）市"),
+    ("title: テスト事例", "title: （タイトル）"),
+    ("keywords: [見守り]", "keywords: [見守り, （キーワード）]"),
+)
+
+
+def with_placeholders(text: str, head: str) -> str:
+    for old, new in IMPORTED_PLACEHOLDERS:
+        text = text.replace(old, new)
+    return head + text
+
+
+def test_a_reviewed_case_still_holding_placeholders_is_reported_field_by_field(
+    tmp_path: Path,
+) -> None:
+    text = with_placeholders(VALID_CASE.format(id="x"), "reviewed: true\nreview: [確かめた]\n")
+    corpus = make_corpus(tmp_path, {"x.yaml": text})
+    got = [str(p) for p in validate_corpus(corpus)]
+    assert got == [
+        "cases/x.yaml: prefecture: 都道府県が仮の値「（都道府県）県」のままです。"
+        "「（…）」の部分は実際の内容に書き換えてください",
+        "cases/x.yaml: municipality: 市区町村が仮の値「（市区町村）市」のままです。"
+        "「（…）」の部分は実際の内容に書き換えてください",
+        "cases/x.yaml: title: タイトルが仮の値「（タイトル）」のままです。"
+        "「（…）」の部分は実際の内容に書き換えてください",
+        "cases/x.yaml: keywords[1]: キーワードが仮の値「（キーワード）」のままです。"
+        "「（…）」の部分は実際の内容に書き換えてください",
+    ]
+    with pytest.raises(CorpusError):  # so the build stops: no 「（都道府県）県」 in the results
+        load_corpus(corpus)
+    # an emptied review list is as good as reviewed: the case would be indexed, so it is checked
+    (corpus / "cases" / "x.yaml").write_text(
+        with_placeholders(VALID_CASE.format(id="x"), "reviewed: false\nreview: []\n"),
+        encoding="utf-8",
+    )
+    assert len(validate_corpus(corpus)) == 4
+
+
+def test_a_draft_under_review_may_still_hold_its_placeholders(tmp_path: Path) -> None:
+    head = "reviewed: false\nreview: [タイトルが見つかりません。title を書いてください]\n"
+    corpus = make_corpus(tmp_path, {"x.yaml": with_placeholders(VALID_CASE.format(id="x"), head)})
+    (problem,) = validate_corpus(corpus)
+    assert problem.kind == "draft"  # reported once, as a draft that is not indexed yet
+    assert load_corpus(corpus) == ()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # prose: a paragraph or item can be a bracketed aside of its own
+        ("    text: 特徴", "    text: （当別町が窓口となり、「介護福祉空間推進交付金」を活用）"),
+        ("keywords: [見守り]", "keywords: [見守り]\nimplementing_bodies: [（一社）ケア協会]"),
+    ],
+)
+def test_bracketed_text_that_is_content_is_not_a_placeholder(
+    tmp_path: Path, old: str, new: str
+) -> None:
+    case = VALID_CASE.format(id="x")
+    assert old in case
+    assert validate_corpus(make_corpus(tmp_path, {"x.yaml": case.replace(old, new)})) == []
+
+
+@pytest.mark.parametrize(
+    ("prefecture", "region"),
+    [
+        ("北海道", "北海道"),
+        ("長野県", "中部"),
+        ("東京都", "関東"),
+        ("京都府", "近畿"),
+        ("沖縄県", "九州・沖縄"),
+    ],
+)
+def test_the_region_must_be_the_prefectures(tmp_path: Path, prefecture: str, region: str) -> None:
+    wrong = "東北" if region != "東北" else "関東"
+    text = VALID_CASE.format(id="x").replace("prefecture: 架空県", f"prefecture: {prefecture}")
+    corpus = make_corpus(tmp_path, {"x.yaml": text.replace("region: 東北", f"region: {wrong}")})
+    (problem,) = validate_corpus(corpus)
+    assert problem.field == "region"
+    assert (
+        f"「{wrong}」になっていますが、{prefecture}の地方区分は「{region}」です" in problem.message
+    )
+    assert f"region: {region} にしてください" in problem.message
+    (corpus / "cases" / "x.yaml").write_text(
+        text.replace("region: 東北", f"region: {region}"), encoding="utf-8"
+    )
+    assert validate_corpus(corpus) == []
 
 
 def test_load_corpus_sorts_by_order_then_id(tmp_path: Path) -> None:

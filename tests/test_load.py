@@ -27,10 +27,9 @@ import pytest
 import waitress
 from waitress import wasyncore
 
-from caresearch.cli import SERVER_OPTIONS
 from caresearch.config import Settings
 from caresearch.engine import Engine, LiveEngine
-from caresearch.web import create_app
+from caresearch.web import SERVER_OPTIONS, create_app
 
 DATA = Path(__file__).parent / "data"
 CLIENTS = 8

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import re
+import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from html import unescape as html_unescape
 from html.parser import HTMLParser
 
 import pytest
 
-from caresearch.render import FIGURES_NOTE
+from caresearch.config import PROJECT_ROOT, Settings
+from caresearch.engine import Engine
+from caresearch.render import FIGURES_LOST, FIGURES_NOTE
 from caresearch.web import SECURITY_HEADERS, WEB_DIR, create_app
 
 FALLBACK_NOTICE = "すべての語を含む事例がないため、いずれかの語を含む事例を表示しています"
@@ -616,7 +621,7 @@ def test_handout_markdown_download(client, bundled_engine):
     assert bundled_engine.lesson("tobetsu-sg-1")[1].text in text
     assert "tobetsu-sg-1" not in text and "naraha-kp-r1" not in text  # no internal ids
     assert bundled_engine.case("urayasu").municipality in text
-    assert FIGURES_NOTE in text
+    assert "※ いずれの事例も、" + FIGURES_LOST in text  # every bundled case lost its figures
 
 
 def test_handout_empty_and_bad_ids(client):
@@ -675,6 +680,64 @@ def test_tiny_case_without_figures_note(tiny_client):
     html = tiny_client.get("/cases/alpha").get_data(as_text=True)
     assert FIGURES_NOTE not in html  # alpha says figures_missing: false
     assert 'id="alpha-kp-r1"' in html
+
+
+# --- the figures note: only with the cases whose file says their figures are missing -----------
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, object]]:
+    """The tiny corpus with one case (gamma) whose figures were lost: alpha says
+    figures_missing: false, beta does not say (a hand-written case, its figures intact)."""
+    tmp = tmp_path_factory.mktemp("mixed")
+    corpus = tmp / "corpus"
+    shutil.copytree(PROJECT_ROOT / "tests" / "data" / "tiny_corpus", corpus)
+    gamma = corpus / "cases" / "gamma.yaml"
+    gamma.write_text(gamma.read_text(encoding="utf-8") + "figures_missing: true\n", "utf-8")
+    settings = Settings.from_env({}, corpus_dir=corpus, index_dir=tmp / "index")
+    Engine.build(settings)
+    engine = Engine.open(settings)
+    yield engine, create_app(engine, {"TESTING": True}).test_client()
+    engine.close()
+
+
+def _docx_text(data: bytes) -> str:
+    import docx
+
+    return "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+
+
+@pytest.mark.parametrize("case_id", ["alpha", "beta"])
+def test_a_case_with_its_figures_says_nothing_of_lost_figures(mixed, case_id: str) -> None:
+    _engine, client = mixed
+    for url in (f"/cases/{case_id}", f"/handout?cases={case_id}", f"/handout.md?cases={case_id}"):
+        text = client.get(url).get_data(as_text=True)
+        # nothing says its figures were lost (the site's footer speaks of other cases only)
+        assert "失われ" not in text.split('<footer class="site-footer">')[0], url
+    docx_text = _docx_text(client.get(f"/handout.docx?cases={case_id}").data)
+    assert "失われ" not in docx_text and "出典: " in docx_text
+
+
+def test_the_figures_note_names_the_cases_it_is_true_of(mixed) -> None:
+    engine, client = mixed
+    gamma = engine.case("gamma")
+    assert FIGURES_NOTE in client.get("/cases/gamma").get_data(as_text=True)
+    note = f"※ {gamma.name}の事例は、{FIGURES_LOST}"
+    page = html_unescape(client.get("/handout?cases=alpha&cases=gamma").get_data(as_text=True))
+    assert note in page and page.count(FIGURES_LOST) == 1
+    md = client.get("/handout.md?cases=alpha,gamma").get_data(as_text=True)
+    assert md.count(FIGURES_LOST) == 1 and gamma.municipality in md.split(FIGURES_LOST)[0][-40:]
+    assert note in _docx_text(client.get("/handout.docx?cases=alpha,gamma").data)
+    top = html_unescape(client.get("/").get_data(as_text=True))
+    assert note in top and "いずれの事例も" not in top
+
+
+def test_the_footer_never_says_every_case_lost_its_figures(client, mixed) -> None:
+    for c in (client, mixed[1]):
+        html = c.get("/search").get_data(as_text=True)
+        footer = html[html.index('<footer class="site-footer">') :]
+        assert "数値は抽出元から失われているため表示していません" not in footer
+        assert "数値が失われている事例には、事例のページにその旨を表示しています" in footer
 
 
 # --- issue 14: pages for a meeting --------------------------------------------------------------

@@ -499,7 +499,7 @@ def _advice(index: Path, capsys) -> list[str]:
     code, _out = _cli(index, "search", "見守り")
     err = capsys.readouterr().err
     assert code == 1
-    advice = err.split("run `", 1)[1].split("`", 1)[0].split()
+    advice = err.split("`", 2)[1].split()  # the command in backquotes
     assert advice[0] == "caresearch"
     return advice[1:]
 
@@ -546,7 +546,7 @@ def test_unusable_pointer_or_meta(index_copy: Path, damage: str) -> None:
     # The CLI builds what is missing, then answers.
     result = _run("search", "見守り", index=index_copy)
     assert result.returncode == 0, result.stderr
-    assert "building the index" in result.stderr and "Traceback" not in result.stderr
+    assert "索引を作成しています…\n" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_pointer_that_is_a_directory_fails_the_build_cleanly(index_copy: Path, capsys) -> None:

@@ -356,7 +356,13 @@ def test_serve_binds_loopback_without_debug(tiny_corpus: Path, tmp_path: Path, m
     seen: dict = {}
     import waitress
 
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: seen.update(app=app, **kw))
+    class Bound:  # what waitress.create_server returns: run() serves until Ctrl+C
+        def run(self) -> None:
+            seen["ran"] = True
+
+    monkeypatch.setattr(
+        waitress, "create_server", lambda app, **kw: seen.update(app=app, **kw) or Bound()
+    )
     argv = ["serve", "--corpus", str(tiny_corpus), "--index", str(tmp_path / "index")]
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
@@ -364,7 +370,7 @@ def test_serve_binds_loopback_without_debug(tiny_corpus: Path, tmp_path: Path, m
         assert cli.main(argv) == 0
     finally:  # serve calls logging.basicConfig
         root.handlers[:], root.level = handlers, level
-    assert seen["host"] == "127.0.0.1"
+    assert seen["host"] == "127.0.0.1" and seen["ran"]
     assert seen["max_request_body_size"] <= 4 * 1024 * 1024
     app = seen["app"]
     assert app.debug is False and not app.testing

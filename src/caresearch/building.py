@@ -43,7 +43,7 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import ANSWER_SECTIONS, TfidfModel
 
-BUILD_FORMAT = 16  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 17  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
 BASELINE_FILE = "baseline-passages.npz"  # TF-IDF per answer passage, for `caresearch eval` only
@@ -288,18 +288,20 @@ def load_build(settings: Settings) -> Build:
     store = IndexStore(settings.index_dir)
     path = store.current()
     if path is None:
-        raise IndexNotReady(f"no index in {settings.index_dir}: run `caresearch build` first")
+        raise IndexNotReady(
+            f"索引がありません（{settings.index_dir}）。`caresearch build` で作成してください"
+        )
     meta = store.meta(path)
     if not meta or meta.get("format") != BUILD_FORMAT:
         raise IndexNotReady(
-            f"the index in {path} is from another version of caresearch or damaged: "
-            "run `caresearch build --force`"
+            f"索引（{path}）は別の版の caresearch で作られたか、壊れています。"
+            "`caresearch build --force` で作り直してください"
         )
     damaged = verify(path, meta)
     if damaged:
         raise IndexNotReady(
-            f"the index in {path} is damaged ({', '.join(damaged[:3])}): "
-            "run `caresearch build --force`"
+            f"索引（{path}）が壊れています（{', '.join(damaged[:3])}）。"
+            "`caresearch build --force` で作り直してください"
         )
     index = SearchIndex.open(path / WHOOSH_DIR)
     try:
@@ -316,7 +318,8 @@ def load_build(settings: Settings) -> Build:
     except UNPICKLING_ERRORS as exc:
         index.close()
         raise IndexNotReady(
-            f"the index in {path} is damaged ({type(exc).__name__}): run `caresearch build --force`"
+            f"索引（{path}）が壊れています（{type(exc).__name__}）。"
+            "`caresearch build --force` で作り直してください"
         ) from exc
     return Build(path, meta, snapshot, index, model, readings, vectors)
 

@@ -28,9 +28,6 @@ from .models import (
 )
 
 EXIT_USAGE = 2
-# waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
-# above the app's own 64 KB limit, so a 1 MB post still gets the app's 413 page or JSON.
-SERVER_OPTIONS: dict[str, Any] = {"max_request_body_size": 2 * 1024 * 1024, "ident": "caresearch"}
 
 
 # --- output helpers ----------------------------------------------------------------------------
@@ -69,7 +66,7 @@ def _engine(args: argparse.Namespace):
 
     settings = _settings(args)
     if Engine.is_stale(settings):
-        print("索引を作成しています… (building the index)", file=sys.stderr)
+        print("索引を作成しています…", file=sys.stderr)
         report = Engine.build(settings, progress=_progress)
         print(_build_line(report), file=sys.stderr)
     return Engine.open(settings)
@@ -305,7 +302,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     import logging
 
     from .engine import LiveEngine
-    from .web import create_app
+    from .web import create_app, make_server
 
     engine = _engine(args)
     app = create_app(LiveEngine(engine.settings, engine))
@@ -316,16 +313,16 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return 0 if response.status_code < 400 else 1
     import threading
 
-    import waitress
-
     _limit_malloc_arenas()
+    # bound before anything is said: a port in use is one line saying what to do (exit 2)
+    server = make_server(app, host=args.host, port=args.port, threads=args.threads)
     # The encoder loads while the server starts listening, not in the first recommend.
     threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()
     print(
         f"caresearch: http://{args.host}:{args.port}/ で待ち受けています (Ctrl+C で終了)",
         file=sys.stderr,
     )
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, **SERVER_OPTIONS)
+    server.run()
     return 0
 
 

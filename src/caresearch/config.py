@@ -99,7 +99,7 @@ def limit_from(name: str, raw: object) -> int:
 def _convert(setting: Setting, raw: object, source: str) -> object:
     if setting.type is Path:
         if isinstance(raw, str) and not raw.strip():
-            raise SettingError(f"{source}: a directory is required")
+            raise SettingError(f"{source}: フォルダを指定してください")
         return Path(raw)  # type: ignore[arg-type]
     value: int | None = None
     if isinstance(raw, int) and not isinstance(raw, bool):
@@ -108,7 +108,7 @@ def _convert(setting: Setting, raw: object, source: str) -> object:
         value = int(raw.strip())
     low, high = setting.low, setting.high
     if value is None or (low is not None and value < low) or (high is not None and value > high):
-        raise SettingError(f"{source}={raw!s}: must be an integer from {low} to {high}")
+        raise SettingError(f"{source}={raw!s}: {low}～{high} の整数を指定してください")
     return value
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import CorpusError
+from .fields import placeholder_problems, region_problems
 from .models import Case, ContentSection, HistoryEvent, Item, Lesson, Restoration, Source, Story
 from .schema import Problem, schema_errors, schema_problems, type_name, yaml_problem
 
@@ -182,6 +183,9 @@ def _case_checks(
     case_id = data.get("id")
     if isinstance(case_id, str) and case_id != stem:
         problems.append(Problem(rel, "id", f"ファイル名は id と同じにします: cases/{case_id}.yaml"))
+    problems.extend(region_problems(rel, data))
+    if not is_open_draft(data):  # a draft's placeholders are its open review items
+        problems.extend(placeholder_problems(rel, data))
     themes = data.get("themes")
     if labels is not None and isinstance(themes, list):
         for i, theme in enumerate(themes):
@@ -473,5 +477,5 @@ def _to_case(d: dict[str, Any]) -> Case:
         ),
         source=source,
         quality_notes=tuple(d.get("quality_notes") or ()),
-        figures_missing=d.get("figures_missing", True),
+        figures_missing=d.get("figures_missing", False),
     )

@@ -229,8 +229,8 @@ class SearchIndex:
             spans = np.load(path / SPANS_FILE, mmap_mode="r")
         except (OSError, ValueError, KeyError, EOFError) as exc:
             raise IndexNotReady(
-                f"the index at {path} cannot be read ({type(exc).__name__}); "
-                "run `caresearch build --force` to rebuild it"
+                f"索引（{path}）を読めません（{type(exc).__name__}）。"
+                "`caresearch build --force` で作り直してください"
             ) from exc
         consistent = (
             impacts.shape == (len(docs), len(vocab))
@@ -240,7 +240,7 @@ class SearchIndex:
         )
         if not consistent:
             raise IndexNotReady(
-                f"the index at {path} is inconsistent; run `caresearch build --force`"
+                f"索引（{path}）の中身が食い違っています。`caresearch build --force` で作り直してください"
             )
         return cls(docs, impacts, vocab, posptr, positions, spans)
 

@@ -247,7 +247,7 @@ class Case:
     restorations: tuple[Restoration, ...] = ()
     source: Source | None = None
     quality_notes: tuple[str, ...] = ()
-    figures_missing: bool = True
+    figures_missing: bool = False  # its figures were lost in extraction (the file says so)
     order: int = 0
     municipality_type: str | None = None
 
@@ -307,6 +307,7 @@ class CaseInfo:
     editorial_keywords: tuple[str, ...]
     municipality_type: str | None = None
     source: tuple[str, str] | None = None  # (report, chapter)
+    figures_missing: bool = False
 
     @classmethod
     def of(cls, case: Case) -> CaseInfo:
@@ -321,6 +322,7 @@ class CaseInfo:
             case.editorial_keywords,
             case.municipality_type,
             (case.source.report, case.source.chapter) if case.source else None,
+            case.figures_missing,
         )
 
     @property

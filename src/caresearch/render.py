@@ -6,9 +6,27 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .models import AUDIENCE_LABELS, Case, Passage
+from .models import AUDIENCE_LABELS, Case, CaseInfo, Passage
 
-FIGURES_NOTE = "※ 抽出元のPDFから半角の数字と英字が失われているため、人口・年度・件数などの数値は表示できません。"
+FIGURES_LOST = "抽出元のPDFから半角の数字と英字が失われているため、人口・年度・件数などの数値は表示できません。"
+FIGURES_NOTE = f"※ {FIGURES_LOST}"  # with a case whose file says figures_missing: true
+FIGURES_NAMES = 10  # cases named in one note; past this, counted
+
+
+def figures_note(cases: Iterable[Case | CaseInfo]) -> str:
+    """The note for a page or handout that shows these cases: said of those whose figures
+    are missing, by name, or "" when there is none."""
+    cases = list(cases)
+    names = list(dict.fromkeys(c.name for c in cases if c.figures_missing))
+    if not names:
+        return ""
+    if len(names) > 1 and len(names) == len({c.name for c in cases}):
+        who = "いずれの事例も"
+    elif len(names) <= FIGURES_NAMES:
+        who = f"{'、'.join(names)}の事例は"
+    else:
+        who = f"{len(names)}件の事例（各事例のページに表示）は"
+    return f"※ {who}、{FIGURES_LOST}"
 
 
 def case_sections(case: Case) -> list[tuple[str, list[str]]]:
@@ -52,7 +70,9 @@ def case_text(case: Case) -> str:
     lines.append("テーマ: " + "、".join(case.themes))
     for heading, paras in case_sections(case):
         lines += ["", f"■ {heading}", *paras]
-    lines += ["", FIGURES_NOTE]
+    lines.append("")
+    if case.figures_missing:
+        lines.append(FIGURES_NOTE)
     if case.source:
         lines.append(source_line(case))
     return "\n".join(lines) + "\n"
@@ -114,7 +134,9 @@ def handout_markdown(handout: Handout) -> str:
             first, *rest = item.memo.split("\n")
             lines += [f"> メモ: {_md(first)}  ", *(f"> {_md(m)}  " for m in rest), ""]
         lines += [f"*{_md(source_line(item.case))}*", ""]
-    lines += [FIGURES_NOTE, ""]
+    note = figures_note(item.case for item in handout.items)
+    if note:
+        lines += [_md(note), ""]
     return "\n".join(lines)
 
 
@@ -140,7 +162,9 @@ def handout_docx(handout: Handout) -> bytes:
         if item.memo:
             doc.add_paragraph(f"メモ: {item.memo}")
         doc.add_paragraph(source_line(item.case)).runs[0].italic = True
-    doc.add_paragraph(FIGURES_NOTE)
+    note = figures_note(item.case for item in handout.items)
+    if note:
+        doc.add_paragraph(note)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -98,8 +98,8 @@ class Snapshot:
             return pickle.loads(data)
         except Exception as exc:  # damaged bytes can raise almost any error while unpickling
             raise IndexNotReady(
-                f"the corpus snapshot is damaged ({type(exc).__name__}): "
-                "run `caresearch build --force`"
+                f"索引の事例データが壊れています（{type(exc).__name__}）。"
+                "`caresearch build --force` で作り直してください"
             ) from exc
 
     def case(self, i: int) -> Case:

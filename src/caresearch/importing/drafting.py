@@ -10,31 +10,12 @@ from typing import Any
 
 import yaml
 
+from ..fields import PREFECTURE_REGION
 from . import layout as L
 from . import sections as S
 from .finding import CaseLines
 from .repair import Line
 
-PREFECTURE_REGION: dict[str, str] = {
-    "北海道": "北海道",
-    **dict.fromkeys(("青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県"), "東北"),
-    **dict.fromkeys(
-        ("茨城県", "栃木県", "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県"), "関東"
-    ),
-    **dict.fromkeys(
-        ("新潟県", "富山県", "石川県", "福井県", "山梨県", "長野県", "岐阜県", "静岡県", "愛知県"),
-        "中部",
-    ),
-    **dict.fromkeys(
-        ("三重県", "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県"), "近畿"
-    ),
-    **dict.fromkeys(("鳥取県", "島根県", "岡山県", "広島県", "山口県"), "中国"),
-    **dict.fromkeys(("徳島県", "香川県", "愛媛県", "高知県"), "四国"),
-    **dict.fromkeys(
-        ("福岡県", "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県"),
-        "九州・沖縄",
-    ),
-}
 LOST_HALFWIDTH = re.compile(
     r"(?:平成|令和|昭和)[ \t]+(?:年|～)|第[ \t]+期|約[ \t]+[人名ヵか]|（[ \t]*）"
 )

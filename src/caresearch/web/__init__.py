@@ -7,21 +7,23 @@ translated in one place: JSON under /api, a Japanese page elsewhere. Query text 
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestURITooLarge
 
 from ..config import Settings
 from ..engine import Engine, LiveEngine
-from ..errors import CaresearchError
+from ..errors import CaresearchError, SettingError
 from . import api, pages
 
-__all__ = ["WEB_DIR", "create_app"]
+__all__ = ["SERVER_OPTIONS", "WEB_DIR", "create_app", "make_server"]
 
 
 def _web_dir() -> Path:
@@ -37,6 +39,9 @@ MAX_CONTENT_LENGTH = 64 * 1024  # a request body (the problem form, the JSON API
 # A query string: a 4,000-character problem sent by GET is about 36 KB percent-encoded. Else 414,
 # checked before any view runs. (waitress itself refuses request headers over 256 KB with 431.)
 MAX_QUERY_STRING = 64 * 1024
+# waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
+# above the app's own 64 KB limit, so a 1 MB post still gets the app's 413 page or JSON.
+SERVER_OPTIONS: dict[str, Any] = {"max_request_body_size": 2 * 1024 * 1024, "ident": "caresearch"}
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -69,6 +74,10 @@ ERROR_MESSAGES = {
 
 
 log = logging.getLogger("caresearch.web")
+HOST_HINT = (
+    "--host にはこのコンピューターのアドレスを指定してください（既定は 127.0.0.1。"
+    "庁内の他の端末からも使うなら 0.0.0.0）。"
+)
 
 
 def create_app(
@@ -157,3 +166,38 @@ def render_error(exc: Exception):
         if valid:
             response.headers["Allow"] = valid
     return response
+
+
+def make_server(app: Flask, *, host: str, port: int, threads: int) -> Any:
+    """The waitress server for `app` with its socket bound, ready to `run()`. A port that is
+    taken or not allowed, or an address this computer does not have, is a SettingError that
+    says what to do, raised before anyone is told the server is listening."""
+    import waitress
+
+    if not 1 <= port <= 65535:
+        raise SettingError(f"ポート番号は 1〜65535 で指定してください（指定されたのは {port}）。")
+    try:
+        return waitress.create_server(app, host=host, port=port, threads=threads, **SERVER_OPTIONS)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            other = port + 1 if port < 65535 else 8001
+            message = (
+                f"ポート {port} は、ほかのプログラム（すでに起動している caresearch serve など）が"
+                f"使っています。--port で別のポートを指定する（例: --port {other}）か、"
+                "そのプログラムを止めてから起動し直してください。"
+            )
+        elif exc.errno == errno.EACCES:
+            message = (
+                f"ポート {port} で待ち受ける権限がありません（1024 未満のポートには管理者の権限が"
+                "要ります）。--port で 1024 以上のポートを指定してください（例: --port 8000）。"
+            )
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            message = f"{host} はこのコンピューターのアドレスではありません。{HOST_HINT}"
+        else:
+            message = (
+                f"{host} のポート {port} で待ち受けられません（エラー番号 {exc.errno}）。"
+                "--host と --port を確かめてください。"
+            )
+        raise SettingError(message) from None
+    except ValueError:  # waitress: a host that is not an address and cannot be resolved
+        raise SettingError(f"{host} で待ち受けられません。{HOST_HINT}") from None

@@ -46,7 +46,15 @@ from ..models import (
     SearchResult,
 )
 from ..query import split_query
-from ..render import FIGURES_NOTE, Handout, HandoutItem, handout_docx, handout_markdown, source_line
+from ..render import (
+    FIGURES_NOTE,
+    Handout,
+    HandoutItem,
+    figures_note,
+    handout_docx,
+    handout_markdown,
+    source_line,
+)
 
 bp = Blueprint("pages", __name__)
 
@@ -333,6 +341,7 @@ def index():
         "index.html",
         cases=infos,
         sources=list(dict.fromkeys(c.source for c in infos if c.source)),
+        figures_note=figures_note(infos),
         themes=engine.themes,
         example=PROBLEM_EXAMPLE,
         nav="index",
@@ -512,7 +521,7 @@ def handout():
         "handout.html",
         title=HANDOUT_TITLE,
         rows=rows,
-        figures_note=FIGURES_NOTE,
+        figures_note=figures_note(item.case for item in items),
         max_title=MAX_TITLE_CHARS,
         max_memo=MAX_MEMO_CHARS,
         dropped=dropped,
