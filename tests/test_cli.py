@@ -431,6 +431,17 @@ def test_an_imported_draft_marked_reviewed_with_placeholders_is_refused(
     assert code == 1 and "（" not in out and "cases/jirei_1.yaml: title:" in capsys.readouterr().err
 
 
+def test_a_build_names_the_drafts_it_left_out(tiny_corpus: Path, tmp_path: Path) -> None:
+    # a build said 「事例 3 件」 and nothing of the imported case still waiting for review
+    case = {c.id: c for c in load_corpus(CORPUS)}["nanto"]
+    doc = tmp_path / "jirei.txt"
+    doc.write_text("\n".join(doc_factory.case_lines(case)), encoding="utf-8")
+    assert run(["import", str(doc), "--corpus", str(tiny_corpus)])[0] == 0
+    code, out = run(["build", "--corpus", str(tiny_corpus), "--index", str(tmp_path / "i")])
+    assert code == 0 and "事例 3 件" in out
+    assert "確認中の下書き 1 件（jirei_1）は索引に入れていません" in out and "reviewed: true" in out
+
+
 # --- import ------------------------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ from scipy.sparse import load_npz, save_npz
 from . import semantic
 from .analysis import Analyzer, reading_map
 from .config import Settings
-from .corpus import load_corpus, load_themes
+from .corpus import load_corpus_and_drafts, load_themes
 from .errors import CaresearchError, IndexNotReady
 from .index import SearchIndex
 from .index_writer import IndexDoc, write_index
@@ -135,14 +135,14 @@ def build(
     phases: dict[str, float] = {}
     clock = _Clock(phases)
     # load
-    cases = load_corpus(settings.corpus_dir)
+    cases, drafts = load_corpus_and_drafts(settings.corpus_dir)
     themes = load_themes(settings.corpus_dir)
     fp = build_fingerprint(settings, analyzer)
     meta = store.meta()
     if not force and meta and meta.get("fingerprint") == fp:
         return BuildReport(
             False, meta["cases"], meta["passages"], meta["documents"],
-            round(time.perf_counter() - started, 3), str(store.current()),
+            round(time.perf_counter() - started, 3), str(store.current()), drafts=drafts,
         )  # fmt: skip
     docs = list(index_docs(cases))
     try:
@@ -207,7 +207,7 @@ def build(
         ahead.close()
     return BuildReport(
         True, len(cases), n_passages, n_docs, round(time.perf_counter() - started, 3),
-        str(final), phases,
+        str(final), phases, drafts,
     )  # fmt: skip
 
 

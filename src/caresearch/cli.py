@@ -28,6 +28,7 @@ from .models import (
 )
 
 EXIT_USAGE = 2
+DRAFT_HINT = "確認して reviewed: true にすると入ります（確認項目は caresearch validate で表示）"
 
 
 # --- output helpers ----------------------------------------------------------------------------
@@ -73,12 +74,16 @@ def _engine(args: argparse.Namespace):
 
 
 def _build_line(report) -> str:
-    if not report.built:
-        return f"索引は最新です（事例 {report.cases} 件、答えの箇所 {report.passages} 件）: {report.path}"
-    return (
+    line = (
         f"索引を作成しました（事例 {report.cases} 件、答えの箇所 {report.passages} 件、"
         f"文書 {report.documents} 件、{report.seconds:.1f} 秒）: {report.path}"
+        if report.built
+        else f"索引は最新です（事例 {report.cases} 件、答えの箇所 {report.passages} 件）: {report.path}"
     )
+    if drafts := report.drafts:  # 確認中の下書き: named, with what to do
+        shown = "、".join(drafts[:5]) + ("など" if len(drafts) > 5 else "")
+        line += f"\n確認中の下書き {len(drafts)} 件（{shown}）は索引に入れていません。{DRAFT_HINT}"
+    return line
 
 
 def _read_stdin_lines(stdin: TextIO) -> Iterable[str]:

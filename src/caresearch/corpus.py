@@ -379,6 +379,11 @@ def load_corpus(corpus_dir: Path) -> tuple[Case, ...]:
 
     Imported drafts with open review items (`is_open_draft`) are left out: they are valid
     files, not yet cases to index."""
+    return load_corpus_and_drafts(corpus_dir)[0]
+
+
+def load_corpus_and_drafts(corpus_dir: Path) -> tuple[tuple[Case, ...], tuple[str, ...]]:
+    """`load_corpus`, and the ids of the drafts it left out (a build names them)."""
     problems, _labels, docs = _scan(Path(corpus_dir))
     if problems:
         raise CorpusError(
@@ -386,7 +391,8 @@ def load_corpus(corpus_dir: Path) -> tuple[Case, ...]:
             problems,
         )
     cases = [_to_case(d) for d in docs if not is_open_draft(d)]
-    return tuple(sorted(cases, key=lambda c: (c.order, c.id)))
+    drafts = tuple(sorted(str(d.get("id", "")) for d in docs if is_open_draft(d)))
+    return tuple(sorted(cases, key=lambda c: (c.order, c.id))), drafts
 
 
 def _items(entries: list[dict[str, Any]] | None) -> tuple[Item, ...]:

@@ -485,6 +485,7 @@ class BuildReport:
     seconds: float
     path: str
     phases: dict[str, float] = field(default_factory=dict)  # seconds per build phase
+    drafts: tuple[str, ...] = ()  # imported drafts left out until reviewed
 
 
 class TermCounts(NamedTuple):
