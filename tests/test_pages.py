@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from html import unescape as html_unescape
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -738,6 +739,35 @@ def test_the_footer_never_says_every_case_lost_its_figures(client, mixed) -> Non
         footer = html[html.index('<footer class="site-footer">') :]
         assert "数値は抽出元から失われているため表示していません" not in footer
         assert "数値が失われている事例には、事例のページにその旨を表示しています" in footer
+
+
+def test_cases_of_one_town_are_told_apart_by_their_title_in_the_lessons_list(
+    tiny_corpus: Path, tmp_path: Path
+) -> None:
+    # a town's own collection: three identical 「長野県 緑ヶ丘町」 options to choose from
+    gamma = tiny_corpus / "cases" / "gamma.yaml"
+    gamma.write_text(
+        gamma.read_text(encoding="utf-8").replace("がんま村", "あるふぁ町"), encoding="utf-8"
+    )
+    settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
+    Engine.build(settings)
+    engine = Engine.open(settings)
+    try:
+        html = (
+            create_app(engine, {"TESTING": True})
+            .test_client()
+            .get("/lessons")
+            .get_data(as_text=True)
+        )
+    finally:
+        engine.close()
+    options = {
+        k: html_unescape(v)
+        for k, v in re.findall(r'<option value="(\w+)"[^>]*>([^<]*)</option>', html)
+    }
+    assert options["alpha"].startswith("架空県 あるふぁ町「ｹｱﾏﾈと住民がつくる")
+    assert options["gamma"].startswith("架空県 あるふぁ町「住民の居場所づくり")
+    assert options["beta"] == "架空県 べーた市"  # a town with one case: its place is enough
 
 
 # --- issue 14: pages for a meeting --------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,6 +42,7 @@ from ..models import (
     SECTION_LABELS,
     Case,
     CaseHit,
+    CaseInfo,
     Lesson,
     Passage,
     SearchResult,
@@ -65,6 +67,7 @@ MAX_MEMO_CHARS = 1000
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line ends are fine
 EXCERPT_CHARS = 90
+CHOICE_TITLE_CHARS = 24  # a title in a list to choose from, cut after this many characters
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Who a lesson speaks to, as the lessons page names it (Lesson.audience).
 LESSON_AUDIENCES = {
@@ -469,7 +472,7 @@ def lessons():
     }
     context: dict[str, Any] = {
         "themes": engine.lesson_themes,
-        "cases": engine.case_infos,
+        "cases": _case_choices(engine.case_infos),
         "audiences": LESSON_AUDIENCES,
         "chosen": chosen,
         "filtered": any(chosen.values()),
@@ -498,6 +501,20 @@ def lessons():
         no_lessons=NO_LESSONS,
         **context,
     )
+
+
+def _case_choices(infos: Sequence[CaseInfo]) -> list[tuple[str, str]]:
+    """(id, label) of each case for a list to choose from: its place, and its title too where
+    the place is another case's as well (a town's own collection: 長野県 緑ヶ丘町 three times)."""
+    places = Counter(f"{c.prefecture} {c.municipality}" for c in infos)
+    out = []
+    for c in infos:
+        place = f"{c.prefecture} {c.municipality}"
+        title = (
+            c.title if len(c.title) <= CHOICE_TITLE_CHARS else c.title[:CHOICE_TITLE_CHARS] + "…"
+        )
+        out.append((c.id, place if places[place] == 1 else f"{place}「{title}」"))
+    return out
 
 
 @bp.get("/handout")
