@@ -317,6 +317,22 @@ def test_imported_lessons_carry_the_case_themes_they_speak_of(tmp_path: Path) ->
     assert all(set(x["themes"]) <= set(draft["themes"]) for x in lessons)
 
 
+def test_the_overview_figures_typed_under_the_features_are_read(tmp_path: Path) -> None:
+    # 75歳以上人口 went to figure text, and a premium typed without its 第N期 was lost
+    figures = "総人口：8,412人\n75歳以上人口：1,902人（22.6％）\n介護保険料：6,100円\n"
+    draft = import_typed(
+        tmp_path,
+        "山田町.txt",
+        TYPED_CASE.replace("\n取り組み内容\n", f"\n{figures}\n取り組み内容\n"),
+    )
+    assert draft["overview"] == {
+        "total_population": "8,412人",
+        "population_75_over": "1,902人（22.6％）",
+        "insurance_premium": "6,100円",
+    }
+    assert not draft.get("diagram_text")
+
+
 def test_a_keyword_with_a_middle_dot_stays_one_keyword(tmp_path: Path) -> None:
     draft = import_typed(
         tmp_path,

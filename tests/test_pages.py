@@ -15,7 +15,7 @@ import pytest
 
 from caresearch.config import PROJECT_ROOT, Settings
 from caresearch.engine import Engine
-from caresearch.render import FIGURES_LOST, FIGURES_NOTE
+from caresearch.render import FIGURES_LOST, FIGURES_NOTE, case_text
 from caresearch.web import SECURITY_HEADERS, WEB_DIR, create_app
 
 FALLBACK_NOTICE = "すべての語を含む事例がないため、いずれかの語を含む事例を表示しています"
@@ -739,6 +739,32 @@ def test_the_footer_never_says_every_case_lost_its_figures(client, mixed) -> Non
         footer = html[html.index('<footer class="site-footer">') :]
         assert "数値は抽出元から失われているため表示していません" not in footer
         assert "数値が失われている事例には、事例のページにその旨を表示しています" in footer
+
+
+def test_a_case_shows_its_overview_figures_on_its_page_and_in_show(
+    tiny_corpus: Path, tmp_path: Path
+) -> None:
+    # an imported case's 地域概要 (総人口 …) was kept in its file and shown nowhere
+    alpha = tiny_corpus / "cases" / "alpha.yaml"
+    alpha.write_text(
+        alpha.read_text(encoding="utf-8")
+        + "overview:\n  total_population: 8,412人\n  population_75_over: 1,902人（22.6％）\n",
+        encoding="utf-8",
+    )
+    settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
+    Engine.build(settings)
+    engine = Engine.open(settings)
+    try:
+        html = create_app(engine, {"TESTING": True}).test_client().get("/cases/alpha")
+        page = html.get_data(as_text=True)
+        beta = create_app(engine, {"TESTING": True}).test_client().get("/cases/beta")
+        assert "地域概要" not in beta.get_data(as_text=True)  # a case without figures: nothing
+        shown = case_text(engine.case("alpha"))
+    finally:
+        engine.close()
+    assert "<dt>総人口</dt><dd>8,412人</dd>" in page
+    assert "<dt>75歳以上人口</dt><dd>1,902人（22.6％）</dd>" in page
+    assert "■ 地域概要\n総人口: 8,412人\n75歳以上人口: 1,902人（22.6％）" in shown
 
 
 def test_cases_of_one_town_are_told_apart_by_their_title_in_the_lessons_list(

@@ -17,7 +17,17 @@ import yaml
 
 from .errors import CorpusError
 from .fields import placeholder_problems, region_problems
-from .models import Case, ContentSection, HistoryEvent, Item, Lesson, Restoration, Source, Story
+from .models import (
+    OVERVIEW_LABELS,
+    Case,
+    ContentSection,
+    HistoryEvent,
+    Item,
+    Lesson,
+    Restoration,
+    Source,
+    Story,
+)
 from .schema import Problem, schema_errors, schema_problems, type_name, yaml_problem
 
 CASES_DIRNAME = "cases"
@@ -484,4 +494,9 @@ def _to_case(d: dict[str, Any]) -> Case:
         source=source,
         quality_notes=tuple(d.get("quality_notes") or ()),
         figures_missing=d.get("figures_missing", False),
+        overview=tuple(
+            (k, str(v).strip())
+            for k in OVERVIEW_LABELS
+            if str(v := (d.get("overview") or {}).get(k, "")).strip()
+        ),
     )

@@ -54,6 +54,15 @@ LESSON_KINDS: tuple[str, ...] = tuple(s.key for s in SECTIONS if s.role == "less
 ANSWER_WEIGHTS: dict[str, float] = {s.key: s.answer_weight for s in SECTIONS if s.answer_weight}
 RECOMMENDER_SECTIONS = frozenset(s.key for s in SECTIONS if s.read_by_recommender)
 AUDIENCE_LABELS = {"region": "地域", "municipality": "自治体", "starter": "はじめの一歩"}
+# The 地域概要 figures a case file may give (`overview`), in the order they are shown.
+OVERVIEW_LABELS = {
+    "total_population": "総人口",
+    "population_65_over": "65歳以上人口",
+    "population_75_over": "75歳以上人口",
+    "care_certified": "要介護（要支援）認定者数",
+    "insurance_premium": "介護保険料",
+    "note": "注",
+}
 CONFIDENCE_LABELS = {"high": "高", "medium": "中", "low": "低"}
 # What the page says when no case is offered for a description: it had only general words
 # (相談, 連携, 仕組み… or 近所 → 住民), or no case has any of its specific words.
@@ -248,6 +257,7 @@ class Case:
     source: Source | None = None
     quality_notes: tuple[str, ...] = ()
     figures_missing: bool = False  # its figures were lost in extraction (the file says so)
+    overview: tuple[tuple[str, str], ...] = ()  # 地域概要: (OVERVIEW_LABELS key, value as written)
     order: int = 0
     municipality_type: str | None = None
 

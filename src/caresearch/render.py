@@ -6,7 +6,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .models import AUDIENCE_LABELS, Case, CaseInfo, Passage
+from .models import AUDIENCE_LABELS, OVERVIEW_LABELS, Case, CaseInfo, Passage
 
 FIGURES_LOST = "抽出元のPDFから半角の数字と英字が失われているため、人口・年度・件数などの数値は表示できません。"
 FIGURES_NOTE = f"※ {FIGURES_LOST}"  # with a case whose file says figures_missing: true
@@ -39,6 +39,7 @@ def case_sections(case: Case) -> list[tuple[str, list[str]]]:
             out.append((heading, paras))
 
     add("この事例の特徴", (f"・{i.text}" for i in case.features))
+    add("地域概要", (f"{OVERVIEW_LABELS[k]}: {v}" for k, v in case.overview))
     add("実施主体", case.implementing_bodies)
     add("取り組みの背景・課題認識", (f"・{i.text}" for i in case.background))
     add("推薦メッセージ", [case.recommendation])

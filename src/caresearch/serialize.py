@@ -45,6 +45,7 @@ def case_summary(case: Case | CaseInfo) -> dict[str, Any]:
 def case_detail(case: Case) -> dict[str, Any]:
     data = _plain(dataclasses.asdict(case))
     data["case_id"] = data.pop("id")
+    data["overview"] = dict(case.overview)
     data["lessons"] = [lesson_dict(lesson) for lesson in case.lessons]
     return data
 

@@ -144,11 +144,18 @@ TIMELINE_ENTRY = re.compile(
 OVERVIEW_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("total_population", re.compile(r"^総人口\s*[：:]?\s*(.*)$")),
     ("population_65_over", re.compile(r"^(?:65|６５)?\s*歳以上\s*(?:人口)?\s*[：:]?\s*(.*)$")),
+    ("population_75_over", re.compile(r"^(?:75|７５)\s*歳以上\s*(?:人口)?\s*[：:]?\s*(.*)$")),
     (
         "care_certified",
         re.compile(r"^要介護\s*(?:[（(]?\s*要支援\s*[）)]?\s*)?(?:認定者数)?\s*[：:]?\s*(.*)$"),
     ),
-    ("insurance_premium", re.compile(r"^第\s*[0-9０-９]*\s*期\s*介護保険料\s*[：:]?\s*(.*)$")),
+    # 第9期介護保険料, or typed without the period: then with its colon (介護保険料の… is text)
+    (
+        "insurance_premium",
+        re.compile(
+            r"^(?:第\s*[0-9０-９]*\s*期\s*介護保険料\s*[：:]?|介護保険料\S{0,6}?[：:])\s*(.*)$"
+        ),
+    ),
     ("note", re.compile(r"^※(.*(?:人口|認定者|保険料).*)$")),
 )
 OVERVIEW_NOISE = re.compile(
