@@ -230,6 +230,16 @@ def test_case_page(page, bundled_engine):
     check_axe(page, "case")
 
 
+def test_a_figure_text_hit_opens_the_figure_words_it_links_to(page):
+    # 買い物 is only in 鶴岡市's figure text: the hit links to #figures, where the words were
+    # folded away and stayed so
+    page.goto("/search?q=買い物")
+    page.locator('a[href$="/cases/tsuruoka#figures"]').first.click()
+    page.wait_for_load_state()
+    assert page.evaluate("document.querySelector('#figures details').open")
+    assert page.locator("#figures").get_by_text("買い物").first.is_visible()
+
+
 def _basket_ids(page) -> list[str]:
     return page.evaluate(
         "JSON.parse(localStorage.getItem('caresearch.handout.v1') || '{}').items.map(i => i.id)"
@@ -313,7 +323,7 @@ def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bun
     document = docx.Document(info.value.path())
     text = "\n".join(p.text for p in document.paragraphs)
     assert document.paragraphs[0].text == "第2回 地域ケア推進会議 資料"
-    assert "地域ケア推進会議・2025-04-01" in text and "メモ: 楢葉町の拠点の例" in text
+    assert "地域ケア推進会議・2025年4月1日" in text and "メモ: 楢葉町の拠点の例" in text
     assert bundled_engine.lesson(first_id)[1].text in text
     assert text.index("楢葉町") < text.index(bundled_engine.lesson(first_id)[1].text)
 

@@ -219,6 +219,17 @@ def test_fallback_notice_when_and_falls_back_to_or(client, bundled_engine):
     assert FALLBACK_NOTICE not in client.get("/search?q=認知症").get_data(as_text=True)
 
 
+def test_a_word_no_case_has_is_named_when_the_others_are_shown(client, bundled_engine):
+    # 「認知症 虐待」 showed the cases with 認知症 and never said that no case has 虐待
+    result = bundled_engine.search("認知症 虐待")
+    assert result.fallback == "or" and result.nowhere == ("虐待",) and result.total > 0
+    page = client.get("/search?q=認知症 虐待").get_data(as_text=True)
+    assert "「虐待」を含む事例はありません。" in page and FALLBACK_NOTICE in page
+    # ICT and 回想法 are each in some case, just not together: nothing is said to be missing
+    assert bundled_engine.search("ICT 回想法").nowhere == ()
+    assert "を含む事例はありません" not in client.get("/search?q=ICT 回想法").get_data(as_text=True)
+
+
 def test_a_relaxed_search_is_not_headed_as_cases_that_match(client, bundled_engine):
     # 協議体 is in no case: the page must not say 「「協議体」に合う事例」 above 「…を含む事例はありません」
     assert bundled_engine.search("協議体").fallback is not None
@@ -937,7 +948,7 @@ def test_handout_markdown_post_keeps_order_memos_and_meeting(client, bundled_eng
     assert r.status_code == 200
     assert r.headers["Content-Disposition"] == 'attachment; filename="caresearch-handout.md"'
     md = r.get_data(as_text=True)
-    assert md.startswith("# 第2回 推進会議 資料\n") and "地域ケア推進会議・2025-04-01" in md
+    assert md.startswith("# 第2回 推進会議 資料\n") and "地域ケア推進会議・2025年4月1日" in md
     naraha = md.index("福島県 楢葉町")
     assert naraha < md.index("北海道 当別町") < md.index("千葉県 浦安市")
     assert "> メモ: 拠点の話を紹介する" in md
@@ -995,6 +1006,7 @@ def test_handout_docx_is_a_word_file_with_the_items(client, bundled_engine):
         ({"item": ["tobetsu-sg-1"], "memo": ["一行目\x0b二行目"]}, "使えない文字"),  # no line end
         ({"item": ["tobetsu-sg-1"], "title": "題" * 101}, "題名は100文字まで"),
         ({"item": ["tobetsu-sg-1"], "date": "April 1"}, "日付は"),
+        ({"item": ["tobetsu-sg-1"], "date": "2025-13-45"}, "日付は"),
         ({"item": ["tobetsu-sg-1"], "meeting": "会議\x00"}, "使えない文字"),
     ],
 )

@@ -25,7 +25,7 @@ from caresearch.config import Settings
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
 from caresearch.filters import FacetTable
-from caresearch.highlight import flatten, match_spans
+from caresearch.highlight import flatten, match_spans, snippet
 from caresearch.models import (
     FACETS,
     SECTION_BY_KEY,
@@ -521,6 +521,19 @@ def test_snippets_are_escaped_text_with_whole_words_marked(
                     assert pos in ends, (p.passage.id, p.snippet)
                 else:
                     pos += len(html.unescape(piece.rstrip("…")))
+
+
+@pytest.mark.parametrize("lead", ["の協力を得て、", "京都子どもの心のケアチームや"])
+def test_an_excerpt_that_starts_mid_text_starts_on_a_word(lead: str) -> None:
+    # 楢葉町's passage was shown as 「…もの心のケアチーム」: 子ども cut in two
+    text = "仮設住宅連絡員の研修を行っている。また" + lead + "生活支援相談員の教育を行い、" * 8
+    at = text.index("生活支援")
+    shown = snippet(text, [(at, at + 4)], 60)
+    first = shown.removeprefix("…")[0]
+    assert shown.startswith("…") and "<mark>生活支援</mark>" in shown
+    # after a punctuation mark, or where a kanji or katakana word begins: never mid-word
+    before = text[text.index(shown.removeprefix("…")[:6]) - 1]
+    assert before in "、。" or (first >= "\u4e00" and not "\u4e00" <= before <= "\u9fff")
 
 
 def test_title_with_markup_never_leaks_into_snippets(tiny_engine: Engine) -> None:

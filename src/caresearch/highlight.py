@@ -155,6 +155,10 @@ def flatten(text: str, spans: Sequence[Span]) -> tuple[str, list[Span]]:
     return "".join(pieces), [(s, e) for s, e in out if s < e]
 
 
+LEAD_BACK = 12  # how far a window's start may move to begin on a word
+BREAKS = frozenset("、。，．,.！？!?「」『』（）()【】・：:；; 　\n")  # after these a word begins
+
+
 def snippet(text: str, spans: Sequence[Span], width: int = SNIPPET_CHARS) -> str:
     """A window of `text` around `spans` (the whole text when short), escaped and marked."""
     flat, spans = flatten(text, spans)
@@ -168,7 +172,31 @@ def snippet(text: str, spans: Sequence[Span], width: int = SNIPPET_CHARS) -> str
         if count > best_count:
             best_start, best_count = start, count
     end = min(len(flat), best_start + width)
-    best_start = max(0, end - width)
+    best_start = _word_start(flat, max(0, end - width), min((s for s, _e in spans), default=end))
+    end = min(len(flat), best_start + width)
     inside = [(s - best_start, e - best_start) for s, e in spans if s >= best_start and e <= end]
     body = mark(flat[best_start:end], inside)
     return ("…" if best_start > 0 else "") + body + ("…" if end < len(flat) else "")
+
+
+def _word_start(text: str, start: int, first: int) -> int:
+    """Where a window that would start at `start` starts on a word: after a punctuation mark
+    at most LEAD_BACK characters before it, else where a kanji or katakana run begins before
+    the first match `first`, else at `start` (「…もの心のケアチーム」 cut 子ども in two)."""
+    if start == 0:
+        return 0
+    for i in range(start - 1, max(-1, start - LEAD_BACK - 1), -1):
+        if text[i] in BREAKS:
+            return i + 1
+    for i in range(start, min(first, start + LEAD_BACK)):
+        if _kind(text[i]) != _kind(text[i - 1]) and _kind(text[i]) in ("kanji", "katakana"):
+            return i
+    return start
+
+
+def _kind(ch: str) -> str:
+    if "\u3041" <= ch <= "\u309f":
+        return "hiragana"
+    if "\u30a0" <= ch <= "\u30ff":
+        return "katakana"
+    return "kanji" if "\u4e00" <= ch <= "\u9fff" else "other"

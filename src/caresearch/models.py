@@ -419,6 +419,7 @@ class SearchResult:
     partial_total: int = 0
     # other ways to ask, when nothing was found or a word was relaxed (suggest.py)
     suggestions: tuple[Suggestion, ...] = ()
+    nowhere: tuple[str, ...] = ()  # with fallback "or": the query words no case has at all
 
 
 class Suggestion(NamedTuple):

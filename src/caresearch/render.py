@@ -120,12 +120,20 @@ def _place(case: Case) -> str:
     return f"{case.prefecture} {case.municipality}"
 
 
+def _meta(handout: Handout) -> str:
+    """The meeting and its date as people write a date (2025-04-01 → 2025年4月1日)."""
+    date = ""
+    if handout.date:
+        y, m, d = (int(x) for x in handout.date.split("-"))
+        date = f"{y}年{m}月{d}日"
+    return "・".join(x for x in (handout.meeting, date) if x)
+
+
 def handout_markdown(handout: Handout) -> str:
     """The handout for a meeting (協議の場) as Markdown: no internal ids, corpus text escaped."""
     lines = [f"# {_md(handout.title)}", ""]
-    meta = [m for m in (handout.meeting, handout.date) if m]
-    if meta:
-        lines += [_md("・".join(meta)), ""]
+    if meta := _meta(handout):
+        lines += [_md(meta), ""]
     for item in handout.items:
         lines += [f"## {_md(_place(item.case))}「{_md(item.case.title)}」", ""]
         lines += [f"**{_md(item.label)}**", ""]
@@ -148,9 +156,8 @@ def handout_docx(handout: Handout) -> bytes:
 
     doc = Document()
     doc.add_heading(handout.title, level=0)
-    meta = [m for m in (handout.meeting, handout.date) if m]
-    if meta:
-        doc.add_paragraph("・".join(meta))
+    if meta := _meta(handout):
+        doc.add_paragraph(meta)
     previous = None
     for item in handout.items:
         if previous is not None and previous != item.case.id:

@@ -125,6 +125,7 @@ class Searcher:
         doc_groups = np.zeros(n_docs, dtype=np.uint64)
         case_tier = np.zeros(n_cases, dtype=np.int64)
         groups_in_case = np.zeros(n_cases, dtype=np.int64)
+        nowhere = []  # the groups no case has, to be named when the others are shown (OR)
         for g, group in enumerate(groups):
             tier = np.full(n_cases, NO_TIER, dtype=np.int64)
             in_group = np.zeros(n_docs, dtype=bool)
@@ -138,6 +139,7 @@ class Searcher:
                 in_group |= vector > 0
             doc_groups[in_group] |= np.uint64(1 << g)
             present = tier < NO_TIER
+            nowhere += [] if present.any() else ["」または「".join(w.text for w in group)]
             groups_in_case += present
             case_tier = np.maximum(case_tier, np.where(present, tier, 0))
         matching = groups_in_case == len(groups)
@@ -156,6 +158,8 @@ class Searcher:
             parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, fallback
         )
         result = self._rank(text, ranking, relaxed, filters, page, page_size)
+        if fallback and fallback.endswith("or"):
+            result = replace(result, nowhere=tuple(nowhere))
         if (
             fallback is None
             and not parsed.exact

@@ -148,6 +148,7 @@ def search_result(r: SearchResult) -> dict[str, Any]:
         "expansions": expansions(r),
         "relaxed": [{"word": x.word, x.kind: list(x.words)} for x in r.relaxed],
         "excluded": list(r.excluded),
+        "nowhere": list(r.nowhere),
         "notice": search_notice(r),
         "partial": [case_hit(h) for h in r.partial],
         "partial_total": r.partial_total,
@@ -213,6 +214,8 @@ def search_notice(r: SearchResult) -> str | None:
         notes.append(
             f"「{x.word}」を含む事例はありません。{instead}（{'、'.join(x.words)}）を含む事例を表示しています。"
         )
+    if r.nowhere:  # 認知症 虐待: 虐待 is in no case, so only 認知症 is found
+        notes.append(f"「{'」「'.join(r.nowhere)}」を含む事例はありません。")
     if r.fallback and r.fallback.endswith("or"):
         notes.append("すべての語を含む事例がないため、いずれかの語を含む事例を表示しています。")
     return "".join([*notes, excluded]) or None

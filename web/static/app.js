@@ -265,9 +265,20 @@
     document.querySelectorAll("details[data-fold-wide]").forEach(function (d) { d.open = true; });
   }
 
+  // A search hit found only in a case's figure text links to #figures: open the folded list
+  // the link points at, so that the reader sees the words at once.
+  function openLinkedFold() {
+    var id = window.location.hash.slice(1);
+    var target = id && document.getElementById(id);
+    var fold = target && target.querySelector("details");
+    if (fold) fold.open = true;
+  }
+
+  window.addEventListener("hashchange", openLinkedFold);
   document.addEventListener("DOMContentLoaded", function () {
     showCount(load());
     openFiltersOnWideScreens();
+    openLinkedFold();
     addButtons();
     addCopyButtons();
     initHandout();
