@@ -344,6 +344,7 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("サポセン", "サポートセンター"),
         ("Ns", "看護師"),
         ("DS", "デイサービス"),
+        ("DM", "糖尿病"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -1005,6 +1006,15 @@ def test_terminal_care_is_searched_as_what_the_cases_call_it(bundled_engine: Eng
     result = all_hits(bundled_engine, "ターミナルケア")
     assert result.fallback == "related" and "tsuruoka" in ids(result)
     assert "tobetsu" not in ids(result)
+
+
+def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
+    bundled_engine: Engine,
+) -> None:
+    # カンファ found nothing: 楢葉町 holds ケア会議 every week, 鶴岡市's form asks for a カンファレンス
+    result = all_hits(bundled_engine, "カンファ")
+    assert result.fallback == "related" and ids(result)[0] == "naraha"
+    assert "ケア会議" in marked(result)
 
 
 def test_a_word_read_from_kana_brings_its_synonyms(bundled_engine: Engine) -> None:
