@@ -345,6 +345,8 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("Ns", "看護師"),
         ("DS", "デイサービス"),
         ("DM", "糖尿病"),
+        ("訪入", "訪問入浴"),
+        ("平時", "平常"),  # 平常時: 時 is not indexed on its own
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -1015,6 +1017,17 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
     result = all_hits(bundled_engine, "カンファ")
     assert result.fallback == "related" and ids(result)[0] == "naraha"
     assert "ケア会議" in marked(result)
+
+
+@pytest.mark.parametrize(
+    ("query", "written"),
+    [("被災者", "避難者"), ("OB会", "修了生"), ("全戸訪問", "家庭訪問")],
+)
+def test_other_names_find_what_the_cases_call_it(
+    bundled_engine: Engine, query: str, written: str
+) -> None:
+    result = all_hits(bundled_engine, query)
+    assert result.fallback == "related" and written in marked(result)
 
 
 def test_a_word_read_from_kana_brings_its_synonyms(bundled_engine: Engine) -> None:
