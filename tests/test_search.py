@@ -1021,7 +1021,14 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
 
 @pytest.mark.parametrize(
     ("query", "written"),
-    [("被災者", "避難者"), ("OB会", "修了生"), ("全戸訪問", "家庭訪問")],
+    [
+        ("被災者", "避難者"),
+        ("OB会", "修了生"),
+        ("全戸訪問", "家庭訪問"),
+        ("介護予防サポーター", "介護予防リーダー"),
+        ("地域通貨", "ポイント制度"),
+        ("ニュータウン", "住宅開発"),
+    ],
 )
 def test_other_names_find_what_the_cases_call_it(
     bundled_engine: Engine, query: str, written: str
