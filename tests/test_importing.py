@@ -253,20 +253,28 @@ def test_a_case_typed_one_item_per_line_is_read_as_typed(tmp_path: Path) -> None
     assert draft["suggestions"][-1]["text"].endswith("探してみましょう")
 
 
-def test_place_and_title_typed_above_the_keyword_line_belong_to_their_case(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "layout", ["place title keywords", "title place keywords", "place keywords title"]
+)
+def test_place_and_title_typed_around_the_keyword_line_belong_to_their_case(
+    tmp_path: Path, layout: str
 ) -> None:
     # a new user's file put each case's place and title first: both drafts lost them, and the
-    # second case's place and title were glued onto the first case's last suggestion
-    def reordered(town: str, title: str) -> str:
+    # second case's place and title were glued onto the first case's last suggestion; the
+    # document's title and the case before's contact lines are no case's title
+    def head(town: str, title: str) -> str:
+        parts = {"place": f"岩手県 {town}", "title": title, "keywords": "キーワード：買い物支援"}
+        return "\n".join(parts[p] for p in layout.split())
+
+    def case(town: str, title: str) -> str:
         body = TYPED_CASE.split("\n", 3)[3].replace("山田町", town)
-        return f"岩手県 {town}\n{title}\nキーワード：買い物支援、見守り\n{body}"
+        return f"{head(town, title)}\n{body}電話 0193-82-3111\n"
 
     typed = tmp_path / "事例集.txt"
     typed.write_text(
         "令和6年度 取組事例集\n\n"
-        + reordered("山田町", "移動販売車による買い物支援")
-        + reordered("大槌町", "商店と連携した見守り"),
+        + case("山田町", "移動販売車による買い物支援")
+        + case("大槌町", "商店と連携した見守り"),
         encoding="utf-8",
     )
     import_files([typed], tmp_path / "cases")
@@ -288,6 +296,16 @@ def test_importing_the_same_file_twice_says_so_on_the_second_drafts(tmp_path: Pa
     again = import_files([typed_file(tmp_path)], out).files[0].drafts[0]
     assert not any("既にあります" in r for r in first.review)
     assert any(f"既にあります（{first.case_id}）" in r for r in again.review)
+
+
+def test_drafts_whose_names_were_not_found_are_not_called_the_same_case(tmp_path: Path) -> None:
+    # two drafts holding 「（市区町村）市」「（タイトル）」 were told to delete one another
+    nameless = "\n".join(TYPED_CASE.splitlines()[0:1] + TYPED_CASE.splitlines()[3:]) + "\n"
+    typed = tmp_path / "jirei.txt"
+    typed.write_text(nameless + nameless.replace("買い物支援", "移動支援"), encoding="utf-8")
+    summary = import_files([typed], tmp_path / "cases")
+    assert len(summary.files[0].drafts) == 2
+    assert not any("既にあります" in r for d in summary.files[0].drafts for r in d.review)
 
 
 def test_drafts_are_written_with_the_users_umask(tmp_path: Path) -> None:
@@ -505,20 +523,27 @@ def test_pdf_running_header_and_page_numbers_are_removed(
     assert not any(re.fullmatch(r"\d+", ln.text) for ln in lines)
 
 
-def test_a_towns_own_pdf_keeps_the_place_that_opens_each_case_page(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("header", "head"),
+    [("", "place title keywords"), ("長野県 緑ヶ丘町", "keywords place title")],
+)
+def test_a_towns_own_pdf_keeps_the_place_of_each_case(
+    tmp_path: Path, header: str, head: str
+) -> None:
     # every case of one town's collection opens its page with 「長野県 緑ヶ丘町」: it was taken
-    # for a running header and every draft lost its place
+    # for a running header and every draft lost its place; and where the same words are the
+    # running header above the report's own layout, they stay a header, not a case's title
     lines: list[str] = []
-    for n, title in enumerate(
-        ("移動販売車による買い物支援", "商店と連携した見守り", "配達の見守り")
-    ):
+    titles = ("移動販売車による買い物支援", "商店と連携した見守り", "配達の見守り")
+    for n, title in enumerate(titles):
         body = TYPED_CASE.split("\n", 3)[3].replace("山田町", "緑ヶ丘町").replace("2", str(n + 2))
-        lines += ["長野県 緑ヶ丘町", title, f"キーワード：{title}", *body.splitlines(), "\f"]
+        parts = {"place": "長野県 緑ヶ丘町", "title": title, "keywords": f"キーワード：{title}"}
+        lines += [*(parts[p] for p in head.split()), *body.splitlines(), "\f"]
     pdf = tmp_path / "緑ヶ丘町事例集.pdf"
-    doc_factory.write_pdf(lines, pdf, header="")
+    doc_factory.write_pdf(lines, pdf, header=header)
     import_files([pdf], tmp_path / "cases")
     got = [d for d, _c in read_drafts(tmp_path / "cases")]
-    assert len(got) == 3
+    assert sorted(d["title"] for d in got) == sorted(titles)
     assert {(d["prefecture"], d["municipality"], d["region"]) for d in got} == {
         ("長野県", "緑ヶ丘町", "中部")
     }

@@ -230,6 +230,24 @@ def test_a_word_no_case_has_is_named_when_the_others_are_shown(client, bundled_e
     assert "を含む事例はありません" not in client.get("/search?q=ICT 回想法").get_data(as_text=True)
 
 
+def test_parts_already_named_by_their_word_are_not_named_again(bundled_engine):
+    # 「認知症 虐待防止」 said 「語の一部（虐待、防止）を含む事例を表示しています。「虐待」「防止」を含む
+    # 事例はありません。」
+    assert bundled_engine.search("認知症 虐待防止").nowhere == ()
+
+
+def test_every_case_is_said_to_have_lost_its_figures_only_when_every_case_has() -> None:
+    from types import SimpleNamespace as Info
+
+    from caresearch.render import figures_note
+
+    a = Info(id="a1", name="長野県 緑ヶ丘町", figures_missing=True)
+    a2 = Info(id="a2", name="長野県 緑ヶ丘町", figures_missing=False)
+    b = Info(id="b", name="岩手県 山田町", figures_missing=True)
+    assert "いずれの事例も" not in figures_note([a, a2, b])
+    assert "いずれの事例も" in figures_note([a, b, b])
+
+
 def test_a_relaxed_search_is_not_headed_as_cases_that_match(client, bundled_engine):
     # 協議体 is in no case: the page must not say 「「協議体」に合う事例」 above 「…を含む事例はありません」
     assert bundled_engine.search("協議体").fallback is not None

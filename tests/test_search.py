@@ -539,6 +539,13 @@ def test_an_excerpt_that_starts_mid_text_starts_on_a_word(lead: str) -> None:
     assert before in "、。" or (first >= "\u4e00" and not "\u4e00" <= before <= "\u9fff")
 
 
+def test_an_excerpt_that_starts_on_a_word_keeps_its_match_at_the_end() -> None:
+    # moving the start back to a punctuation mark moved the end too and dropped the match
+    text = "地域の、" + "みんなで話し合う場をつくりました" * 10 + "認知症"
+    shown = snippet(text, [(len(text) - 3, len(text))])
+    assert shown.endswith("<mark>認知症</mark>")
+
+
 def test_title_with_markup_never_leaks_into_snippets(tiny_engine: Engine) -> None:
     result = all_hits(tiny_engine, "居場所")
     assert "gamma" in ids(result)

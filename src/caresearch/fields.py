@@ -42,6 +42,8 @@ NAME_FIELDS: dict[str, str] = {
 # the end of a prefecture or municipality; or a value that starts with the template's 「（例）」.
 PLACEHOLDER = re.compile(r"（[^（）\n]*[^（）\s][^（）\n]*）[都道府県市区町村]?")
 EXAMPLE_MARK = "（例）"
+# The fields `caresearch import` writes as a bare 「（…）」 label when it could not find them.
+IMPORTER_FILLED = frozenset({"prefecture", "municipality", "title", "keywords"})
 # Each prefecture's region (地方区分), as the 地域 facet groups them.
 PREFECTURE_REGION: dict[str, str] = {
     "北海道": "北海道",
@@ -93,11 +95,17 @@ def _values(data: Any, path: str, keys: list[str]) -> Iterator[tuple[str, Any]]:
 
 
 def placeholder_problems(rel: str, data: dict[str, Any]) -> list[Problem]:
-    """A problem for each placeholder left in the NAME_FIELDS, in the order of the file."""
+    """A problem for each placeholder left in the NAME_FIELDS, in the order of the file: a
+    value starting 「（例）」 anywhere, a value that is only a 「（…）」 label in the fields the
+    importer fills that way (a heading or a body may well be 「（参考）」 or 「（直営）」)."""
     out = []
     for field, label in NAME_FIELDS.items():
         for path, value in _values(data, "", field.split(".")):
-            if isinstance(value, str) and is_placeholder(value):
+            if not isinstance(value, str):
+                continue
+            if value.strip().startswith(EXAMPLE_MARK) or (
+                field in IMPORTER_FILLED and is_placeholder(value)
+            ):
                 out.append(
                     Problem(
                         rel,
@@ -115,7 +123,8 @@ def region_problems(rel: str, data: dict[str, Any]) -> list[Problem]:
     as a test's 架空県, is not checked)."""
     prefecture, region = data.get("prefecture"), data.get("region")
     expected = PREFECTURE_REGION.get(prefecture) if isinstance(prefecture, str) else None
-    if expected is None or not isinstance(region, str) or region == expected:
+    # a region that is none at all is the schema's to report (once)
+    if expected is None or region not in set(PREFECTURE_REGION.values()) or region == expected:
         return []
     return [
         Problem(

@@ -172,20 +172,29 @@ def snippet(text: str, spans: Sequence[Span], width: int = SNIPPET_CHARS) -> str
         if count > best_count:
             best_start, best_count = start, count
     end = min(len(flat), best_start + width)
-    best_start = _word_start(flat, max(0, end - width), min((s for s, _e in spans), default=end))
+    best_start = max(0, end - width)
+    kept = [(s, e) for s, e in spans if s >= best_start and e <= end]
+    # begin on a word, keeping every match the window holds (moving back moves its end too)
+    best_start = _word_start(
+        flat,
+        best_start,
+        min((s for s, _e in kept), default=end),
+        max((e for _s, e in kept), default=0) - width,
+    )
     end = min(len(flat), best_start + width)
     inside = [(s - best_start, e - best_start) for s, e in spans if s >= best_start and e <= end]
     body = mark(flat[best_start:end], inside)
     return ("…" if best_start > 0 else "") + body + ("…" if end < len(flat) else "")
 
 
-def _word_start(text: str, start: int, first: int) -> int:
+def _word_start(text: str, start: int, first: int, floor: int) -> int:
     """Where a window that would start at `start` starts on a word: after a punctuation mark
-    at most LEAD_BACK characters before it, else where a kanji or katakana run begins before
-    the first match `first`, else at `start` (「…もの心のケアチーム」 cut 子ども in two)."""
+    at most LEAD_BACK characters before it (not before `floor`), else where a kanji or katakana
+    run begins before the first match `first`, else at `start` (「…もの心のケアチーム」 cut 子ども
+    in two)."""
     if start == 0:
         return 0
-    for i in range(start - 1, max(-1, start - LEAD_BACK - 1), -1):
+    for i in range(start - 1, max(-1, floor - 1, start - LEAD_BACK - 1), -1):
         if text[i] in BREAKS:
             return i + 1
     for i in range(start, min(first, start + LEAD_BACK)):

@@ -16,11 +16,11 @@ FIGURES_NAMES = 10  # cases named in one note; past this, counted
 def figures_note(cases: Iterable[Case | CaseInfo]) -> str:
     """The note for a page or handout that shows these cases: said of those whose figures
     are missing, by name, or "" when there is none."""
-    cases = list(cases)
+    cases = list({c.id: c for c in cases}.values())  # a case chosen twice (two lessons) is one
     names = list(dict.fromkeys(c.name for c in cases if c.figures_missing))
     if not names:
         return ""
-    if len(names) > 1 and len(names) == len({c.name for c in cases}):
+    if len(cases) > 1 and all(c.figures_missing for c in cases):
         who = "いずれの事例も"
     elif len(names) <= FIGURES_NAMES:
         who = f"{'、'.join(names)}の事例は"

@@ -118,14 +118,13 @@ class Searcher:
         groups, relaxed = self._relax(parsed)
         if len(groups) > MAX_GROUPS:
             raise QueryError(f"検索語が多すぎます（語の一部を含めて{MAX_GROUPS}語まで）。")
-        # Per group (words joined by OR): summed scores, and per case the earliest tier at
-        # which one of its words occurs anywhere in the case (NO_TIER: not at all).
+        # Per group (words joined by OR): summed scores, per case the earliest tier of its words
         n_cases, n_docs = len(self.corpus.cases), len(self.corpus.doc_case)
         doc_scores = np.zeros(n_docs, dtype=np.float32)
         doc_groups = np.zeros(n_docs, dtype=np.uint64)
         case_tier = np.zeros(n_cases, dtype=np.int64)
         groups_in_case = np.zeros(n_cases, dtype=np.int64)
-        nowhere = []  # the groups no case has, to be named when the others are shown (OR)
+        parts, nowhere = {w for r in relaxed for w in r.words}, []  # typed words no case has
         for g, group in enumerate(groups):
             tier = np.full(n_cases, NO_TIER, dtype=np.int64)
             in_group = np.zeros(n_docs, dtype=bool)
@@ -139,7 +138,8 @@ class Searcher:
                 in_group |= vector > 0
             doc_groups[in_group] |= np.uint64(1 << g)
             present = tier < NO_TIER
-            nowhere += [] if present.any() else ["」または「".join(w.text for w in group)]
+            if not present.any() and not {w.text for w in group} <= parts:
+                nowhere.append("」または「".join(w.text for w in group))
             groups_in_case += present
             case_tier = np.maximum(case_tier, np.where(present, tier, 0))
         matching = groups_in_case == len(groups)

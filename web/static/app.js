@@ -265,8 +265,8 @@
     document.querySelectorAll("details[data-fold-wide]").forEach(function (d) { d.open = true; });
   }
 
-  // A search hit found only in a case's figure text links to #figures: open the folded list
-  // the link points at, so that the reader sees the words at once.
+  // A link to a part of a page that folds its content (a search hit found only in a case's
+  // figure text links to #figures; 「詳しく」 to #source) opens the fold it points at.
   function openLinkedFold() {
     var id = window.location.hash.slice(1);
     var target = id && document.getElementById(id);

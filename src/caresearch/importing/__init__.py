@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ImportFailed
+from ..fields import is_placeholder
 from .drafting import build_case, case_text, dump_case, propose_lesson_themes, propose_themes
 from .finding import split_cases
 from .layout import THEME_WORDS
@@ -87,12 +88,13 @@ def import_files(
             )
             case["themes"] = propose_themes(case_text(case), labels)
             propose_lesson_themes(case)
-            if same := already.get((case["municipality"], case["title"])):
+            key = (case["municipality"], case["title"])
+            if not any(map(is_placeholder, key)) and (same := already.get(key)):
                 case["review"].append(
                     f"同じ市区町村・タイトルの事例が既にあります（{same}）。同じ事例を二度"
                     "取り込んでいないか確かめ、二度目ならこの下書きを削除してください"
                 )
-            already.setdefault((case["municipality"], case["title"]), case_id)
+            already.setdefault(key, case_id)
             target = out_dir / f"{case_id}.yaml"
             planned.append((target, dump_case(case)))
             drafts.append(

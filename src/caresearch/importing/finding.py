@@ -206,21 +206,41 @@ def _title_start(lines: Sequence[Line], loc: int, prev: int) -> int:
 
 
 def _head_start(lines: Sequence[Line], kw: int, prev: int) -> int:
-    """Where the case of the キーワード line `kw` starts: at the place line just above it when
-    the case has it there (within HEAD_LINES lines), or at the title above the place when no
-    title comes between place and キーワード; else at the キーワード line itself."""
+    """Where the case of the キーワード line `kw` starts: at its place line when the case has
+    it just above the キーワード line (長野県 青葉村 / title / キーワード), or at the one title line
+    above that place when no title comes between place and キーワード and none follows the
+    キーワード line either; else at the キーワード line itself (the report's own layout puts the
+    title and the place under it)."""
+    if place_below(lines, kw):
+        return kw
     i = kw
     while i - 1 > prev and kw - (i - 1) <= HEAD_LINES and not _ends_a_case(lines[i - 1]):
         i -= 1
     place = next((j for j in range(i, kw) if L.LOCATION.match(lines[j].text)), None)
     if place is None:
         return kw
-    return place if place + 1 < kw else i
+    title_below = kw + 1 < len(lines) and not label_of(lines[kw + 1])
+    if place + 1 < kw or title_below or place - 1 < i:
+        return place
+    return place - 1
+
+
+def place_below(lines: Sequence[Line], kw: int) -> bool:
+    """Whether a place line follows the キーワード line `kw` before any label (the report's
+    layout: キーワード / title / place)."""
+    for ln in lines[kw + 1 : kw + 1 + HEAD_LINES]:
+        if label_of(ln):
+            return False
+        if L.LOCATION.match(ln.text):
+            return True
+    return False
 
 
 def _ends_a_case(line: Line) -> bool:
-    """A line that cannot be the place or the title of the next case."""
-    return bool(label_of(line) or is_bullet(line) or ends_sentence(line))
+    """A line that cannot be the place or the title of the next case: a label, an item, the
+    end of a sentence, or the furniture of the case before (its contact line)."""
+    furniture = _furniture(line) and not L.LOCATION.match(line.text)
+    return bool(label_of(line) or is_bullet(line) or ends_sentence(line) or furniture)
 
 
 # ---------------------------------------------------------------- pass 1: sections

@@ -125,9 +125,10 @@ def _furniture(raw_lines: Sequence[RawLine]) -> set[int]:
         for page_lines in pages.values():
             counts.update({k for k in (_key(r.text) for r in edges(page_lines)) if k})
             places.update(_key(r.text) for r in page_lines if LOCATION.match(normalise(r.text)))
-        # ... but a town's own collection opens each case page with its place (長野県 緑ヶ丘町):
-        # a place on no more pages than there are cases is each case's, not a header
-        cases = sum(1 for r in raw_lines if r.text.lstrip().startswith("キーワード"))
+        # ... but a town's own collection may open each case page with its place (長野県 緑ヶ丘町
+        # above キーワード): a place on no more pages than there are cases is each case's, not a
+        # header, unless the cases have their place under キーワード (the report's layout)
+        cases = _places_above(raw_lines)
         running = {
             k
             for k, c in counts.items()
@@ -136,6 +137,18 @@ def _furniture(raw_lines: Sequence[RawLine]) -> set[int]:
         for page_lines in pages.values():
             out.update(r.n for r in edges(page_lines) if _key(r.text) in running)
     return out
+
+
+def _places_above(raw_lines: Sequence[RawLine]) -> int:
+    """How many cases there are when the document writes each case's place above its キーワード
+    line; 0 when a place follows the キーワード lines (then a place on every page is a header)."""
+    text = [normalise(r.text).strip() for r in raw_lines if r.text.strip()]
+    keywords = {_key(t) for t in text if t.startswith("キーワード")}
+    below = any(
+        t.startswith("キーワード") and any(LOCATION.match(n) for n in text[i + 1 : i + 4])
+        for i, t in enumerate(text)
+    )
+    return 0 if below else len(keywords)
 
 
 def _key(text: str) -> str:

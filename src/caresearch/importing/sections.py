@@ -379,9 +379,7 @@ def overview(lines: list[Line]) -> dict[str, str]:
                 continue
             if name == "population_65_over":
                 aged += 1
-                if key.startswith(("75", "７５")) or (
-                    aged == 2 and not key.startswith(("65", "６５"))
-                ):
+                if aged == 2 and not key.startswith(("65", "６５")):  # 歳以上人口 twice
                     name = "population_75_over"
             value = m.group(1).strip()
             if name == "note":

@@ -65,7 +65,7 @@ HANDOUT_TITLE = "地域包括ケア 取り組みのヒント（配布資料）"
 MAX_HANDOUT_ITEMS = 100
 MAX_TITLE_CHARS = 100  # title and meeting name
 MAX_MEMO_CHARS = 1000
-DATE = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$")
+DATE = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$", re.ASCII)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line ends are fine
 EXCERPT_CHARS = 90
 CHOICE_TITLE_CHARS = 24  # a title in a list to choose from, cut after this many characters
@@ -508,10 +508,10 @@ def lessons():
 def _case_choices(infos: Sequence[CaseInfo]) -> list[tuple[str, str]]:
     """(id, label) of each case for a list to choose from: its place, and its title too where
     the place is another case's as well (a town's own collection: 長野県 緑ヶ丘町 three times)."""
-    places = Counter(f"{c.prefecture} {c.municipality}" for c in infos)
+    places = Counter(c.name for c in infos)
     out = []
     for c in infos:
-        place = f"{c.prefecture} {c.municipality}"
+        place = c.name
         title = (
             c.title if len(c.title) <= CHOICE_TITLE_CHARS else c.title[:CHOICE_TITLE_CHARS] + "…"
         )
