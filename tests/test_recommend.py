@@ -294,7 +294,9 @@ def test_a_word_found_only_as_its_parts_is_shown_as_its_parts(bundled_engine):
     apart = [
         terms["自治会"] for cid, terms in shown.items() if cid != "urayasu" and "自治会" in terms
     ]
-    assert apart and all(m.via == "parts" and m.label == "自治会 → 自治＋会" for m in apart)
+    assert apart and all(
+        m.via == "parts" and m.label == "自治会 → 語の一部（自治、会）" for m in apart
+    )
 
 
 def test_a_synonym_the_case_has_is_named_before_the_words_parts(bundled_engine):
@@ -402,10 +404,13 @@ def test_a_word_matched_only_through_what_it_points_to_is_named_with_it(bundled_
 @pytest.mark.parametrize(
     ("text", "named_instead"),
     [
-        ("関係機関との連携体制を構築し、相談窓口の充実を図りたい", "相談窓口 → 相談＋窓口"),
+        (
+            "関係機関との連携体制を構築し、相談窓口の充実を図りたい",
+            "相談窓口 → 語の一部（相談、窓口）",
+        ),
         (
             "地震や水害のときに、要支援の高齢者をどう避難させるか、避難所での支援体制をどうするか",
-            "要支援 → 要＋支援",
+            "要支援 → 語の一部（要、支援）",
         ),
     ],
 )
@@ -464,9 +469,9 @@ def test_a_word_matched_by_index_keys_alone_is_not_listed_as_its_parts(bundled_e
     labels = [m.label for c in rec.cases for m in c.matched_terms]
     assert "看取り" in labels  # 鶴岡市 writes it
     assert not [x for x in labels if x.startswith("看取り →")]
-    # parts written as typed are still shown as such (自治会 → 自治＋会)
+    # parts written as typed are still shown as such (自治会 → 語の一部（自治、会）)
     rec = bundled_engine.recommend("自治会の役員のなり手がいない")
-    assert "自治会 → 自治＋会" in [m.label for c in rec.cases for m in c.matched_terms]
+    assert "自治会 → 語の一部（自治、会）" in [m.label for c in rec.cases for m in c.matched_terms]
 
 
 def test_a_phrase_is_checked_in_the_case_own_documents(bundled_engine):

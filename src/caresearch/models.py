@@ -439,11 +439,14 @@ class MatchedTerm:
 
     @property
     def label(self) -> str:
-        """As the page and the CLI list it: 認知症, ケアマネ → 介護支援専門員, 自治会 → 自治＋会."""
+        """As the page and the CLI list it: 認知症, ケアマネ → 介護支援専門員, 自治会 → 語の一部
+        （自治、会）."""
         return matched_label(self.query_term, self.case_term, self.via)
 
 
 def matched_label(query_term: str, case_term: str, via: str) -> str:
+    if via == "parts":  # found only as its parts, apart: said in words, not as 自治＋会
+        return f"{query_term} → 語の一部（{case_term.replace('＋', '、')}）"
     return query_term if via == "exact" else f"{query_term} → {case_term}"
 
 
