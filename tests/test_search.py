@@ -346,6 +346,7 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("DS", "デイサービス"),
         ("DM", "糖尿病"),
         ("訪入", "訪問入浴"),
+        ("GP", "総合診療医"),
         ("平時", "平常"),  # 平常時: 時 is not indexed on its own
     ],
 )
@@ -1035,6 +1036,9 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("介護予防サポーター", "介護予防リーダー"),
         ("地域通貨", "ポイント制度"),
         ("ニュータウン", "住宅開発"),
+        ("生涯学習", "市民大学"),
+        ("オンコール", "随時対応"),
+        ("総合計画", "基本計画"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
