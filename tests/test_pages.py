@@ -6,6 +6,7 @@ import io
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from html import unescape as html_unescape
 from html.parser import HTMLParser
@@ -715,6 +716,18 @@ def test_tiny_case_without_figures_note(tiny_client):
 # --- the figures note: only with the cases whose file says their figures are missing -----------
 
 
+@contextmanager
+def _built(corpus: Path, tmp_path: Path) -> Iterator[tuple[Engine, object]]:
+    """An engine and a test client over `corpus`, built into `tmp_path`."""
+    settings = Settings.from_env({}, corpus_dir=corpus, index_dir=tmp_path / "index")
+    Engine.build(settings)
+    engine = Engine.open(settings)
+    try:
+        yield engine, create_app(engine, {"TESTING": True}).test_client()
+    finally:
+        engine.close()
+
+
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, object]]:
     """The tiny corpus with one case (gamma) whose figures were lost: alpha says
@@ -724,11 +737,8 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, ob
     shutil.copytree(PROJECT_ROOT / "tests" / "data" / "tiny_corpus", corpus)
     gamma = corpus / "cases" / "gamma.yaml"
     gamma.write_text(gamma.read_text(encoding="utf-8") + "figures_missing: true\n", "utf-8")
-    settings = Settings.from_env({}, corpus_dir=corpus, index_dir=tmp / "index")
-    Engine.build(settings)
-    engine = Engine.open(settings)
-    yield engine, create_app(engine, {"TESTING": True}).test_client()
-    engine.close()
+    with _built(corpus, tmp) as built:
+        yield built
 
 
 def _docx_text(data: bytes) -> str:
@@ -780,17 +790,11 @@ def test_a_case_shows_its_overview_figures_on_its_page_and_in_show(
         + "overview:\n  total_population: 8,412人\n  population_75_over: 1,902人（22.6％）\n",
         encoding="utf-8",
     )
-    settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
-    Engine.build(settings)
-    engine = Engine.open(settings)
-    try:
-        html = create_app(engine, {"TESTING": True}).test_client().get("/cases/alpha")
-        page = html.get_data(as_text=True)
-        beta = create_app(engine, {"TESTING": True}).test_client().get("/cases/beta")
-        assert "地域概要" not in beta.get_data(as_text=True)  # a case without figures: nothing
+    with _built(tiny_corpus, tmp_path) as (engine, client):
+        page = client.get("/cases/alpha").get_data(as_text=True)
+        beta = client.get("/cases/beta").get_data(as_text=True)
+        assert "地域概要" not in beta  # a case without figures: nothing
         shown = case_text(engine.case("alpha"))
-    finally:
-        engine.close()
     assert "<dt>総人口</dt><dd>8,412人</dd>" in page
     assert "<dt>75歳以上人口</dt><dd>1,902人（22.6％）</dd>" in page
     assert "■ 地域概要\n総人口: 8,412人\n75歳以上人口: 1,902人（22.6％）" in shown
@@ -804,18 +808,8 @@ def test_cases_of_one_town_are_told_apart_by_their_title_in_the_lessons_list(
     gamma.write_text(
         gamma.read_text(encoding="utf-8").replace("がんま村", "あるふぁ町"), encoding="utf-8"
     )
-    settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
-    Engine.build(settings)
-    engine = Engine.open(settings)
-    try:
-        html = (
-            create_app(engine, {"TESTING": True})
-            .test_client()
-            .get("/lessons")
-            .get_data(as_text=True)
-        )
-    finally:
-        engine.close()
+    with _built(tiny_corpus, tmp_path) as (_engine, client):
+        html = client.get("/lessons").get_data(as_text=True)
     options = {
         k: html_unescape(v)
         for k, v in re.findall(r'<option value="(\w+)"[^>]*>([^<]*)</option>', html)

@@ -494,9 +494,11 @@ def _to_case(d: dict[str, Any]) -> Case:
         source=source,
         quality_notes=tuple(d.get("quality_notes") or ()),
         figures_missing=d.get("figures_missing", False),
-        overview=tuple(
-            (k, str(v).strip())
-            for k in OVERVIEW_LABELS
-            if str(v := (d.get("overview") or {}).get(k, "")).strip()
-        ),
+        overview=_overview(d.get("overview") or {}),
     )
+
+
+def _overview(figures: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The 地域概要 figures a file gives, in OVERVIEW_LABELS order, as written."""
+    values = ((k, str(figures.get(k, "")).strip()) for k in OVERVIEW_LABELS)
+    return tuple((k, v) for k, v in values if v)

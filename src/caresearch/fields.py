@@ -5,9 +5,10 @@ the importer also reads to fill in a draft's region).
 A placeholder is a value that is only a 「（…）」 label, as corpus/TEMPLATE.yaml writes them
 (「（事例のタイトル）」「（例）当別町」: its rule is that every 「（…）」 is replaced) and as
 `caresearch import` writes a name it could not find (「（タイトル）」「（都道府県）県」, which the
-schema's patterns accept). So the rule is the form, not a second list of the same strings. It
-is applied to names, headings and short values only: in running text a whole paragraph can be
-a bracketed aside (「（当別町が窓口となり、…を活用）」), so prose is never called a placeholder.
+schema's patterns accept). So the rule is the form, not a second list of the same strings:
+a value starting 「（例）」 in any name, heading or short value, and a bare 「（…）」 only in the
+fields the importer fills so (a heading or a body may well be 「（参考）」 or 「（直営）」, and in
+running text a whole paragraph can be a bracketed aside, so prose is never judged).
 """
 
 from __future__ import annotations
@@ -95,16 +96,15 @@ def _values(data: Any, path: str, keys: list[str]) -> Iterator[tuple[str, Any]]:
 
 
 def placeholder_problems(rel: str, data: dict[str, Any]) -> list[Problem]:
-    """A problem for each placeholder left in the NAME_FIELDS, in the order of the file: a
-    value starting 「（例）」 anywhere, a value that is only a 「（…）」 label in the fields the
-    importer fills that way (a heading or a body may well be 「（参考）」 or 「（直営）」)."""
+    """A problem for each placeholder left in the NAME_FIELDS (the module docstring says which),
+    in the order of the file."""
     out = []
     for field, label in NAME_FIELDS.items():
         for path, value in _values(data, "", field.split(".")):
             if not isinstance(value, str):
                 continue
-            if value.strip().startswith(EXAMPLE_MARK) or (
-                field in IMPORTER_FILLED and is_placeholder(value)
+            if is_placeholder(value) and (
+                field in IMPORTER_FILLED or value.strip().startswith(EXAMPLE_MARK)
             ):
                 out.append(
                     Problem(

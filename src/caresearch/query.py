@@ -571,9 +571,9 @@ class QueryExpander:
                     for terms, label in self._groups.get((tok.text,), []):
                         # shown as what is searched: the whole word with the part replaced; not
                         # by a form holding the part's terms (虐待 → 高齢者虐待 would search
-                        # 高齢者高齢者虐待防止; リハ → リハビリテーション stays); nor by one that begins or ends with another
-                        # part (通所型サービス → デイサービス型サービス names nothing anyone
-                        # writes; IADL活動 → 日常生活動作活動 stays: 活動 is not a part of it)
+                        # 高齢者高齢者虐待防止; リハ → リハビリテーション stays), nor by one that
+                        # begins or ends with another part (通所型サービス → デイサービス型サービス
+                        # names nothing; IADL活動 → 日常生活動作活動 stays: 活動 is not a part)
                         if _holds(terms, own) or any(
                             label.startswith(r) or label.endswith(r) for r in rest
                         ):

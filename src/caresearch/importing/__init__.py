@@ -29,7 +29,6 @@ from .reading import MAX_BYTES, Document, read_document
 from .repair import repair
 from .summary import DraftSummary, FileSummary, ImportSummary, format_summary
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_FIELD = re.compile(r"^(municipality|title):[ \t]*(.*?)[ \t]*$", re.M)
 
 __all__ = ["ImportFailed", "ImportSummary", "format_summary", "import_files", "read_document"]
@@ -138,7 +137,7 @@ def _cases_by_title(out_dir: Path) -> dict[tuple[str, str], str]:
 
 
 def _scalar(text: str) -> object:
-    return yaml.load(text, Loader=_Loader) if text else ""
+    return yaml.safe_load(text) if text else ""  # a quoted title reads as its text
 
 
 def _theme_labels(out_dir: Path) -> list[str]:

@@ -236,14 +236,11 @@ def propose_themes(text: str, labels: Sequence[str]) -> list[str]:
 def propose_lesson_themes(case: dict[str, Any]) -> None:
     """Give each key point and suggestion the case's themes whose words it says (the lessons
     page filters lessons by their own themes); none when it says none of them."""
-    for item in [*case["key_points"]["region"], *case["key_points"]["municipality"]]:
-        item["themes"] = _said_themes(item["text"], case["themes"])
-    for item in case["suggestions"]:
-        item["themes"] = _said_themes(item["text"], case["themes"])
-
-
-def _said_themes(text: str, themes: Sequence[str]) -> list[str]:
-    return [t for t in themes if any(w in text for w in L.THEME_WORDS.get(t, (t,)))]
+    kp = case["key_points"]
+    for item in [*kp["region"], *kp["municipality"], *case["suggestions"]]:
+        item["themes"] = [
+            t for t in case["themes"] if any(w in item["text"] for w in L.THEME_WORDS.get(t, (t,)))
+        ]
 
 
 def case_text(case: dict[str, Any]) -> str:

@@ -211,7 +211,7 @@ def _head_start(lines: Sequence[Line], kw: int, prev: int) -> int:
     above that place when no title comes between place and キーワード and none follows the
     キーワード line either; else at the キーワード line itself (the report's own layout puts the
     title and the place under it)."""
-    if place_below(lines, kw):
+    if _place_below(lines, kw):
         return kw
     i = kw
     while i - 1 > prev and kw - (i - 1) <= HEAD_LINES and not _ends_a_case(lines[i - 1]):
@@ -225,7 +225,7 @@ def _head_start(lines: Sequence[Line], kw: int, prev: int) -> int:
     return place - 1
 
 
-def place_below(lines: Sequence[Line], kw: int) -> bool:
+def _place_below(lines: Sequence[Line], kw: int) -> bool:
     """Whether a place line follows the キーワード line `kw` before any label (the report's
     layout: キーワード / title / place)."""
     for ln in lines[kw + 1 : kw + 1 + HEAD_LINES]:

@@ -511,11 +511,8 @@ def _case_choices(infos: Sequence[CaseInfo]) -> list[tuple[str, str]]:
     places = Counter(c.name for c in infos)
     out = []
     for c in infos:
-        place = c.name
-        title = (
-            c.title if len(c.title) <= CHOICE_TITLE_CHARS else c.title[:CHOICE_TITLE_CHARS] + "…"
-        )
-        out.append((c.id, place if places[place] == 1 else f"{place}「{title}」"))
+        title = c.title[:CHOICE_TITLE_CHARS] + ("…" if len(c.title) > CHOICE_TITLE_CHARS else "")
+        out.append((c.id, c.name if places[c.name] == 1 else f"{c.name}「{title}」"))
     return out
 
 
