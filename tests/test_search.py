@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from caresearch import serialize
 from caresearch.analysis import Analyzer, visible
 from caresearch.config import Settings
+from caresearch.docscores import DOC_DECAY, covering, score_cases
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
 from caresearch.filters import FacetTable
@@ -35,8 +36,8 @@ from caresearch.models import (
     Relaxed,
     SearchResult,
 )
-from caresearch.query import split_query
-from caresearch.searching import DOC_DECAY, _case_scores, _covering, word_vector
+from caresearch.querysyntax import split_query
+from caresearch.searching import word_vector
 from caresearch.synonyms import SynonymTable
 
 MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
@@ -348,6 +349,11 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("訪入", "訪問入浴"),
         ("GP", "総合診療医"),
         ("平時", "平常"),  # 平常時: 時 is not indexed on its own
+        ("ショート", "ショートステイ"),
+        ("コミレス", "コミュニティレストラン"),
+        ("居宅支援事業所", "居宅介護支援事業所"),
+        ("美容院", "美容室"),
+        ("ベッド", "ベット"),  # 楢葉町 writes ベット
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -1039,6 +1045,16 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("生涯学習", "市民大学"),
         ("オンコール", "随時対応"),
         ("総合計画", "基本計画"),
+        ("リロケーションダメージ", "転居"),
+        ("へき地医療", "医師不足"),
+        ("ケース会議", "ケア会議"),
+        ("運営推進会議", "介護・医療連携推進会議"),
+        ("人手不足", "マンパワー不足"),
+        ("看護サマリー", "退院・退所情報提供書"),
+        ("縦割り", "組織再編"),
+        ("町医者", "開業医"),
+        ("問題行動", "周辺症状"),
+        ("MCI", "認知機能低下"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
@@ -1094,6 +1110,20 @@ def test_cases_with_the_word_as_typed_come_before_cases_that_need_a_synonym(
     assert {e.tier for e in result.expansions} == {"synonym"}
 
 
+def test_inside_a_case_passages_with_the_word_as_typed_come_before_synonym_ones(
+    bundled_engine: Engine,
+) -> None:
+    """高齢者: 浦安市's key point says only 老人会 (a synonym's compound) and scores high for its
+    length; the passages that say 高齢者 come first all the same."""
+    typed = re.compile("高齢者")
+    for hit in all_hits(bundled_engine, "高齢者").hits:
+        has = [bool(typed.search(p.passage.text)) for p in hit.passages]
+        assert has == sorted(has, reverse=True), hit.case.id
+    urayasu = next(h for h in all_hits(bundled_engine, "高齢者").hits if h.case.id == "urayasu")
+    assert "高齢者" in urayasu.passages[0].passage.text
+    assert any("老人会" in p.text for p in bundled_engine.case("urayasu").passages())
+
+
 def test_exact_mode_searches_only_the_words_as_typed(bundled_engine: Engine) -> None:
     loose = all_hits(bundled_engine, "ケアマネ")
     exact = bundled_engine.search("ケアマネ", exact=True, page_size=50)
@@ -1120,6 +1150,21 @@ def test_a_digit_matches_the_same_number_not_every_kanji_one(bundled_engine: Eng
 def test_half_width_katakana_reading_works_like_hiragana(bundled_engine: Engine) -> None:
     assert ids(all_hits(bundled_engine, "ﾆﾝﾁｼｮｳ")) == ids(all_hits(bundled_engine, "にんちしょう"))
     assert ids(all_hits(bundled_engine, "ﾆﾝﾁｼｮｳ"))
+
+
+def test_a_katakana_word_finds_the_name_a_case_writes_in_hiragana(bundled_engine: Engine) -> None:
+    """当別町's ターミナル is みんなのうた in hiragana; typed in katakana, either width, it is found
+    as typed (tier 1) and marked."""
+    wanted = ids(all_hits(bundled_engine, "みんなのうた"))
+    assert wanted == ["tobetsu"]
+    for typed in ("ミンナノウタ", "ﾐﾝﾅﾉｳﾀ"):
+        result = all_hits(bundled_engine, typed)
+        assert ids(result) == wanted and result.fallback is None
+        assert result.hits[0].tier == 1
+        assert any("<mark>" in p.snippet for p in result.hits[0].passages)
+    # a katakana word whose hiragana spelling is only syllables is not read that way (じぇっと
+    # こーすたー holds こう, which every case writes)
+    assert all_hits(bundled_engine, "ジェットコースター").total == 0
 
 
 def test_a_kana_word_is_read_with_any_of_the_common_words_of_its_readings(
@@ -1348,9 +1393,9 @@ def test_passages_are_chosen_for_new_words_first_then_by_score() -> None:
     docs = np.array([10, 11, 12, 13])  # best first
     groups = np.zeros(14, dtype=np.uint64)
     groups[[10, 11, 12, 13]] = [0b01, 0b01, 0b10, 0b11]
-    assert _covering(docs, groups, 3) == [13, 10, 11]  # both words first, then by score
+    assert covering(docs, groups, 3) == [13, 10, 11]  # both words first, then by score
     groups[13] = 0b01
-    assert _covering(docs, groups, 3) == [10, 12, 11]  # the best of each word, then the next
+    assert covering(docs, groups, 3) == [10, 12, 11]  # the best of each word, then the next
 
 
 @settings(max_examples=200, deadline=None)
@@ -1366,7 +1411,7 @@ def test_case_score_is_best_document_plus_decayed_next_ones(docs: list) -> None:
     computation could go wrong)."""
     case_of = np.array([c for c, _ in docs], dtype=np.int64)
     score_of = np.array([s for _, s in docs], dtype=np.float32)
-    cases, scores = _case_scores(case_of, score_of, 7)
+    cases, scores = score_cases(case_of, score_of, 7)
     expected = {}
     for c in sorted({c for c, _ in docs}):
         best = sorted((s for c2, s in docs if c2 == c), reverse=True)
@@ -1407,7 +1452,7 @@ def test_case_scores_end_even_with_a_nan_score() -> None:
     case_of = np.array([0, 0, 1], dtype=np.int64)
     score_of = np.array([np.nan, 1.0, 2.0], dtype=np.float32)
     with np.errstate(invalid="ignore"):  # numpy warns of the NaN; the point is that it ends
-        cases, scores = _case_scores(case_of, score_of, 2)
+        cases, scores = score_cases(case_of, score_of, 2)
     assert cases.tolist() == [0, 1] and scores[1] == 2.0
 
 

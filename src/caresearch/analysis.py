@@ -245,6 +245,11 @@ def to_katakana(text: str) -> str:
     return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
 
 
+def to_hiragana(text: str) -> str:
+    """Katakana to hiragana (ミンナノウタ → みんなのうた); everything else is kept."""
+    return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
+
+
 # How people address the people and services they name (おじいさん, ヘルパーさん, ご家族): part
 # of the word as written, never a word of their own.
 HONORIFIC_PREFIXES = frozenset("おご御")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -34,26 +33,25 @@ from .analysis import (
     has_invalid_chars,
     segment_reading,
     segmentations,
-    split_words,
+    to_hiragana,
     to_katakana,
 )
 from .errors import QueryError
+from .querysyntax import split_query, without_edge_punctuation
 from .synonyms import SynonymTable
 
 WEIGHT_EXACT = 1.0
 WEIGHT_SYNONYM = 0.6  # curated table: close to literal, but never above it
 WEIGHT_READING = 0.6  # ざいたく → 在宅: below the literal spelling, like a synonym
 MAX_VARIANTS = 12
+MIN_HIRAGANA_SPELLING = 4  # kana: a katakana word also searched as written in hiragana
 READING_CHOICES = 3  # a kana word: the readings' commonest words tried, and their combinations
 TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "related": 3, "parts": 4}
-_QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
 _KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
 _HIRAGANA = re.compile(r"^[\u3041-\u3096\u30fc]+$")  # Sudachi cuts these into syllables
 # a word in one kana script (まいすたー, ケアマネ), not a phrase of both (ケアマネがいません)
 _ONE_KANA_SCRIPT = re.compile(r"^(?:[\u3041-\u3096\u30fc]+|[\u30a1-\u30fa\u30fc]+)$")
 _KANA_RUN = re.compile(r"[\u3041-\u3096\u30fc]{2,}")  # hiragana (and ー) in a description
-# a minus as keyboards type it: − (U+2212), ‐ (U+2010), and ー at a word's start (kana mode)
-_MINUS = re.compile("^[−‐ー]")
 _PARTICLE_CHARS = frozenset("のがをにはとでもへや")
 MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょうかいごれんけい is 14)
 # what may follow a word written in kana: a particle or an honorific
@@ -61,9 +59,6 @@ _AFTER_WORD = re.compile(
     "|".join([*_PARTICLE_CHARS, "から", "まで", "より", "って", *HONORIFIC_SUFFIXES])
 )
 _KANA_ONLY = re.compile(r"^[ぁ-ゖー]*$")  # hiragana (or nothing): not a word left by an honorific
-IGNORED = frozenset({"AND", "ANDMAYBE"})
-# symbols that stick to a typed word and are no part of it (units and currency are)
-EDGE_SYMBOLS = frozenset("<>＜＞=＝^＾`｀|｜~～+＋")
 
 
 @dataclass(frozen=True)
@@ -101,16 +96,6 @@ class ParsedQuery:
         return tuple(w for group in self.groups for w in group)
 
 
-@dataclass(frozen=True)
-class Term:
-    """One piece of the typed query, before analysis."""
-
-    text: str
-    quoted: bool = False
-    negated: bool = False
-    joins_previous: bool = False  # OR: an alternative of the piece before it
-
-
 def _flat(tokens: list[Token]) -> tuple[str, ...]:
     """The term sequence of tokens at part level, matching the index's positions."""
     out: list[str] = []
@@ -134,79 +119,10 @@ def _without_honorific(tokens: list[Token]) -> list[Token]:
     return tokens
 
 
-def split_query(text: str) -> list[Term]:
-    """The pieces of a query: quoted phrases whole, the rest split on spaces and `|`, with
-    `OR`, `NOT` and `-` (or －) before a word or a quoted phrase read as operators, in any
-    width or case (ＯＲ, or, ｜)."""
-    pieces: list[tuple[str, bool]] = []
-    cursor = 0
-    for m in _QUOTED.finditer(text):
-        pieces.extend((w, False) for w in _plain_words(text[cursor : m.start()]))
-        pieces.append((m.group(1), True))
-        cursor = m.end()
-    pieces.extend((w, False) for w in _plain_words(text[cursor:]))
-    out: list[Term] = []
-    negate = join = False
-    for word, quoted in pieces:
-        operator = "" if quoted else _MINUS.sub("-", unicodedata.normalize("NFKC", word).upper())
-        if operator in ("OR", "|"):
-            join = bool(out)
-            continue
-        if operator in ("NOT", "-"):  # 「認知症 -"就労"」, 「認知症 - 就労」
-            negate = True
-            continue
-        if operator in IGNORED:
-            continue
-        if operator[:1] == "-":
-            word, negate = word[1:], True
-        out.append(Term(word, quoted, negate, join and not negate))
-        negate = join = False
-    return out
-
-
 def _starting(sorted_words: list[str], prefix: str) -> list[str]:
     """The words of a sorted list that begin with `prefix`."""
     i = bisect_left(sorted_words, prefix)
     return list(itertools.takewhile(lambda w: w.startswith(prefix), sorted_words[i : i + 50]))
-
-
-def _without_edge_punctuation(text: str) -> str:
-    """`text` without punctuation at its ends, nor the symbols typed around words (<>=^`|~);
-    a word's own stay (医療・介護), and so do units and currency (100㎡, 37.5℃, ¥1000)."""
-    start, end = 0, len(text)
-    while start < end and _edge_mark(text[start]):
-        start += 1
-    while end > start and _edge_mark(text[end - 1]):
-        end -= 1
-    return text[start:end]
-
-
-def _edge_mark(char: str) -> bool:
-    return unicodedata.category(char)[0] == "P" or char in EDGE_SYMBOLS
-
-
-# What separates typed words besides spaces: quotes, 、, the list marks (not between digits:
-# 1,000人, 1/2) and | (OR).
-_QUOTES = '"“”「」『』'
-_LIST_MARKS = ",，／/"
-_AROUND_WORD = rf"\s|｜{_QUOTES}、{_LIST_MARKS}"
-
-
-def _plain_words(text: str) -> list[str]:
-    """Words between spaces and the separators people type in a list (認知症、就労 / 医療，介護);
-    a comma or slash between digits belongs to a number (1,000人, 1/2)."""
-    text = re.sub(rf"[{_QUOTES}、]|(?<!\d)[{_LIST_MARKS}]|[{_LIST_MARKS}](?!\d)", " ", text)
-    return split_words(re.sub(r"[|｜]", " | ", text))
-
-
-def replace_word(text: str, piece: str, word: str, instead: str) -> str:
-    """The query `text` with `word` replaced inside the typed `piece` (a `Term.text`) that
-    holds it: the whole piece, not the first place its characters occur (見守 in 「-見守り隊
-    見守」 is the second); `instead` alone when the piece is not found."""
-    m = re.search(rf"(?<![^{_AROUND_WORD}\-－]){re.escape(piece)}(?![^{_AROUND_WORD}])", text)
-    if m is None:
-        return instead
-    return text[: m.start()] + piece.replace(word, instead, 1) + text[m.end() :]
 
 
 class QueryExpander:
@@ -472,7 +388,7 @@ class QueryExpander:
         """The word as the user means it: without grammar typed at its end, and without the
         honorifics around it (お医者さん, ご家族, ヘルパーさん are 医者, 家族, ヘルパー), nor
         punctuation stuck to it (認知症'; and 「（仮称）」 are 認知症 and 仮称)."""
-        text = self._without_grammar(_without_edge_punctuation(text))
+        text = self._without_grammar(without_edge_punctuation(text))
         for suffix in HONORIFIC_SUFFIXES:
             # only where a word ends: ありさま and お客様 are words of their own
             end = len(text) - len(suffix)
@@ -588,6 +504,15 @@ class QueryExpander:
                 for v in alt.variants:
                     via = "reading" if v.tier == 1 else v.via
                     add(v.terms, min(v.weight, WEIGHT_READING), via, v.label)
+            # a katakana word the corpus writes in hiragana (ミンナノウタ: みんなのうた), long
+            # enough not to be a common run of hiragana (トコロ: ところ), and cut into words
+            # and particles, not syllables (じぇっとこーすたー: じ, ぇ, っと, こー…)
+            hiragana = to_hiragana(folded)
+            if hiragana != folded and len(folded) >= MIN_HIRAGANA_SPELLING:
+                cuts = self.analyzer.cuts(hiragana)
+                pieces = [hiragana[a:b] for a, b in zip([0, *cuts], cuts, strict=False)]
+                if all(len(p) > 1 or p in _PARTICLE_CHARS for p in pieces):
+                    add(_flat(self.analyzer.tokens(hiragana)), WEIGHT_READING, "reading", hiragana)
             # each piece of the reading as one of its commonest words (じょせい: 助成, 女性:
             # じょせいぎかい is the 女性議会 the corpus has), with its synonyms (しゃきょう: 社協)
             for words in self._readings_of(katakana):

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .config import Settings, check_limit
+from .docscores import covering, passage_order, score_cases
 from .errors import QueryError
 from .filters import FacetTable, Filters
 from .highlight import TITLE_FIELDS, Highlighter
@@ -39,8 +40,6 @@ from .models import (
 from .query import TIERS, ParsedQuery, QueryExpander, QueryWord, Variant
 from .snapshot import Corpus
 
-# A case's score: its best document, plus diminishing credit for further matching documents.
-DOC_DECAY = (1.0, 0.5, 0.25, 0.125)
 TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 NO_TIER = 99  # a case where a group of words does not occur
 MAX_GROUPS = 64  # groups of words a query may have: each is one bit of a document's uint64
@@ -123,10 +122,12 @@ class Searcher:
         doc_scores = np.zeros(n_docs, dtype=np.float32)
         doc_groups = np.zeros(n_docs, dtype=np.uint64)
         case_tier = np.zeros(n_cases, dtype=np.int64)
+        doc_tier = np.zeros(n_docs, dtype=np.int64)
         groups_in_case = np.zeros(n_cases, dtype=np.int64)
         parts, nowhere = {w for r in relaxed for w in r.words}, []  # typed words no case has
         for g, group in enumerate(groups):
             tier = np.full(n_cases, NO_TIER, dtype=np.int64)
+            dtier = np.full(n_docs, NO_TIER, dtype=np.int64)
             in_group = np.zeros(n_docs, dtype=bool)
             for word in group:
                 # Scored tier by tier; the last (every variant) is the word's own score.
@@ -134,9 +135,11 @@ class Searcher:
                     vector = word_vector(self.index, word.up_to(t))
                     cases = self._cases_of(vector)
                     tier[cases] = np.minimum(tier[cases], t)
+                    dtier[vector > 0] = np.minimum(dtier[vector > 0], t)
                 doc_scores += vector
                 in_group |= vector > 0
             doc_groups[in_group] |= np.uint64(1 << g)
+            doc_tier = np.maximum(doc_tier, np.where(dtier < NO_TIER, dtier, 0))
             present = tier < NO_TIER
             if not present.any() and not {w.text for w in group} <= parts:
                 nowhere.append("」または「".join(w.text for w in group))
@@ -155,8 +158,9 @@ class Searcher:
         if not matching.any():
             fallback = None  # nothing is shown, so nothing relaxed is shown either
         ranking = Ranking(
-            parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, fallback
-        )
+            parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, fallback,
+            doc_tier,
+        )  # fmt: skip
         result = self._rank(text, ranking, relaxed, filters, page, page_size)
         if fallback and fallback.endswith("or"):
             result = replace(result, nowhere=tuple(nowhere))
@@ -219,10 +223,11 @@ class Searcher:
         docs, passage_docs = self._filtered_docs(doc_scores, matching & in_text, filters)
         if not len(docs):
             return (), 0
-        cases, scores = _case_scores(corpus.doc_case[docs], doc_scores[docs], n_cases)
+        cases, scores = score_cases(corpus.doc_case[docs], doc_scores[docs], n_cases)
         r = Ranking(
-            parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, "or"
-        )
+            parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, "or",
+            np.zeros(n_docs, dtype=np.int64),  # its words are whole, related or parts alike
+        )  # fmt: skip
         outside = self._outside_text(docs, doc_groups, len(groups))
         order = np.lexsort(
             (cases, -scores, outside[cases] != 0, case_tier[cases], -groups_in_case[cases])
@@ -347,7 +352,7 @@ class Searcher:
     ) -> SearchResult:
         corpus, n_groups = self.corpus, len(r.groups)
         docs, passage_docs = self._filtered_docs(r.doc_scores, r.matching, filters)
-        ranked_cases, case_scores = _case_scores(
+        ranked_cases, case_scores = score_cases(
             corpus.doc_case[docs], r.doc_scores[docs], len(corpus.cases)
         )
         if r.fallback and r.fallback.endswith("or"):
@@ -471,10 +476,10 @@ class Searcher:
         corpus, limit = self.corpus, self.settings.passages_per_case
         mine = passage_docs[corpus.doc_case[passage_docs] == i]
         weighted = r.doc_scores[mine] * self.shown_weight[corpus.doc_section[mine]]
-        mine = mine[np.argsort(-weighted, kind="stable")]
+        mine = mine[passage_order(weighted, r.doc_tier[mine], r.doc_groups[mine])]
         shown = [
             (float(r.doc_scores[d]), d, p)
-            for d in _covering(mine, r.doc_groups, limit)
+            for d in covering(mine, r.doc_groups, limit)
             if (p := corpus.passage(corpus.doc_ids[d])) is not None
         ]
         case = corpus.case(i)
@@ -543,6 +548,7 @@ class Ranking(NamedTuple):
     case_tier: np.ndarray  # per case: the latest tier it needed
     groups_in_case: np.ndarray
     fallback: str | None
+    doc_tier: np.ndarray  # per document: the latest tier it needed for a word it matched
 
 
 def _place_tag(case: Case) -> str:
@@ -554,47 +560,3 @@ def _named(word: QueryWord) -> str:
     if word.variants and all(v.via == "related" for v in word.variants):
         return f"{word.text}の関連語"
     return word.text
-
-
-def _covering(docs: np.ndarray, groups: np.ndarray, limit: int) -> list[int]:
-    """Up to `limit` of `docs` (best first) chosen so that together they show as many of the
-    query's words as they can: each next one the best that adds the most words not shown yet
-    (the first, the best with the most words), then the best of the rest."""
-    chosen: list[int] = []
-    shown = 0
-    rest = [int(d) for d in docs[: limit * 20]]  # the best few dozen are enough to choose from
-    while rest and len(chosen) < limit:
-        new = [int(groups[d]) & ~shown for d in rest]
-        k = max(range(len(rest)), key=lambda k: (new[k].bit_count(), -k))
-        shown |= int(groups[rest[k]])
-        chosen.append(rest.pop(k))
-    return chosen
-
-
-def _case_scores(
-    case_of: np.ndarray, score_of: np.ndarray, n_cases: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(cases, score of each): its best document, plus diminishing credit for the next ones.
-
-    Level by level without sorting the documents: each pass takes every case's best score
-    left (all its documents at that score at once) and credits it at the next places of
-    DOC_DECAY."""
-    credit = np.concatenate(([0.0], np.cumsum(DOC_DECAY)))  # credit[k]: the first k places
-    places = len(DOC_DECAY)
-    case_scores = np.zeros(n_cases, dtype=np.float64)
-    filled = np.zeros(n_cases, dtype=np.int64)
-    cases = np.flatnonzero(np.bincount(case_of, minlength=n_cases))
-    while len(case_of):
-        top = np.full(n_cases, -np.inf, dtype=np.float32)
-        np.maximum.at(top, case_of, score_of)
-        at_top = score_of == top[case_of]
-        ties = np.bincount(case_of[at_top], minlength=n_cases)
-        took = ties > 0
-        if not took.any():  # only NaN scores left: nothing more to credit
-            break
-        after = np.minimum(filled + ties, places)
-        case_scores[took] += top[took] * (credit[after] - credit[np.minimum(filled, places)])[took]
-        filled += ties
-        left = ~at_top & (filled[case_of] < places)
-        case_of, score_of = case_of[left], score_of[left]
-    return cases, case_scores[cases]

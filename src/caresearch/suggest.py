@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from .filters import Filters
 from .models import SearchResult, Suggestion
-from .query import replace_word, split_query
+from .querysyntax import replace_word, split_query
 from .searching import Searcher
 
 PER_WORD = 3  # suggestions offered for one typed word

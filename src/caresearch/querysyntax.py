@@ -1,0 +1,99 @@
+"""What a user typed, before any analysis: the pieces of a query (quoted phrases, words between
+spaces and list marks) and its operators (OR or |, NOT or -語, quotes), and the typed word's
+edges. query.py analyses each piece."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .analysis import split_words
+
+_QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
+
+# a minus as keyboards type it: − (U+2212), ‐ (U+2010), and ー at a word's start (kana mode)
+_MINUS = re.compile("^[−‐ー]")
+
+IGNORED = frozenset({"AND", "ANDMAYBE"})
+# symbols that stick to a typed word and are no part of it (units and currency are)
+EDGE_SYMBOLS = frozenset("<>＜＞=＝^＾`｀|｜~～+＋")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One piece of the typed query, before analysis."""
+
+    text: str
+    quoted: bool = False
+    negated: bool = False
+    joins_previous: bool = False  # OR: an alternative of the piece before it
+
+
+def split_query(text: str) -> list[Term]:
+    """The pieces of a query: quoted phrases whole, the rest split on spaces and `|`, with
+    `OR`, `NOT` and `-` (or －) before a word or a quoted phrase read as operators, in any
+    width or case (ＯＲ, or, ｜)."""
+    pieces: list[tuple[str, bool]] = []
+    cursor = 0
+    for m in _QUOTED.finditer(text):
+        pieces.extend((w, False) for w in _plain_words(text[cursor : m.start()]))
+        pieces.append((m.group(1), True))
+        cursor = m.end()
+    pieces.extend((w, False) for w in _plain_words(text[cursor:]))
+    out: list[Term] = []
+    negate = join = False
+    for word, quoted in pieces:
+        operator = "" if quoted else _MINUS.sub("-", unicodedata.normalize("NFKC", word).upper())
+        if operator in ("OR", "|"):
+            join = bool(out)
+            continue
+        if operator in ("NOT", "-"):  # 「認知症 -"就労"」, 「認知症 - 就労」
+            negate = True
+            continue
+        if operator in IGNORED:
+            continue
+        if operator[:1] == "-":
+            word, negate = word[1:], True
+        out.append(Term(word, quoted, negate, join and not negate))
+        negate = join = False
+    return out
+
+
+def without_edge_punctuation(text: str) -> str:
+    """`text` without punctuation at its ends, nor the symbols typed around words (<>=^`|~);
+    a word's own stay (医療・介護), and so do units and currency (100㎡, 37.5℃, ¥1000)."""
+    start, end = 0, len(text)
+    while start < end and _edge_mark(text[start]):
+        start += 1
+    while end > start and _edge_mark(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def _edge_mark(char: str) -> bool:
+    return unicodedata.category(char)[0] == "P" or char in EDGE_SYMBOLS
+
+
+# What separates typed words besides spaces: quotes, 、, the list marks (not between digits:
+# 1,000人, 1/2) and | (OR).
+_QUOTES = '"“”「」『』'
+_LIST_MARKS = ",，／/"
+_AROUND_WORD = rf"\s|｜{_QUOTES}、{_LIST_MARKS}"
+
+
+def _plain_words(text: str) -> list[str]:
+    """Words between spaces and the separators people type in a list (認知症、就労 / 医療，介護);
+    a comma or slash between digits belongs to a number (1,000人, 1/2)."""
+    text = re.sub(rf"[{_QUOTES}、]|(?<!\d)[{_LIST_MARKS}]|[{_LIST_MARKS}](?!\d)", " ", text)
+    return split_words(re.sub(r"[|｜]", " | ", text))
+
+
+def replace_word(text: str, piece: str, word: str, instead: str) -> str:
+    """The query `text` with `word` replaced inside the typed `piece` (a `Term.text`) that
+    holds it: the whole piece, not the first place its characters occur (見守 in 「-見守り隊
+    見守」 is the second); `instead` alone when the piece is not found."""
+    m = re.search(rf"(?<![^{_AROUND_WORD}\-－]){re.escape(piece)}(?![^{_AROUND_WORD}])", text)
+    if m is None:
+        return instead
+    return text[: m.start()] + piece.replace(word, instead, 1) + text[m.end() :]
