@@ -276,6 +276,7 @@ def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bun
     items = page.locator("[data-handout-items] > li")
     assert [items.nth(i).get_attribute("data-item") for i in range(3)] == _basket_ids(page)
     check_axe(page, "handout")
+    assert page.locator("[data-order-hint]").is_visible()  # the buttons came with the script
     page.fill("#h-title", "第2回 地域ケア推進会議 資料")
     page.fill("#h-meeting", "地域ケア推進会議")
     page.fill("#h-date", "2025-04-01")
@@ -300,6 +301,8 @@ def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bun
     assert not page.locator("textarea").first.is_visible()
     assert page.locator(".memo-print").first.inner_text() == "メモ: 楢葉町の拠点の例"
     assert page.locator(".handout-title").inner_text() == "第2回 地域ケア推進会議 資料"
+    # the date as the downloads write it, not as the date field holds it
+    assert page.locator("[data-print='meta']").inner_text() == "地域ケア推進会議・2025年4月1日"
     # a new case is ruled off, not put on a new sheet (six one-line lessons printed six pages);
     # an item is never split across sheets
     second = page.evaluate(
@@ -339,6 +342,7 @@ def test_handout_from_checkboxes_without_js(browser, base_url, bundled_engine):
     pg.get_by_role("button", name="選んだ項目で配布資料をつくる").click()
     pg.wait_for_url("**/handout?*")
     body = pg.locator("article.handout").inner_text()
+    assert "上へ" not in pg.locator("main").inner_text()  # no word of buttons that are not there
     for lid in chosen:
         assert bundled_engine.lesson(lid)[1].text in body
     with pg.expect_download() as info:

@@ -444,6 +444,16 @@ def test_counters_and_set_phrases_are_not_main_words(bundled_engine):
     assert not {"か所", "喫緊", "づくり"} & set(rec.specific_words)
 
 
+def test_one_thing_said_twice_is_one_main_word(bundled_engine):
+    # 成年後見 and 後見人 were the main words 後見 and 後見人: two of 「3/4」 for one thing
+    rec = bundled_engine.recommend(
+        "成年後見の相談が増えているが、後見人になってくれる人が足りない。市民後見人を育てたい。"
+    )
+    assert "後見人" in rec.specific_words and "後見" not in rec.specific_words
+    words = rec.specific_words
+    assert not any(a != b and a in b for a in words for b in words)
+
+
 @pytest.mark.parametrize(
     ("text", "not_main"),
     [

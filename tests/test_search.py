@@ -478,8 +478,9 @@ def test_results_are_grouped_by_case_with_their_best_passages(
     result = all_hits(bundled_engine, query)
     got = ids(result)
     assert len(got) == len(set(got)) == result.total
-    # evidence first (tier, then text before title/figure-only matches), then the score
-    keys = [(h.tier, h.matched_in != "text", -h.score) for h in result.hits]
+    # evidence first (tier, then text before title/figure-only matches, then every word in
+    # one passage), then the score
+    keys = [(h.tier, h.matched_in != "text", not h.together, -h.score) for h in result.hits]
     assert keys == sorted(keys)
     limit = bundled_engine.settings.passages_per_case
     for hit in result.hits:
@@ -1122,6 +1123,36 @@ def test_inside_a_case_passages_with_the_word_as_typed_come_before_synonym_ones(
     urayasu = next(h for h in all_hits(bundled_engine, "高齢者").hits if h.case.id == "urayasu")
     assert "高齢者" in urayasu.passages[0].passage.text
     assert any("老人会" in p.text for p in bundled_engine.case("urayasu").passages())
+
+
+def test_words_joined_by_a_particle_are_searched_as_words_apart(bundled_engine: Engine) -> None:
+    """認知症の人 found only the case that writes 認知症の人 and showed 痴呆人 as a synonym;
+    ケアマネと民生委員 showed ケアマネジャー民生委員. Typed with a particle, the words are
+    searched as if typed with a space; quoted, as a phrase; a phrase the table knows stays."""
+    for joined, spaced in (
+        ("認知症の人", "認知症 人"),
+        ("ケアマネと民生委員", "ケアマネ 民生委員"),
+    ):
+        result = all_hits(bundled_engine, joined)
+        assert ids(result) == ids(all_hits(bundled_engine, spaced))
+        labels = {e.label for e in result.expansions}
+        assert not any("痴呆人" in x or "ケアマネジャー民生委員" in x for x in labels)
+    assert len(ids(all_hits(bundled_engine, "認知症の人"))) > len(
+        ids(all_hits(bundled_engine, '"認知症の人"'))
+    )
+    assert all_hits(bundled_engine, "通いの場").fallback == "related"
+
+
+def test_a_case_with_one_passage_holding_every_word_ranks_first(bundled_engine: Engine) -> None:
+    """認知症 カフェ: 南砺市 writes オレンジカフェ（認知症カフェ） in one passage; 当別町 has its
+    カフェ and its 認知症 in different passages, and came first on its score."""
+    result = all_hits(bundled_engine, "認知症 カフェ")
+    assert ids(result)[0] == "nanto"
+    together = [
+        any("認知症" in p.passage.text and "カフェ" in p.passage.text for p in h.passages)
+        for h in result.hits
+    ]
+    assert together == sorted(together, reverse=True) and not all(together)
 
 
 def test_exact_mode_searches_only_the_words_as_typed(bundled_engine: Engine) -> None:

@@ -50,7 +50,7 @@ TEMPLATE_ATTRS = {
     "data-basket-count", "data-pick", "data-what", "data-handout-bar", "data-fold-wide",
     "data-handout-form", "data-handout-field", "data-handout-actions", "data-handout-items",
     "data-handout-empty", "data-handout-count", "data-item", "data-case", "data-memo", "data-print",
-    "data-memo-print",
+    "data-memo-print", "data-order-hint",
 }  # fmt: skip
 URL_ATTRS = {"href", "src", "action", "formaction"}
 FOREIGN_TAGS = re.compile(

@@ -376,6 +376,9 @@ class CaseHit:
     # a hit matched only in its title, keywords or themes: which of them (テーマ「ICT・情報共有」)
     tags: tuple[str, ...] = ()
     partial: PartialMatch | None = None  # a partial match: what it holds of the query's words
+    # one passage holds every word of a query of several (ranked before cases that have them
+    # only in different passages)
+    together: bool = False
 
 
 @dataclass(frozen=True)

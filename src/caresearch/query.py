@@ -363,10 +363,19 @@ class QueryExpander:
             raise QueryError(f"検索語が長すぎます（{max_chars}文字まで）。")
         groups: list[list[QueryWord]] = []
         excluded: list[QueryWord] = []
-        for term in split_query(text):
+        terms = split_query(text)
+        for k, term in enumerate(terms):
             typed = term.text if term.quoted else self.plain(term.text)
             if not typed:
                 continue  # 「見守り について」: について is not a word to find
+            # words joined by a particle are words apart (認知症の人, ケアマネと民生委員), unless
+            # quoted or an operator's operand; a table's own phrase (通いの場) stays whole
+            alone = not (term.quoted or term.negated or term.joins_previous)
+            if alone and not (k + 1 < len(terms) and terms[k + 1].joins_previous):
+                pieces = self._at_particles(typed)
+                if len(pieces) > 1:
+                    groups.extend([w] for p in pieces if (w := self.word(p)) is not None)
+                    continue
             word = self.word(typed)
             if word is None:
                 continue
@@ -383,6 +392,20 @@ class QueryExpander:
                 "助詞や記号・除外する語だけでは検索できません。内容を表す語（例: 認知症、見守り）を入力してください。"
             )
         return ParsedQuery(text, tuple(tuple(g) for g in groups), tuple(excluded), exact)
+
+    def _at_particles(self, typed: str) -> list[str]:
+        """`typed` cut where a particle joins two words (認知症の人 → 認知症, 人; ケアマネと
+        民生委員); whole when no particle does, or when the table knows it whole (通いの場)."""
+        toks = self.analyzer.tokens(typed)
+        key = tuple(t.text for t in toks)
+        if len(toks) < 2 or key in self._groups or key in self._paraphrases:
+            return [typed]
+        pieces, start = [], toks[0].start
+        for a, b in itertools.pairwise(toks):
+            if a.end < b.start and set(typed[a.end : b.start]) <= _PARTICLE_CHARS:
+                pieces.append(typed[start : a.end])
+                start = b.start
+        return [*pieces, typed[start:]] if pieces else [typed]
 
     def plain(self, text: str) -> str:
         """The word as the user means it: without grammar typed at its end, and without the

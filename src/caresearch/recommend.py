@@ -243,9 +243,13 @@ class Recommend:
         unsaid = {surfaces[t] for t in implied}
         has = {t: model.covered(t, covering.get(t, ())) for t in literal if t not in self.general}
         specific = [t for t in has if t not in implied]
-        main = tuple(
-            sorted(specific, key=lambda t: (not has[t].any(), -model.idf(t)))[: policy.main_terms]
-        )
+        ordered = sorted(specific, key=lambda t: (not has[t].any(), -model.idf(t)))
+        # one thing said twice (成年後見 and 後見人: 後見 and 後見人) is one main word
+        ordered = [
+            t for t in ordered
+            if not any(t != u and surfaces[t] in surfaces[u] for u in ordered)
+        ]  # fmt: skip
+        main = tuple(ordered[: policy.main_terms])
         shown = {t: shown.get(t, surface) for t, surface in surfaces.items()}
         return Described(
             weights,

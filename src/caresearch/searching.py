@@ -363,10 +363,15 @@ class Searcher:
         # than 訪問介護 in a paragraph); every word as typed, then through synonyms, through
         # related words, by its parts; then the score.
         outside = self._outside_text(docs, r.doc_groups, n_groups)
+        together = np.zeros(len(corpus.cases), dtype=bool)
+        if n_groups > 1:
+            full = np.uint64((1 << n_groups) - 1)
+            together[corpus.doc_case[passage_docs[r.doc_groups[passage_docs] == full]]] = True
         rank = np.lexsort(
             (
                 ranked_cases,
                 -case_scores,
+                ~together[ranked_cases],
                 r.case_tier[ranked_cases],
                 outside[ranked_cases] != 0,
                 -r.groups_in_case[ranked_cases],
@@ -377,7 +382,10 @@ class Searcher:
         start = (page - 1) * page_size
         words = r.parsed.words + tuple(w for g in r.groups for w in g if w not in r.parsed.words)
         hits = [
-            self._case_hit(int(i), float(score), passage_docs, r, words, int(outside[i]))
+            replace(
+                self._case_hit(int(i), float(score), passage_docs, r, words, int(outside[i])),
+                together=bool(together[i]),
+            )
             for i, score in zip(
                 ranked_cases[start : start + page_size],
                 case_scores[start : start + page_size],

@@ -107,6 +107,7 @@ def case_hit(hit: CaseHit) -> dict[str, Any]:
         "score": hit.score,
         "tier": TIER_NAMES[hit.tier],
         "matched_in": hit.matched_in,
+        "together": hit.together,
         "elsewhere": [{"word": w, "in": place} for w, place in hit.elsewhere],
         "matched_note": matched_note(hit),
         "passages": [passage_dict(ph.passage, ph.snippet) for ph in hit.passages],

@@ -126,6 +126,12 @@
     mirror();
   }
 
+  // 2025-04-01 → 2025年4月1日, as the downloads write it (render.py, _meta)
+  function japaneseDate(value) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+    return m ? Number(m[1]) + "年" + Number(m[2]) + "月" + Number(m[3]) + "日" : value;
+  }
+
   function mirror() {
     var get = function (name) {
       var el = document.querySelector("[data-handout-field='" + name + "']");
@@ -134,7 +140,7 @@
     var title = document.querySelector("[data-print='title']");
     if (title) title.textContent = get("title");
     var meta = document.querySelector("[data-print='meta']");
-    if (meta) meta.textContent = [get("meeting"), get("date")].filter(Boolean).join("・");
+    if (meta) meta.textContent = [get("meeting"), japaneseDate(get("date"))].filter(Boolean).join("・");
     var previous = null;
     rows().forEach(function (row, i) {
       var memo = row.querySelector("[data-memo]");
@@ -183,6 +189,10 @@
       if (fromBasket) save({ items: [], title: d.title, meeting: d.meeting, date: d.date });
       return;
     }
+    // the buttons that reorder items come with this script: so does the line that names them
+    document.querySelectorAll("[data-order-hint]").forEach(function (hint) {
+      hint.hidden = false;
+    });
     document.querySelectorAll("[data-handout-field]").forEach(function (field) {
       var saved = d[field.getAttribute("data-handout-field")];
       if (saved) field.value = saved;
