@@ -354,6 +354,8 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("居宅支援事業所", "居宅介護支援事業所"),
         ("美容院", "美容室"),
         ("ベッド", "ベット"),  # 楢葉町 writes ベット
+        ("成人病", "生活習慣病"),
+        ("文科省", "文部科学省"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -1056,6 +1058,11 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("町医者", "開業医"),
         ("問題行動", "周辺症状"),
         ("MCI", "認知機能低下"),
+        ("看護職", "看護師"),
+        ("連絡票", "連携シート"),
+        ("思い出話", "回想法"),
+        ("公営住宅", "町営住宅"),
+        ("風呂", "入浴"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
