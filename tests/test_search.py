@@ -1063,6 +1063,7 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("思い出話", "回想法"),
         ("公営住宅", "町営住宅"),
         ("風呂", "入浴"),
+        ("特定高齢者", "二次予防事業"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
