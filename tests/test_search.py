@@ -356,6 +356,8 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("ベッド", "ベット"),  # 楢葉町 writes ベット
         ("成人病", "生活習慣病"),
         ("文科省", "文部科学省"),
+        ("総合支援法", "自立支援法"),  # the law's name since 2013, and before
+        ("介護認定", "要介護認定"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -1064,6 +1066,11 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("公営住宅", "町営住宅"),
         ("風呂", "入浴"),
         ("特定高齢者", "二次予防事業"),
+        ("人材不足", "マンパワー不足"),
+        ("共生型サービス", "共生型"),
+        ("DPAT", "心のケアチーム"),
+        ("無医地区", "医師不足"),
+        ("多職種研修", "合同研修"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
@@ -1161,6 +1168,15 @@ def test_a_case_with_one_passage_holding_every_word_ranks_first(bundled_engine: 
         for h in result.hits
     ]
     assert together == sorted(together, reverse=True) and not all(together)
+
+
+def test_a_word_the_analysis_misreads_is_never_a_full_match(bundled_engine: Engine) -> None:
+    """看看連携 (nurses of a hospital and of home care working together): Sudachi reads 看 as
+    the verb 見る, which no index keeps, so it was searched as 連携 and shown as a full match."""
+    result = all_hits(bundled_engine, "看看連携")
+    assert result.fallback is not None and "parts" in result.fallback
+    assert [r.words for r in result.relaxed] == [("連携",)]
+    assert all_hits(bundled_engine, "連携").fallback is None  # what is left is found as typed
 
 
 def test_exact_mode_searches_only_the_words_as_typed(bundled_engine: Engine) -> None:

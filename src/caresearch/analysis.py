@@ -177,6 +177,7 @@ def _lookup(surface: str):
     return None
 
 
+_KANJI_ONLY = re.compile(r"[\u4e00-\u9fff]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
@@ -408,6 +409,18 @@ class Analyzer:
             )
             for m, pos, start, end, key, after_break in self._words(text)
         ]
+
+    def misread(self, text: str) -> bool:
+        """True when a kanji of `text` is read as a verb without its kana and the analysis
+        drops it (看看連携: 看 read as 見る, which no index keeps): a word typed so is not
+        searched as typed, only as what is left of it."""
+        return any(
+            m.part_of_speech()[0] == "動詞"
+            and _KANJI_ONLY.fullmatch(m.surface())
+            and not self.tokens(m.surface())
+            for _offset, chunk in _chunks(clean(text))
+            for m in _tokenizer(self.mode).tokenize(chunk)
+        )
 
     def cuts(self, text: str) -> list[int]:
         """Where Sudachi cuts `text` into morphemes (each one's end), function words included."""

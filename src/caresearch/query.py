@@ -140,6 +140,7 @@ class QueryExpander:
         # bounded caches of what a request asks again and again (labels, kana pieces)
         self.words_of = lru_cache(maxsize=4096)(self._key)
         self._read_kana = lru_cache(maxsize=4096)(self._kana_word)
+        self._misread = lru_cache(maxsize=4096)(self._misread_word)
         self.part_surfaces = lru_cache(maxsize=4096)(self._part_surfaces)
         # a one-word term of the table -> as the table writes it (閉じ籠もる → 閉じこもる)
         self._written: dict[str, str] = {}
@@ -166,6 +167,9 @@ class QueryExpander:
         # the same key -> what keyword search tries for it when it is found nowhere: the words
         # it points to and their synonyms, as (part-level terms, label)
         self._related: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
+        self._table_words = frozenset(
+            fold(w) for w in (*(t for g in synonyms.groups for t in g), *dict(synonyms.paraphrases))
+        )
         for word, targets in synonyms.paraphrases:
             if toks := analyzer.tokens(word):
                 key = tuple(t.text for t in toks)
@@ -191,6 +195,11 @@ class QueryExpander:
         and a description is analysed in sentences."""
         in_text = tuple(t.text for t in self.analyzer.tokens(word + "が"))
         return [key] if in_text == key or len(in_text) != len(key) else [key, in_text]
+
+    def _misread_word(self, text: str) -> bool:
+        """Whether the analysis drops a kanji of `text` read as a verb (Analyzer.misread),
+        for a word the table does not write so (看多機 is the table's own abbreviation)."""
+        return fold(text) not in self._table_words and self.analyzer.misread(text)
 
     def written(self, term: str) -> str:
         """A one-word term as the table first writes it (泊まる → 泊まる; 見守る → 見守り, the
@@ -233,6 +242,8 @@ class QueryExpander:
         """The words the table points `word` to, with their synonyms (通いの場 → サロン,
         居場所, たまり場, ふれあいサロン…) as one word of alternatives (tier 3), for a word found
         nowhere; None when it points nowhere."""
+        if self._misread(word.text):  # its key is what is left of it (看看連携: 連携)
+            return None
         variants = tuple(
             Variant(terms, WEIGHT_SYNONYM, "related", label)
             for terms, label in self._related.get(self._key(word.text), [])[:MAX_VARIANTS]
@@ -468,8 +479,12 @@ class QueryExpander:
             surfaces = [t.surface for t in self._parts_analyzer.tokens(word.text)]
         else:
             surfaces = [t.surface for t in toks]
-        # One-character parts (体 of 協議体, 第 and 層 of 第2層) match far too much on their own.
-        surfaces = [p for p in surfaces if len(p) > 1] if len(surfaces) > 1 else []
+        # One-character parts (体 of 協議体, 第 and 層 of 第2層) match far too much on their own;
+        # a word of one part has none, unless it was misread (看看連携: 連携 is what is left)
+        if len(surfaces) > 1 or self._misread(word.text):
+            surfaces = [p for p in surfaces if len(p) > 1]
+        else:
+            surfaces = []
         parts = []
         for surface in surfaces:
             w = self.word(surface)
@@ -479,6 +494,9 @@ class QueryExpander:
         return [p for p in parts if p.variants]
 
     def word(self, text: str) -> QueryWord | None:
+        if self._misread(text):
+            # found nowhere as typed (a term no index holds), so relaxed to its parts, and said
+            return QueryWord(text, (Variant((fold(text),), WEIGHT_EXACT, "exact", text),))
         toks = self.analyzer.tokens(text)
         seen: set[tuple[str, ...]] = set()
         variants: list[Variant] = []
