@@ -1071,6 +1071,7 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("DPAT", "心のケアチーム"),
         ("無医地区", "医師不足"),
         ("多職種研修", "合同研修"),
+        ("サマリー", "退院・退所情報提供書"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
