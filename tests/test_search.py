@@ -1159,6 +1159,23 @@ def test_words_joined_by_a_particle_are_searched_as_words_apart(bundled_engine: 
     assert all_hits(bundled_engine, "通いの場").fallback == "related"
 
 
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("高齢者の見守り", ["高齢者", "見守り"]),  # の + 見守り is no predicate to drop
+        ("お医者さんと看護師", ["医者", "看護師"]),  # an honorific before the particle
+        ("通いの場の運営", ["通いの場", "運営"]),  # never cut inside a phrase the table knows
+        ("ちいきのちゃのま", ["ちいきのちゃのま"]),  # kana alone is cut into syllables, not words
+    ],
+)
+def test_the_words_a_particle_joins(bundled_engine: Engine, typed: str, words: list) -> None:
+    parsed = bundled_engine.expander.parse(typed)
+    assert [w.text for w in parsed.words] == words
+    # in exact mode the words are still only as typed
+    exact = bundled_engine.expander.parse(typed, exact=True)
+    assert all(v.tier == 1 for w in exact.words for v in w.variants)
+
+
 def test_a_case_with_one_passage_holding_every_word_ranks_first(bundled_engine: Engine) -> None:
     """認知症 カフェ: 南砺市 writes オレンジカフェ（認知症カフェ） in one passage; 当別町 has its
     カフェ and its 認知症 in different passages, and came first on its score."""
@@ -1169,6 +1186,8 @@ def test_a_case_with_one_passage_holding_every_word_ranks_first(bundled_engine: 
         for h in result.hits
     ]
     assert together == sorted(together, reverse=True) and not all(together)
+    assert [h.together for h in result.hits] == together  # what ranked it, as the JSON says
+    assert serialize.case_hit(result.hits[0])["together"] is True
 
 
 def test_a_word_the_analysis_misreads_is_never_a_full_match(bundled_engine: Engine) -> None:
@@ -1209,18 +1228,20 @@ def test_half_width_katakana_reading_works_like_hiragana(bundled_engine: Engine)
 
 
 def test_a_katakana_word_finds_the_name_a_case_writes_in_hiragana(bundled_engine: Engine) -> None:
-    """当別町's ターミナル is みんなのうた in hiragana; typed in katakana, either width, it is found
-    as typed (tier 1) and marked."""
-    wanted = ids(all_hits(bundled_engine, "みんなのうた"))
+    """当別町's farm is ぺこぺこのはたけ in hiragana; typed in katakana, either width, it is found
+    as typed (tier 1) and marked. Not when the hiragana is only syllables, nor when the analysis
+    keeps only part of it (みんなのひろば is 広場 alone, and 楢葉町's 子育て広場 is no みんなのひろば)."""
+    wanted = ids(all_hits(bundled_engine, "ぺこぺこのはたけ"))
     assert wanted == ["tobetsu"]
-    for typed in ("ミンナノウタ", "ﾐﾝﾅﾉｳﾀ"):
+    for typed in ("ペコペコノハタケ", "ﾍﾟｺﾍﾟｺﾉﾊﾀｹ"):
         result = all_hits(bundled_engine, typed)
         assert ids(result) == wanted and result.fallback is None
         assert result.hits[0].tier == 1
         assert any("<mark>" in p.snippet for p in result.hits[0].passages)
-    # a katakana word whose hiragana spelling is only syllables is not read that way (じぇっと
-    # こーすたー holds こう, which every case writes)
-    assert all_hits(bundled_engine, "ジェットコースター").total == 0
+    assert (
+        all_hits(bundled_engine, "ジェットコースター").total == 0
+    )  # じぇっとこーすたー holds こう
+    assert all_hits(bundled_engine, "ミンナノヒロバ").total == 0
 
 
 def test_a_kana_word_is_read_with_any_of_the_common_words_of_its_readings(

@@ -446,10 +446,12 @@ class Analyzer:
             if len(tail) == 1:
                 grammar = not self.tokens(m.surface())
             else:  # a case particle first (に, と, を): は + あく is 把握 in kana, not grammar;
-                # then a verb or adjective, inflected or not (が + い + ない, が + ほしい)
+                # then a verb or adjective, inflected or not (が + い + ない, が + ほしい); not の,
+                # which joins a noun to a word (高齢者の見守り: 見守り is a noun there)
                 grammar = (
                     len(tail) <= 4
                     and tail[0] == ("助詞", "格助詞")
+                    and m.surface() != "の"
                     and tail[1][0] in ("動詞", "形容詞")
                     and all(p[0] in ("助詞", "助動詞") for p in tail[2:])
                 )

@@ -58,7 +58,12 @@ MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょう�
 _AFTER_WORD = re.compile(
     "|".join([*_PARTICLE_CHARS, "から", "まで", "より", "って", *HONORIFIC_SUFFIXES])
 )
-_KANA_ONLY = re.compile(r"^[ぁ-ゖー]*$")  # hiragana (or nothing): not a word left by an honorific
+_KANA_ONLY = re.compile(r"^[ぁ-ゖー]*$")
+# between two typed words: particles, after an honorific perhaps (お医者さんと看護師)
+_JOINING = re.compile(
+    "(?:" + "|".join(HONORIFIC_SUFFIXES) + ")?[" + "".join(sorted(_PARTICLE_CHARS)) + "]+"
+)
+MAX_PHRASE_WORDS = 4  # the longest phrase of the table kept whole inside a typed word  # hiragana (or nothing): not a word left by an honorific
 
 
 @dataclass(frozen=True)
@@ -381,23 +386,23 @@ class QueryExpander:
                 continue  # 「見守り について」: について is not a word to find
             # words joined by a particle are words apart (認知症の人, ケアマネと民生委員), unless
             # quoted or an operator's operand; a table's own phrase (通いの場) stays whole
-            alone = not (term.quoted or term.negated or term.joins_previous)
-            if alone and not (k + 1 < len(terms) and terms[k + 1].joins_previous):
-                pieces = self._at_particles(typed)
-                if len(pieces) > 1:
-                    groups.extend([w] for p in pieces if (w := self.word(p)) is not None)
+            pieces = [typed]
+            if not (term.quoted or term.negated or term.joins_previous) and not (
+                k + 1 < len(terms) and terms[k + 1].joins_previous
+            ):
+                pieces = [p for p in map(self.plain, self._at_particles(typed)) if p]
+            for piece in pieces:
+                word = self.word(piece)
+                if word is None:
                     continue
-            word = self.word(typed)
-            if word is None:
-                continue
-            if exact or term.quoted:
-                word = replace(word.up_to(1), quoted=term.quoted)
-            if term.negated:  # the word and its true synonyms (-ケアマネ: 介護支援専門員 too)
-                excluded.append(word.up_to(2))
-            elif term.joins_previous and groups:
-                groups[-1].append(word)
-            else:
-                groups.append([word])
+                if exact or term.quoted:
+                    word = replace(word.up_to(1), quoted=term.quoted)
+                if term.negated:  # the word and its true synonyms (-ケアマネ: 介護支援専門員 too)
+                    excluded.append(word.up_to(2))
+                elif term.joins_previous and groups:
+                    groups[-1].append(word)
+                else:
+                    groups.append([word])
         if not groups:
             raise QueryError(
                 "助詞や記号・除外する語だけでは検索できません。内容を表す語（例: 認知症、見守り）を入力してください。"
@@ -405,15 +410,25 @@ class QueryExpander:
         return ParsedQuery(text, tuple(tuple(g) for g in groups), tuple(excluded), exact)
 
     def _at_particles(self, typed: str) -> list[str]:
-        """`typed` cut where a particle joins two words (認知症の人 → 認知症, 人; ケアマネと
-        民生委員); whole when no particle does, or when the table knows it whole (通いの場)."""
+        """`typed` cut where a particle, or an honorific and a particle, joins two words
+        (認知症の人 → 認知症, 人; お医者さんと看護師 → お医者さん, 看護師); whole when none does, when it
+        is a word in one kana script (ちいきのちゃのま: its syllables are no words), and never
+        inside a phrase the table knows (通いの場の運営 → 通いの場, 運営)."""
         toks = self.analyzer.tokens(typed)
-        key = tuple(t.text for t in toks)
-        if len(toks) < 2 or key in self._groups or key in self._paraphrases:
+        if len(toks) < 2 or _ONE_KANA_SCRIPT.match(typed):
             return [typed]
-        pieces, start = [], toks[0].start
-        for a, b in itertools.pairwise(toks):
-            if a.end < b.start and set(typed[a.end : b.start]) <= _PARTICLE_CHARS:
+        keys = [t.text for t in toks]
+        known = self._groups.keys() | self._paraphrases.keys()
+        inside = {  # cuts (after token i) that would split a run the table knows
+            i
+            for a in range(len(toks))
+            for b in range(a + 2, min(len(toks), a + MAX_PHRASE_WORDS) + 1)
+            if tuple(keys[a:b]) in known
+            for i in range(a, b - 1)
+        }
+        pieces, start = [], 0
+        for i, (a, b) in enumerate(itertools.pairwise(toks)):
+            if i not in inside and _JOINING.fullmatch(typed[a.end : b.start]):
                 pieces.append(typed[start : a.end])
                 start = b.start
         return [*pieces, typed[start:]] if pieces else [typed]
@@ -545,15 +560,16 @@ class QueryExpander:
                 for v in alt.variants:
                     via = "reading" if v.tier == 1 else v.via
                     add(v.terms, min(v.weight, WEIGHT_READING), via, v.label)
-            # a katakana word the corpus writes in hiragana (ミンナノウタ: みんなのうた), long
-            # enough not to be a common run of hiragana (トコロ: ところ), and cut into words
-            # and particles, not syllables (じぇっとこーすたー: じ, ぇ, っと, こー…)
+            # a katakana word the corpus writes in hiragana (ﾍﾟｺﾍﾟｺﾉﾊﾀｹ: ぺこぺこのはたけ), long
+            # enough not to be a common run of hiragana (トコロ: ところ), and read as words all but
+            # its particles: not syllables (じぇっとこーすたー holds こう), nor words the analysis
+            # drops (みんなのひろば is 広場 alone: every 広場 would be found as typed)
             hiragana = to_hiragana(folded)
             if hiragana != folded and len(folded) >= MIN_HIRAGANA_SPELLING:
-                cuts = self.analyzer.cuts(hiragana)
-                pieces = [hiragana[a:b] for a, b in zip([0, *cuts], cuts, strict=False)]
-                if all(len(p) > 1 or p in _PARTICLE_CHARS for p in pieces):
-                    add(_flat(self.analyzer.tokens(hiragana)), WEIGHT_READING, "reading", hiragana)
+                toks = self.analyzer.tokens(hiragana)
+                kept = {i for t in toks for i in range(t.start, t.end)}
+                if toks and all(i in kept or c in _PARTICLE_CHARS for i, c in enumerate(hiragana)):
+                    add(_flat(toks), WEIGHT_READING, "reading", hiragana)
             # each piece of the reading as one of its commonest words (じょせい: 助成, 女性:
             # じょせいぎかい is the 女性議会 the corpus has), with its synonyms (しゃきょう: 社協)
             for words in self._readings_of(katakana):

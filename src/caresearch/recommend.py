@@ -244,10 +244,14 @@ class Recommend:
         has = {t: model.covered(t, covering.get(t, ())) for t in literal if t not in self.general}
         specific = [t for t in has if t not in implied]
         ordered = sorted(specific, key=lambda t: (not has[t].any(), -model.idf(t)))
-        # one thing said twice (成年後見 and 後見人: 後見 and 後見人) is one main word
+        # one thing said twice (成年後見 and 後見人: 後見 and 後見人) is one main word: the longer
+        # one, when some case has it
         ordered = [
             t for t in ordered
-            if not any(t != u and surfaces[t] in surfaces[u] for u in ordered)
+            if not any(
+                len(surfaces[t]) < len(surfaces[u]) and surfaces[t] in surfaces[u] and has[u].any()
+                for u in ordered
+            )
         ]  # fmt: skip
         main = tuple(ordered[: policy.main_terms])
         shown = {t: shown.get(t, surface) for t, surface in surfaces.items()}
