@@ -560,16 +560,16 @@ class QueryExpander:
                 for v in alt.variants:
                     via = "reading" if v.tier == 1 else v.via
                     add(v.terms, min(v.weight, WEIGHT_READING), via, v.label)
-            # a katakana word the corpus writes in hiragana (ﾍﾟｺﾍﾟｺﾉﾊﾀｹ: ぺこぺこのはたけ), long
-            # enough not to be a common run of hiragana (トコロ: ところ), and read as words all but
-            # its particles: not syllables (じぇっとこーすたー holds こう), nor words the analysis
-            # drops (みんなのひろば is 広場 alone: every 広場 would be found as typed)
+            # a katakana word the corpus writes in hiragana (ミンナノウタ: みんなのうた), searched
+            # as the hiragana would be, when long enough not to be a common run of hiragana
+            # (トコロ: ところ) and cut into words and particles, not syllables (じぇっとこーすたー:
+            # じ, ぇ, っと, こー… would find the こう every case writes)
             hiragana = to_hiragana(folded)
             if hiragana != folded and len(folded) >= MIN_HIRAGANA_SPELLING:
-                toks = self.analyzer.tokens(hiragana)
-                kept = {i for t in toks for i in range(t.start, t.end)}
-                if toks and all(i in kept or c in _PARTICLE_CHARS for i, c in enumerate(hiragana)):
-                    add(_flat(toks), WEIGHT_READING, "reading", hiragana)
+                cuts = self.analyzer.cuts(hiragana)
+                pieces = [hiragana[a:b] for a, b in itertools.pairwise([0, *cuts])]
+                if all(len(p) > 1 or p in _PARTICLE_CHARS for p in pieces):
+                    add(_flat(self.analyzer.tokens(hiragana)), WEIGHT_READING, "reading", hiragana)
             # each piece of the reading as one of its commonest words (じょせい: 助成, 女性:
             # じょせいぎかい is the 女性議会 the corpus has), with its synonyms (しゃきょう: 社協)
             for words in self._readings_of(katakana):
