@@ -358,6 +358,8 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("文科省", "文部科学省"),
         ("総合支援法", "自立支援法"),  # the law's name since 2013, and before
         ("介護認定", "要介護認定"),
+        ("認知症施策", "認知症対策"),
+        ("啓蒙", "啓発"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -1072,6 +1074,10 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("無医地区", "医師不足"),
         ("多職種研修", "合同研修"),
         ("サマリー", "退院・退所情報提供書"),
+        ("茶話会", "サロン"),
+        ("送迎", "移送サービス"),
+        ("戸別訪問", "家庭訪問"),
+        ("地域食堂", "コミュニティレストラン"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
