@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from html import unescape as html_unescape
@@ -735,10 +735,15 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, ob
     tmp = tmp_path_factory.mktemp("mixed")
     corpus = tmp / "corpus"
     shutil.copytree(PROJECT_ROOT / "tests" / "data" / "tiny_corpus", corpus)
-    gamma = corpus / "cases" / "gamma.yaml"
-    gamma.write_text(gamma.read_text(encoding="utf-8") + "figures_missing: true\n", "utf-8")
+    _edit_case(corpus, "gamma", lambda text: text + "figures_missing: true\n")
     with _built(corpus, tmp) as built:
         yield built
+
+
+def _edit_case(corpus: Path, case_id: str, change: Callable[[str], str]) -> None:
+    """Rewrite one case file of `corpus` through `change` (its text in, the new text out)."""
+    path = corpus / "cases" / f"{case_id}.yaml"
+    path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def _docx_text(data: bytes) -> str:
@@ -784,11 +789,13 @@ def test_a_case_shows_its_overview_figures_on_its_page_and_in_show(
     tiny_corpus: Path, tmp_path: Path
 ) -> None:
     # an imported case's 地域概要 (総人口 …) was kept in its file and shown nowhere
-    alpha = tiny_corpus / "cases" / "alpha.yaml"
-    alpha.write_text(
-        alpha.read_text(encoding="utf-8")
-        + "overview:\n  total_population: 8,412人\n  population_75_over: 1,902人（22.6％）\n",
-        encoding="utf-8",
+    _edit_case(
+        tiny_corpus,
+        "alpha",
+        lambda text: (
+            text
+            + "overview:\n  total_population: 8,412人\n  population_75_over: 1,902人（22.6％）\n"
+        ),
     )
     with _built(tiny_corpus, tmp_path) as (engine, client):
         page = client.get("/cases/alpha").get_data(as_text=True)
@@ -804,10 +811,7 @@ def test_cases_of_one_town_are_told_apart_by_their_title_in_the_lessons_list(
     tiny_corpus: Path, tmp_path: Path
 ) -> None:
     # a town's own collection: three identical 「長野県 緑ヶ丘町」 options to choose from
-    gamma = tiny_corpus / "cases" / "gamma.yaml"
-    gamma.write_text(
-        gamma.read_text(encoding="utf-8").replace("がんま村", "あるふぁ町"), encoding="utf-8"
-    )
+    _edit_case(tiny_corpus, "gamma", lambda text: text.replace("がんま村", "あるふぁ町"))
     with _built(tiny_corpus, tmp_path) as (_engine, client):
         html = client.get("/lessons").get_data(as_text=True)
     options = {

@@ -58,12 +58,12 @@ MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょう�
 _AFTER_WORD = re.compile(
     "|".join([*_PARTICLE_CHARS, "から", "まで", "より", "って", *HONORIFIC_SUFFIXES])
 )
-_KANA_ONLY = re.compile(r"^[ぁ-ゖー]*$")
+_KANA_ONLY = re.compile(r"^[ぁ-ゖー]*$")  # hiragana (or nothing): not a word left by an honorific
 # between two typed words: particles, after an honorific perhaps (お医者さんと看護師)
 _JOINING = re.compile(
     "(?:" + "|".join(HONORIFIC_SUFFIXES) + ")?[" + "".join(sorted(_PARTICLE_CHARS)) + "]+"
 )
-MAX_PHRASE_WORDS = 4  # the longest phrase of the table kept whole inside a typed word  # hiragana (or nothing): not a word left by an honorific
+MAX_PHRASE_WORDS = 4  # the longest phrase of the table kept whole inside a typed word
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,10 @@ class QueryExpander:
                     self._related[alias] = [(terms, label) for terms, label in related.items()]
                 if len(key) > 1:
                     self._phrases[key] = (word, [(_flat(toks), word), *pointed])
+        # the keys of several words, kept whole when a particle would cut them (通いの場の運営)
+        self._table_phrases = frozenset(
+            k for k in (*self._groups, *self._paraphrases) if len(k) > 1
+        )
 
     def _in_text(self, word: str, key: tuple[str, ...]) -> list[tuple[str, ...]]:
         """`key` (the table word analysed alone), and the word's key inside a sentence when
@@ -418,12 +422,11 @@ class QueryExpander:
         if len(toks) < 2 or _ONE_KANA_SCRIPT.match(typed):
             return [typed]
         keys = [t.text for t in toks]
-        known = self._groups.keys() | self._paraphrases.keys()
         inside = {  # cuts (after token i) that would split a run the table knows
             i
             for a in range(len(toks))
             for b in range(a + 2, min(len(toks), a + MAX_PHRASE_WORDS) + 1)
-            if tuple(keys[a:b]) in known
+            if tuple(keys[a:b]) in self._table_phrases
             for i in range(a, b - 1)
         }
         pieces, start = [], 0

@@ -133,11 +133,12 @@ class Searcher:
                 # Scored tier by tier; the last (every variant) is the word's own score.
                 for t in sorted({v.tier for v in word.variants}):
                     vector = word_vector(self.index, word.up_to(t))
+                    hit = vector > 0
                     cases = self._cases_of(vector)
                     tier[cases] = np.minimum(tier[cases], t)
-                    dtier[vector > 0] = np.minimum(dtier[vector > 0], t)
+                    dtier[hit] = np.minimum(dtier[hit], t)
                 doc_scores += vector
-                in_group |= vector > 0
+                in_group |= hit
             doc_groups[in_group] |= np.uint64(1 << g)
             doc_tier = np.maximum(doc_tier, np.where(dtier < NO_TIER, dtier, 0))
             present = tier < NO_TIER

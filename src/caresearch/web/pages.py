@@ -48,7 +48,7 @@ from ..models import (
     Passage,
     SearchResult,
 )
-from ..query import split_query
+from ..querysyntax import split_query
 from ..render import (
     FIGURES_NOTE,
     Handout,
