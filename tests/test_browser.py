@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -407,3 +407,22 @@ def test_error_page(page):
     assert page.get_by_role("heading", level=1).inner_text() == "ページが見つかりません"
     shoot(page, "12-error")
     check_axe(page, "error")
+
+
+def test_keyboard_reaches_the_results_past_the_filters(page):
+    page.goto("/search?q=" + quote("見守り"))
+    page.locator("#q").focus()
+    for _ in range(7):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('href')") == "#results":
+            break
+    else:
+        pytest.fail("no link past the filters within 7 Tab presses of the search box")
+    box = page.locator("a[href='#results']").bounding_box()
+    assert box and box["height"] > 0, "the link is visible while focused"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    first = page.locator("li.hit").first
+    assert first.evaluate("(el) => el.contains(document.activeElement)"), (
+        "Tab then reaches the first result"
+    )

@@ -93,6 +93,21 @@ def test_overall_answers_are_led_by_the_strongest_case(bundled_engine):
     assert not weak & {sl.lesson.case_id for sl in rec.lessons}
 
 
+def test_the_passage_holding_more_of_the_problem_comes_before_one_sharing_a_word(
+    bundled_engine,
+):
+    # 楢葉町's 拠点づくり (a list of places) led with its short lines on 高齢者; 支援メニューづくり
+    # holds what was asked for: 家事ヘルパー派遣 and other services outside 介護保険
+    rec = bundled_engine.recommend(
+        "電球の交換やゴミ出しなど、ちょっとした家のことに困っている高齢者が多い。"
+        "介護保険のヘルパーは頼めないし、近所も年寄りばかりだ。"
+    )
+    first = rec.cases[0]
+    assert first.case.id == "naraha"
+    assert first.lessons[0].lesson.id == "naraha-sec-2"
+    assert rec.lessons[0].lesson.id == "naraha-sec-2"
+
+
 def test_each_answer_carries_the_spans_where_the_description_matched(bundled_engine):
     rec = bundled_engine.recommend("認知症の人が農作業を続けられる場をつくりたい")
     shown = [sl for cr in rec.cases for sl in cr.lessons if sl.highlights]

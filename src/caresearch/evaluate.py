@@ -7,10 +7,10 @@ Search: case nDCG@3, MRR, passage hit@3, and for compounds the corpus lacks (`ex
 the share answered honestly (a fallback or no hits). Baseline: BM25 over Sudachi surface
 forms (no normalisation, synonyms, parts or readings), words ORed.
 
-Recommend: case nDCG@3, MRR, Recall@1, answer hit@3 (one of the first three answers overall is
-a labelled passage; labels belong to cases graded for the item, so a right passage under a
-wrong case does not count), first-case answer hit@3 (among the passages shown under the first
-case), off-topic descriptions flagged "no strong match", answerable descriptions wrongly
+Recommend: case nDCG@3, MRR, Recall@1, answer hit@3 and @1 (one of the first three answers
+overall, or the first, is a labelled passage; labels belong to cases graded for the item, so a
+right passage under a wrong case does not count), first-case answer hit@3 and @1 (among the
+passages shown under the first case: what the page shows first), off-topic descriptions flagged "no strong match", answerable descriptions wrongly
 flagged, and the passages that lead many descriptions. Baselines: plain TF-IDF over the
 description's terms, and plain BM25 over all answer passages (cases by their best passage).
 """
@@ -299,7 +299,9 @@ def _recommend_metrics(rows: list[dict]) -> dict[str, Any]:
         "mrr": _mean([r["rr"] for r in answerable]),
         "recall@1": _mean([r["r@1"] for r in answerable]),
         "answer_hit@3": _mean([r["hit@3"] for r in answerable]),
+        "answer_hit@1": _mean([r["hit@1"] for r in answerable]),
         "first_case_hit@3": _mean([r["first_hit@3"] for r in answerable]),
+        "first_case_hit@1": _mean([r["first_hit@1"] for r in answerable]),
         "off_topic_flagged": _mean([float(r["flagged"]) for r in off]) if flags else None,
         "answerable_flagged": (sum(1 for r in answerable if r["flagged"]) if flags else None),
     }
@@ -334,7 +336,9 @@ def eval_recommend(engine: Engine, items: list[dict]) -> dict[str, Any]:
                     "rr": reciprocal_rank(got.cases, grades),
                     "r@1": 1.0 if got.cases and grades.get(got.cases[0], 0) == 3 else 0.0,
                     "hit@3": hit_at(got.answers, labels),
+                    "hit@1": hit_at(got.answers, labels, 1),
                     "first_hit@3": hit_at(got.first_case_answers, labels),
+                    "first_hit@1": hit_at(got.first_case_answers, labels, 1),
                     "top": got.cases[:3],
                     "answers": got.answers[:3],
                 }
@@ -371,7 +375,9 @@ RECOMMEND_METRICS = (
     "mrr",
     "recall@1",
     "answer_hit@3",
+    "answer_hit@1",
     "first_case_hit@3",
+    "first_case_hit@1",
     "off_topic_flagged",
     "answerable_flagged",
 )

@@ -11,7 +11,8 @@
    best passage's BM25 and, when the build has passage vectors, their best passage's
    embedding cosine (TF-IDF cosine instead of the embedding without vectors);
 4. coverage: the share of the description's specific content a case contains;
-5. the decisions of policy.py: strong match, confidence, the passages shown.
+5. the decisions of policy.py: strong match, confidence, the passages shown, which are
+   ordered by their BM25 times the share of the description's distinct words they hold.
 
 See docs/recommend.md for the choices and their measurements.
 """
@@ -284,6 +285,19 @@ class Recommend:
                     q[alt] += self.policy.synonym_weight * w / len(terms)
         return self.model.passage_bm25(q) * self.answer_weight
 
+    def answer_scores(self, d: Described, passages: np.ndarray) -> np.ndarray:
+        """How well each answer passage answers, for choosing and ordering the passages shown:
+        its relevance (`passages`) times the share of the description's distinct topic words
+        it holds (each once, by idf × specificity), so that a short passage saying one word
+        three times (a participant's 体操 at home) does not lead the ones that hold more of
+        what was asked. The case ranking reads `passages` alone."""
+        model = self.model
+        weight = {t: model.idf(t) * self.specificity(t) for t in d.weights}
+        share = np.zeros(len(model.passage_ids_), dtype=np.float32)
+        for t, w in weight.items():
+            share += model.passages_covering(t, d.covering.get(t, ())) * w
+        return passages * share / (sum(weight.values()) or 1.0)
+
     def __call__(
         self, text: str, tokens: list[Token], literal: Counter, limit: int
     ) -> Recommendation:
@@ -325,6 +339,7 @@ class Recommend:
             [float(coverage[i]) for i in shown], [float(best[i]) / top_best for i in shown],
             [main for _m, _r, main in whys], strong, policy,
         )  # fmt: skip
+        answers = self.answer_scores(d, passages)
         out_cases = []
         for i, level, (matched_terms, reason, _main) in zip(shown, levels, whys, strict=True):
             out_cases.append(
@@ -333,7 +348,7 @@ class Recommend:
                     score=round(float(coverage[i]), 3),
                     confidence=level,
                     matched_terms=matched_terms,
-                    lessons=self._case_passages(i, passages, d),
+                    lessons=self._case_passages(i, answers, d),
                     reason=reason,
                 )
             )
@@ -341,7 +356,7 @@ class Recommend:
             query=text,
             no_strong_match=not strong,
             cases=tuple(out_cases),
-            lessons=self._overall(shown, levels, passages, coverage, d),
+            lessons=self._overall(shown, levels, answers, coverage, d),
             coverage=round(float(coverage[most]), 3) if most is not None else 0.0,
             specific_words=tuple(d.shown[t] for t in d.main),
         )
