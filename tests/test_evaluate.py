@@ -81,6 +81,24 @@ def test_eval_reports_each_split_for_each_system(tiny_engine: Engine, tmp_path: 
     assert "answer_hit@3" in text and "bm25_passages" in text
 
 
+def test_eval_reports_how_often_a_case_shown_at_each_level_is_relevant(
+    tiny_engine: Engine, tmp_path: Path
+) -> None:
+    off_topic = {"id": "r3", "split": "holdout", "no_match": True, "cases": {}, "passages": [],
+                 "text": "高齢者の運転免許の自主返納を進めたいが、見守りの担い手と話す場がない。"}  # fmt: skip
+    report = run_eval(tiny_engine, write_dev(tmp_path / "dev", SEARCH, [*RECOMMEND, off_topic]))
+    ours = report["recommend"]["caresearch"]
+    shown = {row["id"]: row["levels"] for row in ours["items"]}
+    level, grade = shown["r1"][0]
+    assert grade == 3  # alpha first, graded 3 by r1
+    assert ours["splits"]["tune"][f"graded_at_{level}"] > 0
+    # the holdout half is off-topic: whatever it shows, at whatever level, is graded 0
+    holdout = ours["splits"]["holdout"]
+    assert shown["r3"] and all(holdout[f"graded_at_{lv}"] == 0.0 for lv, _g in shown["r3"])
+    assert report["recommend"]["tfidf"]["splits"]["all"]["graded_at_high"] is None
+    assert "graded_at_medium" in format_report(report)
+
+
 def test_a_missing_dev_set_is_an_error(tiny_engine: Engine, tmp_path: Path) -> None:
     dev = write_dev(tmp_path / "dev", SEARCH, RECOMMEND)
     (dev / "recommend_dev.yaml").unlink()

@@ -35,6 +35,7 @@ from .highlight import match_spans
 from .index import SearchIndex
 from .index_writer import IndexDoc, write_index
 from .models import LESSON_KINDS
+from .policy import LEVELS
 from .query import QueryWord, Variant
 from .searching import word_vector
 
@@ -232,13 +233,18 @@ class RecommendRun(NamedTuple):
     answers: list[str]  # the overall answer list, best first
     first_case_answers: list[str]  # the passages shown under the first case
     no_match: bool | None  # None: the system cannot say
+    levels: tuple[str, ...] = ()  # the confidence shown for each case (ours only)
 
 
 def _recommend_ours(engine: Engine, text: str) -> RecommendRun:
     r = engine.recommend(text, limit=6)
     first = [sl.lesson.id for sl in r.cases[0].lessons] if r.cases else []
     return RecommendRun(
-        [c.case.id for c in r.cases], [sl.lesson.id for sl in r.lessons], first, r.no_strong_match
+        [c.case.id for c in r.cases],
+        [sl.lesson.id for sl in r.lessons],
+        first,
+        r.no_strong_match,
+        tuple(c.confidence for c in r.cases),
     )
 
 
@@ -304,7 +310,15 @@ def _recommend_metrics(rows: list[dict]) -> dict[str, Any]:
         "first_case_hit@1": _mean([r["first_hit@1"] for r in answerable]),
         "off_topic_flagged": _mean([float(r["flagged"]) for r in off]) if flags else None,
         "answerable_flagged": (sum(1 for r in answerable if r["flagged"]) if flags else None),
+        **{f"graded_at_{level}": _graded_at(rows, level) for level in reversed(LEVELS)},
     }
+
+
+def _graded_at(rows: list[dict], level: str) -> float | None:
+    """The share of the cases shown at confidence `level` (over all items, off-topic ones
+    included) that the item grades at all: what 高, 中 and 低 promise a reader."""
+    grades = [g for r in rows for lv, g in r["levels"] if lv == level]
+    return _mean([float(g > 0) for g in grades]) if grades else None
 
 
 def eval_recommend(engine: Engine, items: list[dict]) -> dict[str, Any]:
@@ -318,6 +332,7 @@ def eval_recommend(engine: Engine, items: list[dict]) -> dict[str, Any]:
         rows = []
         leads: Counter = Counter()
         leads_wrong: Counter = Counter()
+        leads_flagged: Counter = Counter()  # ... of those, under "no strong match"
         for item in items:
             got = run(engine, item["text"])
             grades = item.get("cases") or {}
@@ -326,6 +341,7 @@ def eval_recommend(engine: Engine, items: list[dict]) -> dict[str, Any]:
                 leads[got.answers[0]] += 1
                 if got.answers[0] not in labels:
                     leads_wrong[got.answers[0]] += 1
+                    leads_flagged[got.answers[0]] += bool(got.no_match)
             rows.append(
                 {
                     "id": item.get("id"),
@@ -337,6 +353,9 @@ def eval_recommend(engine: Engine, items: list[dict]) -> dict[str, Any]:
                     "r@1": 1.0 if got.cases and grades.get(got.cases[0], 0) == 3 else 0.0,
                     "hit@3": hit_at(got.answers, labels),
                     "hit@1": hit_at(got.answers, labels, 1),
+                    "levels": [  # none for the baselines
+                        (lv, grades.get(c, 0)) for lv, c in zip(got.levels, got.cases, strict=False)
+                    ],
                     "first_hit@3": hit_at(got.first_case_answers, labels),
                     "first_hit@1": hit_at(got.first_case_answers, labels, 1),
                     "top": got.cases[:3],
@@ -346,7 +365,12 @@ def eval_recommend(engine: Engine, items: list[dict]) -> dict[str, Any]:
         out[name] = {
             "splits": _by_split(items, rows, _recommend_metrics),
             "leaders": [
-                {"passage": p, "leads": n, "not_answering": leads_wrong[p]}
+                {
+                    "passage": p,
+                    "leads": n,
+                    "not_answering": leads_wrong[p],
+                    "not_answering_flagged": leads_flagged[p],
+                }
                 for p, n in leads.most_common(5)
             ],
             "items": rows,
@@ -380,6 +404,7 @@ RECOMMEND_METRICS = (
     "first_case_hit@1",
     "off_topic_flagged",
     "answerable_flagged",
+    *(f"graded_at_{level}" for level in reversed(LEVELS)),
 )
 
 
@@ -403,7 +428,8 @@ def format_report(report: Mapping[str, Any]) -> str:
             lines.append("")
         if task == "recommend" and r["caresearch"]["leaders"]:
             top = ", ".join(
-                f"{x['passage']} {x['leads']} ({x['not_answering']} not answering)"
+                f"{x['passage']} {x['leads']} ({x['not_answering']} not answering,"
+                f" {x['not_answering_flagged']} of them under no strong match)"
                 for x in r["caresearch"]["leaders"][:3]
             )
             lines.append(f"  passages shown first most often: {top}")
