@@ -1147,6 +1147,18 @@ def test_inside_a_case_passages_with_the_word_as_typed_come_before_synonym_ones(
     assert any("老人会" in p.text for p in bundled_engine.case("urayasu").passages())
 
 
+@pytest.mark.parametrize("typed", ["借り上げ住宅", "借り上げ"])
+def test_a_word_typed_as_the_case_writes_it_is_found_where_its_stem_reads_as_a_verb(
+    bundled_engine: Engine, typed: str
+) -> None:
+    """楢葉町 writes 「仮設住宅・借り上げ住宅」, which the analysis reads as the verb 借り上げる
+    before 住宅, while 借り上げ typed alone is a noun: typed as written, it is found."""
+    result = all_hits(bundled_engine, typed)
+    assert [h.case.id for h in result.hits] == ["naraha"] and result.fallback is None
+    assert "借り上げ住宅" in result.hits[0].passages[0].passage.text
+    assert "<mark>借り上げ" in result.hits[0].passages[0].snippet
+
+
 def test_words_joined_by_a_particle_are_searched_as_words_apart(bundled_engine: Engine) -> None:
     """認知症の人 found only the case that writes 認知症の人 and showed 痴呆人 as a synonym;
     ケアマネと民生委員 showed ケアマネジャー民生委員. Typed with a particle, the words are

@@ -178,6 +178,7 @@ def _lookup(surface: str):
 
 
 _KANJI_ONLY = re.compile(r"[\u4e00-\u9fff]+")
+_VERB_STEM_END = re.compile(r"[ぁ-ゖ]$")  # a verb's 連用形 ends in kana (借り上げ, 取り組み)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
@@ -409,6 +410,16 @@ class Analyzer:
             )
             for m, pos, start, end, key, after_break in self._words(text)
         ]
+
+    def verb_of(self, surface: str) -> Token | None:
+        """The verb whose 連用形 `surface` is (借り上げ → 借り上げる, 取り組み → 取り組む), as
+        Sudachi reads it before ます; None when it is no verb's (住宅, つながりの)."""
+        if not _VERB_STEM_END.search(surface):
+            return None
+        probe = self.tokens(surface + "ます")
+        if len(probe) == 1 and probe[0].pos[0] == "動詞" and probe[0].surface == surface:
+            return probe[0]
+        return None
 
     def misread(self, text: str) -> bool:
         """True when a kanji of `text` is read as a verb without its kana and the analysis

@@ -146,6 +146,7 @@ class QueryExpander:
         self.words_of = lru_cache(maxsize=4096)(self._key)
         self._read_kana = lru_cache(maxsize=4096)(self._kana_word)
         self._misread = lru_cache(maxsize=4096)(self._misread_word)
+        self._verb_of = lru_cache(maxsize=4096)(analyzer.verb_of)
         self.part_surfaces = lru_cache(maxsize=4096)(self._part_surfaces)
         # a one-word term of the table -> as the table writes it (閉じ籠もる → 閉じこもる)
         self._written: dict[str, str] = {}
@@ -532,6 +533,18 @@ class QueryExpander:
                 add(_flat(toks), WEIGHT_EXACT, "phrase", text)
             else:
                 add(_flat(toks), WEIGHT_EXACT, "exact", text)
+            # a noun in a verb's 連用形 is the verb too where the text reads it so: before a noun
+            # (仮設住宅・借り上げ住宅: 借り上げる + 住宅), or alone when no case has the noun (借り上げ);
+            # not つながり alone, whose verb つながる every case writes
+            verbs = [
+                self._verb_of(t.surface)
+                if t.pos[0] == "名詞" and (len(toks) > 1 or t.text not in self._known)
+                else None
+                for t in toks
+            ]
+            if any(verbs):
+                alt = [v or t for v, t in zip(verbs, toks, strict=True)]
+                add((alt[0].text,) if len(alt) == 1 else _flat(alt), WEIGHT_EXACT, "exact", text)
             key = tuple(t.text for t in toks)
             whole = self._groups.get(key, [])
             for terms, label in whole:
