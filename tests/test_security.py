@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, quote_from_bytes
 
 import pytest
 import yaml
@@ -407,6 +407,26 @@ def test_query_size_limits(tiny_client) -> None:
     assert r.status_code == 414 and '<html lang="ja">' in r.get_data(as_text=True)
     r = tiny_client.post("/api/recommend", json={"text": "a" * (1 << 20)})
     assert r.status_code == 413 and r.get_json()["error"]["status"] == 413
+
+
+def test_an_address_encoded_in_shift_jis_opens_the_same_page(client) -> None:
+    """A link on an older intranet page may percent-encode Shift_JIS: 認知症 as %94F%92m%8F%C7."""
+    sjis = quote_from_bytes("認知症".encode("cp932"))
+    r = client.get(f"/search?q={sjis}&theme={sjis}")
+    assert r.status_code == 301
+    utf8 = quote("認知症")
+    assert r.headers["Location"] == f"/search?q={utf8}&theme={utf8}"
+    assert "「認知症」" in client.get(r.headers["Location"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", ["q=%E8%AA", "q=%E8%AA&page=2", "q=%FF%FF"])
+def test_an_address_whose_characters_cannot_be_read_says_so(client, query: str) -> None:
+    # %E8%AA: UTF-8 cut short (the first two of the three bytes of 認); %FF is no character
+    page = client.get(f"/search?{query}")
+    assert page.status_code == 400
+    assert "アドレス（URL）の文字を読み取れませんでした" in page.get_data(as_text=True)
+    api = client.get(f"/api/search?{query}")
+    assert api.status_code == 400 and "読み取れません" in api.get_json()["error"]["message"]
 
 
 # --- privacy ---------------------------------------------------------------------------------------

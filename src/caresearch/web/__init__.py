@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import time
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes, urlencode
 
-from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestURITooLarge
 
 from ..config import Settings
 from ..engine import Engine, LiveEngine
-from ..errors import CaresearchError, SettingError
+from ..errors import CaresearchError, QueryError, SettingError
 from . import api, pages
 
 __all__ = ["SERVER_OPTIONS", "WEB_DIR", "create_app", "make_server"]
@@ -42,6 +44,8 @@ MAX_QUERY_STRING = 64 * 1024
 # waitress spools a whole request body (up to 1 GB by default) before the app sees it. Cap it
 # above the app's own 64 KB limit, so a 1 MB post still gets the app's 413 page or JSON.
 SERVER_OPTIONS: dict[str, Any] = {"max_request_body_size": 2 * 1024 * 1024, "ident": "caresearch"}
+
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -118,9 +122,50 @@ def _start_timer() -> None:
     g.started = time.perf_counter()
 
 
-def _check_query_string() -> None:
-    if len(request.query_string) > current_app.config["MAX_QUERY_STRING"]:
+def _check_query_string() -> Response | None:
+    query = request.query_string
+    if len(query) > current_app.config["MAX_QUERY_STRING"]:
         raise RequestURITooLarge()
+    if b"%" not in query or _utf8(unquote_to_bytes(query.replace(b"+", b" "))):
+        return None
+    # An address percent-encoded in Shift_JIS (a link on an older intranet page) redirects to
+    # the same page at its UTF-8 address; anything else cannot be read, and says so.
+    legacy = _shift_jis_pairs(query)
+    if legacy is None or request.method not in ("GET", "HEAD"):
+        raise QueryError(
+            "アドレス（URL）の文字を読み取れませんでした。検索語を入力し直してください。"
+        )
+    return redirect(f"{request.path}?{urlencode(legacy)}", code=301)
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _shift_jis_pairs(query: bytes) -> list[tuple[str, str]] | None:
+    """The query's (name, value) pairs with those that are not UTF-8 read as Shift_JIS; None
+    when one is neither, or is UTF-8 cut short (%E8%AA: the first two bytes of 認)."""
+    pairs = []
+    for chunk in query.split(b"&"):
+        name, _eq, value = (unquote_to_bytes(x.replace(b"+", b" ")) for x in chunk.partition(b"="))
+        for encoding in ("utf-8", "cp932"):
+            try:
+                pair = (name.decode(encoding), value.decode(encoding))
+            except UnicodeDecodeError as e:
+                if e.reason == "unexpected end of data":
+                    return None
+                continue
+            if encoding == "cp932" and _PRIVATE_USE.search("".join(pair)):
+                return None  # %FF: a byte Shift_JIS leaves to vendors, not text
+            pairs.append(pair)
+            break
+        else:
+            return None
+    return pairs
 
 
 def _log_request(response: Response) -> Response:
