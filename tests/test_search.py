@@ -360,6 +360,15 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("介護認定", "要介護認定"),
         ("認知症施策", "認知症対策"),
         ("啓蒙", "啓発"),
+        # the fifth review: administration and meetings
+        ("所管課", "担当課"),
+        ("組織改編", "組織再編"),
+        ("優良事例", "好事例"),
+        ("トライアンドエラー", "試行錯誤"),
+        ("意識変革", "意識改革"),
+        ("利用者負担", "自己負担"),
+        ("グループ討議", "グループワーク"),
+        ("定例会", "定例会議"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -1078,6 +1087,20 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("送迎", "移送サービス"),
         ("戸別訪問", "家庭訪問"),
         ("地域食堂", "コミュニティレストラン"),
+        # the fifth review: administration, meetings, medicine
+        ("KPI", "目標値"),
+        ("PDCA", "検証"),
+        ("トップダウン", "リーダーシップ"),
+        ("財源確保", "補助金"),
+        ("ファシリテーター", "アドバイザー"),
+        ("ヒアリング", "実態調査"),
+        ("分科会", "ワーキング会議"),
+        ("薬剤師", "服薬管理"),
+        ("歯科", "口腔"),
+        ("ホスピス", "緩和ケア"),
+        ("連携パス", "連携シート"),
+        ("メンタルヘルス", "精神的負担"),
+        ("ソーシャルキャピタル", "互助"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
