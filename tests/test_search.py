@@ -1101,6 +1101,7 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("連携パス", "連携シート"),
         ("メンタルヘルス", "精神的負担"),
         ("ソーシャルキャピタル", "互助"),
+        ("法人化", "法人格"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
