@@ -337,3 +337,19 @@ def test_two_suffixes_the_dictionary_does_not_know_as_one_stay_apart(analyzer: A
     # 支援員等: Sudachi reads 支援 + the suffixes 員 + 等; 員等 is no word, so nothing is joined
     terms = [t.text for t in analyzer.tokens("支援員等の配置")]
     assert "員等" not in terms and terms[0] == "支援" and "員" in terms
+
+
+@pytest.mark.parametrize(
+    ("surface", "verb"),
+    [("借り上げ", "借り上げる"), ("取り組み", "取り組む"), ("見守り", "見守る")],
+)
+def test_a_noun_in_a_verb_stem_form_names_its_verb(
+    analyzer: Analyzer, surface: str, verb: str
+) -> None:
+    found = analyzer.verb_of(surface)
+    assert found is not None and found.text == verb and found.surface == surface
+
+
+@pytest.mark.parametrize("surface", ["", "し", "ます", "住宅", "読み書き", "借り上げ\n"])
+def test_what_is_no_verb_stem_names_no_verb(analyzer: Analyzer, surface: str) -> None:
+    assert analyzer.verb_of(surface) is None

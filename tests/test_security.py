@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import quote, quote_from_bytes
+from urllib.parse import parse_qsl, quote, quote_from_bytes, urlsplit
 
 import pytest
 import yaml
@@ -419,14 +419,46 @@ def test_an_address_encoded_in_shift_jis_opens_the_same_page(client) -> None:
     assert "「認知症」" in client.get(r.headers["Location"]).get_data(as_text=True)
 
 
-@pytest.mark.parametrize("query", ["q=%E8%AA", "q=%E8%AA&page=2", "q=%FF%FF"])
+@pytest.mark.parametrize(
+    ("query", "read"),
+    [
+        # half-width katakana whose bytes begin like UTF-8 (ﾃｽ is ý, then a cut): still Shift_JIS
+        (quote_from_bytes("ﾃｽﾄ".encode("cp932")), [("q", "ﾃｽﾄ")]),
+        ("%C0%AF", [("q", "ﾀｯ")]),
+        # a space as +, a repeated name, an empty pair: kept as they were
+        (f"{quote_from_bytes('見守り'.encode('cp932'))}+a&q=b&&page=2",
+         [("q", "見守り a"), ("q", "b"), ("page", "2")]),
+    ],
+)  # fmt: skip
+def test_shift_jis_is_read_pair_by_pair(client, query: str, read: list) -> None:
+    r = client.get(f"/api/search?q={query}")
+    assert r.status_code == 301
+    location = r.headers["Location"]
+    assert location.startswith("/api/search?") and location.isascii()
+    assert parse_qsl(urlsplit(location).query, keep_blank_values=True) == read
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "q=%E8%AA%8D%E7%9F%A5%E7%97",  # 認知症 in UTF-8 with its last byte lost
+        "q=%E8%AA%8D%E7%9F%A5%E7%97&page=2",
+        "q=%FF%FF",  # no character in Shift_JIS either
+        "q=%80",  # read as Shift_JIS, a control character
+    ],
+)
 def test_an_address_whose_characters_cannot_be_read_says_so(client, query: str) -> None:
-    # %E8%AA: UTF-8 cut short (the first two of the three bytes of 認); %FF is no character
     page = client.get(f"/search?{query}")
     assert page.status_code == 400
     assert "アドレス（URL）の文字を読み取れませんでした" in page.get_data(as_text=True)
     api = client.get(f"/api/search?{query}")
     assert api.status_code == 400 and "読み取れません" in api.get_json()["error"]["message"]
+
+
+def test_a_form_posted_to_an_address_in_shift_jis_is_not_redirected(client) -> None:
+    sjis = quote_from_bytes("認知症".encode("cp932"))
+    r = client.post(f"/recommend?q={sjis}", data={"text": "認知症の人の居場所"})
+    assert r.status_code == 400 and "読み取れません" in r.get_data(as_text=True)
 
 
 # --- privacy ---------------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ forms (no normalisation, synonyms, parts or readings), words ORed.
 Recommend: case nDCG@3, MRR, Recall@1, answer hit@3 and @1 (one of the first three answers
 overall, or the first, is a labelled passage; labels belong to cases graded for the item, so a
 right passage under a wrong case does not count), first-case answer hit@3 and @1 (among the
-passages shown under the first case: what the page shows first), off-topic descriptions flagged "no strong match", answerable descriptions wrongly
-flagged, and the passages that lead many descriptions. Baselines: plain TF-IDF over the
-description's terms, and plain BM25 over all answer passages (cases by their best passage).
+passages shown under the first case: what the page shows first), off-topic descriptions
+flagged "no strong match", answerable descriptions wrongly flagged, how often a case shown at
+高 / 中 / 低 is graded, and the passages that lead many descriptions. Baselines: plain TF-IDF over
+the description's terms, and plain BM25 over all answer passages (cases by their best passage).
 """
 
 from __future__ import annotations

@@ -533,9 +533,9 @@ class QueryExpander:
                 add(_flat(toks), WEIGHT_EXACT, "phrase", text)
             else:
                 add(_flat(toks), WEIGHT_EXACT, "exact", text)
-            # a noun in a verb's 連用形 is the verb too where the text reads it so: before a noun
-            # (仮設住宅・借り上げ住宅: 借り上げる + 住宅), or alone when no case has the noun (借り上げ);
-            # not つながり alone, whose verb つながる every case writes
+            # a noun in a verb's 連用形 is the verb too where the text may read it so: inside a
+            # word of several (仮設住宅・借り上げ住宅: 借り上げる + 住宅), or alone when no case has
+            # the noun (借り上げ); not つながり alone, a noun the cases write (as they write つながる)
             verbs = [
                 self._verb_of(t.surface)
                 if t.pos[0] == "名詞" and (len(toks) > 1 or t.text not in self._known)

@@ -288,15 +288,25 @@ class Recommend:
     def answer_scores(self, d: Described, passages: np.ndarray) -> np.ndarray:
         """How well each answer passage answers, for choosing and ordering the passages shown:
         its relevance (`passages`) times the share of the description's distinct topic words
-        it holds (each once, by idf × specificity), so that a short passage saying one word
-        three times (a participant's 体操 at home) does not lead the ones that hold more of
-        what was asked. The case ranking reads `passages` alone."""
-        model = self.model
-        weight = {t: model.idf(t) * self.specificity(t) for t in d.weights}
-        share = np.zeros(len(model.passage_ids_), dtype=np.float32)
+        it holds (each once, by idf × specificity; 不足 read from いない at the absence
+        weight), so that a short passage saying one word three times (a participant's 体操 at
+        home) does not lead the ones that hold more of what was asked. A passage that holds
+        none of them whole (only a part of a synonym of several words) scores 0 and is not
+        shown. The case ranking reads `passages` alone."""
+        absence = self.policy.absence_weight
+        weight = {
+            t: self.model.idf(t) * self.specificity(t) * (absence if t in d.implied else 1.0)
+            for t in d.weights
+        }
+        return passages * self._holding(d, weight) / (sum(weight.values()) or 1.0)
+
+    def _holding(self, d: Described, weight: Mapping[str, float]) -> np.ndarray:
+        """Per answer passage: the sum of `weight` over the description's words it holds
+        (itself, or every word of one of its synonyms)."""
+        held = np.zeros(len(self.model.passage_ids_), dtype=np.float64)
         for t, w in weight.items():
-            share += model.passages_covering(t, d.covering.get(t, ())) * w
-        return passages * share / (sum(weight.values()) or 1.0)
+            held += self.model.passages_covering(t, d.covering.get(t, ())) * w
+        return held
 
     def __call__(
         self, text: str, tokens: list[Token], literal: Counter, limit: int
@@ -383,12 +393,8 @@ class Recommend:
         """The largest share of the description's topic words (idf-weighted like coverage,
         filler in the whole) that one passage of `cases` covers through specific words."""
         model = self.model
-        total = model.coverage_total(d.weights)
-        share = np.zeros(len(model.passage_ids_), dtype=np.float64)
-        for t, w in d.weights.items():
-            if t not in self.filler:
-                covering = model.passages_covering(t, d.covering.get(t, ()))
-                share += covering * (model.idf(t) * w / total)
+        specific = {t: model.idf(t) * w for t, w in d.weights.items() if t not in self.filler}
+        share = self._holding(d, specific) / model.coverage_total(d.weights)
         own = np.isin(model.passage_case_, cases)
         return float(share[own].max()) if own.any() else 0.0
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlencode
+from urllib.parse import quote, unquote_to_bytes, urlencode
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestURITooLarge
@@ -45,7 +45,10 @@ MAX_QUERY_STRING = 64 * 1024
 # above the app's own 64 KB limit, so a 1 MB post still gets the app's 413 page or JSON.
 SERVER_OPTIONS: dict[str, Any] = {"max_request_body_size": 2 * 1024 * 1024, "ident": "caresearch"}
 
-_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+# Shift_JIS read from an address: what no text holds (controls, vendor characters: %80, %FF)
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff]")
+# ... and what text cut short inside its last UTF-8 character starts with
+_CUT_AFTER = re.compile("[ -~\u3000-\u30ff\u4e00-\u9fff\uff01-\uff9f]+")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -135,7 +138,7 @@ def _check_query_string() -> Response | None:
         raise QueryError(
             "アドレス（URL）の文字を読み取れませんでした。検索語を入力し直してください。"
         )
-    return redirect(f"{request.path}?{urlencode(legacy)}", code=301)
+    return redirect(f"{quote(request.script_root + request.path)}?{urlencode(legacy)}", code=301)
 
 
 def _utf8(raw: bytes) -> bool:
@@ -147,25 +150,34 @@ def _utf8(raw: bytes) -> bool:
 
 
 def _shift_jis_pairs(query: bytes) -> list[tuple[str, str]] | None:
-    """The query's (name, value) pairs with those that are not UTF-8 read as Shift_JIS; None
-    when one is neither, or is UTF-8 cut short (%E8%AA: the first two bytes of 認)."""
+    """The query's (name, value) pairs, each read as UTF-8 or else as Shift_JIS; None when one
+    reads as neither, or as UTF-8 cut short after Japanese text (認知%E7%97: 症 lost its last
+    byte). The two readings overlap: bytes that are both (%E8%AA alone, the start of 認 and the
+    Shift_JIS 隱) are read as Shift_JIS."""
     pairs = []
     for chunk in query.split(b"&"):
-        name, _eq, value = (unquote_to_bytes(x.replace(b"+", b" ")) for x in chunk.partition(b"="))
-        for encoding in ("utf-8", "cp932"):
-            try:
-                pair = (name.decode(encoding), value.decode(encoding))
-            except UnicodeDecodeError as e:
-                if e.reason == "unexpected end of data":
-                    return None
-                continue
-            if encoding == "cp932" and _PRIVATE_USE.search("".join(pair)):
-                return None  # %FF: a byte Shift_JIS leaves to vendors, not text
-            pairs.append(pair)
-            break
-        else:
-            return None
+        if chunk:
+            name, _eq, value = chunk.partition(b"=")
+            fields = [_field(unquote_to_bytes(x.replace(b"+", b" "))) for x in (name, value)]
+            if fields[0] is None or fields[1] is None:
+                return None
+            pairs.append((fields[0], fields[1]))
     return pairs
+
+
+def _field(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data" and _CUT_AFTER.fullmatch(
+            raw[: e.start].decode("utf-8", "replace")
+        ):
+            return None
+    try:
+        text = raw.decode("cp932")
+    except UnicodeDecodeError:
+        return None
+    return None if _NOT_TEXT.search(text) else text  # %FF, %80: no character of text
 
 
 def _log_request(response: Response) -> Response:
