@@ -285,27 +285,36 @@ class Recommend:
                     q[alt] += self.policy.synonym_weight * w / len(terms)
         return self.model.passage_bm25(q) * self.answer_weight
 
-    def answer_scores(self, d: Described, passages: np.ndarray) -> np.ndarray:
-        """How well each answer passage answers, for choosing and ordering the passages shown:
-        its relevance (`passages`) times the share of the description's distinct topic words
-        it holds (each once, by idf × specificity; 不足 read from いない at the absence
-        weight), so that a short passage saying one word three times (a participant's 体操 at
-        home) does not lead the ones that hold more of what was asked. A passage that holds
-        none of them whole (only a part of a synonym of several words) scores 0 and is not
-        shown. The case ranking reads `passages` alone."""
+    def answer_scores(self, d: Described, passages: np.ndarray, cases: Sequence[int]) -> np.ndarray:
+        """How well each answer passage of `cases` answers (0 for the others), for choosing and
+        ordering the passages shown: its relevance (`passages`) times the share of the
+        description's distinct topic words it holds (each once, by idf × specificity; 不足 read
+        from いない at the absence weight), so that a short passage saying one word three times
+        (a participant's 体操 at home) does not lead the ones that hold more of what was asked.
+        A passage that holds none of them whole (only a part of a synonym of several words)
+        scores 0 and is not shown. The case ranking reads `passages` alone."""
         absence = self.policy.absence_weight
         weight = {
             t: self.model.idf(t) * self.specificity(t) * (absence if t in d.implied else 1.0)
             for t in d.weights
         }
-        return passages * self._holding(d, weight) / (sum(weight.values()) or 1.0)
+        rows = self._rows_of(cases)
+        out = np.zeros_like(passages)
+        out[rows] = passages[rows] * self._holding(d, weight, rows) / (sum(weight.values()) or 1.0)
+        return out
 
-    def _holding(self, d: Described, weight: Mapping[str, float]) -> np.ndarray:
-        """Per answer passage: the sum of `weight` over the description's words it holds
-        (itself, or every word of one of its synonyms)."""
-        held = np.zeros(len(self.model.passage_ids_), dtype=np.float64)
+    def _rows_of(self, cases: Sequence[int]) -> np.ndarray:
+        """The answer passages of `cases`, in order (a case's passages are consecutive)."""
+        start = self.model.passage_start_
+        spans = [np.arange(start[i], start[i + 1]) for i in sorted(cases)]
+        return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+
+    def _holding(self, d: Described, weight: Mapping[str, float], rows: np.ndarray) -> np.ndarray:
+        """Per answer passage of `rows`: the sum of `weight` over the description's words it
+        holds (itself, or every word of one of its synonyms)."""
+        held = np.zeros(len(rows), dtype=np.float64)
         for t, w in weight.items():
-            held += self.model.passages_covering(t, d.covering.get(t, ())) * w
+            held += self.model.passages_covering(t, d.covering.get(t, ()), rows) * w
         return held
 
     def __call__(
@@ -349,7 +358,7 @@ class Recommend:
             [float(coverage[i]) for i in shown], [float(best[i]) / top_best for i in shown],
             [main for _m, _r, main in whys], strong, policy,
         )  # fmt: skip
-        answers = self.answer_scores(d, passages)
+        answers = self.answer_scores(d, passages, shown)
         out_cases = []
         for i, level, (matched_terms, reason, _main) in zip(shown, levels, whys, strict=True):
             out_cases.append(
@@ -394,9 +403,9 @@ class Recommend:
         filler in the whole) that one passage of `cases` covers through specific words."""
         model = self.model
         specific = {t: model.idf(t) * w for t, w in d.weights.items() if t not in self.filler}
-        share = self._holding(d, specific) / model.coverage_total(d.weights)
-        own = np.isin(model.passage_case_, cases)
-        return float(share[own].max()) if own.any() else 0.0
+        rows = self._rows_of(cases)
+        share = self._holding(d, specific, rows) / model.coverage_total(d.weights)
+        return float(share.max()) if len(rows) else 0.0
 
     # --- per case ----------------------------------------------------------------------------
 

@@ -43,12 +43,19 @@ def _bm25_matrix(counts, df: np.ndarray, n: int, k1: float, b: float):
     return m
 
 
-def _rows_with(m, column: int | None) -> np.ndarray:
-    """Boolean per row of the CSC matrix `m`: a nonzero in `column` (None: none)."""
-    out = np.zeros(m.shape[0], dtype=bool)
-    if column is not None:
-        out[m.indices[m.indptr[column] : m.indptr[column + 1]]] = True
-    return out
+def _rows_with(m, column: int | None, rows: np.ndarray | None = None) -> np.ndarray:
+    """Boolean per row of the CSC matrix `m` (or per row of the sorted `rows`): a nonzero in
+    `column` (None: none). For given rows, a binary search in the column (its row indices are
+    sorted, as `tocsc` leaves them), so no array of every row is made."""
+    if rows is None:
+        out = np.zeros(m.shape[0], dtype=bool)
+        if column is not None:
+            out[m.indices[m.indptr[column] : m.indptr[column + 1]]] = True
+        return out
+    if column is None or m.indptr[column] == m.indptr[column + 1]:
+        return np.zeros(len(rows), dtype=bool)
+    col = m.indices[m.indptr[column] : m.indptr[column + 1]]
+    return col[np.minimum(np.searchsorted(col, rows), len(col) - 1)] == rows
 
 
 def _weighted_columns(m, weights: Mapping[int, float]) -> np.ndarray:
@@ -245,19 +252,27 @@ class TfidfModel:
         return self._rows_covering(self.case_columns_, term, alternatives)
 
     def passages_covering(
-        self, term: str, alternatives: Sequence[tuple[str, Sequence[str]]]
+        self,
+        term: str,
+        alternatives: Sequence[tuple[str, Sequence[str]]],
+        rows: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Boolean per answer passage, as `covered` is per case."""
-        return self._rows_covering(self.passage_bm25_, term, alternatives)
+        """Boolean per answer passage (or per passage of the sorted `rows`), as `covered` is
+        per case."""
+        return self._rows_covering(self.passage_bm25_, term, alternatives, rows)
 
     def _rows_covering(
-        self, m, term: str, alternatives: Sequence[tuple[str, Sequence[str]]]
+        self,
+        m,
+        term: str,
+        alternatives: Sequence[tuple[str, Sequence[str]]],
+        rows: np.ndarray | None = None,
     ) -> np.ndarray:
-        present = _rows_with(m, self.vocabulary_.get(term))
+        present = _rows_with(m, self.vocabulary_.get(term), rows)
         for _label, terms in alternatives:
-            both = np.ones(m.shape[0], dtype=bool)
+            both = np.ones(len(present), dtype=bool)
             for x in terms:
-                both &= _rows_with(m, self.vocabulary_.get(x))
+                both &= _rows_with(m, self.vocabulary_.get(x), rows)
             present |= both
         return present
 
