@@ -45,17 +45,16 @@ def _bm25_matrix(counts, df: np.ndarray, n: int, k1: float, b: float):
 
 def _rows_with(m, column: int | None, rows: np.ndarray | None = None) -> np.ndarray:
     """Boolean per row of the CSC matrix `m` (or per row of the sorted `rows`): a nonzero in
-    `column` (None: none). For given rows, a binary search in the column (its row indices are
-    sorted, as `tocsc` leaves them), so no array of every row is made."""
-    if rows is None:
-        out = np.zeros(m.shape[0], dtype=bool)
-        if column is not None:
-            out[m.indices[m.indptr[column] : m.indptr[column + 1]]] = True
-        return out
-    if column is None or m.indptr[column] == m.indptr[column + 1]:
-        return np.zeros(len(rows), dtype=bool)
-    col = m.indices[m.indptr[column] : m.indptr[column + 1]]
-    return col[np.minimum(np.searchsorted(col, rows), len(col) - 1)] == rows
+    `column` (None: none). For given rows: a binary search of the rows in the column when they
+    are far fewer (its row indices are sorted, as `tocsc` leaves them), else a mark per entry
+    of the column; no arithmetic over every row either way."""
+    lo, hi = (m.indptr[column], m.indptr[column + 1]) if column is not None else (0, 0)
+    col = m.indices[lo:hi]
+    if rows is not None and 16 * len(rows) < len(col):
+        return col[np.minimum(np.searchsorted(col, rows), len(col) - 1)] == rows
+    out = np.zeros(m.shape[0], dtype=bool)
+    out[col] = True
+    return out if rows is None else out[rows]
 
 
 def _weighted_columns(m, weights: Mapping[int, float]) -> np.ndarray:
