@@ -369,6 +369,7 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("利用者負担", "自己負担"),
         ("グループ討議", "グループワーク"),
         ("定例会", "定例会議"),
+        ("介保法", "介護保険法"),
     ],
 )
 def test_jargon_finds_the_formal_term_in_the_bundled_cases(
@@ -1102,6 +1103,7 @@ def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
         ("メンタルヘルス", "精神的負担"),
         ("ソーシャルキャピタル", "互助"),
         ("法人化", "法人格"),
+        ("グランドデザイン", "全体構想"),
     ],
 )
 def test_other_names_find_what_the_cases_call_it(
