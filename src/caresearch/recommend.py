@@ -298,16 +298,10 @@ class Recommend:
             t: self.model.idf(t) * self.specificity(t) * (absence if t in d.implied else 1.0)
             for t in d.weights
         }
-        rows = self._rows_of(cases)
+        rows = self.model.passages_of_cases(cases)
         out = np.zeros_like(passages)
         out[rows] = passages[rows] * self._holding(d, weight, rows) / (sum(weight.values()) or 1.0)
         return out
-
-    def _rows_of(self, cases: Sequence[int]) -> np.ndarray:
-        """The answer passages of `cases`, in order (a case's passages are consecutive)."""
-        start = self.model.passage_start_
-        spans = [np.arange(start[i], start[i + 1]) for i in sorted(cases)]
-        return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
 
     def _holding(self, d: Described, weight: Mapping[str, float], rows: np.ndarray) -> np.ndarray:
         """Per answer passage of `rows`: the sum of `weight` over the description's words it
@@ -403,7 +397,7 @@ class Recommend:
         filler in the whole) that one passage of `cases` covers through specific words."""
         model = self.model
         specific = {t: model.idf(t) * w for t, w in d.weights.items() if t not in self.filler}
-        rows = self._rows_of(cases)
+        rows = self.model.passages_of_cases(cases)
         share = self._holding(d, specific, rows) / model.coverage_total(d.weights)
         return float(share.max()) if len(rows) else 0.0
 

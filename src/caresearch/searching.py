@@ -383,9 +383,8 @@ class Searcher:
         start = (page - 1) * page_size
         words = r.parsed.words + tuple(w for g in r.groups for w in g if w not in r.parsed.words)
         hits = [
-            replace(
-                self._case_hit(int(i), float(score), passage_docs, r, words, int(outside[i])),
-                together=bool(together[i]),
+            self._case_hit(
+                int(i), float(score), passage_docs, r, words, int(outside[i]), bool(together[i])
             )
             for i, score in zip(
                 ranked_cases[start : start + page_size],
@@ -479,6 +478,7 @@ class Searcher:
         r: Ranking,
         words: tuple[QueryWord, ...],
         outside: int,
+        together: bool = False,  # a partial match holds only some of the words
     ) -> CaseHit:
         """A case with the passages where the query matched, and where the words that no
         passage holds matched instead (its title and keywords, or figure text)."""
@@ -518,6 +518,7 @@ class Searcher:
             matched_in=matched_in,
             elsewhere=elsewhere,
             tags=tags,
+            together=together,
         )
 
     def _place(self, case: Case, doc: int, word: QueryWord) -> str | None:

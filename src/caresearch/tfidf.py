@@ -199,6 +199,11 @@ class TfidfModel:
     def passages_of(self, case: int) -> range:
         return range(int(self.passage_start_[case]), int(self.passage_start_[case + 1]))
 
+    def passages_of_cases(self, cases: Sequence[int]) -> np.ndarray:
+        """The answer passages of `cases`, sorted (a case's passages are consecutive)."""
+        spans = [np.arange(r.start, r.stop) for r in map(self.passages_of, sorted(cases))]
+        return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+
     def case_has(self, case: int, term: str) -> bool:
         j = self.vocabulary_.get(term)
         if j is None:
