@@ -258,6 +258,10 @@ def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bun
     assert first.get_attribute("aria-pressed") == "true"
     assert page.locator("[data-basket-count]").inner_text() == "（1件）"
     page.goto("/cases/naraha")
+    # a passage's button and the case summary's say which they add
+    assert page.locator('[data-add="naraha-sec-1"]').inner_text().startswith("配布資料に追加")
+    summary = page.locator('[data-add="naraha"]')
+    assert summary.inner_text().startswith("事例の概要を配布資料に追加")
     page.locator('[data-add="naraha-sec-1"]').click()
     page.locator('[data-add="naraha-kp-m1"]').click()
     page.reload()

@@ -1253,6 +1253,16 @@ def test_exact_mode_searches_only_the_words_as_typed(bundled_engine: Engine) -> 
     assert bundled_engine.search("協議体", exact=True).total == 0
 
 
+@pytest.mark.parametrize("query", ["＂認知症の人＂", "〝認知症の人〟", "『認知症の人』"])
+def test_quotes_typed_in_japanese_input_make_a_phrase_too(
+    bundled_engine: Engine, query: str
+) -> None:
+    """An IME types full-width ＂ and 〝 〟: a phrase as "…" is, not words apart."""
+    phrase = ids(all_hits(bundled_engine, '"認知症の人"'))
+    assert ids(all_hits(bundled_engine, query)) == phrase
+    assert len(phrase) < len(ids(all_hits(bundled_engine, "認知症の人")))
+
+
 def test_quoted_words_are_searched_as_typed(bundled_engine: Engine) -> None:
     result = all_hits(bundled_engine, '"ケアマネ"')
     assert result.expansions == () and all(h.tier == 1 for h in result.hits)

@@ -47,7 +47,8 @@ TEMPLATE_ATTRS = {
     "maxlength", "method", "name", "placeholder", "rel", "role", "rows", "selected", "src",
     "tabindex", "type", "value", "checked", "data-copy-link", "hidden", "formaction",
     # the handout basket and the folded filters (web/static/app.js)
-    "data-basket-count", "data-pick", "data-what", "data-handout-bar", "data-fold-wide",
+    "data-basket-count", "data-pick", "data-what", "data-button", "data-handout-bar",
+    "data-fold-wide",
     "data-handout-form", "data-handout-field", "data-handout-actions", "data-handout-items",
     "data-handout-empty", "data-handout-count", "data-item", "data-case", "data-memo", "data-print",
     "data-memo-print", "data-order-hint",

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 from .analysis import split_words
 
-_QUOTED = re.compile(r"[\"“”「『](.+?)[\"“”」』]")
+# Quotes as keyboards and IMEs type them: ASCII and full-width " (＂), “ ”, 「 」, 『 』, 〝 〟.
+_OPENING = '"＂“”「『〝'
+_CLOSING = '"＂“”」』〟'
+_QUOTED = re.compile(f"[{_OPENING}](.+?)[{_CLOSING}]")
 
 # a minus as keyboards type it: − (U+2212), ‐ (U+2010), and ー at a word's start (kana mode)
 _MINUS = re.compile("^[−‐ー]")
@@ -77,7 +80,7 @@ def _edge_mark(char: str) -> bool:
 
 # What separates typed words besides spaces: quotes, 、, the list marks (not between digits:
 # 1,000人, 1/2) and | (OR).
-_QUOTES = '"“”「」『』'
+_QUOTES = "".join(dict.fromkeys(_OPENING + _CLOSING))
 _LIST_MARKS = ",，／/"
 _AROUND_WORD = rf"\s|｜{_QUOTES}、{_LIST_MARKS}"
 

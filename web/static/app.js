@@ -48,9 +48,11 @@
 
   // --- 「配布資料に追加」 buttons in place of the checkboxes -------------------------------
 
+  // the button's own words (data-button: 配布資料に追加, 事例の概要を配布資料に追加)
   function setButton(button, added, full) {
+    var text = button.getAttribute("data-button") || "配布資料に追加";
     button.setAttribute("aria-pressed", added ? "true" : "false");
-    button.firstChild.textContent = added ? "配布資料に追加済み（外す）" : full ? "配布資料は100件までです" : "配布資料に追加";
+    button.firstChild.textContent = added ? text + "済み（外す）" : full ? "配布資料は100件までです" : text;
     button.classList.toggle("added", added);
   }
 
@@ -63,6 +65,7 @@
       button.type = "button";
       button.className = "add-button";
       button.setAttribute("data-add", id);
+      button.setAttribute("data-button", input.getAttribute("data-button") || "");
       button.appendChild(document.createTextNode(""));
       var what = input.getAttribute("data-what");
       if (what) {

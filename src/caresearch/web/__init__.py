@@ -118,6 +118,7 @@ def create_app(
     app.before_request(_check_query_string)
     app.after_request(add_security_headers)
     app.after_request(_log_request)
+    app.context_processor(lambda: {"limits": engine.settings})
     return app
 
 
