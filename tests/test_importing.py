@@ -513,6 +513,28 @@ def test_text_copied_out_of_a_pdf_rejoins_a_middle_dot_that_wrapped(tmp_path: Pa
     assert "医療機関・訪問看護ステーション" in draft["features"][0]["text"]
 
 
+def test_a_typed_memo_printed_to_pdf_keeps_its_items_apart(tmp_path: Path) -> None:
+    # one item per line, no 。 at their ends, of about one length: 「・」 opening the second
+    # line was taken for a middle dot that wrapped, and the two features became one
+    lines = [
+        "長野県 山田町",
+        "認知症の人と家族が集えるカフェを商店街の空き店舗に開設",
+        "キーワード：認知症カフェ、空き店舗活用",
+        "この事例の特徴",
+        "・商店街の空き店舗を活用し、認知症の人と家族、地域住民が気軽に集えるカフェを開いている",
+        "・生活支援コーディネーターが商店街振興組合と話し合い、運営のボランティアを募った",
+        "取り組みの背景・課題",
+        "令和2年度のニーズ調査で、認知症の人の家族の約6割が「相談できる場がない」と回答した。",
+        "また、町内に日中の居場所が少なかった。",
+    ]
+    pdf = tmp_path / "山田町事例.pdf"
+    doc_factory.write_pdf(lines, pdf, header="")
+    import_files([pdf], tmp_path / "cases")
+    ((draft, _case),) = read_drafts(tmp_path / "cases")
+    assert [f["text"][:6] for f in draft["features"]] == ["商店街の空き", "生活支援コー"]
+    assert len(draft["background"]) == 2
+
+
 def test_pdf_running_header_and_page_numbers_are_removed(
     tmp_path: Path, curated: dict[str, Case]
 ) -> None:

@@ -138,12 +138,12 @@ def split_cases(lines: Sequence[Line], kind: str = "pdf") -> tuple[list[CaseLine
 
 
 def hard_wrapped(lines: Sequence[Line], kind: str) -> bool:
-    """Were the lines wrapped at a fixed width? A PDF's are, a Word file's paragraphs are not;
-    a text file may be either (typed, or copied out of a PDF): wrapped when many of its long
-    lines share one width, give or take a character or two (a typed line ends where its
-    sentence ends)."""
-    if kind != "text":
-        return kind == "pdf"
+    """Were the lines wrapped at a fixed width? A Word file's paragraphs are not; a text file or
+    a PDF may be either (a typeset report, or a typed memo printed to PDF, one item per line):
+    wrapped when many of its long lines share one width, give or take a character or two (a
+    typed line ends where its sentence ends)."""
+    if kind not in ("text", "pdf"):
+        return False
     # only lines of running text: the template's labels, headings and the like are all of a
     # few lengths and would make a band of their own
     running = [ln for ln in lines if not _furniture(ln) and len(ln.text) >= WRAP_MIN_CHARS]
