@@ -323,8 +323,12 @@ def test_every_json_output_is_readable_japanese(index_dir: Path, argv: list[str]
 
 
 def test_lessons_say_so_when_none_fits(index_dir: Path) -> None:
-    # a known theme that no lesson carries: a sentence, not an empty screen
+    # a known theme that no lesson carries: a sentence that says why, not an empty screen
     code, out = cli(index_dir, "lessons", "--theme", "認知症")
+    assert code == 0 and out.startswith("テーマ「認知症」の付いた教訓はありません")
+    assert "キーワード検索のテーマで探せます" in out
+    # a theme lessons carry, with a condition that leaves none: the general sentence
+    code, out = cli(index_dir, "lessons", "--theme", "災害・避難", "--pref", "千葉県")
     assert code == 0 and out.strip() == "条件に合う教訓はありません。条件を変えてお試しください。"
 
 

@@ -626,6 +626,15 @@ def test_every_theme_the_lessons_page_offers_has_lessons(client, bundled_engine)
     assert "認知症" in bundled_engine.themes and "認知症" not in offered
 
 
+def test_a_theme_no_lesson_carries_says_why_and_leads_to_its_cases(client, bundled_engine):
+    # a link or a bookmark can still ask for it (the top page's chips list 認知症)
+    html = client.get("/lessons?theme=認知症").get_data(as_text=True)
+    assert "テーマ「認知症」の付いた教訓はありません" in html
+    (href,) = re.findall(r'href="(/search\?theme=[^"]+)"[^>]*>テーマ「認知症」の事例を見る', html)
+    page = client.get(html_unescape(href)).get_data(as_text=True)
+    assert all(f'href="/cases/{c}"' in page for c in ("tobetsu", "urayasu", "yokohama", "nanto"))
+
+
 def test_a_case_page_theme_never_leads_to_an_empty_list(client, bundled_engine):
     for case_id in ("tobetsu", "urayasu", "yokohama", "nanto"):  # each has the theme 認知症
         html = client.get(f"/cases/{case_id}").get_data(as_text=True)

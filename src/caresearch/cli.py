@@ -22,7 +22,6 @@ from .models import (
     CONFIDENCE_LABELS,
     FACETS,
     LESSON_KINDS,
-    NO_LESSONS,
     SECTION_LABELS,
     matched_label,
 )
@@ -272,7 +271,7 @@ def cmd_lessons(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     for case, lesson in items:
         print(f"[{lesson.id}] {case.municipality}: {lesson.text}", file=out)
     if not items:
-        print(NO_LESSONS, file=out)
+        print(serialize.no_lessons(args.theme, engine.lesson_themes), file=out)
     return 0
 
 

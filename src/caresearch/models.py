@@ -85,6 +85,11 @@ PAST_THE_END = "このページに結果はありません（全 {total} 件）�
 PARTIAL_NOTE = "入力した語（同じ意味の語を含む）をすべて含む事例は{full}。次の事例は、その一部だけを含みます{count}。"
 PARTIAL_COUNT = "（{total}件のうち、合う語の多い順に{shown}件）"
 NO_LESSONS = "条件に合う教訓はありません。条件を変えてお試しください。"  # lessons, page and CLI
+# ... when no lesson carries the chosen theme (認知症 is a theme of cases, not of their lessons)
+NO_LESSONS_FOR_THEME = (
+    "テーマ「{themes}」の付いた教訓はありません（テーマは教訓ごとに、その内容から付けています）。"
+    "このテーマの事例は、キーワード検索のテーマで探せます。"
+)
 # Tiers of evidence for a keyword (query.py): as typed, through the care table, through what
 # the table points it to (one way), by its parts.
 TIER_NAMES = {1: "typed", 2: "synonym", 3: "related", 4: "parts"}

@@ -10,6 +10,8 @@ from .models import (
     MATCHED_IN_LABELS,
     NO_CASE_FOR_WORDS,
     NO_CASE_ONLY_GENERAL,
+    NO_LESSONS,
+    NO_LESSONS_FOR_THEME,
     PARTIAL_COUNT,
     PARTIAL_MATCH,
     PARTIAL_NOTE,
@@ -273,3 +275,12 @@ def similar(case: Case, items: tuple[SimilarCase, ...]) -> dict[str, Any]:
             for s in items
         ],
     }
+
+
+def no_lessons(theme: str | Sequence[str] | None, carried: Sequence[str]) -> str:
+    """What an empty list of lessons says: that no lesson carries the chosen theme (a theme of
+    cases only, `carried` being the themes some lesson has), or that nothing matched."""
+    chosen = [theme] if isinstance(theme, str) else list(theme or ())
+    if chosen and not set(chosen) & set(carried):
+        return NO_LESSONS_FOR_THEME.format(themes="」「".join(chosen))
+    return NO_LESSONS

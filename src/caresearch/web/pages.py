@@ -38,7 +38,6 @@ from ..models import (
     FACET_BY_KEY,
     FACETS,
     FILTER_KEYS,
-    NO_LESSONS,
     OVERVIEW_LABELS,
     SECTION_LABELS,
     Case,
@@ -500,7 +499,8 @@ def lessons():
         "lessons.html",
         groups=list(groups.values()),
         total=len(items),
-        no_lessons=NO_LESSONS,
+        no_lessons=serialize.no_lessons(chosen["theme"], engine.lesson_themes),
+        theme_cases_url=url_for("pages.search", theme=chosen["theme"]) if chosen["theme"] else None,
         **context,
     )
 
