@@ -351,6 +351,7 @@ class Recommend:
         levels = confidences(
             [float(coverage[i]) for i in shown], [float(best[i]) / top_best for i in shown],
             [main for _m, _r, main in whys], strong, policy,
+            unanswered=any(not d.has[t].any() for t in d.main),
         )  # fmt: skip
         answers = self.answer_scores(d, passages, shown)
         out_cases = []
@@ -496,9 +497,12 @@ class Recommend:
             for t in d.main
             if (m := covers[t]) is not None and m.via != "parts"
         ]
-        shown = "、".join(hits[:3]) + ("など" if len(hits) > 3 else "")
-        reason = f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致" + (
-            f"（{shown}）" if shown else ""
+        # ... and the main words it lacks are named too (ゴミ屋敷: no case has it)
+        missing = [
+            d.shown[t] for t in d.main if (m := covers[t]) is None or m.via == "parts"
+        ]  # fmt: skip
+        reason = f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致（{_few(hits)}）" + (
+            f"。一致しない語: {_few(missing)}" if missing else ""
         )
         if not hits:  # listed for a rarer word than the main ones, or for parts of them only
             others = "、".join(m.label for m in matched[:3])  # 相談窓口 → 相談＋窓口
@@ -577,6 +581,11 @@ class Recommend:
             lambda c, k: self._visible(owns[c][k], d),
         )
         return tuple(self._answer(owns[c][k], score, d) for c, k, score in picked)
+
+
+def _few(words: Sequence[str]) -> str:
+    """Words as a reason line lists them: the first three, then など."""
+    return "、".join(words[:3]) + ("など" if len(words) > 3 else "")
 
 
 def _with_honorifics(text: str, token: Token) -> str:
