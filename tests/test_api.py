@@ -112,6 +112,35 @@ def test_a_number_that_is_not_one_is_named_in_japanese(client, url, said):
     assert said in error_of(client.get(url), 400)
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "body", "unknown"),
+    [
+        ("get", "/api/search?q=認知症&pref=東京都", None, "pref"),  # prefecture, guessed short
+        ("get", "/api/lessons?theme=介護予防&case=tobetsu", None, "case"),
+        ("get", "/api/cases/tobetsu/similar?n=3", None, "n"),
+        ("post", "/api/recommend", {"text": "医者が足りない", "limt": 3}, "limt"),
+    ],
+)
+def test_a_parameter_an_endpoint_does_not_read_is_named_not_dropped(
+    client, method, url, body, unknown
+):
+    # a filter under a guessed name was ignored: every case came back, as if it had matched
+    r = client.get(url) if method == "get" else client.post(url, json=body)
+    message = error_of(r, 400)
+    assert f"使えないパラメータです: {unknown}" in message and "使えるもの: " in message
+
+
+def test_the_parameters_an_endpoint_reads_are_accepted(client):
+    for url in (
+        "/api/search?q=認知症&prefecture=北海道&theme=認知症&page=1&limit=2&exact=0",
+        "/api/lessons?theme=介護予防&prefecture=千葉県&kind=suggestion",
+        "/api/cases/tobetsu/similar?limit=2",
+        "/api/cases",
+        "/api/cases/tobetsu",
+    ):
+        assert client.get(url).status_code == 200, url
+
+
 def test_a_method_that_does_not_work_says_which_does(client):
     message = error_of(client.get("/api/recommend"), 405)
     assert "使える方法: POST" in message and '{"text"' in message
@@ -211,3 +240,24 @@ def test_tiny_corpus_titles_stay_data(tiny_client):
     assert r.get_json()["title"] == "住民の居場所づくり<script>alert(1)</script>"
     hits = tiny_client.get("/api/search?q=居場所").get_json()["hits"]
     assert any(h["case_id"] == "gamma" for h in hits)
+
+
+def test_the_readme_lists_every_endpoint_with_the_parameters_it_reads():
+    from pathlib import Path
+
+    from caresearch.web.api import PARAMETERS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## JSON API", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        r.split("|")[1].strip(): r.split("|")[2] for r in table.splitlines() if r.startswith("| `")
+    }
+    paths = {
+        "api.search": "GET /api/search", "api.recommend": "POST /api/recommend",
+        "api.cases": "GET /api/cases", "api.case": "GET /api/cases/<id>",
+        "api.similar": "GET /api/cases/<id>/similar", "api.lessons": "GET /api/lessons",
+    }  # fmt: skip
+    assert set(paths) == set(PARAMETERS)
+    for endpoint, usable in PARAMETERS.items():
+        row = rows[f"`{paths[endpoint]}`"]
+        assert all(f"`{name}`" in row or f'"{name}"' in row for name in usable), endpoint

@@ -16,6 +16,35 @@ from ..models import FILTER_KEYS
 
 bp = Blueprint("api", __name__)
 
+# The parameters each endpoint reads (query string; for recommend, the JSON body's keys): any
+# other is a 400 that names the usable ones, not a filter silently dropped (pref=東京都).
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "api.search": ("q", "page", "limit", "exact", *FILTER_KEYS),
+    "api.recommend": ("text", "limit"),
+    "api.cases": (),
+    "api.case": (),
+    "api.similar": ("limit",),
+    "api.lessons": ("theme", "prefecture", "kind"),
+}
+
+
+@bp.before_request
+def _known_parameters() -> None:
+    usable = PARAMETERS.get(request.endpoint or "")
+    if usable is None:
+        return
+    given = list(request.args)
+    if request.endpoint == "api.recommend" and isinstance(
+        body := request.get_json(silent=True), dict
+    ):
+        given += list(body)
+    unknown = [k for k in dict.fromkeys(given) if k not in usable]
+    if unknown:
+        raise QueryError(
+            f"使えないパラメータです: {'、'.join(unknown)}"
+            f"（使えるもの: {'、'.join(usable) or 'なし'}）。"
+        )
+
 
 def _engine() -> Engine:
     return current_app.extensions["caresearch"].get()
