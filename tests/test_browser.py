@@ -195,6 +195,26 @@ def test_problem_description(page, bundled_engine):
     check_axe(page, "recommend")
 
 
+def test_a_problem_past_the_limit_is_counted_kept_and_not_sent(page, bundled_engine):
+    # the box cut what was pasted at 4,000 characters without a word; past 7,000 the server's
+    # 413 page lost it all
+    limit = bundled_engine.settings.max_text_chars
+    page.goto("/")
+    page.fill("#problem", PROBLEM)
+    assert page.locator(".char-count").inner_text() == f"{len(PROBLEM)} / {limit}文字"
+    long = "認知症の人の居場所づくり。" * (limit // 13 + 10)
+    page.fill("#problem", long)
+    page.get_by_role("button", name="課題に合う事例を探す").click()
+    assert page.url.endswith("/"), "not sent"
+    assert page.input_value("#problem") == long, "nothing cut"
+    assert (
+        f"{limit}文字を超えています（いま {len(long)}文字）"
+        in page.locator(".char-count").inner_text()
+    )
+    assert page.evaluate("document.activeElement.id") == "problem"
+    assert page.get_attribute("#problem", "aria-invalid") == "true"
+
+
 def test_answer_links_to_its_place_in_the_case_page(page, bundled_engine):
     rec = bundled_engine.recommend(PROBLEM)
     target = rec.cases[0].lessons[0].lesson

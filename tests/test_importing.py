@@ -527,12 +527,35 @@ def test_a_typed_memo_printed_to_pdf_keeps_its_items_apart(tmp_path: Path) -> No
         "令和2年度のニーズ調査で、認知症の人の家族の約6割が「相談できる場がない」と回答した。",
         "また、町内に日中の居場所が少なかった。",
     ]
-    pdf = tmp_path / "山田町事例.pdf"
+    draft = _one_pdf_draft(tmp_path, lines)
+    assert [f["text"][:6] for f in draft["features"]] == ["商店街の空き", "生活支援コー"]
+    assert len(draft["background"]) == 2
+
+
+def test_a_short_typeset_pdf_still_rejoins_a_middle_dot_that_wrapped(tmp_path: Path) -> None:
+    # the same page as a PDF of one short case: few lines share its width, yet a line cut in
+    # mid-sentence says it was wrapped, and 「・訪問看護」 goes on 医療機関
+    lines = [
+        "キーワード：在宅医療、多職種連携",
+        "宮城県 青葉町",
+        "医師会を軸にした在宅医療と介護の連携",
+        "この事例の特徴",
+        "・医師会と町が協定を結び、在宅医療を支える多職種の研修を毎月開いている。研修には医療機関",
+        "・訪問看護ステーション・居宅介護支援事業所の職員が参加し、顔の見える関係をつくってきた。",
+        "・退院時の情報共有のため、病院の地域連携室とケアマネジャーが同じ様式を使うようにした。",
+    ]
+    draft = _one_pdf_draft(tmp_path, lines)
+    assert len(draft["features"]) == 2
+    assert "医療機関・訪問看護ステーション" in draft["features"][0]["text"]
+
+
+def _one_pdf_draft(tmp_path: Path, lines: list[str]) -> dict:
+    """The draft of a one-case PDF printed from `lines` (no running header)."""
+    pdf = tmp_path / "事例.pdf"
     doc_factory.write_pdf(lines, pdf, header="")
     import_files([pdf], tmp_path / "cases")
     ((draft, _case),) = read_drafts(tmp_path / "cases")
-    assert [f["text"][:6] for f in draft["features"]] == ["商店街の空き", "生活支援コー"]
-    assert len(draft["background"]) == 2
+    return draft
 
 
 def test_pdf_running_header_and_page_numbers_are_removed(

@@ -362,35 +362,52 @@ def test_themes_chosen_together_read_as_alternatives_and_are_marked(client, bund
     assert "都道府県「北海道」・テーマ「認知症」の事例" in both  # both at once
 
 
-def test_a_long_query_is_not_cut_by_the_form_but_answered_with_the_limit(client, bundled_engine):
+def test_a_long_query_is_not_cut_by_the_form_but_answered_with_the_limit(bundled_engine):
     """The browser never drops what was typed past a limit (a cut query searched 「通」 of
-    通いの場): the form takes it whole, the page names the limit, keeps the text, and offers the
-    sentence to 課題から探す; the limits shown are the ones the server applies."""
-    settings = bundled_engine.settings
+    通いの場): the form takes it whole, the page names the server's limit (from the settings,
+    here not the defaults) and keeps the text, and offers it to 課題から探す."""
+
+    settings = replace(bundled_engine.settings, max_query_chars=50, max_text_chars=1234)
+    client = create_app(Engine.open(settings), {"TESTING": True}).test_client()
     for url in ("/", "/search?q=認知症", "/recommend"):
         assert "maxlength" not in client.get(url).get_data(as_text=True)
-    sentence = "認知症の人が地域で安心して暮らし続けられるように、" * 10
+    sentence = "認知症の人が地域で安心して暮らし続けられるように、" * 3
     r = client.get("/search", query_string={"q": sentence})
     html = r.get_data(as_text=True)
-    assert r.status_code == 400 and f"{settings.max_query_chars}文字まで" in html
+    assert r.status_code == 400 and "50文字まで" in html
     assert f'value="{sentence}"' in html
-    assert url_for_text(sentence) in html and "この文で課題から探す" in html
-    # a short sentence is searched, and offered to 課題から探す too; words alone are not
-    short = "認知症の人の居場所をつくりたい。"
-    assert url_for_text(short) in client.get("/search", query_string={"q": short}).get_data(
-        as_text=True
+    assert _offered_to_recommend(html) == sentence
+    assert "1234文字まで" in client.get("/recommend").get_data(as_text=True)
+    # what is offered reaches 課題から探す as it was typed
+    r = client.post("/recommend", data={"text": sentence})
+    assert r.status_code == 200 and f">{sentence}</textarea>" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "offered"),
+    [
+        ("認知症の人の居場所をつくりたい", True),  # a sentence without 。
+        ("医者が足りない。", True),
+        ("見守りはどうすればいい？", True),
+        ("認知症 居場所", False),
+        ("「認知症」。", False),  # a word, not a sentence
+        ("にんちしょう", False),  # a reading typed in hiragana
+        ("介護予防・日常生活支援総合事業", False),  # a compound
+    ],
+)
+def test_a_sentence_typed_as_a_search_is_offered_to_recommend(client, query, offered):
+    html = client.get("/search", query_string={"q": query}).get_data(as_text=True)
+    assert (_offered_to_recommend(html) == query) is offered
+
+
+def _offered_to_recommend(html: str) -> str | None:
+    """The text the page's 「この文章で課題から探す」 form sends, if it has one."""
+    m = re.search(
+        r'<form class="notice" method="post" action="/recommend">\s*'
+        r'<input type="hidden" name="text" value="([^"]*)">',
+        html,
     )
-    assert "この文で課題から探す" not in client.get("/search?q=認知症 居場所").get_data(
-        as_text=True
-    )
-    assert f"{settings.max_text_chars}文字まで" in client.get("/recommend").get_data(as_text=True)
-
-
-def url_for_text(text: str) -> str:
-    """The address of 課題から探す for `text`, as the page writes it in an href."""
-    from urllib.parse import quote
-
-    return "/recommend?text=" + quote(text, safe="")
+    return html_unescape(m.group(1)) if m else None
 
 
 def test_query_errors_are_shown_on_the_page(client):

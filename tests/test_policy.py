@@ -96,16 +96,6 @@ def test_one_main_word_is_not_enough_for_high() -> None:
     assert confidences([1.0], [1.0], [(2, 2)], True, POLICY) == ["high"]
 
 
-def test_a_main_word_no_case_has_keeps_every_case_below_high() -> None:
-    # 「ゴミ屋敷になっている…高齢者の家…苦情」: a case with 3 of the 5 main words would be 高,
-    # but ゴミ屋敷 is in no case, so none answers the whole description
-    assert confidences([0.8, 0.7], [1.0, 0.9], [(3, 5), (3, 5)], True, POLICY) == ["high"] * 2
-    assert confidences([0.8, 0.7], [1.0, 0.9], [(3, 5), (3, 5)], True, POLICY, unanswered=True) == [
-        "medium",
-        "medium",
-    ]
-
-
 def test_passages_shown_are_the_most_relevant_whatever_their_section() -> None:
     scored = [
         (0.1, "key_point"),

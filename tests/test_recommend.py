@@ -412,7 +412,7 @@ def test_the_level_never_claims_more_than_the_reason_line_counts(bundled_engine,
 def test_a_word_matched_only_through_what_it_points_to_is_named_with_it(bundled_engine):
     # no case says 雪かき: a case with 生活支援 is not claimed to have it
     rec = bundled_engine.recommend("冬場の雪かきができないひとり暮らしの高齢者への支援をどうするか")
-    said = [cr.reason.partition("。一致しない語: ") for cr in rec.cases]
+    said = [cr.reason.partition("。一致しない語：") for cr in rec.cases]
     claimed = [found for found, _sep, _missing in said if "雪かき" in found]
     assert claimed and all("雪かき → 生活支援" in found for found in claimed)
     # the others name it among the words they lack
@@ -693,17 +693,17 @@ def test_a_rebuild_encodes_only_the_passages_that_changed(tmp_path, tiny_corpus)
     assert changed == ["alpha-chg-1"]
 
 
-def test_a_description_whose_main_word_no_case_has_names_it_and_gets_no_high(
-    bundled_engine: Engine,
-) -> None:
-    # a new user's trial: 横浜市 at 高 through 苦情 → 要望, 一人暮らし and 家 → 在宅, and
-    # nothing said that ゴミ屋敷, the problem itself, is in no case
+def test_the_reason_names_the_main_words_a_case_lacks(bundled_engine: Engine) -> None:
+    # a new user's trial: 横浜市 at 高 through 苦情 → 要望, 一人暮らし and 家 → 在宅, and nothing
+    # said that ゴミ屋敷, the problem itself, is in no case
     rec = bundled_engine.recommend(
         "ゴミ屋敷になっている一人暮らしの高齢者の家があり、近所から苦情が来ている"
     )
-    assert rec.cases and all(cr.confidence != "high" for cr in rec.cases)
-    assert all("一致しない語: " in cr.reason and "ゴミ屋敷" in cr.reason for cr in rec.cases)
-    # a case with every main word names none missing
-    full = bundled_engine.recommend("認知症の人の居場所がほしい")
-    assert any("一致しない語" not in cr.reason for cr in full.cases)
-    assert all(cr.reason.count("一致しない語") <= 1 for cr in full.cases)
+    assert rec.cases and all("。一致しない語：" in cr.reason for cr in rec.cases)
+    assert all("ゴミ屋敷" in cr.reason.partition("一致しない語：")[2] for cr in rec.cases)
+    # each of the k/N words is either matched or named as missing
+    for cr in bundled_engine.recommend("認知症の人の居場所がほしい").cases:
+        k, n = named(cr.reason)
+        found, _sep, missing = cr.reason.partition("。一致しない語：")
+        assert len(missing.split("、") if missing else []) == n - k
+        assert ("居場所" in missing) != ("居場所" in found)

@@ -39,7 +39,9 @@ SETTINGS: tuple[Setting, ...] = (
             "作成した索引のフォルダ"),
     Setting("max_query_chars", 200, int, 10, 2000, "CARESEARCH_MAX_QUERY_CHARS",
             "キーワード検索で受け付ける最長の文字数"),
-    Setting("max_text_chars", 4000, int, 100, 20000, "CARESEARCH_MAX_TEXT_CHARS",
+    # at most what a form can send within the 64 KB body limit (web.MAX_CONTENT_LENGTH): a
+    # kanji goes as 9 bytes (%E8%AA%8D), so 7,000 of them and the rest of the form
+    Setting("max_text_chars", 4000, int, 100, 7000, "CARESEARCH_MAX_TEXT_CHARS",
             "課題の文章で受け付ける最長の文字数"),
     Setting("page_size", 10, int, 1, 50, "CARESEARCH_PAGE_SIZE", "1ページに出す事例の数"),
     Setting("passages_per_case", 3, int, 1, 10, "CARESEARCH_PASSAGES_PER_CASE",

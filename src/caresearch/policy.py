@@ -152,18 +152,15 @@ def confidences(
     mains: Sequence[tuple[int, int]],
     strong: bool,
     policy: RecommendPolicy,
-    unanswered: bool = False,
 ) -> list[str]:
     """'high' / 'medium' / 'low' for cases in rank order, from each case's coverage, its best
     passage against the first case's (`relatives`) and how many of the description's main
     words it is shown to have (`mains`, the k and N of its reason line: 中 never reads 「1/5 に
     一致」, and 高 needs two words: one word, however rare, is one piece of evidence, and a
     description that names only one is matched by every case that has it). Without a strong
-    match every case is low; a case never shows more confidence than the one ranked above it.
-    `unanswered`: a main word of the description is one no case has (ゴミ屋敷), so no case
-    answers the whole of it and none is high."""
+    match every case is low; a case never shows more confidence than the one ranked above it."""
     out: list[str] = []
-    cap = 1 if unanswered else 2
+    cap = 2
     for coverage, relative, (k, n) in zip(coverages, relatives, mains, strict=True):
         main = k / n if n else 0.0
         level = 0

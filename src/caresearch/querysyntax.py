@@ -12,8 +12,14 @@ from .analysis import split_words
 
 # Quotes as keyboards and IMEs type them: ASCII and full-width " (＂), “ ”, 「 」, 『 』, 〝 〟.
 _OPENING = '"＂“”「『〝'
-_CLOSING = '"＂“”」』〟'
+_CLOSING = '"＂“”」』〟〞'
 _QUOTED = re.compile(f"[{_OPENING}](.+?)[{_CLOSING}]")
+# A sentence typed into the search box (a problem told in words, better asked of 課題から探す):
+# it ends as a sentence does, or it runs on without a space, with the kana of particles and
+# endings among kanji or katakana (「認知症の人の居場所をつくりたい」, not 「にんちしょう」).
+_SENTENCE_END = re.compile(r"[ぁ-ゖ].*[。．？！?!]\s*$")
+SENTENCE_MIN_CHARS = 12
+SENTENCE_MIN_KANA = 4
 
 # a minus as keyboards type it: − (U+2212), ‐ (U+2010), and ー at a word's start (kana mode)
 _MINUS = re.compile("^[−‐ー]")
@@ -100,3 +106,16 @@ def replace_word(text: str, piece: str, word: str, instead: str) -> str:
     if m is None:
         return instead
     return text[: m.start()] + piece.replace(word, instead, 1) + text[m.end() :]
+
+
+def reads_as_sentence(text: str) -> bool:
+    """Whether `text`, typed as a search, reads as a sentence (see _SENTENCE_END)."""
+    text = text.strip()
+    if _SENTENCE_END.search(text):
+        return True
+    return (
+        len(text) >= SENTENCE_MIN_CHARS
+        and not re.search(r"\s", text)
+        and len(re.findall("[ぁ-ゖ]", text)) >= SENTENCE_MIN_KANA
+        and re.search("[一-鿿ァ-ヺ]", text) is not None
+    )

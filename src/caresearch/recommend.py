@@ -351,7 +351,6 @@ class Recommend:
         levels = confidences(
             [float(coverage[i]) for i in shown], [float(best[i]) / top_best for i in shown],
             [main for _m, _r, main in whys], strong, policy,
-            unanswered=any(not d.has[t].any() for t in d.main),
         )  # fmt: skip
         answers = self.answer_scores(d, passages, shown)
         out_cases = []
@@ -502,7 +501,7 @@ class Recommend:
             d.shown[t] for t in d.main if (m := covers[t]) is None or m.via == "parts"
         ]  # fmt: skip
         reason = f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致（{_few(hits)}）" + (
-            f"。一致しない語: {_few(missing)}" if missing else ""
+            f"。一致しない語：{_few(missing)}" if missing else ""
         )
         if not hits:  # listed for a rarer word than the main ones, or for parts of them only
             others = "、".join(m.label for m in matched[:3])  # 相談窓口 → 相談＋窓口

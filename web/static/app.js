@@ -48,9 +48,9 @@
 
   // --- 「配布資料に追加」 buttons in place of the checkboxes -------------------------------
 
-  // the button's own words (data-button: 配布資料に追加, 事例の概要を配布資料に追加)
+  // the button's own words, from the template (data-button: 配布資料に追加, 事例の概要を…)
   function setButton(button, added, full) {
-    var text = button.getAttribute("data-button") || "配布資料に追加";
+    var text = button.getAttribute("data-button");
     button.setAttribute("aria-pressed", added ? "true" : "false");
     button.firstChild.textContent = added ? text + "済み（外す）" : full ? "配布資料は100件までです" : text;
     button.classList.toggle("added", added);
@@ -65,7 +65,7 @@
       button.type = "button";
       button.className = "add-button";
       button.setAttribute("data-add", id);
-      button.setAttribute("data-button", input.getAttribute("data-button") || "");
+      button.setAttribute("data-button", input.getAttribute("data-button"));
       button.appendChild(document.createTextNode(""));
       var what = input.getAttribute("data-what");
       if (what) {
@@ -287,6 +287,35 @@
     if (fold) fold.open = true;
   }
 
+  // A text box with a limit (data-max-chars, the server's setting) counts what is typed and
+  // says so past the limit, instead of cutting it as maxlength would: the text stays to shorten.
+  function countChars() {
+    document.querySelectorAll("textarea[data-max-chars]").forEach(function (box) {
+      var max = Number(box.getAttribute("data-max-chars"));
+      var counter = document.createElement("p");
+      counter.className = "hint char-count";
+      counter.setAttribute("aria-live", "polite");
+      box.insertAdjacentElement("afterend", counter);
+      function update() {
+        var over = box.value.length > max;
+        counter.textContent = over
+          ? max + "文字を超えています（いま " + box.value.length + "文字）。短くまとめてください。"
+          : box.value.length + " / " + max + "文字";
+        counter.classList.toggle("notice-error", over);
+        box.setAttribute("aria-invalid", over ? "true" : "false");
+        return over;
+      }
+      box.addEventListener("input", update);
+      box.form.addEventListener("submit", function (event) {
+        if (update()) {
+          event.preventDefault();
+          box.focus();
+        }
+      });
+      update();
+    });
+  }
+
   window.addEventListener("hashchange", openLinkedFold);
   document.addEventListener("DOMContentLoaded", function () {
     showCount(load());
@@ -295,5 +324,6 @@
     addButtons();
     addCopyButtons();
     initHandout();
+    countChars();
   });
 })();

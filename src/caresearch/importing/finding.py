@@ -11,6 +11,7 @@ section's lines into items or paragraphs, rejoining hard-wrapped lines, and move
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -141,7 +142,8 @@ def hard_wrapped(lines: Sequence[Line], kind: str) -> bool:
     """Were the lines wrapped at a fixed width? A Word file's paragraphs are not; a text file or
     a PDF may be either (a typeset report, or a typed memo printed to PDF, one item per line):
     wrapped when many of its long lines share one width, give or take a character or two (a
-    typed line ends where its sentence ends)."""
+    typed line ends where its sentence ends), and one of them stops in mid-sentence; a PDF
+    needs only that line (a typeset page of one short case has few lines of any width)."""
     if kind not in ("text", "pdf"):
         return False
     # only lines of running text: the template's labels, headings and the like are all of a
@@ -160,9 +162,11 @@ def hard_wrapped(lines: Sequence[Line], kind: str) -> bool:
     cut = any(
         width(ln.text) in band
         and not (ends_sentence(ln) or ln.text.endswith("ましょう"))
-        and _continues(nxt)
+        and (_continues(nxt) or _NOUN_CUT_AT_DOT.match(ln.text[-1:] + nxt.text[:2]) is not None)
         for ln, nxt in pairwise(lines)
     )
+    if kind == "pdf":  # a short typeset page has few lines of its width; one cut line says it
+        return cut
     total = widths.total()
     return (
         cut
@@ -170,6 +174,11 @@ def hard_wrapped(lines: Sequence[Line], kind: str) -> bool:
         and common >= WRAP_MIN_SHARE * total
         and wider <= WRAP_MAX_WIDER_SHARE * total
     )
+
+
+# A list of nouns cut at a middle dot (…医療機関 / ・訪問看護…): a kanji or katakana at the end
+# of the line, 「・」 and another at the start of the next. A typed item ends in kana (…している).
+_NOUN_CUT_AT_DOT = re.compile("[一-鿿ァ-ヺ]・[一-鿿ァ-ヺ]")
 
 
 def _continues(line: Line) -> bool:

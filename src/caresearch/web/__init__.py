@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote_to_bytes, urlencode
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestURITooLarge
 
+from .. import querysyntax
 from ..config import Settings
 from ..engine import Engine, LiveEngine
 from ..errors import CaresearchError, QueryError, SettingError
@@ -118,8 +119,15 @@ def create_app(
     app.before_request(_check_query_string)
     app.after_request(add_security_headers)
     app.after_request(_log_request)
-    app.context_processor(lambda: {"limits": engine.settings})
+    app.context_processor(_limits)
+    app.jinja_env.tests["sentence"] = querysyntax.reads_as_sentence
     return app
+
+
+def _limits() -> dict[str, int]:
+    """What every page may say of the input limits (the settings the server applies)."""
+    settings = current_app.extensions["caresearch"].settings
+    return {"max_query_chars": settings.max_query_chars, "max_text_chars": settings.max_text_chars}
 
 
 def _start_timer() -> None:

@@ -16,8 +16,9 @@ from ..models import FILTER_KEYS
 
 bp = Blueprint("api", __name__)
 
-# The parameters each endpoint reads (query string; for recommend, the JSON body's keys): any
-# other is a 400 that names the usable ones, not a filter silently dropped (pref=東京都).
+# The parameters each endpoint reads: the query string's, and for recommend the JSON body's keys
+# (its query string takes none). Any other, or a one-valued one given twice, is a 400 that names
+# the usable ones, not a filter silently dropped (pref=東京都). The filters may repeat (any of them).
 PARAMETERS: dict[str, tuple[str, ...]] = {
     "api.search": ("q", "page", "limit", "exact", *FILTER_KEYS),
     "api.recommend": ("text", "limit"),
@@ -26,24 +27,40 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "api.similar": ("limit",),
     "api.lessons": ("theme", "prefecture", "kind"),
 }
+REPEATABLE = frozenset(FILTER_KEYS)
 
 
 @bp.before_request
 def _known_parameters() -> None:
     usable = PARAMETERS.get(request.endpoint or "")
-    if usable is None:
+    if usable is None or request.method == "OPTIONS":
         return
-    given = list(request.args)
-    if request.endpoint == "api.recommend" and isinstance(
-        body := request.get_json(silent=True), dict
-    ):
-        given += list(body)
-    unknown = [k for k in dict.fromkeys(given) if k not in usable]
+    given = [k for k, _v in request.args.items(multi=True)]
+    if request.endpoint == "api.recommend":
+        if given:
+            raise QueryError(
+                f"アドレスのパラメータは使えません: {_names(given)}。"
+                f"JSON の本文（{'、'.join(usable)}）で送ってください。"
+            )
+        body = request.get_json(silent=True)
+        given = list(body) if isinstance(body, dict) else []
+    unknown = [k for k in given if k not in usable]
+    twice = [
+        k
+        for k in request.args
+        if k in usable and k not in REPEATABLE and len(request.args.getlist(k)) > 1
+    ]
+    usable_names = "、".join(usable) or "なし"
     if unknown:
         raise QueryError(
-            f"使えないパラメータです: {'、'.join(unknown)}"
-            f"（使えるもの: {'、'.join(usable) or 'なし'}）。"
+            f"使えないパラメータです: {_names(unknown)}（使えるもの: {usable_names}）。"
         )
+    if twice:
+        raise QueryError(f"一度だけ指定できるパラメータです: {'、'.join(twice)}。")
+
+
+def _names(keys: list[str]) -> str:
+    return "、".join(f"「{k}」" for k in dict.fromkeys(keys))
 
 
 def _engine() -> Engine:
@@ -105,8 +122,8 @@ def similar(case_id: str):
 def lessons():
     args = request.args
     items = _engine().lessons(
-        theme=args.get("theme") or None,
-        prefecture=args.get("prefecture") or None,
+        theme=args.getlist("theme") or None,
+        prefecture=args.getlist("prefecture") or None,
         kind=args.get("kind") or None,
     )
     return jsonify(
