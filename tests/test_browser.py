@@ -355,6 +355,31 @@ def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bun
     assert text.index("楢葉町") < text.index(bundled_engine.lesson(first_id)[1].text)
 
 
+def test_a_shared_handout_link_joining_ones_basket_says_so_and_can_be_undone(page):
+    # a colleague's link merged its items into one's own basket without a word
+    page.goto("/cases/naraha")
+    page.evaluate(
+        "localStorage.setItem('caresearch.handout.v1', JSON.stringify({items: "
+        "[{id: 'naraha-sec-1', memo: 'メモ'}, {id: 'naraha-kp-m1', memo: ''}]}))"
+    )
+    page.goto("/handout?item=tobetsu-kp-r1")
+    page.wait_for_url("**/handout?*basket=1*")
+    note = page.get_by_role("status").filter(has_text="リンクの")
+    assert note.inner_text().startswith(
+        "リンクの 1 件を、あなたの配布資料（これまでの 2 件）に加えました。"
+    )
+    assert _basket_ids(page) == ["naraha-sec-1", "naraha-kp-m1", "tobetsu-kp-r1"]
+    note.get_by_role("button", name="加えるのを取り消す").click()
+    page.wait_for_function("!location.search.includes('tobetsu')")
+    assert _basket_ids(page) == ["naraha-sec-1", "naraha-kp-m1"]
+    assert page.get_by_role("status").filter(has_text="リンクの").count() == 0
+    # an empty basket takes a link as it is, with nothing to say
+    page.evaluate("localStorage.clear()")
+    page.goto("/handout?item=tobetsu-kp-r1")
+    assert page.get_by_role("status").filter(has_text="リンクの").count() == 0
+    assert _basket_ids(page) == ["tobetsu-kp-r1"]
+
+
 def test_handout_from_checkboxes_without_js(browser, base_url, bundled_engine):
     context = browser.new_context(base_url=base_url, java_script_enabled=False)
     pg = context.new_page()

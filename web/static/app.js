@@ -170,6 +170,41 @@
     return b;
   }
 
+  // What the last merge of a link into the basket undoes, for this tab only.
+  var UNDO_KEY = "caresearch.handout.undo";
+
+  function remember(key, value) {
+    try {
+      window.sessionStorage.setItem(key, JSON.stringify(value));
+    } catch (e) { /* no session storage: the merge is not announced */ }
+  }
+
+  function showMerged() {
+    var undo = null;
+    try {
+      undo = JSON.parse(window.sessionStorage.getItem(UNDO_KEY) || "null");
+      window.sessionStorage.removeItem(UNDO_KEY);
+    } catch (e) { undo = null; }
+    var heading = document.querySelector("h1");
+    if (!undo || !undo.before || !heading) return;
+    var note = document.createElement("p");
+    note.className = "notice no-print";
+    note.setAttribute("role", "status");
+    note.appendChild(document.createTextNode(
+      "リンクの " + undo.added + " 件を、あなたの配布資料（これまでの " + undo.before.items.length +
+      " 件）に加えました。"));
+    var back = document.createElement("button");
+    back.type = "button";
+    back.className = "button button-secondary button-small";
+    back.textContent = "加えるのを取り消す";
+    back.addEventListener("click", function () {
+      save(undo.before);
+      window.location.replace(handoutUrl(undo.before).href);
+    });
+    note.appendChild(back);
+    heading.insertAdjacentElement("afterend", note);
+  }
+
   function initHandout() {
     var form = document.querySelector("[data-handout-form]");
     var empty = document.querySelector("[data-handout-empty]");
@@ -178,16 +213,26 @@
     var d = load();
     var shown = rows().map(rowId);
     if (!fromBasket) {
-      // Ticked without the basket (or a shared link): add those to the basket, then show it all.
+      // Ticked without the basket (or a shared link): add those to the basket, then show it all,
+      // saying so when the basket had other items (a colleague's link joins one's own).
+      var before = JSON.parse(JSON.stringify(d));
+      var added = 0;
       shown.forEach(function (id) {
-        if (indexOf(d, id) < 0 && d.items.length < MAX_ITEMS) d.items.push({ id: id, memo: "" });
+        if (indexOf(d, id) < 0 && d.items.length < MAX_ITEMS) {
+          d.items.push({ id: id, memo: "" });
+          added += 1;
+        }
       });
       save(d);
       if (d.items.length && d.items.map(function (it) { return it.id; }).join() !== shown.join()) {
+        if (before.items.length) {
+          remember(UNDO_KEY, { before: before, added: added });
+        }
         window.location.replace(handoutUrl(d).href);
         return;
       }
     }
+    showMerged();
     if (!form) {
       if (fromBasket) save({ items: [], title: d.title, meeting: d.meeting, date: d.date });
       return;
