@@ -169,6 +169,14 @@ def test_filters_fold_below_a_phone_screen_of_results(browser, base_url):
     context.close()
 
 
+def test_results_without_filters_take_the_whole_width(page):
+    # with no facets to show (one hit), the result card sat in the filters' 15rem column
+    page.set_viewport_size({"width": 1000, "height": 800})
+    page.goto('/search?q="認知症の人"')
+    assert page.locator("form.facets").count() == 0
+    assert page.locator("form.results").bounding_box()["width"] > 600
+
+
 def test_zero_hits_and_fallback(page):
     page.goto("/search?q=ドローン")
     assert page.get_by_text("事例が見つかりませんでした").is_visible()
@@ -207,9 +215,9 @@ def test_a_problem_past_the_limit_is_counted_kept_and_not_sent(page, bundled_eng
     page.get_by_role("button", name="課題に合う事例を探す").click()
     assert page.url.endswith("/"), "not sent"
     assert page.input_value("#problem") == long, "nothing cut"
-    assert (
-        f"{limit}文字を超えています（いま {len(long)}文字）"
-        in page.locator(".char-count").inner_text()
+    assert page.locator(".char-count").inner_text() == f"{len(long)} / {limit}文字"
+    assert page.get_by_role("status").filter(has_text="文字を超えています").inner_text() == (
+        f"{limit}文字を超えています。短くまとめてください。"
     )
     assert page.evaluate("document.activeElement.id") == "problem"
     assert page.get_attribute("#problem", "aria-invalid") == "true"
@@ -366,13 +374,25 @@ def test_a_shared_handout_link_joining_ones_basket_says_so_and_can_be_undone(pag
     page.wait_for_url("**/handout?*basket=1*")
     note = page.get_by_role("status").filter(has_text="リンクの")
     assert note.inner_text().startswith(
-        "リンクの 1 件を、あなたの配布資料（これまでの 2 件）に加えました。"
+        "共有されたリンクの項目 1 件を、あなたの配布資料（これまでの 2 件）に加えました。"
     )
     assert _basket_ids(page) == ["naraha-sec-1", "naraha-kp-m1", "tobetsu-kp-r1"]
-    note.get_by_role("button", name="加えるのを取り消す").click()
+    # what is typed after the merge stays when the link's item is taken back out
+    page.fill("#h-meeting", "第2回 地域ケア会議")
+    note.get_by_role("button", name="追加を取り消す").click()
     page.wait_for_function("!location.search.includes('tobetsu')")
     assert _basket_ids(page) == ["naraha-sec-1", "naraha-kp-m1"]
-    assert page.get_by_role("status").filter(has_text="リンクの").count() == 0
+    assert page.input_value("#h-meeting") == "第2回 地域ケア会議"
+    assert page.locator("textarea[data-memo]").first.input_value() == "メモ"
+    said = page.get_by_role("status").filter(has_text="追加を取り消しました").inner_text()
+    assert said == "追加を取り消しました（元の 2 件に戻しました）。"
+    # a link to an item one has already adds nothing, and says so
+    page.goto("/handout?item=naraha-kp-m1")
+    page.wait_for_url("**/handout?*basket=1*")
+    assert (
+        page.get_by_role("status").filter(has_text="すでにあなたの配布資料に入っています").count()
+    )
+    assert _basket_ids(page) == ["naraha-sec-1", "naraha-kp-m1"]
     # an empty basket takes a link as it is, with nothing to say
     page.evaluate("localStorage.clear()")
     page.goto("/handout?item=tobetsu-kp-r1")

@@ -387,6 +387,9 @@ def test_a_long_query_is_not_cut_by_the_form_but_answered_with_the_limit(bundled
     ("query", "offered"),
     [
         ("認知症の人の居場所をつくりたい", True),  # a sentence without 。
+        ("医者が足りない", True),
+        ("認知症の人の居場所を つくりたいと考えています", True),
+        ("ひとり暮らし 見守り", False),
         ("医者が足りない。", True),
         ("見守りはどうすればいい？", True),
         ("認知症 居場所", False),
@@ -647,6 +650,8 @@ def test_a_theme_no_lesson_carries_says_why_and_leads_to_its_cases(client, bundl
     # a link or a bookmark can still ask for it (the top page's chips list 認知症)
     html = client.get("/lessons?theme=認知症").get_data(as_text=True)
     assert "テーマ「認知症」の付いた教訓はありません" in html
+    # the filter still shows what was asked for, not 「すべてのテーマ」
+    assert '<option value="認知症" selected>認知症（教訓なし）</option>' in html
     (href,) = re.findall(r'href="(/search\?theme=[^"]+)"[^>]*>テーマ「認知症」の事例を見る', html)
     page = client.get(html_unescape(href)).get_data(as_text=True)
     assert all(f'href="/cases/{c}"' in page for c in ("tobetsu", "urayasu", "yokohama", "nanto"))

@@ -223,7 +223,8 @@ class Engine:
         return with_suggestions(result, self.searcher, filters_, exact)
 
     def recommend(self, text: str, *, limit: int = 5) -> Recommendation:
-        text = visible(text or "").strip()
+        # a line break is one character, as the page's counter shows it (a form sends \r\n)
+        text = visible(text or "").replace("\r\n", "\n").strip()
         if not text:
             raise QueryError("課題の内容を入力してください。")
         if has_invalid_chars(text):

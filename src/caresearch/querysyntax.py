@@ -18,8 +18,9 @@ _QUOTED = re.compile(f"[{_OPENING}](.+?)[{_CLOSING}]")
 # it ends as a sentence does, or it runs on without a space, with the kana of particles and
 # endings among kanji or katakana (「認知症の人の居場所をつくりたい」, not 「にんちしょう」).
 _SENTENCE_END = re.compile(r"[ぁ-ゖ].*[。．？！?!]\s*$")
-SENTENCE_MIN_CHARS = 12
+SENTENCE_MIN_CHARS = 7  # 医者が足りない
 SENTENCE_MIN_KANA = 4
+SENTENCE_SPACED_KANA = 8  # with a space inside: 「…居場所を つくりたいと考えています」
 
 # a minus as keyboards type it: − (U+2212), ‐ (U+2010), and ー at a word's start (kana mode)
 _MINUS = re.compile("^[−‐ー]")
@@ -113,9 +114,9 @@ def reads_as_sentence(text: str) -> bool:
     text = text.strip()
     if _SENTENCE_END.search(text):
         return True
+    kana = len(re.findall("[ぁ-ゖ]", text))
     return (
         len(text) >= SENTENCE_MIN_CHARS
-        and not re.search(r"\s", text)
-        and len(re.findall("[ぁ-ゖ]", text)) >= SENTENCE_MIN_KANA
+        and kana >= (SENTENCE_SPACED_KANA if re.search(r"\s", text) else SENTENCE_MIN_KANA)
         and re.search("[一-鿿ァ-ヺ]", text) is not None
     )

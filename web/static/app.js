@@ -180,29 +180,41 @@
   }
 
   function showMerged() {
-    var undo = null;
+    var merged = null;
     try {
-      undo = JSON.parse(window.sessionStorage.getItem(UNDO_KEY) || "null");
+      merged = JSON.parse(window.sessionStorage.getItem(UNDO_KEY) || "null");
       window.sessionStorage.removeItem(UNDO_KEY);
-    } catch (e) { undo = null; }
+    } catch (e) { merged = null; }
     var heading = document.querySelector("h1");
-    if (!undo || !undo.before || !heading) return;
+    if (!merged || !heading) return;
     var note = document.createElement("p");
     note.className = "notice no-print";
     note.setAttribute("role", "status");
+    heading.insertAdjacentElement("afterend", note);
+    if (merged.undone) {
+      note.textContent = "追加を取り消しました（元の " + merged.undone + " 件に戻しました）。";
+      return;
+    }
+    if (!merged.added || !merged.added.length) {
+      note.textContent = "共有されたリンクの項目は、すでにあなたの配布資料に入っています。";
+      return;
+    }
     note.appendChild(document.createTextNode(
-      "リンクの " + undo.added + " 件を、あなたの配布資料（これまでの " + undo.before.items.length +
-      " 件）に加えました。"));
+      "共有されたリンクの項目 " + merged.added.length + " 件を、あなたの配布資料（これまでの " +
+      merged.had + " 件）に加えました。"));
     var back = document.createElement("button");
     back.type = "button";
     back.className = "button button-secondary button-small";
-    back.textContent = "加えるのを取り消す";
+    back.textContent = "追加を取り消す";
     back.addEventListener("click", function () {
-      save(undo.before);
-      window.location.replace(handoutUrl(undo.before).href);
+      // only the link's items go: what was typed since (memos, 会議名) stays
+      var d = load();
+      d.items = d.items.filter(function (it) { return merged.added.indexOf(it.id) < 0; });
+      save(d);
+      remember(UNDO_KEY, { undone: d.items.length });
+      window.location.replace(handoutUrl(d).href);
     });
     note.appendChild(back);
-    heading.insertAdjacentElement("afterend", note);
   }
 
   function initHandout() {
@@ -215,19 +227,17 @@
     if (!fromBasket) {
       // Ticked without the basket (or a shared link): add those to the basket, then show it all,
       // saying so when the basket had other items (a colleague's link joins one's own).
-      var before = JSON.parse(JSON.stringify(d));
-      var added = 0;
+      var had = d.items.length;
+      var added = [];
       shown.forEach(function (id) {
         if (indexOf(d, id) < 0 && d.items.length < MAX_ITEMS) {
           d.items.push({ id: id, memo: "" });
-          added += 1;
+          added.push(id);
         }
       });
       save(d);
       if (d.items.length && d.items.map(function (it) { return it.id; }).join() !== shown.join()) {
-        if (before.items.length) {
-          remember(UNDO_KEY, { before: before, added: added });
-        }
+        if (had) remember(UNDO_KEY, { had: had, added: added });
         window.location.replace(handoutUrl(d).href);
         return;
       }
@@ -339,14 +349,18 @@
       var max = Number(box.getAttribute("data-max-chars"));
       var counter = document.createElement("p");
       counter.className = "hint char-count";
-      counter.setAttribute("aria-live", "polite");
+      var warning = document.createElement("p");
+      warning.className = "hint notice-error";
+      warning.setAttribute("role", "status");  // said once when the limit is crossed, not per key
       box.insertAdjacentElement("afterend", counter);
+      counter.insertAdjacentElement("afterend", warning);
       function update() {
-        var over = box.value.length > max;
-        counter.textContent = over
-          ? max + "文字を超えています（いま " + box.value.length + "文字）。短くまとめてください。"
-          : box.value.length + " / " + max + "文字";
-        counter.classList.toggle("notice-error", over);
+        // a line break goes as two characters (\r\n) and the server counts it as one
+        var length = box.value.replace(/\r\n/g, "\n").length;
+        var over = length > max;
+        counter.textContent = length + " / " + max + "文字";
+        warning.textContent = over ? max + "文字を超えています。短くまとめてください。" : "";
+        warning.hidden = !over;
         box.setAttribute("aria-invalid", over ? "true" : "false");
         return over;
       }
