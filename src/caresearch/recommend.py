@@ -397,7 +397,7 @@ class Recommend:
         filler in the whole) that one passage of `cases` covers through specific words."""
         model = self.model
         specific = {t: model.idf(t) * w for t, w in d.weights.items() if t not in self.filler}
-        rows = self.model.passages_of_cases(cases)
+        rows = model.passages_of_cases(cases)
         share = self._holding(d, specific, rows) / model.coverage_total(d.weights)
         return float(share.max()) if len(rows) else 0.0
 
