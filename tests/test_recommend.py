@@ -596,7 +596,7 @@ def test_characters_that_show_nothing_are_ignored(bundled_engine):
     ],
 )
 def test_words_written_in_hiragana_are_read_as_the_cases_write_them(bundled_engine, text, spelled):
-    assert bundled_engine.expander.spell_kana(text) == spelled
+    assert bundled_engine.expander.kana.spell(text) == spelled
 
 
 def test_a_description_in_hiragana_finds_what_its_kanji_finds(bundled_engine):

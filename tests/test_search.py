@@ -1409,6 +1409,36 @@ def test_a_kana_compound_finds_the_cases_that_write_it(bundled_engine: Engine) -
     assert all_hits(bundled_engine, "にんちしょうたいさく").fallback is None
 
 
+@pytest.mark.parametrize(("kana", "kanji"), [("いしぶそく", "医師不足"), ("ｲｼﾌﾞｿｸ", "医師不足")])
+def test_a_kana_compound_is_read_with_its_voiced_second_word(
+    bundled_engine: Engine, kana: str, kanji: str
+) -> None:
+    # 医師不足 reads イシブソク; 不足 alone reads フソク (rendaku)
+    result = all_hits(bundled_engine, kana)
+    assert ids(result) == ids(all_hits(bundled_engine, kanji)) == ["nanto"]
+    assert result.fallback is None and kanji in marked(result)
+
+
+@pytest.mark.parametrize("kana", ["かよいのば", "ｶﾖｲﾉﾊﾞ"])
+def test_a_kana_care_term_no_case_writes_is_read_as_the_table_word(
+    bundled_engine: Engine, kana: str
+) -> None:
+    # 通いの場 is in the care table, not in any case: typed in kana it finds what the kanji
+    # finds (the words it points to), and says so
+    result = all_hits(bundled_engine, kana)
+    assert result.fallback == "related"
+    assert ids(result) == ids(all_hits(bundled_engine, "通いの場"))
+    assert f"「{kana}」を含む事例はありません" in (serialize.search_notice(result) or "")
+
+
+@pytest.mark.parametrize(("hiragana", "katakana"), [("がん", "ガン"), ("ぼけ", "ボケ")])
+def test_a_table_word_written_in_both_kana_finds_the_same(
+    bundled_engine: Engine, hiragana: str, katakana: str
+) -> None:
+    # the table writes both spellings (they read alike): each is found as the other
+    assert ids(all_hits(bundled_engine, hiragana)) == ids(all_hits(bundled_engine, katakana))
+
+
 def test_a_katakana_compound_still_falls_back_to_its_parts(bundled_engine: Engine) -> None:
     # katakana is cut into words by Sudachi, not syllables: サロン + マップ
     result = all_hits(bundled_engine, "サロンマップ")

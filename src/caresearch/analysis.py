@@ -440,6 +440,14 @@ class Analyzer:
             offset + m.end() for offset, chunk in _chunks(clean(text)) for m in tok.tokenize(chunk)
         ]
 
+    def reading(self, text: str) -> str:
+        """The reading of the whole of `text` in katakana, function words included (通いの場 →
+        カヨイノバ)."""
+        tok = _tokenizer(self.mode)
+        return "".join(
+            m.reading_form() for _o, chunk in _chunks(clean(text)) for m in tok.tokenize(chunk)
+        )
+
     def is_grammar(self, text: str) -> bool:
         """True when `text` is grammar, not content: one word that the analysis drops (する,
         もの, ため, など) or a case particle with its predicate (について, による, として, がいない,
@@ -529,6 +537,11 @@ def split_words(query: str) -> list[str]:
 
 MIN_READING = 2  # one-kana readings (の, か) would match almost anything
 MAX_KANA_QUERY = 40
+# A word after the first of a compound may be voiced (rendaku): 医師不足 reads イシブソク, 地域づくり
+# チイキヅクリ, while the words alone read フソク and ツクリ.
+_UNVOICED = str.maketrans(
+    "ガギグゲゴザジズゼゾダヂヅデドバビブベボ", "カキクケコサシスセソタチツテトハヒフヘホ"
+)
 
 
 def reading_map(tokens: Iterable[tuple[Token, float]]) -> dict[str, tuple[str, ...]]:
@@ -555,7 +568,8 @@ def segmentations(
     kana: str, readings: Mapping[str, tuple[str, ...]], limit: int
 ) -> list[list[str]]:
     """Up to `limit` ways to split katakana into the fewest known readings: カイソウホウ is
-    カイ + ソウホウ and カイソウ + ホウ (回想法), and only the text can tell which."""
+    カイ + ソウホウ and カイソウ + ホウ (回想法), and only the text can tell which. A piece after
+    the first may begin voiced (イシ + ブソク is イシ + フソク); the ways name the readings."""
     if not kana or len(kana) > MAX_KANA_QUERY:
         return []
     n = len(kana)
@@ -566,6 +580,8 @@ def segmentations(
             continue
         for j in range(i + MIN_READING, n + 1):
             piece = kana[i:j]
+            if i and piece not in readings:
+                piece = piece[0].translate(_UNVOICED) + piece[1:]
             if piece not in readings:
                 continue
             ways = [[*way, piece] for way in best[i]]

@@ -234,7 +234,7 @@ class Engine:
                 f"入力が長すぎます（{self.settings.max_text_chars}文字まで）。要点を短くまとめてください。"
             )
         check_limit("limit", limit)
-        read = self.expander.spell_kana(text)  # にんちしょう → 認知症, けあまね → ケアマネ
+        read = self.expander.kana.spell(text)  # にんちしょう → 認知症, けあまね → ケアマネ
         tokens = self.analyzer.tokens(read)
         if not tokens:
             raise QueryError("内容を表す語が見つかりません。課題を文章で入力してください。")

@@ -19,8 +19,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
@@ -31,12 +31,11 @@ from .analysis import (
     Token,
     fold,
     has_invalid_chars,
-    segment_reading,
-    segmentations,
     to_hiragana,
     to_katakana,
 )
 from .errors import QueryError
+from .kana import KANA, PARTICLE_CHARS, KanaReader
 from .querysyntax import split_query, without_edge_punctuation
 from .synonyms import SynonymTable
 
@@ -45,23 +44,14 @@ WEIGHT_SYNONYM = 0.6  # curated table: close to literal, but never above it
 WEIGHT_READING = 0.6  # ざいたく → 在宅: below the literal spelling, like a synonym
 MAX_VARIANTS = 12
 MIN_HIRAGANA_SPELLING = 4  # kana: a katakana word also searched as written in hiragana
-READING_CHOICES = 3  # a kana word: the readings' commonest words tried, and their combinations
 TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "related": 3, "parts": 4}
-_KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
 _HIRAGANA = re.compile(r"^[\u3041-\u3096\u30fc]+$")  # Sudachi cuts these into syllables
 # a word in one kana script (まいすたー, ケアマネ), not a phrase of both (ケアマネがいません)
 _ONE_KANA_SCRIPT = re.compile(r"^(?:[\u3041-\u3096\u30fc]+|[\u30a1-\u30fa\u30fc]+)$")
-_KANA_RUN = re.compile(r"[\u3041-\u3096\u30fc]{2,}")  # hiragana (and ー) in a description
-_PARTICLE_CHARS = frozenset("のがをにはとでもへや")
-MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょうかいごれんけい is 14)
-# what may follow a word written in kana: a particle or an honorific
-_AFTER_WORD = re.compile(
-    "|".join([*_PARTICLE_CHARS, "から", "まで", "より", "って", *HONORIFIC_SUFFIXES])
-)
 _KANA_ONLY = re.compile(r"^[ぁ-ゖー]*$")  # hiragana (or nothing): not a word left by an honorific
 # between two typed words: particles, after an honorific perhaps (お医者さんと看護師)
 _JOINING = re.compile(
-    "(?:" + "|".join(HONORIFIC_SUFFIXES) + ")?[" + "".join(sorted(_PARTICLE_CHARS)) + "]+"
+    "(?:" + "|".join(HONORIFIC_SUFFIXES) + ")?[" + "".join(sorted(PARTICLE_CHARS)) + "]+"
 )
 MAX_PHRASE_WORDS = 4  # the longest phrase of the table kept whole inside a typed word
 
@@ -144,7 +134,6 @@ class QueryExpander:
         self.readings = dict(readings or {})
         # bounded caches of what a request asks again and again (labels, kana pieces)
         self.words_of = lru_cache(maxsize=4096)(self._key)
-        self._read_kana = lru_cache(maxsize=4096)(self._kana_word)
         self._misread = lru_cache(maxsize=4096)(self._misread_word)
         self._verb_of = lru_cache(maxsize=4096)(analyzer.verb_of)
         self.part_surfaces = lru_cache(maxsize=4096)(self._part_surfaces)
@@ -173,9 +162,10 @@ class QueryExpander:
         # the same key -> what keyword search tries for it when it is found nowhere: the words
         # it points to and their synonyms, as (part-level terms, label)
         self._related: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
-        self._table_words = frozenset(
-            fold(w) for w in (*(t for g in synonyms.groups for t in g), *dict(synonyms.paraphrases))
-        )
+        table_words = (*(t for g in synonyms.groups for t in g), *dict(synonyms.paraphrases))
+        self._table_words = frozenset(fold(w) for w in table_words)
+        # kana typed for the words of the corpus and of the table (ざいたく, かよいのば)
+        self.kana = KanaReader(analyzer, self.readings, table_words, self._one_known_word)
         for word, targets in synonyms.paraphrases:
             if toks := analyzer.tokens(word):
                 key = tuple(t.text for t in toks)
@@ -254,9 +244,12 @@ class QueryExpander:
         nowhere; None when it points nowhere."""
         if self._misread(word.text):  # its key is what is left of it (看看連携: 連携)
             return None
+        # ... or the table's word it reads as (かよいのば: 通いの場)
+        keys = [self._key(w) for w in (word.text, *self.kana.table_words(word.text))]
+        pointed = next((self._related[k] for k in keys if k in self._related), [])
         variants = tuple(
             Variant(terms, WEIGHT_SYNONYM, "related", label)
-            for terms, label in self._related.get(self._key(word.text), [])[:MAX_VARIANTS]
+            for terms, label in pointed[:MAX_VARIANTS]
         )
         return QueryWord(word.text, variants) if variants else None
 
@@ -277,7 +270,7 @@ class QueryExpander:
         if len(typed) < 2 or katakana in self.readings or known:
             return []
         found = _starting(self._words, typed)
-        if _KANA.fullmatch(katakana):
+        if KANA.fullmatch(katakana):
             found += [w for r in _starting(self._readings, katakana) for w in self.readings[r]]
         out = [(self.written(w), w) for w in found]
         if len(toks) > 1:
@@ -301,71 +294,10 @@ class QueryExpander:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""
         return [label for _terms, label in self._groups.get(self._key(word), [])]
 
-    def spell_kana(self, text: str) -> str:
-        """`text` with the words written in hiragana that the analyser cuts into pieces
-        (にんちしょう → に・ん・ち・しょう, けあまね) written as the corpus or the care table writes
-        them (認知症, ケアマネ), for a description (keyword search reads a kana word by its reading
-        already: `word`). A run of hiragana is read only where it stands as a word: at the
-        start of a run that does not go on a kanji or katakana word (お年寄りは is not お年寄 +
-        リハ), or after a particle; ending where a morpheme ends and followed by a particle, an
-        honorific or the end of the run; cut by Sudachi into two or more morphemes (a word it
-        knows is left to it); and read as one or two common nouns of the corpus (or one word of
-        the table), at most MAX_KANA_WORD kana long."""
-        out: list[str] = []
-        last = 0
-        for run in _KANA_RUN.finditer(text):
-            # right after a kanji or katakana a run goes on its word (寄りは: no word starts at り)
-            after_word = run.start() > 0 and text[run.start() - 1].isalnum()
-            for start, end, word in self._kana_words(run.group(), after_word):
-                out.append(text[last : run.start() + start] + word)
-                last = run.start() + end
-        return "".join(out) + text[last:]
-
-    def _kana_words(self, run: str, after_word: bool) -> Iterator[tuple[int, int, str]]:
-        """(start, end, word) of each word of the hiragana `run` to write otherwise."""
-        ends = self.analyzer.cuts(run)
-        starts = {0, *ends}
-        i = 0
-        while i < len(run):
-            # a word starts after a particle that ends a morpheme, or that begins one Sudachi
-            # glued to the word (が + にんちしょう read as がに・ん・ち…); not inside a word
-            # (みまもりは: no word starts at り after も)
-            if (i == 0 and not after_word) or (
-                i > 0 and run[i - 1] in _PARTICLE_CHARS and (i in starts or i - 1 in starts)
-            ):
-                # ends of morphemes after i's first (two or more: not a word Sudachi knows),
-                # longest first, within MAX_KANA_WORD; not a particle cut off (のほうが: 方 + が)
-                after = ends[bisect_right(ends, i) : bisect_right(ends, i + MAX_KANA_WORD)]
-                for j in reversed(after[1:]):
-                    if j - 1 in starts and run[j - 1] in _PARTICLE_CHARS:
-                        continue
-                    if (j == len(run) or _AFTER_WORD.match(run, j)) and (
-                        word := self._read_kana(run[i:j])
-                    ):
-                        yield i, j, word
-                        i = j - 1
-                        break
-            i += 1
-
-    def _kana_word(self, kana: str) -> str | None:
-        katakana = to_katakana(kana)
-        key = self._key(katakana)
-        if len(key) == 1 and self.knows(key[0]):
-            return katakana  # けあまね → ケアマネ, でい → デイ
-        if len(kana) < 3:
-            return None
-        pieces = segment_reading(katakana, self.readings)
-        if not pieces or len(pieces) > 2:
-            return None
-        words = [self.readings[p][0] for p in pieces]
-        # common nouns only: なんと is an exclamation before it is 南砺
-        nouns = all(
-            len(w) > 1
-            and len(toks := self.analyzer.tokens(w)) == 1
-            and toks[0].pos == ("名詞", "普通名詞")
-            for w in words
-        )
-        return "".join(words) if nouns else None
+    def _one_known_word(self, text: str) -> bool:
+        """Whether `text` is one word of the care vocabulary (ケアマネ, デイ)."""
+        key = self._key(text)
+        return len(key) == 1 and self.knows(key[0])
 
     def _key(self, text: str) -> tuple[str, ...]:
         """The table's key of a word: its analysed terms, as the tables are keyed (mode C,
@@ -465,20 +397,6 @@ class QueryExpander:
             text = text[:start]
         return text
 
-    def _readings_of(self, katakana: str) -> list[tuple[str, ...]]:
-        """The words a reading may stand for: each way to cut it into the fewest pieces
-        (`segmentations`: カイ + ソウホウ or カイソウ + ホウ), each piece as the commonest word read
-        so, then as each of its next READING_CHOICES - 1 (one piece changed at a time, the
-        commoner alternatives first): at most a few, however many pieces the reading has."""
-        out: list[tuple[str, ...]] = []
-        for pieces in segmentations(katakana, self.readings, READING_CHOICES):
-            choices = [self.readings[p][:READING_CHOICES] for p in pieces]
-            out.append(tuple(c[0] for c in choices))
-            swaps = sorted((rank, k) for k, c in enumerate(choices) for rank in range(1, len(c)))
-            for rank, k in swaps[: READING_CHOICES - 1]:
-                out.append(tuple(c[rank] if j == k else c[0] for j, c in enumerate(choices)))
-        return out
-
     def _part_surfaces(self, text: str) -> tuple[str, ...]:
         """`text` cut into its shortest morphemes as written (看取り → 看, 取り; its parts' index
         keys are 見る, 取る), every piece kept."""
@@ -492,7 +410,7 @@ class QueryExpander:
         if _HIRAGANA.match(folded):
             # kana are cut into syllables (じょ・せい・ぎ・かい): a word in kana has the parts of
             # its reading (いりょうかいご → 医療, 介護), or none
-            surfaces = list(next(iter(self._readings_of(to_katakana(folded))), ()))
+            surfaces = list(next(iter(self.kana.readings_of(to_katakana(folded))), ()))
         elif len(toks := self.analyzer.tokens(word.text)) == 1 and toks[0].parts:
             # a compound: its parts as written
             surfaces = [t.surface for t in self._parts_analyzer.tokens(word.text)]
@@ -570,12 +488,14 @@ class QueryExpander:
         # A word in kana (ざいたく, ﾆﾝﾁｼｮｳ, けあまね) is also looked up by reading in the corpus's
         # vocabulary and in katakana (ケアマネ, with its synonyms); a lone kana (の) is a particle.
         folded = fold(text)
-        if _KANA.match(folded) and len(folded) > 1:
+        if KANA.match(folded) and len(folded) > 1:
             katakana = to_katakana(folded)
-            if katakana != text and (alt := self.word(katakana)) is not None:
-                for v in alt.variants:
-                    via = "reading" if v.tier == 1 else v.via
-                    add(v.terms, min(v.weight, WEIGHT_READING), via, v.label)
+            # ... and among the table's words, by their whole reading (かよいのば: 通いの場)
+            for word in (katakana, *self.kana.table_words(text)):
+                if word != text and (alt := self.word(word)) is not None:
+                    for v in alt.variants:
+                        via = "reading" if v.tier == 1 else v.via
+                        add(v.terms, min(v.weight, WEIGHT_READING), via, v.label)
             # a katakana word the corpus writes in hiragana (ミンナノウタ: みんなのうた), searched
             # as the hiragana would be, when long enough not to be a common run of hiragana
             # (トコロ: ところ) and cut into words and particles, not syllables (じぇっとこーすたー:
@@ -584,11 +504,11 @@ class QueryExpander:
             if hiragana != folded and len(folded) >= MIN_HIRAGANA_SPELLING:
                 cuts = self.analyzer.cuts(hiragana)
                 pieces = [hiragana[a:b] for a, b in itertools.pairwise([0, *cuts])]
-                if all(len(p) > 1 or p in _PARTICLE_CHARS for p in pieces):
+                if all(len(p) > 1 or p in PARTICLE_CHARS for p in pieces):
                     add(_flat(self.analyzer.tokens(hiragana)), WEIGHT_READING, "reading", hiragana)
             # each piece of the reading as one of its commonest words (じょせい: 助成, 女性:
             # じょせいぎかい is the 女性議会 the corpus has), with its synonyms (しゃきょう: 社協)
-            for words in self._readings_of(katakana):
+            for words in self.kana.readings_of(katakana):
                 label = "".join(words)
                 add(_flat(self.analyzer.tokens(label)), WEIGHT_READING, "reading", label)
                 for terms, other in self._groups.get(self._key(label), []):
