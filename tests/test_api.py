@@ -102,14 +102,22 @@ def test_get_errors_are_json(client, url, status):
 @pytest.mark.parametrize(
     ("url", "said"),
     [
-        ("/api/search?q=認知症&page=abc", "ページ番号は1から1000までの整数"),
-        ("/api/search?q=認知症&page=1.5", "ページ番号は1から1000までの整数"),
-        ("/api/search?q=認知症&limit=すべて", "件数は1から50までの整数"),
-        ("/api/search?q=認知症&page=①", "ページ番号は1から1000までの整数"),  # isdigit, not a number
+        ("/api/search?q=認知症&page=abc", "page: ページ番号は1から1000までの整数"),
+        ("/api/search?q=認知症&page=1.5", "page: ページ番号は1から1000までの整数"),
+        ("/api/search?q=認知症&limit=すべて", "limit: 件数は1から50までの整数"),
+        ("/api/search?q=認知症&page=①", "page: ページ番号は1から1000までの整数"),  # not a number
+        ("/api/cases/tobetsu/similar?limit=0", "limit: 件数は1から50までの整数"),
     ],
 )
-def test_a_number_that_is_not_one_is_named_in_japanese(client, url, said):
+def test_a_number_that_is_not_one_is_named_with_its_parameter(client, url, said):
+    # a program's author sees which parameter was wrong, as the CLI names its option
     assert said in error_of(client.get(url), 400)
+
+
+def test_a_bad_limit_in_a_recommend_body_is_named(client):
+    body = '{"text": "認知症", "limit": 0}'
+    response = client.post("/api/recommend", data=body, content_type="application/json")
+    assert "limit: 件数は1から50までの整数" in error_of(response, 400)
 
 
 @pytest.mark.parametrize(

@@ -68,10 +68,14 @@ def _engine() -> Engine:
 
 
 def _int(value: Any, name: str, default: int | None) -> int | None:
-    """An integer parameter within its limit in config.LIMITS (else a 400)."""
+    """An integer parameter within its limit in config.LIMITS (else a 400 that names it, as the
+    CLI names its option)."""
     if value is None or value == "":
         return default
-    return limit_from(name, value)
+    try:
+        return limit_from(name, value)
+    except QueryError as exc:
+        raise QueryError(f"{name}: {exc.message}") from None
 
 
 @bp.get("/search")
