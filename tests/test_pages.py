@@ -1149,3 +1149,25 @@ def test_when_an_exclusion_leaves_nothing_the_page_offers_the_search_without_it(
     assert "除外した語（医療）を外して探す" in html
     assert 'href="/search?q=%E8%AA%8D%E7%9F%A5%E7%97%87"' in html  # 認知症 alone
     assert "除外した語" not in client.get("/search?q=認知症").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "data"),
+    [
+        ("get", "/search?q=認知症", None),
+        ("get", "/lessons", None),
+        (
+            "post",
+            "/recommend",
+            {"text": "認知症の人の居場所をつくりたい。畑仕事ができる場所があれば"},
+        ),
+    ],
+)
+def test_every_add_to_handout_button_has_a_name_of_its_own(client, method, url, data):
+    # a screen reader lists the buttons by name: two passages of one section of one town
+    # (当別町's three 取り組み内容 paragraphs) must not sound alike
+    html = getattr(client, method)(url, data=data).get_data(as_text=True)
+    names = [html_unescape(n) for n in re.findall(r'data-what="([^"]*)"', html)]
+    assert len(names) > 3
+    assert len(set(names)) == len(names), [n for n in names if names.count(n) > 1]
+    assert all("「" in n for n in names if not n.endswith(("町", "市")))  # first words said

@@ -93,17 +93,17 @@ def _case_url(case_id: str, anchor: str | None = None) -> str:
     return url_for("pages.case", case_id=case_id, _anchor=anchor)
 
 
-def _label(item: Lesson | Passage) -> str:
-    """The section of a lesson or passage as people read it."""
+def _label(item: Lesson | Passage, *, heading: bool = True) -> str:
+    """The section of a lesson or passage as people read it (with its heading, unless not)."""
     if isinstance(item, Lesson):
-        kind, audience, heading = item.kind, item.audience, None
+        kind, audience, title = item.kind, item.audience, None
     else:
-        kind, audience, heading = item.section, None, item.heading
+        kind, audience, title = item.section, None, item.heading
     label = SECTION_LABELS.get(kind, kind)
     if kind == "key_point" and audience in AUDIENCE_LABELS:
         label += f"（{AUDIENCE_LABELS[audience]}）"
-    if heading:
-        label += f": {heading}" if kind != "content" else f": 【{heading}】"
+    if heading and title:
+        label += f": {title}" if kind != "content" else f": 【{title}】"
     return label
 
 
@@ -117,6 +117,9 @@ def _answer(case: Case, item: Lesson | Passage, snippet: str) -> dict[str, Any]:
         # The engine escapes the excerpt and adds only <mark>: safe to render as is.
         "text": Markup(snippet) if snippet else text,
         "label": _label(item),
+        # what a screen reader calls its link and button (with the text's first words)
+        "section": _label(item, heading=False),
+        "start": " ".join(item.text.split()),
         "kind": item.kind if isinstance(item, Lesson) else item.section,
         "case": case,
         "url": _case_url(case.id, item.id),
@@ -230,6 +233,7 @@ def _hits(hits: Sequence[CaseHit]) -> list[dict[str, Any]]:
                     "id": ph.passage.id,
                     "label": ph.passage.section_label,
                     "heading": ph.passage.heading,
+                    "text": ph.passage.text,
                     # The engine escapes the text and adds only <mark>: the one safe string.
                     "snippet": Markup(ph.snippet),
                     "url": _case_url(hit.case.id, ph.passage.id),
