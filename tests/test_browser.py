@@ -304,7 +304,7 @@ def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bun
     assert _basket_ids(page) == [first_id, "naraha-sec-1", "naraha-kp-m1"]
 
     page.get_by_role("link", name="配布資料（3件）").click()
-    page.wait_for_url("**/handout?*basket=1*")
+    page.wait_for_url("**/handout?*basket=*")
     items = page.locator("[data-handout-items] > li")
     assert [items.nth(i).get_attribute("data-item") for i in range(3)] == _basket_ids(page)
     check_axe(page, "handout")
@@ -371,7 +371,7 @@ def test_a_shared_handout_link_joining_ones_basket_says_so_and_can_be_undone(pag
         "[{id: 'naraha-sec-1', memo: 'メモ'}, {id: 'naraha-kp-m1', memo: ''}]}))"
     )
     page.goto("/handout?item=tobetsu-kp-r1")
-    page.wait_for_url("**/handout?*basket=1*")
+    page.wait_for_url("**/handout?*basket=*")
     note = page.get_by_role("status").filter(has_text="リンクの")
     assert note.inner_text().startswith(
         "共有されたリンクの項目 1 件を、あなたの配布資料（これまでの 2 件）に加えました。"
@@ -388,11 +388,23 @@ def test_a_shared_handout_link_joining_ones_basket_says_so_and_can_be_undone(pag
     assert said == "追加を取り消しました（元の 2 件に戻しました）。"
     # a link to an item one has already adds nothing, and says so
     page.goto("/handout?item=naraha-kp-m1")
-    page.wait_for_url("**/handout?*basket=1*")
+    page.wait_for_url("**/handout?*basket=*")
     assert (
         page.get_by_role("status").filter(has_text="すでにあなたの配布資料に入っています").count()
     )
     assert _basket_ids(page) == ["naraha-sec-1", "naraha-kp-m1"]
+    # the menu's 配布資料 shows one's basket, with nothing said of a link
+    page.goto("/cases/naraha")
+    page.get_by_role("link", name="配布資料（2件）").click()
+    page.wait_for_url("**/handout?*basket=*")
+    assert page.get_by_role("status").filter(has_text="リンクの").count() == 0
+    # a colleague's address bar, copied as it is (their basket=…), joins one's basket: it
+    # replaced it, memos and all
+    page.goto("/handout?item=tobetsu-sec-2&item=nanto-bg-1&basket=colleague")
+    page.wait_for_function("!location.search.includes('colleague')")
+    assert _basket_ids(page) == ["naraha-sec-1", "naraha-kp-m1", "tobetsu-sec-2", "nanto-bg-1"]
+    assert page.locator("textarea[data-memo]").first.input_value() == "メモ"
+    assert page.get_by_role("status").filter(has_text="2 件を").count()
     # an empty basket takes a link as it is, with nothing to say
     page.evaluate("localStorage.clear()")
     page.goto("/handout?item=tobetsu-kp-r1")

@@ -1,6 +1,8 @@
 // caresearch: small progressive enhancements. Every page works without this file.
 // The handout basket lives in localStorage under one key: {items: [{id, memo}], title,
-// meeting, date}. Ids are passage ids (a case id stands for the case in brief).
+// meeting, date, key}. Ids are passage ids (a case id stands for the case in brief); `key`
+// marks the handout addresses this browser writes (basket=<key>), so that an address copied
+// to a colleague is taken there as a shared link, joining their basket, never replacing it.
 (function () {
   "use strict";
   var KEY = "caresearch.handout.v1";
@@ -30,12 +32,19 @@
     return -1;
   }
 
+  // The address of the handout page showing `data` (this browser's basket).
   function handoutUrl(data) {
     var base = document.querySelector(".nav a[href$='/handout']");
     var url = new URL(base ? base.getAttribute("href") : "/handout", window.location.href);
     url.search = "";
     data.items.forEach(function (it) { url.searchParams.append("item", it.id); });
-    if (data.items.length) url.searchParams.set("basket", "1");
+    if (data.items.length) {
+      if (!data.key) {
+        data.key = Math.random().toString(36).slice(2, 10) || "1";
+        save(data);
+      }
+      url.searchParams.set("basket", data.key);
+    }
     return url;
   }
 
@@ -221,8 +230,9 @@
     var form = document.querySelector("[data-handout-form]");
     var empty = document.querySelector("[data-handout-empty]");
     if (!form && !empty) return;
-    var fromBasket = new URLSearchParams(window.location.search).get("basket");
     var d = load();
+    // this browser's own address (another's basket=… is a shared link like any other)
+    var fromBasket = !!d.key && new URLSearchParams(window.location.search).get("basket") === d.key;
     var shown = rows().map(rowId);
     if (!fromBasket) {
       // Ticked without the basket (or a shared link): add those to the basket, then show it all,
@@ -237,14 +247,16 @@
       });
       save(d);
       if (d.items.length && d.items.map(function (it) { return it.id; }).join() !== shown.join()) {
-        if (had) remember(UNDO_KEY, { had: had, added: added });
+        if (had && shown.length) remember(UNDO_KEY, { had: had, added: added });
         window.location.replace(handoutUrl(d).href);
         return;
       }
     }
     showMerged();
     if (!form) {
-      if (fromBasket) save({ items: [], title: d.title, meeting: d.meeting, date: d.date });
+      if (fromBasket) {
+        save({ items: [], title: d.title, meeting: d.meeting, date: d.date, key: d.key });
+      }
       return;
     }
     // the buttons that reorder items come with this script: so does the line that names them
