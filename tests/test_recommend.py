@@ -586,6 +586,8 @@ def test_characters_that_show_nothing_are_ignored(bundled_engine):
         ("認知症の人のかいごがたいへん", "認知症の人の介護がたいへん"),
         # after a particle Sudachi glued to the word (がに): read all the same
         ("にんちしょうのひとがにんちしょうのかぞく", "認知症のひとが認知症のかぞく"),
+        # a table word Sudachi reads as a verb when written in hiragana (見守る)
+        ("近所のみまもりがたりない", "近所の見守りがたりない"),
         # ordinary kana stays as it is
         ("お年寄りはバスを乗り継げない", "お年寄りはバスを乗り継げない"),  # not お年寄 + リハ
         ("どうしたらいいか", "どうしたらいいか"),
@@ -605,6 +607,13 @@ def test_a_description_in_hiragana_finds_what_its_kanji_finds(bundled_engine):
     assert rec.query == kana  # echoed as typed
     assert rec.cases[0].case.id == "tobetsu"
     assert any(m.query_term == "認知症" for m in rec.cases[0].matched_terms)
+
+
+def test_a_word_in_hiragana_is_named_whole_in_the_reason(bundled_engine):
+    # 「みまもり」 was read as み + まもり: 「一致しない語：まもり」
+    rec = bundled_engine.recommend("ひとりぐらしがふえて、みまもりがたりない")
+    assert "見守り" in rec.specific_words and "まもり" not in rec.specific_words
+    assert rec.cases and "まもり" not in (rec.cases[0].reason or "").replace("見守り", "")
 
 
 def test_overlong_descriptions_are_rejected(bundled_engine):

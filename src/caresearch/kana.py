@@ -40,12 +40,13 @@ class KanaReader:
         analyzer: Analyzer,
         readings: Mapping[str, tuple[str, ...]],
         table_words: Sequence[str],
-        known_word: Callable[[str], bool],
+        table_word: Callable[[str], str | None],
     ) -> None:
         self.analyzer = analyzer
         self.readings = readings
         self._table_list = tuple(table_words)
-        self._known_word = known_word  # one word of the care vocabulary (ケアマネ)
+        # text that is one word of the care vocabulary, whole -> the table's spelling of it
+        self._table_word = table_word
         self._read = lru_cache(maxsize=4096)(self._word)
 
     def spell(self, text: str) -> str:
@@ -96,8 +97,10 @@ class KanaReader:
 
     def _word(self, kana: str) -> str | None:
         katakana = to_katakana(kana)
-        if self._known_word(katakana):
+        if self._table_word(katakana):
             return katakana  # けあまね → ケアマネ, でい → デイ
+        if word := self._table_word(kana):
+            return word  # みまもり → 見守り (Sudachi reads the hiragana as the verb 見守る)
         if len(kana) < 3:
             return None
         pieces = segment_reading(katakana, self.readings)

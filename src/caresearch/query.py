@@ -165,7 +165,7 @@ class QueryExpander:
         table_words = (*(t for g in synonyms.groups for t in g), *dict(synonyms.paraphrases))
         self._table_words = frozenset(fold(w) for w in table_words)
         # kana typed for the words of the corpus and of the table (ざいたく, かよいのば)
-        self.kana = KanaReader(analyzer, self.readings, table_words, self._one_known_word)
+        self.kana = KanaReader(analyzer, self.readings, table_words, self._table_spelling)
         for word, targets in synonyms.paraphrases:
             if toks := analyzer.tokens(word):
                 key = tuple(t.text for t in toks)
@@ -294,10 +294,13 @@ class QueryExpander:
         """Other spellings of `word` from the curated table (for 'did you mean' help)."""
         return [label for _terms, label in self._groups.get(self._key(word), [])]
 
-    def _one_known_word(self, text: str) -> bool:
-        """Whether `text` is one word of the care vocabulary (ケアマネ, デイ)."""
-        key = self._key(text)
-        return len(key) == 1 and self.knows(key[0])
+    def _table_spelling(self, text: str) -> str | None:
+        """The table's spelling of `text` when the whole of it is one word of the care
+        vocabulary (ケアマネ; みまもり: 見守り), else None (たりない is 足り and an ending)."""
+        toks = self.analyzer.tokens(text)
+        if len(toks) == 1 and toks[0].surface == text and self.knows(toks[0].text):
+            return self.written(toks[0].text)
+        return None
 
     def _key(self, text: str) -> tuple[str, ...]:
         """The table's key of a word: its analysed terms, as the tables are keyed (mode C,
