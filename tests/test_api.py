@@ -59,7 +59,8 @@ def test_search_fallback_is_reported(client):
     assert client.get("/api/search?q=ICT 回想法").get_json()["fallback"] == "or"
     relaxed = client.get("/api/search?q=認知症 ふるさと納税").get_json()
     assert relaxed["fallback"] == "parts+or"
-    assert relaxed["relaxed"] == [{"word": "ふるさと納税", "parts": ["ふるさと", "納税"]}]
+    # 納税 is in no case: only the part some case has is named
+    assert relaxed["relaxed"] == [{"word": "ふるさと納税", "parts": ["ふるさと"]}]
     assert "「ふるさと納税」を含む事例はありません" in relaxed["notice"]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from caresearch import serialize
 from caresearch.config import PROJECT_ROOT, Settings
 from caresearch.engine import Engine
 from caresearch.render import FIGURES_LOST, FIGURES_NOTE, case_text
@@ -234,7 +235,10 @@ def test_a_word_no_case_has_is_named_when_the_others_are_shown(client, bundled_e
 def test_parts_already_named_by_their_word_are_not_named_again(bundled_engine):
     # 「認知症 虐待防止」 said 「語の一部（虐待、防止）を含む事例を表示しています。「虐待」「防止」を含む
     # 事例はありません。」
-    assert bundled_engine.search("認知症 虐待防止").nowhere == ()
+    # (neither part is in any case, so the word as typed is the one named)
+    result = bundled_engine.search("認知症 虐待防止")
+    assert result.nowhere == ("虐待防止",) and not result.relaxed
+    assert "「虐待」" not in (serialize.search_notice(result) or "")
 
 
 def test_every_case_is_said_to_have_lost_its_figures_only_when_every_case_has() -> None:

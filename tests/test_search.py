@@ -1440,9 +1440,10 @@ def test_a_table_word_written_in_both_kana_finds_the_same(
 
 
 def test_a_katakana_compound_still_falls_back_to_its_parts(bundled_engine: Engine) -> None:
-    # katakana is cut into words by Sudachi, not syllables: サロン + マップ
+    # katakana is cut into words by Sudachi, not syllables: サロン + マップ (no case has マップ,
+    # so サロン alone is named as what was shown)
     result = all_hits(bundled_engine, "サロンマップ")
-    assert result.total and result.relaxed[0].words == ("サロン", "マップ")
+    assert result.total and result.relaxed[0].words == ("サロン",)
 
 
 def test_a_kana_word_is_never_cut_into_syllables(bundled_engine: Engine) -> None:
@@ -1763,3 +1764,16 @@ def test_punctuation_stuck_to_a_word_is_not_part_of_it(bundled_engine: Engine, q
 def test_a_unit_or_currency_sign_stays_with_its_number(bundled_engine: Engine, query: str) -> None:
     parsed = bundled_engine.expander.parse(query)
     assert [w.text for g in parsed.groups for w in g] == [query]
+
+
+def test_a_compound_whose_parts_no_case_has_is_not_said_to_be_shown_by_them(
+    bundled_engine: Engine,
+) -> None:
+    # 山間部: no case writes 山間 either; the notice said 「語の一部（山間）を含む事例を表示」
+    assert all_hits(bundled_engine, "山間").total == 0
+    result = all_hits(bundled_engine, "買い物支援 山間部 高齢者")
+    notice = serialize.search_notice(result) or ""
+    assert "「山間部」を含む事例はありません。" in notice and "山間）" not in notice
+    assert not any(r.word == "山間部" for r in result.relaxed)
+    alone = all_hits(bundled_engine, "山間部")
+    assert alone.total == 0 and not alone.relaxed and not alone.expansions

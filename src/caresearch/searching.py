@@ -125,6 +125,7 @@ class Searcher:
         doc_tier = np.zeros(n_docs, dtype=np.int64)
         groups_in_case = np.zeros(n_cases, dtype=np.int64)
         parts, nowhere = {w for r in relaxed for w in r.words}, []  # typed words no case has
+        found: set[str] = set()  # the words of groups some case has
         for g, group in enumerate(groups):
             tier = np.full(n_cases, NO_TIER, dtype=np.int64)
             dtier = np.full(n_docs, NO_TIER, dtype=np.int64)
@@ -142,10 +143,21 @@ class Searcher:
             doc_groups[in_group] |= np.uint64(1 << g)
             doc_tier = np.maximum(doc_tier, np.where(dtier < NO_TIER, dtier, 0))
             present = tier < NO_TIER
-            if not present.any() and not {w.text for w in group} <= parts:
+            if present.any():
+                found.update(w.text for w in group)
+            elif not {w.text for w in group} <= parts:
                 nowhere.append("」または「".join(w.text for w in group))
             groups_in_case += present
             case_tier = np.maximum(case_tier, np.where(present, tier, 0))
+        # what a word was searched as is said only of words some case has: a compound whose
+        # parts no case has either (山間部: 山間) is a word found nowhere
+        # (the words the table points to are relaxed to only when some case has one)
+        nowhere += [r.word for r in relaxed if r.kind == "parts" and not set(r.words) & found]
+        relaxed = tuple(
+            r if r.kind != "parts" else replace(r, words=tuple(w for w in r.words if w in found))
+            for r in relaxed
+            if r.kind != "parts" or set(r.words) & found
+        )
         matching = groups_in_case == len(groups)
         kinds = [k for k in RELAXATIONS if any(r.kind == k for r in relaxed)]
         fallback = "+".join(kinds) or None
