@@ -301,3 +301,8 @@ def test_the_readme_lists_every_endpoint_with_the_parameters_it_reads(app):
         # `name` in the cell, or "name": in a JSON body; kind's values are named with it
         named = {a or b for a, b in re.findall(r'`(\w+)`|"(\w+)":', rows[paths[endpoint]])}
         assert named - {"key_point", "suggestion"} == set(usable), endpoint
+
+
+def test_an_unknown_lesson_kind_names_the_kinds_there_are(client):
+    said = error_of(client.get("/api/lessons?kind=foo"), 400)
+    assert "key_point（この事例のポイント）" in said and "suggestion" in said

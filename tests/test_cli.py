@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import doc_factory
@@ -675,6 +676,15 @@ def test_the_help_is_in_japanese(command: str, capsys) -> None:
     assert (
         text.startswith("使い方: ") and "オプション:" in text and "この説明を表示して終わる" in text
     )
+    assert text.count("オプション:") == 1  # the shared options are not a second group
+    # the help's columns line up on screen: an option's text starts where the others' do (a
+    # kanji is two columns wide, argparse counts it as one)
+    starts = {
+        sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in m.group(1))
+        for line in text.splitlines()
+        if (m := re.match(r"(  -\S.*?  +)\S", line))
+    }
+    assert len(starts) == 1, starts
     for english in ("corpus directory", "print JSON", "keyword search", "build the index",
                     "cases per page", "in your own words", "draft case files", "request threads",
                     "filter:", "e.g.", "usage:", "options:", "show this help"):  # fmt: skip

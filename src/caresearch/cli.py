@@ -412,9 +412,15 @@ class _Parser(argparse.ArgumentParser):
         if kwargs.get("formatter_class") is argparse.RawDescriptionHelpFormatter:
             kwargs["formatter_class"] = _JapaneseRawUsage
         kwargs.setdefault("formatter_class", _JapaneseUsage)
+        parents = kwargs.pop("parents", [])
         super().__init__(*args, add_help=False, **kwargs)
         self._positionals.title = "引数"
         self._optionals.title = "オプション"
+        # the parents' options join this one's group of the same title (added after the
+        # titles are Japanese, or they came under a second 「オプション:」)
+        for parent in parents:
+            self._add_container_actions(parent)
+            self._defaults.update(parent._defaults)
         if add_help:
             self.add_argument(
                 "-h",
@@ -469,8 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
         "'-' なら標準入力から1行に1つ（1行に1つの JSON で出力）",
     )
     for f in FACETS:
+        # an ASCII metavar: argparse counts a kanji as one column and misaligns the help
         p.add_argument(
-            f.flag, dest=f.key, metavar=f.label, action="append",
+            f.flag, dest=f.key, metavar=f.key.upper(), action="append",
             help=f"{f.label}で絞り込む（{f.help}。くり返し指定すると、いずれかに当てはまる事例）",
         )  # fmt: skip
     p.add_argument("--page", type=_limited("page"), default=1, help="ページ（1から）")
@@ -507,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, as_json],
         help="教訓（この事例のポイントと、これから取り組む皆さまへ）の一覧",
     )
-    p.add_argument("--theme", help="テーマで絞り込む（例: 認知症）")
+    p.add_argument("--theme", help="教訓のテーマで絞り込む（例: 介護予防）")
     p.add_argument("--pref", dest="prefecture", help="都道府県で絞り込む（例: 北海道）")
     p.add_argument(
         "--kind", choices=LESSON_KINDS, help="key_point（ポイント）か suggestion（皆さまへ）"

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import building
@@ -26,6 +26,7 @@ from .highlight import Highlighter
 from .models import (
     AUDIENCE_LABELS,
     LESSON_KINDS,
+    SECTION_LABELS,
     BuildReport,
     Case,
     CaseInfo,
@@ -157,9 +158,11 @@ class Engine:
         several); `prefecture` and `case` choose cases; `kind` and `audience` (region,
         municipality, starter) choose lessons. Values are checked like search filters."""
         if kind and kind not in LESSON_KINDS:
-            raise QueryError(f"不明な種類です: {kind}")
+            raise QueryError(f"不明な種類です: {kind}（指定できる値: {_choices(LESSON_KINDS)}）")
         if audience and audience not in AUDIENCE_LABELS:
-            raise QueryError(f"不明な対象です: {audience}")
+            raise QueryError(
+                f"不明な対象です: {audience}（指定できる値: {_choices(AUDIENCE_LABELS)}）"
+            )
         if case and self.corpus.position(case) is None:
             raise QueryError(f"事例に「{case}」はありません。")
         wanted = self.check_filters({"theme": theme, "prefecture": prefecture})
@@ -335,3 +338,9 @@ def _without_suffix(municipality: str) -> str:
     if len(municipality) > 1 and municipality[-1] in "市町村区":
         return municipality[:-1]
     return municipality
+
+
+def _choices(keys: Iterable[str]) -> str:
+    """Keys with what they are called (key_point（この事例のポイント）), for a message."""
+    labels = {**SECTION_LABELS, **AUDIENCE_LABELS}
+    return "、".join(f"{k}（{labels[k]}）" for k in keys)
