@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 from . import serialize
-from .config import LIMITS, SETTINGS, Settings, limit_from
+from .argparse_ja import Parser, limited
+from .config import SETTINGS, Settings
 from .errors import CaresearchError, CorpusError, QueryError
 from .models import (
     CONFIDENCE_LABELS,
@@ -367,90 +367,18 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 # --- parser ------------------------------------------------------------------------------------
 
 
-def _limited(name: str) -> Callable[[str], int]:
-    """An argparse type for the integer limit `name` of config.LIMITS."""
-
-    def parse(raw: str) -> int:
-        try:
-            return limit_from(name, raw)
-        except QueryError:
-            raise argparse.ArgumentTypeError(LIMITS[name].message) from None
-
-    parse.__name__ = name  # argparse names the type in its messages
-    return parse
-
-
-# argparse's own messages, said in Japanese like every other error of the tool.
-_ARGPARSE_MESSAGES = (
-    (re.compile(r"the following arguments are required: (.+)"), r"次の引数が必要です: \1"),
-    (
-        re.compile(r"argument (\S+): invalid choice: '?([^' ]*)'? \(choose from (.+)\)"),
-        r"\1 に「\2」は指定できません（指定できる値: \3）",
-    ),
-    (re.compile(r"argument (\S+): expected one argument"), r"\1 の値がありません"),
-    (re.compile(r"argument (\S+): (.+)"), r"\1: \2"),
-    (re.compile(r"unrecognized arguments: (.+)"), r"不明な引数です: \1"),
-)
-
-
-class _JapaneseUsage(argparse.HelpFormatter):
-    """argparse's own words of a help page in Japanese (使い方:)."""
-
-    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
-        super().add_usage(usage, actions, groups, "使い方: " if prefix is None else prefix)
-
-
-class _JapaneseRawUsage(_JapaneseUsage, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with its own words in Japanese: 使い方, 引数, オプション, -h."""
-
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        add_help = kwargs.pop("add_help", True)
-        if kwargs.get("formatter_class") is argparse.RawDescriptionHelpFormatter:
-            kwargs["formatter_class"] = _JapaneseRawUsage
-        kwargs.setdefault("formatter_class", _JapaneseUsage)
-        parents = kwargs.pop("parents", [])
-        super().__init__(*args, add_help=False, **kwargs)
-        self._positionals.title = "引数"
-        self._optionals.title = "オプション"
-        # the parents' options join this one's group of the same title (added after the
-        # titles are Japanese, or they came under a second 「オプション:」)
-        for parent in parents:
-            self._add_container_actions(parent)
-            self._defaults.update(parent._defaults)
-        if add_help:
-            self.add_argument(
-                "-h",
-                "--help",
-                action="help",
-                default=argparse.SUPPRESS,
-                help="この説明を表示して終わる",
-            )
-
-    def error(self, message: str) -> NoReturn:
-        for pattern, japanese in _ARGPARSE_MESSAGES:
-            if pattern.fullmatch(message):
-                message = pattern.sub(japanese, message)
-                break
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: エラー: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--corpus", metavar="DIR", help="事例フォルダ（環境変数 CARESEARCH_CORPUS、既定: corpus/）"
     )
     common.add_argument(
         "--index", metavar="DIR", help="索引フォルダ（環境変数 CARESEARCH_INDEX、既定: index/）"
     )
-    as_json = _Parser(add_help=False)
+    as_json = Parser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="JSON で出力する")
 
-    parser = _Parser(
+    parser = Parser(
         prog="caresearch",
         description="地域包括ケアの取組事例を探す",
         epilog="環境変数:\n"
@@ -480,8 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
             f.flag, dest=f.key, metavar=f.key.upper(), action="append",
             help=f"{f.label}で絞り込む（{f.help}。くり返し指定すると、いずれかに当てはまる事例）",
         )  # fmt: skip
-    p.add_argument("--page", type=_limited("page"), default=1, help="ページ（1から）")
-    p.add_argument("--limit", type=_limited("limit"), default=None, help="1ページの事例の数")
+    p.add_argument("--page", type=limited("page"), default=1, help="ページ（1から）")
+    p.add_argument("--limit", type=limited("limit"), default=None, help="1ページの事例の数")
     p.add_argument(
         "--exact", action="store_true", help="入力した語だけで探す（言い換え・語の一部を使わない）"
     )
@@ -493,14 +421,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="課題の文章から、合う事例と答えになる箇所を探す",
     )
     p.add_argument("text", help="自分の言葉で書いた課題。'-' なら標準入力から1行に1つ")
-    p.add_argument("--limit", type=_limited("limit"), default=5, help="事例の数（既定 5）")
+    p.add_argument("--limit", type=limited("limit"), default=5, help="事例の数（既定 5）")
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("similar", parents=[common, as_json], help="ある事例に似た事例")
     p.add_argument(
         "case_id", help="事例の id（例: tobetsu。検索結果の [ ] の中）か市町村名（当別町）"
     )
-    p.add_argument("--limit", type=_limited("limit"), default=5, help="事例の数（既定 5）")
+    p.add_argument("--limit", type=limited("limit"), default=5, help="事例の数（既定 5）")
     p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("show", parents=[common, as_json], help="事例を1件表示する")
