@@ -7,7 +7,7 @@ Glossary: 事例 → case, この事例のポイント / これから取り組�
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -456,6 +456,29 @@ def matched_label(query_term: str, case_term: str, via: str) -> str:
     if via == "parts":  # found only as its parts, apart: said in words, not as 自治＋会
         return f"{query_term} → 語の一部（{case_term.replace('＋', '、')}）"
     return query_term if via == "exact" else f"{query_term} → {case_term}"
+
+
+def reason_line(
+    n: int, hits: Sequence[str], related: Sequence[str], missing: Sequence[str], others: str
+) -> str:
+    """A case's one-line reason: how many of the description's n main words it has (`hits`),
+    those it has only through a word they point to (`related`: 雪かき → 生活支援), those it lacks,
+    or, with none of them, what it did match (`others`)."""
+    reason = f"課題の主な語のうち {len(hits)}/{n} に一致（{_few(hits)}）" if hits else ""
+    if related:
+        reason += (
+            f"。関連する語で一致：{_few(related)}"
+            if hits
+            else f"課題の主な語には関連する語でのみ一致（{_few(related)}）"
+        )
+    if not reason:  # listed for a rarer word than the main ones, or for parts of them only
+        return "課題の主な語には一致しません" + (f"（{others}のみ一致）" if others else "")
+    return reason + (f"。一致しない語：{_few(missing)}" if missing else "")
+
+
+def _few(words: Sequence[str]) -> str:
+    """Words as a reason line lists them: the first three, then など."""
+    return "、".join(words[:3]) + ("など" if len(words) > 3 else "")
 
 
 @dataclass(frozen=True)

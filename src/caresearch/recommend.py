@@ -37,6 +37,7 @@ from .models import (
     Passage,
     Recommendation,
     ScoredLesson,
+    reason_line,
 )
 from .policy import (
     ABSENCE,
@@ -480,33 +481,29 @@ class Recommend:
 
     def _why(
         self, case: int, found: Sequence[str], d: Described, pointing: dict[str, frozenset[str]]
-    ) -> tuple[tuple[MatchedTerm, ...], str, tuple[int, int]]:
+    ) -> tuple[tuple[MatchedTerm, ...], str, tuple[float, int]]:
         """The case's matched words as listed, its reason line and how many of the main words
-        it names (the reason's k and N), from one look at how the case covers each word (the
-        parts check reads positions)."""
+        it has (k, related words at `related_main_weight`) of N, from one look at how the case
+        covers each word (the parts check reads positions)."""
         listed = found[: self.policy.matched_terms]
         covers = {t: self._covers(case, t, d) for t in dict.fromkeys([*listed, *d.main])}
         matched = tuple(m for t in listed if (m := covers[t]) is not None)
         if not d.main:
             return matched, "課題の具体的な語に一致しません（一般的な語のみ）", (0, 0)
         # a word found only as its parts apart (自治＋会) is not one the case has; one matched
-        # through a word it only points to is named with it (雪かき → 生活支援: no case says 雪)
-        hits = [
-            m.label if m.case_term in pointing[t] else d.shown[t]
-            for t in d.main
-            if (m := covers[t]) is not None and m.via != "parts"
-        ]
-        # ... and the main words it lacks are named too (ゴミ屋敷: no case has it)
-        missing = [
-            d.shown[t] for t in d.main if (m := covers[t]) is None or m.via == "parts"
-        ]  # fmt: skip
-        reason = f"課題の主な語のうち {len(hits)}/{len(d.main)} に一致（{_few(hits)}）" + (
-            f"。一致しない語：{_few(missing)}" if missing else ""
-        )
-        if not hits:  # listed for a rarer word than the main ones, or for parts of them only
-            others = "、".join(m.label for m in matched[:3])  # 相談窓口 → 相談＋窓口
-            reason = "課題の主な語には一致しません" + (f"（{others}のみ一致）" if others else "")
-        return matched, reason, (len(hits), len(d.main))
+        # only through a word it points to is said apart, with it (雪かき → 生活支援: no case
+        # says 雪かき), and the main words it lacks are named too (ゴミ屋敷: no case has it)
+        hits, related, missing = [], [], []
+        for t in d.main:
+            if (m := covers[t]) is None or m.via == "parts":
+                missing.append(d.shown[t])
+            elif m.case_term in pointing[t]:
+                related.append(m.label)
+            else:
+                hits.append(d.shown[t])
+        n, others = len(d.main), "、".join(m.label for m in matched[:3])  # 相談＋窓口
+        reason = reason_line(n, hits, related, missing, others)
+        return matched, reason, (len(hits) + self.policy.related_main_weight * len(related), n)
 
     def _spans(self, j: int, d: Described) -> tuple[tuple[int, int], ...]:
         """Where the description's words are seen in answer passage `j` (cached per request
@@ -580,11 +577,6 @@ class Recommend:
             lambda c, k: self._visible(owns[c][k], d),
         )
         return tuple(self._answer(owns[c][k], score, d) for c, k, score in picked)
-
-
-def _few(words: Sequence[str]) -> str:
-    """Words as a reason line lists them: the first three, then など."""
-    return "、".join(words[:3]) + ("など" if len(words) > 3 else "")
 
 
 def _with_honorifics(text: str, token: Token) -> str:
