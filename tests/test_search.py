@@ -386,6 +386,18 @@ def test_jargon_finds_the_formal_term_in_the_bundled_cases(
     assert written in marked(result)
 
 
+def test_a_plain_word_for_a_written_one_is_its_synonym_not_a_related_word(
+    bundled_engine: Engine,
+) -> None:
+    # 医者 is what 医師 is, said plainly: a synonym (no 「関連する語」 notice in search, and
+    # counted as the word itself in 課題から探す's reason line)
+    result = all_hits(bundled_engine, "医者")
+    assert result.fallback is None and "医師" in marked(result)
+    rec = bundled_engine.recommend("医者が足りない。一人暮らしのお年寄りの見守りが心配。")
+    assert any("医者" in cr.reason.partition("）")[0] for cr in rec.cases)
+    assert not any("医者 → 医師" in cr.reason for cr in rec.cases)
+
+
 def test_kema_finds_cases_that_never_say_kema(bundled_engine: Engine) -> None:
     result = all_hits(bundled_engine, "ケアマネ")
     assert any("ケアマネ" not in case_text(h.case) for h in result.hits)
