@@ -1175,3 +1175,22 @@ def test_every_add_to_handout_button_has_a_name_of_its_own(client, method, url, 
     assert len(names) > 3
     assert len(set(names)) == len(names), [n for n in names if names.count(n) > 1]
     assert all("「" in n for n in names if not n.endswith(("町", "市")))  # first words said
+
+
+def test_a_handout_from_one_report_names_it_once_not_under_every_item(client):
+    # a trial's printed handout ended each of five items with the same 「地域包括ケアシステムの
+    # 取組事例集（報告書の書名・発行者は…）…ページ番号は抽出元に残っていない」
+    html = client.get("/handout?item=tobetsu-sec-1&item=tobetsu-sg-2&item=nanto-kp-m3").get_data(
+        as_text=True
+    )
+    items = re.findall(r'<p class="handout-source">([^<]*)</p>', html)
+    assert len(items) == 3 and all(s.startswith("出典: 第３章") for s in items)
+    assert not any("取組事例集" in s or "ページ番号" in s for s in items)
+    assert html.count("出典はいずれも地域包括ケアシステムの取組事例集") == 1
+    md = client.post(
+        "/handout.md", data={"item": ["tobetsu-sec-1", "nanto-kp-m3"], "memo": ["", ""]}
+    ).get_data(as_text=True)
+    assert md.count("取組事例集") == 1 and md.count("出典: 第３章") == 2
+    # one item: its line says it all
+    one = client.get("/handout?item=tobetsu-sec-1").get_data(as_text=True)
+    assert "出典はいずれも" not in one and "取組事例集" in one

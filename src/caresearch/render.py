@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .models import AUDIENCE_LABELS, OVERVIEW_LABELS, Case, CaseInfo, Passage
@@ -98,15 +98,31 @@ class Handout:
     date: str = ""
 
 
-def source_line(case: Case) -> str:
-    """Where the case comes from, as far as its source tells: report, chapter, pages."""
+def source_line(case: Case, *, report: bool = True) -> str:
+    """Where the case comes from, as far as its source tells: report, chapter, pages (without
+    the report and the missing pages when a handout says them once: `handout_sources`)."""
     if case.source is None:
         return "出典: 記載なし"
-    parts = [case.source.report, case.source.chapter]
-    parts.append(
-        f"{case.source.pages}ページ" if case.source.pages else "ページ番号は抽出元に残っていない"
-    )
+    parts = [case.source.report if report else "", case.source.chapter]
+    if case.source.pages or report:
+        parts.append(
+            f"{case.source.pages}ページ"
+            if case.source.pages
+            else "ページ番号は抽出元に残っていない"
+        )
     return "出典: " + "、".join(p for p in parts if p)
+
+
+def handout_sources(cases: Sequence[Case]) -> tuple[list[str], str]:
+    """Each item's source line, and the note said once under the items: when every item comes
+    from one report, its name (and that no page numbers survived, when none did) is said once
+    instead of under each of them; "" when the items' reports differ."""
+    reports = {c.source.report if c.source else None for c in cases}
+    if len(reports) != 1 or None in reports or len(cases) < 2:
+        return [source_line(c) for c in cases], ""
+    pages = any(c.source and c.source.pages for c in cases)
+    note = f"出典はいずれも{reports.pop()}。" + ("" if pages else "ページ番号は残っていません。")
+    return [source_line(c, report=False) for c in cases], note
 
 
 def item_text(item: HandoutItem) -> list[str]:
@@ -134,7 +150,8 @@ def handout_markdown(handout: Handout) -> str:
     lines = [f"# {_md(handout.title)}", ""]
     if meta := _meta(handout):
         lines += [_md(meta), ""]
-    for item in handout.items:
+    sources, sources_note = handout_sources([item.case for item in handout.items])
+    for item, source in zip(handout.items, sources, strict=True):
         lines += [f"## {_md(_place(item.case))}「{_md(item.case.title)}」", ""]
         lines += [f"**{_md(item.label)}**", ""]
         lines += [_md(p) + "  " for p in item_text(item)]
@@ -142,10 +159,10 @@ def handout_markdown(handout: Handout) -> str:
         if item.memo:  # each line of it in the quote, kept apart by a hard break
             first, *rest = item.memo.split("\n")
             lines += [f"> メモ: {_md(first)}  ", *(f"> {_md(m)}  " for m in rest), ""]
-        lines += [f"*{_md(source_line(item.case))}*", ""]
-    note = figures_note(item.case for item in handout.items)
-    if note:
-        lines += [_md(note), ""]
+        lines += [f"*{_md(source)}*", ""]
+    for note in (sources_note, figures_note(item.case for item in handout.items)):
+        if note:
+            lines += [_md(note), ""]
     return "\n".join(lines)
 
 
@@ -159,7 +176,8 @@ def handout_docx(handout: Handout) -> bytes:
     if meta := _meta(handout):
         doc.add_paragraph(meta)
     previous = None
-    for item in handout.items:
+    sources, sources_note = handout_sources([item.case for item in handout.items])
+    for item, source in zip(handout.items, sources, strict=True):
         if previous is not None and previous != item.case.id:
             doc.paragraphs[-1].add_run().add_break(WD_BREAK.PAGE)
         previous = item.case.id
@@ -169,10 +187,10 @@ def handout_docx(handout: Handout) -> bytes:
             doc.add_paragraph(para)
         if item.memo:
             doc.add_paragraph(f"メモ: {item.memo}")
-        doc.add_paragraph(source_line(item.case)).runs[0].italic = True
-    note = figures_note(item.case for item in handout.items)
-    if note:
-        doc.add_paragraph(note)
+        doc.add_paragraph(source).runs[0].italic = True
+    for note in (sources_note, figures_note(item.case for item in handout.items)):
+        if note:
+            doc.add_paragraph(note)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -55,6 +55,7 @@ from ..render import (
     figures_note,
     handout_docx,
     handout_markdown,
+    handout_sources,
     source_line,
 )
 
@@ -527,13 +528,14 @@ def handout():
     items = _existing_items(engine, ids, basket=bool(request.args.get("basket")))
     dropped = len(ids) - len(items)
     rows = []
-    for i, item in enumerate(items):
+    sources, sources_note = handout_sources([item.case for item in items])
+    for i, (item, source) in enumerate(zip(items, sources, strict=True)):
         rows.append(
             {
                 "id": item.case.id if item.passage is None else item.passage.id,
                 "item": item,
                 "paragraphs": _item_paragraphs(item),
-                "source": source_line(item.case),
+                "source": source,
                 "new_case": i > 0 and items[i - 1].case.id != item.case.id,
             }
         )
@@ -542,6 +544,7 @@ def handout():
         title=HANDOUT_TITLE,
         rows=rows,
         figures_note=figures_note(item.case for item in items),
+        sources_note=sources_note,
         max_title=MAX_TITLE_CHARS,
         max_memo=MAX_MEMO_CHARS,
         dropped=dropped,
