@@ -109,8 +109,9 @@ def _label(item: Lesson | Passage, *, heading: bool = True) -> str:
 
 
 def _answer(case: Case, item: Lesson | Passage, snippet: str) -> dict[str, Any]:
-    """An answer to a problem: its section, the engine's marked excerpt and its place."""
-    text = " ".join(item.text.split())
+    """An answer to a problem: its section (with and without its heading: a screen reader
+    names it by section and first words, `start`), the engine's marked excerpt, its place."""
+    start = text = " ".join(item.text.split())
     if len(text) > EXCERPT_CHARS and not snippet:
         text = text[:EXCERPT_CHARS] + "…"
     return {
@@ -118,9 +119,8 @@ def _answer(case: Case, item: Lesson | Passage, snippet: str) -> dict[str, Any]:
         # The engine escapes the excerpt and adds only <mark>: safe to render as is.
         "text": Markup(snippet) if snippet else text,
         "label": _label(item),
-        # what a screen reader calls its link and button (with the text's first words)
         "section": _label(item, heading=False),
-        "start": " ".join(item.text.split()),
+        "start": start,
         "kind": item.kind if isinstance(item, Lesson) else item.section,
         "case": case,
         "url": _case_url(case.id, item.id),
@@ -232,9 +232,7 @@ def _hits(hits: Sequence[CaseHit]) -> list[dict[str, Any]]:
             "passages": [
                 {
                     "id": ph.passage.id,
-                    "label": ph.passage.section_label,
-                    "heading": ph.passage.heading,
-                    "text": ph.passage.text,
+                    "passage": ph.passage,  # its section_label, heading and text
                     # The engine escapes the text and adds only <mark>: the one safe string.
                     "snippet": Markup(ph.snippet),
                     "url": _case_url(hit.case.id, ph.passage.id),
@@ -527,18 +525,17 @@ def handout():
     ids = _item_ids(request.args)
     items = _existing_items(engine, ids, basket=bool(request.args.get("basket")))
     dropped = len(ids) - len(items)
-    rows = []
     sources, sources_note = handout_sources([item.case for item in items])
-    for i, (item, source) in enumerate(zip(items, sources, strict=True)):
-        rows.append(
-            {
-                "id": item.case.id if item.passage is None else item.passage.id,
-                "item": item,
-                "paragraphs": _item_paragraphs(item),
-                "source": source,
-                "new_case": i > 0 and items[i - 1].case.id != item.case.id,
-            }
-        )
+    rows = [
+        {
+            "id": item.case.id if item.passage is None else item.passage.id,
+            "item": item,
+            "paragraphs": _item_paragraphs(item),
+            "source": source,
+            "new_case": i > 0 and items[i - 1].case.id != item.case.id,
+        }
+        for i, (item, source) in enumerate(zip(items, sources, strict=True))
+    ]
     return render_template(
         "handout.html",
         title=HANDOUT_TITLE,
