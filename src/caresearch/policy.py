@@ -153,20 +153,21 @@ def is_strong_match(
 def confidences(
     coverages: Sequence[float],
     relatives: Sequence[float],
-    mains: Sequence[tuple[float, int]],
+    mains: Sequence[tuple[int, int, int]],
     strong: bool,
     policy: RecommendPolicy,
 ) -> list[str]:
     """'high' / 'medium' / 'low' for cases in rank order, from each case's coverage, its best
     passage against the first case's (`relatives`) and how many of the description's main
-    words it is shown to have (`mains`, the k and N of its reason line: 中 never reads 「1/5 に
-    一致」, and 高 needs two words: one word, however rare, is one piece of evidence, and a
-    description that names only one is matched by every case that has it). Without a strong
-    match every case is low; a case never shows more confidence than the one ranked above it."""
+    words it is shown to have (`mains`: the k and N of its reason line and the words it has
+    only through a related word, which count `related_main_weight`: 中 never reads 「1/5 に
+    一致」, and 高 needs two words of its own: one word, however rare, is one piece of evidence,
+    and a description that names only one is matched by every case that has it). Without a
+    strong match every case is low; a case never shows more confidence than the one above it."""
     out: list[str] = []
     cap = 2
-    for coverage, relative, (k, n) in zip(coverages, relatives, mains, strict=True):
-        main = k / n if n else 0.0
+    for coverage, relative, (k, related, n) in zip(coverages, relatives, mains, strict=True):
+        main = (k + policy.related_main_weight * related) / n if n else 0.0
         level = 0
         if (
             strong

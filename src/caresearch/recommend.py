@@ -481,15 +481,15 @@ class Recommend:
 
     def _why(
         self, case: int, found: Sequence[str], d: Described, pointing: dict[str, frozenset[str]]
-    ) -> tuple[tuple[MatchedTerm, ...], str, tuple[float, int]]:
+    ) -> tuple[tuple[MatchedTerm, ...], str, tuple[int, int, int]]:
         """The case's matched words as listed, its reason line and how many of the main words
-        it has (k, related words at `related_main_weight`) of N, from one look at how the case
-        covers each word (the parts check reads positions)."""
+        it has (k of N, and those it has only through a related word), from one look at how the
+        case covers each word (the parts check reads positions)."""
         listed = found[: self.policy.matched_terms]
         covers = {t: self._covers(case, t, d) for t in dict.fromkeys([*listed, *d.main])}
         matched = tuple(m for t in listed if (m := covers[t]) is not None)
         if not d.main:
-            return matched, "課題の具体的な語に一致しません（一般的な語のみ）", (0, 0)
+            return matched, "課題の具体的な語に一致しません（一般的な語のみ）", (0, 0, 0)
         # a word found only as its parts apart (自治＋会) is not one the case has; one matched
         # only through a word it points to is said apart, with it (雪かき → 生活支援: no case
         # says 雪かき), and the main words it lacks are named too (ゴミ屋敷: no case has it)
@@ -503,7 +503,7 @@ class Recommend:
                 hits.append(d.shown[t])
         n, others = len(d.main), "、".join(m.label for m in matched[:3])  # 相談＋窓口
         reason = reason_line(n, hits, related, missing, others)
-        return matched, reason, (len(hits) + self.policy.related_main_weight * len(related), n)
+        return matched, reason, (len(hits), len(related), n)
 
     def _spans(self, j: int, d: Described) -> tuple[tuple[int, int], ...]:
         """Where the description's words are seen in answer passage `j` (cached per request
