@@ -67,11 +67,14 @@ def test_thresholds_come_from_the_policy_object() -> None:
 
 
 def test_without_a_strong_match_every_case_is_low() -> None:
-    assert confidences([0.9, 0.8], [1.0, 0.9], [(5, 5), (5, 5)], False, POLICY) == ["low", "low"]
+    assert confidences([0.9, 0.8], [1.0, 0.9], [(5, 0, 5), (5, 0, 5)], False, POLICY) == [
+        "low",
+        "low",
+    ]
 
 
 def test_confidence_follows_coverage_and_relative_score() -> None:
-    levels = confidences([0.7, 0.45, 0.9, 0.9], [1.0, 0.9, 0.3, 0.9], [(3, 3)] * 4, True, POLICY)
+    levels = confidences([0.7, 0.45, 0.9, 0.9], [1.0, 0.9, 0.3, 0.9], [(3, 0, 3)] * 4, True, POLICY)
     assert levels[0] == "high"
     assert levels[1] == "medium"  # covers less than the high line
     assert levels[2] == "low"  # far behind the first case
@@ -80,20 +83,27 @@ def test_confidence_follows_coverage_and_relative_score() -> None:
 
 def test_confidence_agrees_with_the_main_words_the_reason_counts() -> None:
     # coverage alone would say 高 and 中; the reason lines read 2/5 and 1/5
-    assert confidences([0.8, 0.7], [1.0, 0.9], [(2, 5), (1, 5)], True, POLICY) == [
+    assert confidences([0.8, 0.7], [1.0, 0.9], [(2, 0, 5), (1, 0, 5)], True, POLICY) == [
         "medium",
         "low",
     ]
-    assert confidences([0.8], [1.0], [(3, 5)], True, POLICY) == ["high"]
+    assert confidences([0.8], [1.0], [(3, 0, 5)], True, POLICY) == ["high"]
 
 
 def test_one_main_word_is_not_enough_for_high() -> None:
     # 「認知症の家族の相談が多い」: every case that has 認知症 reads 1/1; none of them is 高
-    assert confidences([1.0, 0.9], [1.0, 0.9], [(1, 1), (1, 1)], True, POLICY) == [
+    assert confidences([1.0, 0.9], [1.0, 0.9], [(1, 0, 1), (1, 0, 1)], True, POLICY) == [
         "medium",
         "medium",
     ]
-    assert confidences([1.0], [1.0], [(2, 2)], True, POLICY) == ["high"]
+    assert confidences([1.0], [1.0], [(2, 0, 2)], True, POLICY) == ["high"]
+
+
+def test_a_word_had_only_through_a_related_word_counts_half_and_high_needs_two_own() -> None:
+    # (k of its own, related, N): 「1/3 に一致（お年寄り）。関連する語で一致：ごみ出し → 生活支援、…」
+    assert confidences([0.9], [1.0], [(1, 2, 3)], True, POLICY) == ["medium"]
+    assert confidences([0.9], [1.0], [(2, 2, 4)], True, POLICY) == ["high"]  # (2 + 1) / 4
+    assert confidences([0.9], [1.0], [(0, 2, 5)], True, POLICY) == ["low"]  # 1 / 5
 
 
 def test_passages_shown_are_the_most_relevant_whatever_their_section() -> None:

@@ -81,19 +81,25 @@ class KanaReader:
             if (i == 0 and not after_word) or (
                 i > 0 and run[i - 1] in PARTICLE_CHARS and (i in starts or i - 1 in starts)
             ):
-                # ends of morphemes after i's first (two or more: not a word Sudachi knows),
-                # longest first, within MAX_KANA_WORD; not a particle cut off (のほうが: 方 + が)
+                # ends of morphemes after i's first (two or more: not a word Sudachi knows;
+                # one only for a care word it reads as a verb, みまもり: 見守る, which it cuts
+                # み + まもり inside a sentence), longest first, within MAX_KANA_WORD; not a
+                # particle cut off (のほうが: 方 + が)
                 after = ends[bisect_right(ends, i) : bisect_right(ends, i + MAX_KANA_WORD)]
-                for j in reversed(after[1:]):
+                for j in reversed(after):
                     if j - 1 in starts and run[j - 1] in PARTICLE_CHARS:
                         continue
-                    if (j == len(run) or AFTER_WORD.match(run, j)) and (
-                        word := self._read(run[i:j])
-                    ):
+                    read = self._read if j != after[0] else self._verb_as_table_word
+                    if (j == len(run) or AFTER_WORD.match(run, j)) and (word := read(run[i:j])):
                         yield i, j, word
                         i = j - 1
                         break
             i += 1
+
+    def _verb_as_table_word(self, kana: str) -> str | None:
+        """The table's spelling of a care word Sudachi reads as a verb (みまもり: 見守り)."""
+        toks = self.analyzer.tokens(kana)
+        return self._table_word(kana) if len(toks) == 1 and toks[0].pos[0] == "動詞" else None
 
     def _word(self, kana: str) -> str | None:
         katakana = to_katakana(kana)

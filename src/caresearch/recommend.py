@@ -30,6 +30,7 @@ from . import semantic
 from .analysis import HONORIFIC_PREFIXES, Token, sentences
 from .highlight import Highlighter, snippet
 from .index import SearchIndex
+from .kana import KANA, PARTICLE_CHARS
 from .models import (
     ANSWER_WEIGHTS,
     CaseRecommendation,
@@ -143,9 +144,17 @@ class Recommend:
                     out[prev.text] -= 1
                     out[compound] += 1
                 continue
+            if self._misread_kana(t):
+                continue
             if is_topic(t) or (self.expander.knows(t.text) and t.text not in GENERIC_NOUNS):
                 out[t.text] += 1
         return +out
+
+    def _misread_kana(self, t: Token) -> bool:
+        """A "noun" Sudachi made of a particle and kana after it that no case or table has
+        (見守りがたりない: 見守り + がたり)."""
+        unknown = t.text not in self.model.vocabulary_ and not self.expander.knows(t.text)
+        return t.surface[0] in PARTICLE_CHARS and bool(KANA.match(t.surface)) and unknown
 
     def _unknown_compound(self, before: Token | None, prev: Token, suffix: Token) -> str | None:
         """`prev` + `suffix` as one word when the suffix names a body or a place (協議体, 研究所,
