@@ -507,3 +507,18 @@ def test_keyboard_reaches_the_results_past_the_filters(page):
     assert first.evaluate("(el) => el.contains(document.activeElement)"), (
         "Tab then reaches the first result"
     )
+
+
+def test_a_shared_link_into_a_full_handout_says_what_was_not_added(page):
+    # 100 items already: the link's item was not added, and the page said 「すでに…入っています」
+    page.goto("/cases/naraha")
+    page.evaluate(
+        "localStorage.setItem('caresearch.handout.v1', JSON.stringify({items: "
+        "Array.from({length: 100}, (_, i) => ({id: i % 2 ? 'naraha-sec-1' : 'naraha-kp-m1', memo: ''}))"
+        ".map((it, i) => ({id: i < 2 ? it.id : 'naraha-sec-' + (i + 10), memo: ''}))}))"
+    )
+    page.goto("/handout?item=tobetsu-kp-r1")
+    page.wait_for_url("**/handout?*basket=*")
+    said = page.get_by_role("status").filter(has_text="100件までのため").inner_text()
+    assert "1 件を加えられませんでした" in said
+    assert "tobetsu-kp-r1" not in _basket_ids(page)

@@ -1194,3 +1194,20 @@ def test_a_handout_from_one_report_names_it_once_not_under_every_item(client):
     # one item: its line says it all
     one = client.get("/handout?item=tobetsu-sec-1").get_data(as_text=True)
     assert "出典はいずれも" not in one and "取組事例集" in one
+
+
+def test_a_handout_says_missing_page_numbers_under_an_item_unless_the_note_does() -> None:
+    from types import SimpleNamespace as Info
+
+    from caresearch.render import handout_sources
+
+    def case(chapter: str, pages: str | None) -> Info:
+        return Info(source=Info(report="事例集", chapter=chapter, pages=pages))
+
+    # one item has pages: the other still says it has none, and the note does not
+    lines, note = handout_sources([case("", None), case("", "12-13")])
+    assert lines == ["出典: ページ番号は抽出元に残っていない", "出典: 12-13ページ"]
+    assert note == "出典はいずれも事例集。"
+    # none has: said once; an item with nothing left to say has no line (not a bare 「出典: 」)
+    lines, note = handout_sources([case("", None), case("第3章", None)])
+    assert lines == ["", "出典: 第3章"] and note.endswith("ページ番号は残っていません。")

@@ -98,19 +98,19 @@ class Handout:
     date: str = ""
 
 
-def source_line(case: Case, *, report: bool = True) -> str:
+def source_line(case: Case, *, report: bool = True, pages: bool = True) -> str:
     """Where the case comes from, as far as its source tells: report, chapter, pages (without
-    the report and the missing pages when a handout says them once: `handout_sources`)."""
+    the report, or that no page numbers survived, when a handout says it once:
+    `handout_sources`); "" when nothing is left to say."""
     if case.source is None:
         return "出典: 記載なし"
     parts = [case.source.report if report else "", case.source.chapter]
-    if case.source.pages or report:
-        parts.append(
-            f"{case.source.pages}ページ"
-            if case.source.pages
-            else "ページ番号は抽出元に残っていない"
-        )
-    return "出典: " + "、".join(p for p in parts if p)
+    if case.source.pages:
+        parts.append(f"{case.source.pages}ページ")
+    elif pages:
+        parts.append("ページ番号は抽出元に残っていない")
+    said = "、".join(p for p in parts if p)
+    return f"出典: {said}" if said else ""
 
 
 def handout_sources(cases: Sequence[Case]) -> tuple[list[str], str]:
@@ -122,7 +122,7 @@ def handout_sources(cases: Sequence[Case]) -> tuple[list[str], str]:
         return [source_line(c) for c in cases], ""
     pages = any(c.source and c.source.pages for c in cases)
     note = f"出典はいずれも{reports.pop()}。" + ("" if pages else "ページ番号は残っていません。")
-    return [source_line(c, report=False) for c in cases], note
+    return [source_line(c, report=False, pages=pages) for c in cases], note
 
 
 def item_text(item: HandoutItem) -> list[str]:
@@ -159,7 +159,7 @@ def handout_markdown(handout: Handout) -> str:
         if item.memo:  # each line of it in the quote, kept apart by a hard break
             first, *rest = item.memo.split("\n")
             lines += [f"> メモ: {_md(first)}  ", *(f"> {_md(m)}  " for m in rest), ""]
-        lines += [f"*{_md(source)}*", ""]
+        lines += [f"*{_md(source)}*", ""] if source else []
     for note in (sources_note, figures_note(item.case for item in handout.items)):
         if note:
             lines += [_md(note), ""]
@@ -187,7 +187,8 @@ def handout_docx(handout: Handout) -> bytes:
             doc.add_paragraph(para)
         if item.memo:
             doc.add_paragraph(f"メモ: {item.memo}")
-        doc.add_paragraph(source).runs[0].italic = True
+        if source:
+            doc.add_paragraph(source).runs[0].italic = True
     for note in (sources_note, figures_note(item.case for item in handout.items)):
         if note:
             doc.add_paragraph(note)

@@ -40,7 +40,7 @@
     data.items.forEach(function (it) { url.searchParams.append("item", it.id); });
     if (data.items.length) {
       if (!data.key) {
-        data.key = Math.random().toString(36).slice(2, 10) || "1";
+        data.key = "b" + Math.random().toString(36).slice(2, 10);  // never the old "1"
         save(data);
       }
       url.searchParams.set("basket", data.key);
@@ -204,13 +204,19 @@
       note.textContent = "追加を取り消しました（元の " + merged.undone + " 件に戻しました）。";
       return;
     }
+    if (merged.full && (!merged.added || !merged.added.length)) {
+      note.textContent = "配布資料は" + MAX_ITEMS + "件までのため、共有されたリンクの項目 " +
+        merged.full + " 件を加えられませんでした。";
+      return;
+    }
     if (!merged.added || !merged.added.length) {
       note.textContent = "共有されたリンクの項目は、すでにあなたの配布資料に入っています。";
       return;
     }
     note.appendChild(document.createTextNode(
       "共有されたリンクの項目 " + merged.added.length + " 件を、あなたの配布資料（これまでの " +
-      merged.had + " 件）に加えました。"));
+      merged.had + " 件）に加えました。" + (merged.full ? "（" + MAX_ITEMS + "件までのため " +
+      merged.full + " 件は加えていません）" : "")));
     var back = document.createElement("button");
     back.type = "button";
     back.className = "button button-secondary button-small";
@@ -239,15 +245,19 @@
       // saying so when the basket had other items (a colleague's link joins one's own).
       var had = d.items.length;
       var added = [];
+      var full = 0;  // not added: the basket holds MAX_ITEMS
       shown.forEach(function (id) {
-        if (indexOf(d, id) < 0 && d.items.length < MAX_ITEMS) {
+        if (indexOf(d, id) >= 0) return;
+        if (d.items.length < MAX_ITEMS) {
           d.items.push({ id: id, memo: "" });
           added.push(id);
+        } else {
+          full += 1;
         }
       });
       save(d);
       if (d.items.length && d.items.map(function (it) { return it.id; }).join() !== shown.join()) {
-        if (had && shown.length) remember(UNDO_KEY, { had: had, added: added });
+        if (had && shown.length) remember(UNDO_KEY, { had: had, added: added, full: full });
         window.location.replace(handoutUrl(d).href);
         return;
       }
