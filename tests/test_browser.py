@@ -522,3 +522,28 @@ def test_a_shared_link_into_a_full_handout_says_what_was_not_added(page):
     said = page.get_by_role("status").filter(has_text="100件までのため").inner_text()
     assert "1 件を加えられませんでした" in said
     assert "tobetsu-kp-r1" not in _basket_ids(page)
+
+
+def test_a_handout_tab_left_open_never_saves_its_older_items_over_the_basket(page):
+    # a second read: tab 1 shows the basket; tab 2 adds an item; typing in tab 1 saved tab 1's
+    # rows, and the item was gone
+    page.goto("/cases/naraha")
+    page.evaluate(
+        "localStorage.setItem('caresearch.handout.v1', JSON.stringify({items: "
+        "[{id: 'naraha-sec-1', memo: ''}]}))"
+    )
+    page.goto("/handout")
+    page.wait_for_url("**/handout?*basket=*")
+    other = page.context.new_page()
+    other.goto(page.url.replace("item=naraha-sec-1", "item=tobetsu-kp-r1").split("&basket")[0])
+    other.wait_for_url("**/handout?*basket=*")
+    assert _basket_ids(other) == ["naraha-sec-1", "tobetsu-kp-r1"]
+    page.wait_for_function("location.search.includes('tobetsu-kp-r1')")  # it follows
+    page.locator("textarea[data-memo]").first.fill("メモ")
+    assert _basket_ids(page) == ["naraha-sec-1", "tobetsu-kp-r1"]
+    # an old address of one's own basket shows the basket as it is now
+    old = page.url.replace("item=tobetsu-kp-r1&", "")
+    page.goto(old)
+    page.wait_for_function("location.search.includes('tobetsu-kp-r1')")
+    assert page.locator("[data-handout-items] > li").count() == 2
+    other.close()

@@ -237,9 +237,21 @@
     var empty = document.querySelector("[data-handout-empty]");
     if (!form && !empty) return;
     var d = load();
+    var params = new URLSearchParams(window.location.search);
     // this browser's own address (another's basket=… is a shared link like any other)
-    var fromBasket = !!d.key && new URLSearchParams(window.location.search).get("basket") === d.key;
+    var fromBasket = !!d.key && params.get("basket") === d.key;
     var shown = rows().map(rowId);
+    var ids = d.items.map(function (it) { return it.id; }).join();
+    if (fromBasket && params.getAll("item").join() !== ids) {
+      // an address of one's basket as it was (a bookmark, a tab left open): show it as it is,
+      // or the page's older items would be saved over the newer basket
+      window.location.replace(handoutUrl(d).href);
+      return;
+    }
+    // ... and so when another tab changes the basket
+    window.addEventListener("storage", function (e) {
+      if (e.key === KEY) window.location.replace(handoutUrl(load()).href);
+    });
     if (!fromBasket) {
       // Ticked without the basket (or a shared link): add those to the basket, then show it all,
       // saying so when the basket had other items (a colleague's link joins one's own).
