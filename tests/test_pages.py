@@ -174,21 +174,21 @@ def test_search_groups_hits_by_case_with_marks_and_labels(client, bundled_engine
     result = bundled_engine.search("認知症")
     html = client.get("/search?q=認知症").get_data(as_text=True)
     assert "<mark>認知症</mark>" in html
+    q = "?q=%E8%AA%8D%E7%9F%A5%E7%97%87"  # the case page marks the words searched
     for hit in result.hits:
-        assert html.count(f'href="/cases/{hit.case.id}"') == 1
+        assert html.count(f'href="/cases/{hit.case.id}{q}"') == 1
         assert hit.case.title in html
         for ph in hit.passages:
             assert ph.passage.section_label in html
-            assert f'href="/cases/{hit.case.id}#{ph.passage.id}"' in html
+            assert f'href="/cases/{hit.case.id}{q}#{ph.passage.id}"' in html
     assert f"{result.total}件" in html
 
 
 def test_a_budget_line_hit_links_to_the_line_on_the_case_page(client, bundled_engine):
     (hit,) = bundled_engine.search("地域支援事業").hits
     anchor = hit.passages[0].passage.id
-    assert f'href="/cases/tsuruoka#{anchor}"' in client.get("/search?q=地域支援事業").get_data(
-        as_text=True
-    )
+    html = client.get("/search?q=地域支援事業").get_data(as_text=True)
+    assert re.search(rf'href="/cases/tsuruoka\?q=[^"#]*#{anchor}"', html)
     page = client.get("/cases/tsuruoka").get_data(as_text=True)
     assert re.search(rf'<p class="budget" id="{anchor}">[^<]*<span[^>]*>予算</span>', page)
 
@@ -269,10 +269,10 @@ def test_facet_checkboxes_filter_and_show_what_is_chosen(client, bundled_engine)
     expected = bundled_engine.search("認知症", filters={"theme": "在宅医療"})
     assert f"{expected.total}件" in filtered
     for hit in expected.hits:
-        assert f'href="/cases/{hit.case.id}"' in filtered
+        assert f'href="/cases/{hit.case.id}?q=' in filtered
     dropped = {c.id for c in bundled_engine.cases} - {h.case.id for h in expected.hits}
     for cid in dropped:
-        assert f'href="/cases/{cid}"' not in filtered
+        assert f'href="/cases/{cid}?q=' not in filtered
     assert 'name="theme" value="在宅医療" checked' in filtered
     # 解除 links back to the unfiltered search
     assert "/search?q=%E8%AA%8D%E7%9F%A5%E7%97%87" in parse(filtered).hrefs
@@ -1211,3 +1211,24 @@ def test_a_handout_says_missing_page_numbers_under_an_item_unless_the_note_does(
     # none has: said once; an item with nothing left to say has no line (not a bare 「出典: 」)
     lines, note = handout_sources([case("", None), case("第3章", None)])
     assert lines == ["", "出典: 第3章"] and note.endswith("ページ番号は残っていません。")
+
+
+def test_a_case_page_opened_from_a_search_marks_the_words_searched(client):
+    # a new user's trial: the hit's link jumped to the right passage, but its words were not
+    # marked there; in long sections the reader had to find them again
+    html = client.get("/search?q=ケアマネ").get_data(as_text=True)
+    link = html_unescape(re.search(r'href="(/cases/tsuruoka\?q=[^"#]+#[^"]+)"', html).group(1))
+    page = client.get(link).get_data(as_text=True)
+    assert "<mark>介護支援専門員</mark>" in page  # the synonym the search found, as there
+    assert "検索した語（ケアマネ）を含む箇所を強調しています" in page
+    # a section's paragraphs and a lesson are marked in place, nothing else changes
+    plain = client.get("/cases/tsuruoka").get_data(as_text=True)
+    assert "<mark>" not in plain and "強調を消す" not in plain
+    assert re.sub(r"</?mark>", "", page).count("介護支援専門員") == plain.count("介護支援専門員")
+
+
+@pytest.mark.parametrize("q", ["<script>alert(1)</script>", "あ" * 5000, "-", '"'])
+def test_a_case_page_takes_any_search_words_without_harm(client, q):
+    r = client.get("/cases/tobetsu", query_string={"q": q})
+    assert r.status_code == 200
+    assert "<script>alert(1)" not in r.get_data(as_text=True)

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import building
@@ -26,7 +26,6 @@ from .highlight import Highlighter
 from .models import (
     AUDIENCE_LABELS,
     LESSON_KINDS,
-    SECTION_LABELS,
     BuildReport,
     Case,
     CaseInfo,
@@ -36,6 +35,7 @@ from .models import (
     Recommendation,
     SearchResult,
     SimilarCase,
+    named_choices,
 )
 from .query import QueryExpander
 from .recommend import Recommend
@@ -158,10 +158,12 @@ class Engine:
         several); `prefecture` and `case` choose cases; `kind` and `audience` (region,
         municipality, starter) choose lessons. Values are checked like search filters."""
         if kind and kind not in LESSON_KINDS:
-            raise QueryError(f"不明な種類です: {kind}（指定できる値: {_choices(LESSON_KINDS)}）")
+            raise QueryError(
+                f"不明な種類です: {kind}（指定できる値: {named_choices(LESSON_KINDS)}）"
+            )
         if audience and audience not in AUDIENCE_LABELS:
             raise QueryError(
-                f"不明な対象です: {audience}（指定できる値: {_choices(AUDIENCE_LABELS)}）"
+                f"不明な対象です: {audience}（指定できる値: {named_choices(AUDIENCE_LABELS)}）"
             )
         if case and self.corpus.position(case) is None:
             raise QueryError(f"事例に「{case}」はありません。")
@@ -245,6 +247,12 @@ class Engine:
         if not topics:
             raise QueryError("課題の内容を表す語が見つかりません。もう少し具体的に書いてください。")
         return dataclasses.replace(self.recommender(read, tokens, topics, limit), query=text)
+
+    def case_marks(
+        self, case_id: str, q: str, *, exact: bool = False
+    ) -> dict[str, tuple[str, ...]]:
+        """The case's passages where the words of the search `q` are, marked line by line."""
+        return self.searcher.marks(self.case(case_id), q, exact)
 
     def warm_up(self) -> None:
         """Load what the first request would otherwise wait for (the sentence encoder)."""
@@ -338,9 +346,3 @@ def _without_suffix(municipality: str) -> str:
     if len(municipality) > 1 and municipality[-1] in "市町村区":
         return municipality[:-1]
     return municipality
-
-
-def _choices(keys: Iterable[str]) -> str:
-    """Keys with what they are called (key_point（この事例のポイント）), for a message."""
-    labels = {**SECTION_LABELS, **AUDIENCE_LABELS}
-    return "、".join(f"{k}（{labels[k]}）" for k in keys)

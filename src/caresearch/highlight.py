@@ -93,6 +93,17 @@ class Highlighter:
         spans = [(s + 1, e + 1) for s, e in found["heading"]]  # after 【
         return snippet(f"【{passage.heading}】{passage.text}", spans, width)
 
+    def marked_lines(
+        self, passages: Iterable[tuple[Passage, int]], words: Sequence[QueryWord]
+    ) -> dict[str, tuple[str, ...]]:
+        """Per passage (with its document) where `words` match: its text escaped, with <mark>
+        around the matches, line by line (a case page opened from a search)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for passage, doc in passages:
+            if spans := self.passage_spans(doc, words):
+                out[passage.id] = tuple(mark(passage.text, spans).split("\n"))
+        return out
+
     def place(self, doc: int, words: Sequence[QueryWord]) -> str | None:
         """Where a case document matched `words`: 'title' (title or keywords), 'details'
         (implementing bodies, contact) or 'figure' (figure text); None where it did not."""

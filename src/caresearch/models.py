@@ -458,6 +458,12 @@ def matched_label(query_term: str, case_term: str, via: str) -> str:
     return query_term if via == "exact" else f"{query_term} → {case_term}"
 
 
+def named_choices(keys: Iterable[str]) -> str:
+    """Keys with what they are called (key_point（この事例のポイント）), for a message."""
+    labels = {**SECTION_LABELS, **AUDIENCE_LABELS}
+    return "、".join(f"{k}（{labels[k]}）" for k in keys)
+
+
 def reason_line(
     n: int, hits: Sequence[str], related: Sequence[str], missing: Sequence[str], others: str
 ) -> str:

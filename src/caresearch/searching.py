@@ -107,6 +107,20 @@ class Searcher:
             dtype=np.float32,
         )
 
+    def marks(self, case: Case, text: str, exact: bool = False) -> dict[str, tuple[str, ...]]:
+        """The case's passages where the words of the search `text` are, marked line by line
+        (its page, opened from that search); nothing for a query that cannot be searched."""
+        try:
+            parsed = self.expander.parse(text, max_chars=self.settings.max_query_chars, exact=exact)
+        except QueryError:
+            return {}
+        i = self.corpus.position(case.id)
+        docs = (
+            [(p, self.corpus.doc_number(p.id, i)) for p in case.passages()] if i is not None else []
+        )
+        words = [w for group in parsed.groups for w in group]
+        return self.highlighter.marked_lines([(p, d) for p, d in docs if d is not None], words)
+
     def search(
         self, text: str, filters: Filters, page: int, page_size: int, exact: bool = False
     ) -> SearchResult:

@@ -90,8 +90,8 @@ def _engine() -> Engine:
 # --- helpers that turn result objects into template data -------------------------------------
 
 
-def _case_url(case_id: str, anchor: str | None = None) -> str:
-    return url_for("pages.case", case_id=case_id, _anchor=anchor)
+def _case_url(case_id: str, anchor: str | None = None, **query: Any) -> str:
+    return url_for("pages.case", case_id=case_id, _anchor=anchor, **query)
 
 
 def _label(item: Lesson | Passage, *, heading: bool = True) -> str:
@@ -109,8 +109,7 @@ def _label(item: Lesson | Passage, *, heading: bool = True) -> str:
 
 
 def _answer(case: Case, item: Lesson | Passage, snippet: str) -> dict[str, Any]:
-    """An answer to a problem: its section (with and without its heading: a screen reader
-    names it by section and first words, `start`), the engine's marked excerpt, its place."""
+    """An answer: its section (with and without heading), marked excerpt, first words, place."""
     start = text = " ".join(item.text.split())
     if len(text) > EXCERPT_CHARS and not snippet:
         text = text[:EXCERPT_CHARS] + "…"
@@ -218,11 +217,12 @@ def _without_exclusions(q: str) -> str:
     return " ".join(out)
 
 
-def _hits(hits: Sequence[CaseHit]) -> list[dict[str, Any]]:
+def _hits(hits: Sequence[CaseHit], query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hits as shown, linking to case pages that mark the search's words (`query`)."""
     return [
         {
             "case": hit.case,
-            "url": _case_url(hit.case.id),
+            "url": _case_url(hit.case.id, **query),
             "matched_note": serialize.matched_note(hit),
             # a match in figure text links to the figure text the case page shows
             "figure_url": _case_url(hit.case.id, "figures")
@@ -235,7 +235,7 @@ def _hits(hits: Sequence[CaseHit]) -> list[dict[str, Any]]:
                     "passage": ph.passage,  # its section_label, heading and text
                     # The engine escapes the text and adds only <mark>: the one safe string.
                     "snippet": Markup(ph.snippet),
-                    "url": _case_url(hit.case.id, ph.passage.id),
+                    "url": _case_url(hit.case.id, ph.passage.id, **query),
                 }
                 for ph in hit.passages
             ],
@@ -364,13 +364,8 @@ def search():
         for k, values in filters.items()
         for v in values
     ]
-    context: dict[str, Any] = {
-        "q": q,
-        "filters": filters,
-        "active": active,
-        "themes": engine.themes,
-        "nav": "search",
-    }
+    context: dict[str, Any] = {"q": q, "filters": filters, "active": active}
+    context.update(themes=engine.themes, nav="search")
     try:
         if not q:
             browse = engine.browse(filters) if filters else None
@@ -384,8 +379,8 @@ def search():
     return render_template(
         "search.html",
         result=result,
-        hits=_hits(result.hits),
-        partial=_hits(result.partial),
+        hits=_hits(result.hits, {"q": q, "exact": 1 if exact else None}),
+        partial=_hits(result.partial, {"q": q, "exact": 1 if exact else None}),
         partial_note=serialize.partial_note(result),
         facets=_facets(result, q),
         paging=_paging(result, q),
@@ -451,10 +446,13 @@ def case(case_id: str):
     engine = _engine()
     if not CASE_ID.match(case_id):
         raise NotFound(f"事例が見つかりません: {case_id}")
-    c = engine.case(case_id)
+    c, q = engine.case(case_id), request.args.get("q", "").strip()
+    found = engine.case_marks(case_id, q, exact=is_on(request.args.get("exact"))) if q else {}
     return render_template(
         "case.html",
         case=c,
+        # opened from a search: the lines of the passages with its words, marked (escaped + <mark>)
+        marks={pid: tuple(map(Markup, lines)) for pid, lines in found.items()},
         similar=engine.similar(case_id),
         labels=SECTION_LABELS,
         audience_labels=AUDIENCE_LABELS,
