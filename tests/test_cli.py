@@ -677,6 +677,7 @@ def test_the_help_is_in_japanese(command: str, capsys) -> None:
         text.startswith("使い方: ") and "オプション:" in text and "この説明を表示して終わる" in text
     )
     assert text.count("オプション:") == 1  # the shared options are not a second group
+    assert text.split("オプション:\n", 1)[1].startswith("  -h, --help")  # first, as usual
     # the help's columns line up on screen: an option's text starts where the others' do (a
     # kanji is two columns wide, argparse counts it as one)
     starts = {

@@ -1789,3 +1789,11 @@ def test_a_compound_whose_parts_no_case_has_is_not_said_to_be_shown_by_them(
     assert not any(r.word == "山間部" for r in result.relaxed)
     alone = all_hits(bundled_engine, "山間部")
     assert alone.total == 0 and not alone.relaxed and not alone.expansions
+
+
+def test_a_typed_word_no_case_has_is_named_even_when_another_word_holds_it(
+    bundled_engine: Engine,
+) -> None:
+    # a second read: 山間 typed beside 山間部 (whose part it is) went unnamed
+    result = all_hits(bundled_engine, "山間 山間部 介護")
+    assert set(result.nowhere) == {"山間", "山間部"}

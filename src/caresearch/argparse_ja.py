@@ -62,8 +62,6 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, add_help=False, **kwargs)
         self._positionals.title = "引数"
         self._optionals.title = "オプション"
-        for parent in parents:  # after the titles: else a second 「オプション:」
-            self._add_container_actions(parent)
         if add_help:
             self.add_argument(
                 "-h",
@@ -72,6 +70,8 @@ class Parser(argparse.ArgumentParser):
                 default=argparse.SUPPRESS,
                 help="この説明を表示して終わる",
             )
+        for parent in parents:  # after the titles: else a second 「オプション:」
+            self._add_container_actions(parent)
 
     def error(self, message: str) -> NoReturn:
         for pattern, japanese in _ARGPARSE_MESSAGES:

@@ -138,7 +138,7 @@ class Searcher:
         case_tier = np.zeros(n_cases, dtype=np.int64)
         doc_tier = np.zeros(n_docs, dtype=np.int64)
         groups_in_case = np.zeros(n_cases, dtype=np.int64)
-        parts, nowhere = {w for r in relaxed for w in r.words}, []  # typed words no case has
+        nowhere: list[str] = []  # typed words no case has
         found: set[str] = set()  # the words of groups some case has
         for g, group in enumerate(groups):
             tier = np.full(n_cases, NO_TIER, dtype=np.int64)
@@ -159,7 +159,7 @@ class Searcher:
             present = tier < NO_TIER
             if present.any():
                 found.update(w.text for w in group)
-            elif not {w.text for w in group} <= parts:
+            elif not all(v.via == "parts" for w in group for v in w.variants):  # typed, not a part
                 nowhere.append("」または「".join(w.text for w in group))
             groups_in_case += present
             case_tier = np.maximum(case_tier, np.where(present, tier, 0))
