@@ -48,14 +48,15 @@ class KanaReader:
         # text that is one word of the care vocabulary, whole -> the table's spelling of it
         self._table_word = table_word
         self._read = lru_cache(maxsize=4096)(self._word)
+        self._read_verb = lru_cache(maxsize=4096)(self._verb_as_table_word)
 
     def spell(self, text: str) -> str:
         """`text` with the words written in hiragana that the analyser cuts into pieces
         (にんちしょう → に・ん・ち・しょう, けあまね) written as the corpus or the care table writes
         them (認知症, ケアマネ), for a description (keyword search reads a kana word by its
         reading already: `QueryExpander.word`). A run of hiragana is read only where it stands
-        as a word: at the start of a run that does not go on a kanji or katakana word (お年寄りは is not お年寄 +
-        リハ), or after a particle; ending where a morpheme ends and followed by a particle, an
+        as a word: at the start of a run that does not go on a kanji or katakana word (お年寄りは
+        is not お年寄 + リハ), or after a particle; ending where a morpheme ends and followed by a particle, an
         honorific or the end of the run; cut by Sudachi into two or more morphemes (a word it
         knows is left to it); and read as one or two common nouns of the corpus (or one word of
         the table), at most MAX_KANA_WORD kana long."""
@@ -89,7 +90,7 @@ class KanaReader:
                 for j in reversed(after):
                     if j - 1 in starts and run[j - 1] in PARTICLE_CHARS:
                         continue
-                    read = self._read if j != after[0] else self._verb_as_table_word
+                    read = self._read if j != after[0] else self._read_verb
                     if (j == len(run) or AFTER_WORD.match(run, j)) and (word := read(run[i:j])):
                         yield i, j, word
                         i = j - 1

@@ -245,7 +245,7 @@ class QueryExpander:
         if self._misread(word.text):  # its key is what is left of it (看看連携: 連携)
             return None
         # ... or the table's word it reads as (かよいのば: 通いの場)
-        keys = [self._key(w) for w in (word.text, *self.kana.table_words(word.text))]
+        keys = (self.words_of(w) for w in (word.text, *self.kana.table_words(word.text)))
         pointed = next((self._related[k] for k in keys if k in self._related), [])
         variants = tuple(
             Variant(terms, WEIGHT_SYNONYM, "related", label)

@@ -116,10 +116,12 @@ class Searcher:
             return {}
         i = self.corpus.position(case.id)
         docs = (
-            [(p, self.corpus.doc_number(p.id, i)) for p in case.passages()] if i is not None else []
+            {self.corpus.doc_ids[d]: int(d) for d in self.corpus.docs_of(i)}
+            if i is not None
+            else {}
         )
-        words = [w for group in parsed.groups for w in group]
-        return self.highlighter.marked_lines([(p, d) for p, d in docs if d is not None], words)
+        passages = [(p, docs[p.id]) for p in case.passages() if p.id in docs]
+        return self.highlighter.marked_lines(passages, parsed.words)
 
     def search(
         self, text: str, filters: Filters, page: int, page_size: int, exact: bool = False

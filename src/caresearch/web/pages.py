@@ -373,14 +373,15 @@ def search():
         page = _int_arg("page", 1)
         exact = is_on(request.args.get("exact"))
         result = engine.search(q, filters=filters, page=page, exact=exact)
+        searched = {"q": q, "exact": 1 if exact else None}  # what the case pages mark
     except QueryError as exc:
         html = render_template("search.html", error=exc.message, **context)
         return html, exc.http_status
     return render_template(
         "search.html",
         result=result,
-        hits=_hits(result.hits, {"q": q, "exact": 1 if exact else None}),
-        partial=_hits(result.partial, {"q": q, "exact": 1 if exact else None}),
+        hits=_hits(result.hits, searched),
+        partial=_hits(result.partial, searched),
         partial_note=serialize.partial_note(result),
         facets=_facets(result, q),
         paging=_paging(result, q),
