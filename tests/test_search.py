@@ -917,6 +917,13 @@ def test_grammar_alone_is_not_a_search(bundled_engine: Engine, query: str) -> No
         bundled_engine.search(query)
 
 
+def test_one_kana_and_a_suffix_is_a_word_not_grammar(bundled_engine: Engine) -> None:
+    # サ付き (サービス付き高齢者向け住宅) was read as サ + the suffix 付き, and サ alone as nothing:
+    # 「助詞や記号…だけでは検索できません」
+    assert ids(all_hits(bundled_engine, "サ付き")) == ids(all_hits(bundled_engine, "サ高住")) != []
+    assert all_hits(bundled_engine, "ゲ付き").query == "ゲ付き"  # no such word: no hits, no error
+
+
 @pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u202e", "\u00ad", "\u2060"])
 def test_characters_that_show_nothing_are_ignored(bundled_engine: Engine, invisible: str) -> None:
     result = all_hits(bundled_engine, f"認知{invisible}症{invisible}")

@@ -392,11 +392,14 @@ class QueryExpander:
 
     def _without_grammar(self, text: str) -> str:
         """`text` without grammar typed at its end (認知症による → 認知症); "" when it is all
-        grammar (について, する)."""
+        grammar (について, する). One kana before a suffix is no word of its own: サ付き is read
+        whole, not as サ (and then as nothing)."""
         for _ in range(3):  # 通いの場がほしい → 通いの場が → 通いの場
             start = self.analyzer.grammar_start(text)
             if start == len(text) or (start and _ONE_KANA_SCRIPT.match(fold(text))):
                 return text  # a word in kana is read whole (まいすたー, いりょう)
+            if start == 1 and _ONE_KANA_SCRIPT.match(fold(text[:1])):
+                return text
             text = text[:start]
         return text
 
