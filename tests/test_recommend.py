@@ -205,6 +205,20 @@ def test_shortage_phrasing_finds_the_case_about_shortage(bundled_engine):
 
 
 @pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("夜中に来てくれるヘルパーさんがいない", "いない"),
+        ("後を継ぐボランティアが足りなくて困っている", "足りなくて"),
+        ("サロンに来る人が減っている", "減っている"),
+    ],
+)
+def test_shortage_read_from_the_phrasing_is_listed_as_read(bundled_engine, text, said):
+    # 「なぜこの事例?: ヘルパーさん、不足」 listed a word nobody typed
+    labels = [m.label for c in bundled_engine.recommend(text).cases for m in c.matched_terms]
+    assert f"{said} → 不足" in labels and "不足" not in labels
+
+
+@pytest.mark.parametrize(
     ("text", "written", "case_words"),
     [
         # 通い / の / 場 and 顔 / 見知り are several words; the table points each whole one way
@@ -589,6 +603,18 @@ def test_characters_that_show_nothing_are_ignored(bundled_engine):
         "\u202e認知\u200b症の人が農作業を続けられる場をつくりたい\ufeff"
     )
     assert pasted == bundled_engine.recommend(text)
+
+
+def test_markup_pasted_with_a_description_is_not_read_as_words(bundled_engine):
+    # pasted from a web page or an e-mail: 「一致しない語：script、alert、amp」 said the page
+    text = "認知症の人が農作業を続けられる場をつくりたい"
+    pasted = bundled_engine.recommend(
+        "<p>認知症の人が<b>農作業</b>を続けられる場を&amp;つくりたい</p><br>"
+    )
+    assert [c.case.id for c in pasted.cases] == [
+        c.case.id for c in bundled_engine.recommend(text).cases
+    ]
+    assert not {"p", "b", "br", "amp"} & set(pasted.specific_words)
 
 
 @pytest.mark.parametrize(

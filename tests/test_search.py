@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from caresearch import serialize
-from caresearch.analysis import Analyzer, visible
+from caresearch.analysis import Analyzer
 from caresearch.config import Settings
 from caresearch.docscores import DOC_DECAY, covering, score_cases
 from caresearch.engine import Engine
@@ -36,7 +36,7 @@ from caresearch.models import (
     Relaxed,
     SearchResult,
 )
-from caresearch.querysyntax import split_query
+from caresearch.querysyntax import split_query, visible
 from caresearch.searching import word_vector
 from caresearch.synonyms import SynonymTable
 
@@ -922,6 +922,14 @@ def test_one_kana_and_a_suffix_is_a_word_not_grammar(bundled_engine: Engine) -> 
     # 「助詞や記号…だけでは検索できません」
     assert ids(all_hits(bundled_engine, "サ付き")) == ids(all_hits(bundled_engine, "サ高住")) != []
     assert all_hits(bundled_engine, "ゲ付き").query == "ゲ付き"  # no such word: no hits, no error
+
+
+@pytest.mark.parametrize("pasted", ["<b>認知症</b>", "<span class='x'>認知症</span>&nbsp;"])
+def test_markup_pasted_with_a_word_is_not_searched(bundled_engine: Engine, pasted: str) -> None:
+    # </b> was read as the separator / between 「<b>認知症<」 and 「b>」: 1 hit, not 5
+    result, plain = all_hits(bundled_engine, pasted), all_hits(bundled_engine, "認知症")
+    assert ids(result) == ids(plain) and result.expansions == plain.expansions
+    assert not result.relaxed and not result.nowhere
 
 
 @pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u202e", "\u00ad", "\u2060"])

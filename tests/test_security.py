@@ -48,7 +48,7 @@ TEMPLATE_ATTRS = {
     "tabindex", "type", "value", "checked", "data-copy-link", "hidden", "formaction",
     # the handout basket and the folded filters (web/static/app.js)
     "data-basket-count", "data-pick", "data-what", "data-button", "data-handout-bar",
-    "data-max-chars",
+    "data-max-chars", "data-submit-keys",
     "data-fold-wide",
     "data-handout-form", "data-handout-field", "data-handout-actions", "data-handout-items",
     "data-handout-empty", "data-handout-count", "data-item", "data-case", "data-memo", "data-print",

@@ -182,20 +182,6 @@ _VERB_STEM_END = re.compile(r"[ぁ-ゖ]$")  # a verb's 連用形 ends in kana (�
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-# Characters that show nothing (zero-width space and joiners, soft hyphen, word joiner, byte
-# order mark, bidirectional controls): pasted text carries them, and 「認知症​」 must
-# find 認知症 while a right-to-left override must not reorder what the page echoes.
-_INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
-    "\ufe00-\ufe0f\ufeff]"
-)
-
-
-def visible(text: str) -> str:
-    """`text` without the characters that show nothing."""
-    return _INVISIBLE.sub("", text)
-
-
 def clean(text: str) -> str:
     """Control characters and lone surrogates become spaces, so offsets stay the same."""
     return _CONTROL.sub(" ", text)

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import building
-from .analysis import Analyzer, fold, has_invalid_chars, visible
+from .analysis import Analyzer, fold, has_invalid_chars
 from .config import Settings, check_limit
 from .errors import IndexNotReady, NotFound, QueryError, QueryTooLarge
 from .filters import Filters, check_filters, facet_values
@@ -38,6 +38,7 @@ from .models import (
     named_choices,
 )
 from .query import QueryExpander
+from .querysyntax import typed
 from .recommend import Recommend
 from .searching import Searcher
 from .snapshot import CaseList, Corpus
@@ -223,13 +224,13 @@ class Engine:
         """Cases for `text`; `exact` searches the words only as typed (no synonyms, no parts)."""
         filters_ = self.check_filters(filters)
         size = page_size or self.settings.page_size
-        text = visible(text or "")
+        text = typed(text or "").strip()
         result = self.searcher.search(text, filters_, page, size, exact=exact)
         return with_suggestions(result, self.searcher, filters_, exact)
 
     def recommend(self, text: str, *, limit: int = 5) -> Recommendation:
         # a line break is one character, as the page's counter shows it (a form sends \r\n)
-        text = visible(text or "").replace("\r\n", "\n").strip()
+        text = typed(text or "").replace("\r\n", "\n").strip()
         if not text:
             raise QueryError("課題の内容を入力してください。")
         if has_invalid_chars(text):
@@ -252,7 +253,7 @@ class Engine:
         self, case_id: str, q: str, *, exact: bool = False
     ) -> dict[str, tuple[str, ...]]:
         """The case's passages where the words of the search `q` are, marked line by line."""
-        return self.searcher.marks(self.case(case_id), q, exact)
+        return self.searcher.marks(self.case(case_id), typed(q), exact)
 
     def warm_up(self) -> None:
         """Load what the first request would otherwise wait for (the sentence encoder)."""

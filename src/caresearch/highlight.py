@@ -11,11 +11,11 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from .analysis import Analyzer
 from .index import SearchIndex
-from .models import Passage
+from .models import FIGURES_ID, Case, Passage
 from .query import QueryWord
 
 SNIPPET_CHARS = 160
@@ -93,15 +93,19 @@ class Highlighter:
         spans = [(s + 1, e + 1) for s, e in found["heading"]]  # after 【
         return snippet(f"【{passage.heading}】{passage.text}", spans, width)
 
-    def marked_lines(
-        self, passages: Iterable[tuple[Passage, int]], words: Sequence[QueryWord]
+    def marked_case(
+        self, case: Case, docs: Mapping[str, int], words: Sequence[QueryWord]
     ) -> dict[str, tuple[str, ...]]:
-        """Per passage (with its document) where `words` match: its text escaped, with <mark>
-        around the matches, line by line (a case page opened from a search)."""
+        """Per passage of `case` where `words` match (`docs`: its documents by id): its text
+        escaped, with <mark> around the matches, line by line; and so its figure text, under
+        FIGURES_ID, when they match there (a case page opened from a search)."""
         out: dict[str, tuple[str, ...]] = {}
-        for passage, doc in passages:
-            if spans := self.passage_spans(doc, words):
-                out[passage.id] = tuple(mark(passage.text, spans).split("\n"))
+        for p in case.passages():
+            if p.id in docs and (spans := self.passage_spans(docs[p.id], words)):
+                out[p.id] = tuple(mark(p.text, spans).split("\n"))
+        if case.id in docs and (figure := self.spans(docs[case.id], words, ("diagram",))):
+            lines = mark("\n".join(case.diagram_text), figure["diagram"]).split("\n")
+            out[FIGURES_ID] = tuple(lines)
         return out
 
     def place(self, doc: int, words: Sequence[QueryWord]) -> str | None:

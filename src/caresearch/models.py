@@ -103,6 +103,9 @@ MATCHED_IN_LABELS = {
     "details": "実施主体・連絡先",
     "figure": "図表中の語句",
 }
+# The case page's figure text: its anchor (#figures, where a hit found only there links) and
+# its key among the marks of a page opened from a search
+FIGURES_ID = "figures"
 
 
 class Facet(NamedTuple):

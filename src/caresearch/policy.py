@@ -61,6 +61,16 @@ ABSENCE = re.compile(
     r"|手が回(?:ら|ってい?な|っておらず)|確保でき(?:な|ず|てい?な|ておらず)"
 )
 ABSENCE_TERMS = ("不足",)
+_AFTER_ABSENCE = re.compile("[ぁ-ゖ]{0,4}")
+
+
+def absence_said(text: str) -> str | None:
+    """The words of `text` that say something is missing, as written, the kana after them
+    included (いない, 足りなくて, 減っている); None when none do."""
+    said = ABSENCE.search(text)
+    return text[said.start() : _AFTER_ABSENCE.match(text, said.end()).end()] if said else None
+
+
 # One-character suffixes that make a noun name a body or a place (協議体, 相談会, 研究所, 福祉課):
 # the compound is a word of its own, not its first part. (者 and 員 are left out: 就農者 and
 # 介護員 are about 就農 and 介護.)

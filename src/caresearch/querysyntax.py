@@ -4,11 +4,38 @@ edges. query.py analyses each piece."""
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from dataclasses import dataclass
 
 from .analysis import split_words
+
+# Characters that show nothing (zero-width space and joiners, soft hyphen, word joiner, byte
+# order mark, bidirectional controls): pasted text carries them, and 「認知症​」 must
+# find 認知症 while a right-to-left override must not reorder what the page echoes.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    "\ufe00-\ufe0f\ufeff]"
+)
+
+
+def visible(text: str) -> str:
+    """`text` without the characters that show nothing."""
+    return _INVISIBLE.sub("", text)
+
+
+# HTML tags pasted with a word from a web page or an e-mail (<b>認知症</b>, <br>): a letter or
+# a / right after <; 「<認知症>」 is no tag.
+_MARKUP_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+
+
+def typed(text: str) -> str:
+    """What a person typed or pasted, as the words they mean: without the characters that
+    show nothing, and without HTML markup pasted with it (<b>認知症</b> is 認知症, &amp; is &;
+    a tag stands apart from its neighbours as a space)."""
+    return html.unescape(_MARKUP_TAG.sub(" ", visible(text)))
+
 
 # Quotes as keyboards and IMEs type them: ASCII and full-width " (＂), “ ”, 「 」, 『 』, 〝 〟.
 _OPENING = '"＂“”「『〝'

@@ -41,7 +41,6 @@ from .models import (
     reason_line,
 )
 from .policy import (
-    ABSENCE,
     ABSENCE_TERMS,
     ADMIN_FILLER,
     ENTITY_SUFFIXES,
@@ -49,6 +48,7 @@ from .policy import (
     HONORIFIC_AFTER,
     INFLECTED_POS,
     RecommendPolicy,
+    absence_said,
     choose_passages,
     confidences,
     everyday_words,
@@ -201,10 +201,12 @@ class Recommend:
             surfaces[surface] = surface
             pointed[surface] = targets
         literal = +literal
-        if ABSENCE.search(text):
+        if said := absence_said(text):
             for term in ABSENCE_TERMS:
                 literal[term] += 0
                 surfaces.setdefault(term, term)
+                # 不足 read from いない is listed as read: 「いない → 不足」, never as a word typed
+                shown.setdefault(term, said)
         weights = {
             t: max(n, policy.absence_weight) * self.specificity(t) for t, n in literal.items()
         }
@@ -419,7 +421,7 @@ class Recommend:
         自治体 and 会 but never 自治会; its own documents' positions tell the two apart)."""
         shown = d.shown[term]
         if self.model.case_has(case, term):
-            return MatchedTerm(shown, term, "exact")
+            return MatchedTerm(shown, term, "synonym" if term in d.implied else "exact")
         parts = None
         for label, terms in d.covering.get(term, ()):
             if not all(self.model.case_has(case, t) for t in terms):

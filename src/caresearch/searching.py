@@ -108,8 +108,9 @@ class Searcher:
         )
 
     def marks(self, case: Case, text: str, exact: bool = False) -> dict[str, tuple[str, ...]]:
-        """The case's passages where the words of the search `text` are, marked line by line
-        (its page, opened from that search); nothing for a query that cannot be searched."""
+        """The case's passages (and figure text) where the words of the search `text` are,
+        marked line by line (its page, opened from that search); nothing for a query that
+        cannot be searched."""
         try:
             parsed = self.expander.parse(text, max_chars=self.settings.max_query_chars, exact=exact)
         except QueryError:
@@ -120,8 +121,7 @@ class Searcher:
             if i is not None
             else {}
         )
-        passages = [(p, docs[p.id]) for p in case.passages() if p.id in docs]
-        return self.highlighter.marked_lines(passages, parsed.words)
+        return self.highlighter.marked_case(case, docs, parsed.words)
 
     def search(
         self, text: str, filters: Filters, page: int, page_size: int, exact: bool = False

@@ -232,6 +232,41 @@
     note.appendChild(back);
   }
 
+  function showItemCount() {
+    document.querySelectorAll("[data-handout-count]").forEach(function (count) {
+      count.textContent = String(rows().length);
+    });
+  }
+
+  // 「削除」 says what it took out, memo and all, and puts it back where it stood on
+  // 「元に戻す」 (the row keeps its memo while it is out).
+  function showRemoved(row, at, what) {
+    var list = document.querySelector("[data-handout-items]");
+    var note = document.querySelector("[data-handout-removed]");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "notice notice-info no-print";
+      note.setAttribute("role", "status");
+      note.setAttribute("data-handout-removed", "");
+      list.parentNode.insertBefore(note, list);
+    }
+    var memo = row.querySelector("[data-memo]");
+    note.textContent = "「" + what + "」を外しました" + (memo && memo.value.trim() ? "（メモも一緒に）" : "") + "。";
+    var back = document.createElement("button");
+    back.type = "button";
+    back.className = "button button-secondary button-small";
+    back.textContent = "元に戻す";
+    back.addEventListener("click", function () {
+      list.insertBefore(row, rows()[at] || null);
+      note.textContent = "「" + what + "」を元に戻しました。";
+      syncFromPage();
+      showItemCount();
+      var again = row.querySelector("[data-move='remove']");
+      if (again) again.focus();
+    });
+    note.appendChild(back);
+  }
+
   function initHandout() {
     var form = document.querySelector("[data-handout-form]");
     var empty = document.querySelector("[data-handout-empty]");
@@ -312,16 +347,18 @@
         down.focus();
       });
       remove.addEventListener("click", function () {
+        var last = rows().length === 1;
+        if (last && !window.confirm("最後の項目を外すと、配布資料は空になります（メモも消えます）。外しますか？")) return;
         var next = row.nextElementSibling || row.previousElementSibling;
+        var at = rows().indexOf(row);
         row.parentNode.removeChild(row);
         syncFromPage();
-        document.querySelectorAll("[data-handout-count]").forEach(function (count) {
-          count.textContent = String(rows().length);
-        });
-        if (!rows().length) {
+        showItemCount();
+        if (last) {
           window.location.replace(handoutUrl(load()).href);
           return;
         }
+        showRemoved(row, at, what);
         var focus = next && next.querySelector("[data-move='remove']");
         if (focus) focus.focus();
       });
@@ -409,6 +446,19 @@
     });
   }
 
+  // Ctrl+Enter (⌘+Enter) in a text box sends its form, as in mail and chat: keyboard users
+  // need not Tab to the button. The form's own checks (the character limit) still apply.
+  function submitOnCtrlEnter() {
+    document.querySelectorAll("textarea[data-submit-keys]").forEach(function (box) {
+      box.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || !box.form) return;
+        event.preventDefault();
+        if (box.form.requestSubmit) box.form.requestSubmit();
+        else box.form.submit();
+      });
+    });
+  }
+
   window.addEventListener("hashchange", openLinkedFold);
   document.addEventListener("DOMContentLoaded", function () {
     showCount(load());
@@ -418,5 +468,6 @@
     addCopyButtons();
     initHandout();
     countChars();
+    submitOnCtrlEnter();
   });
 })();

@@ -24,7 +24,7 @@ from .. import querysyntax
 from ..config import Settings
 from ..engine import Engine, LiveEngine
 from ..errors import CaresearchError, QueryError, SettingError
-from . import api, pages
+from . import api, handout, pages
 
 __all__ = ["SERVER_OPTIONS", "WEB_DIR", "create_app", "make_server"]
 
@@ -112,6 +112,7 @@ def create_app(
         engine = LiveEngine(engine.settings, engine)
     app.extensions["caresearch"] = engine
     app.register_blueprint(pages.bp)
+    app.register_blueprint(handout.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_error_handler(CaresearchError, render_error)
     app.register_error_handler(HTTPException, render_error)

@@ -2,11 +2,7 @@
 to its template. Snippets are the only HTML that comes from the engine (escaped text plus
 <mark>); they alone are marked safe here. Everything else is escaped by Jinja.
 
-Handout basket: every lesson and passage carries a checkbox named `item` (its passage id; a
-case id stands for the case in brief) inside a GET form to /handout, so a handout works
-without JavaScript. web/static/app.js turns the checkboxes into 「配布資料に追加」 buttons that
-keep the basket in localStorage; the handout page posts its items, memos, title, meeting and
-date to /handout.md and /handout.docx.
+The handout's pages are in handout.py, on this blueprint.
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     render_template,
     request,
@@ -37,6 +32,7 @@ from ..models import (
     CONFIDENCE_LABELS,
     FACET_BY_KEY,
     FACETS,
+    FIGURES_ID,
     FILTER_KEYS,
     OVERVIEW_LABELS,
     SECTION_LABELS,
@@ -50,23 +46,12 @@ from ..models import (
 from ..querysyntax import split_query
 from ..render import (
     FIGURES_NOTE,
-    Handout,
-    HandoutItem,
     figures_note,
-    handout_docx,
-    handout_markdown,
-    handout_sources,
     source_line,
 )
 
 bp = Blueprint("pages", __name__)
 
-HANDOUT_TITLE = "地域包括ケア 取り組みのヒント（配布資料）"
-MAX_HANDOUT_ITEMS = 100
-MAX_TITLE_CHARS = 100  # title and meeting name
-MAX_MEMO_CHARS = 1000
-DATE = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$", re.ASCII)
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line ends are fine
 EXCERPT_CHARS = 90
 CHOICE_TITLE_CHARS = 24  # a title in a list to choose from, cut after this many characters
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -80,10 +65,10 @@ PROBLEM_EXAMPLE = (
     "例: ひとり暮らしの高齢者が増えているが、見守りの担い手が足りない。"
     "ケアマネと民生委員の情報共有もうまくいっていない。"
 )
-DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def _engine() -> Engine:
+def current_engine() -> Engine:
+    """The app's engine (the current build's, under a server that follows rebuilds)."""
     return current_app.extensions["caresearch"].get()
 
 
@@ -94,7 +79,7 @@ def _case_url(case_id: str, anchor: str | None = None, **query: Any) -> str:
     return url_for("pages.case", case_id=case_id, _anchor=anchor, **query)
 
 
-def _label(item: Lesson | Passage, *, heading: bool = True) -> str:
+def item_label(item: Lesson | Passage, *, heading: bool = True) -> str:
     """The section of a lesson or passage as people read it (with its heading, unless not)."""
     if isinstance(item, Lesson):
         kind, audience, title = item.kind, item.audience, None
@@ -117,8 +102,8 @@ def _answer(case: Case, item: Lesson | Passage, snippet: str) -> dict[str, Any]:
         "id": item.id,
         # The engine escapes the excerpt and adds only <mark>: safe to render as is.
         "text": Markup(snippet) if snippet else text,
-        "label": _label(item),
-        "section": _label(item, heading=False),
+        "label": item_label(item),
+        "section": item_label(item, heading=False),
         "start": start,
         "kind": item.kind if isinstance(item, Lesson) else item.section,
         "case": case,
@@ -225,7 +210,7 @@ def _hits(hits: Sequence[CaseHit], query: dict[str, Any]) -> list[dict[str, Any]
             "url": _case_url(hit.case.id, **query),
             "matched_note": serialize.matched_note(hit),
             # a match in figure text links to the figure text the case page shows
-            "figure_url": _case_url(hit.case.id, "figures")
+            "figure_url": _case_url(hit.case.id, FIGURES_ID, **query)
             if "figure" in (hit.matched_in, *(place for _w, place in hit.elsewhere))
             else None,
             "holds": serialize.held_note(hit.partial),
@@ -244,93 +229,6 @@ def _hits(hits: Sequence[CaseHit], query: dict[str, Any]) -> list[dict[str, Any]
     ]
 
 
-# --- the handout -------------------------------------------------------------------------------
-
-
-def _item_ids(source) -> list[str]:
-    """Chosen ids in order, duplicates dropped: `item` (any passage or case), and the older
-    `lesson`/`case` checkboxes and comma-joined `lessons`/`cases`."""
-    values: list[str] = []
-    for name in ("item", "lesson", "case"):
-        values.extend(source.getlist(name))
-    for name in ("lessons", "cases"):
-        for raw in source.getlist(name):
-            values.extend(raw.split(","))
-    out = list(dict.fromkeys(v.strip() for v in values if v.strip()))
-    if len(out) > MAX_HANDOUT_ITEMS:
-        raise QueryError(f"一度に選べるのは{MAX_HANDOUT_ITEMS}件までです。")
-    return out
-
-
-def _handout_item(engine: Engine, item_id: str, memo: str = "") -> HandoutItem:
-    """A chosen id as a handout item (NotFound when no case or passage has it)."""
-    if not CASE_ID.match(item_id):
-        raise NotFound(f"選んだ項目が見つかりません: {item_id}")
-    if engine.has_case(item_id):
-        return HandoutItem(engine.case(item_id), None, "事例の概要（この事例の特徴）", memo)
-    try:
-        passage = engine.passage(item_id)
-    except NotFound:
-        raise NotFound(f"選んだ項目が見つかりません: {item_id}") from None
-    case = engine.case(passage.case_id)
-    item: Lesson | Passage = passage
-    if passage.section in ("key_point", "suggestion"):
-        item = engine.lesson(passage.id)[1]
-    label = _label(item)
-    if passage.section == "suggestion":
-        label = case.suggestions_label
-    return HandoutItem(case, passage, label, memo)
-
-
-def _text_field(form, name: str, label: str, limit: int, default: str = "") -> str:
-    value = " ".join(form.get(name, "").split()) or default
-    if len(value) > limit:
-        raise QueryError(f"{label}は{limit}文字までにしてください。")
-    if CONTROL.search(value):
-        raise QueryError("入力に使えない文字（制御文字など）が含まれています。")
-    return value
-
-
-def _posted_handout(engine: Engine) -> Handout:
-    """The handout the handout page posts: ids must exist, sizes are bounded (else 400)."""
-    form = request.form
-    ids = _item_ids(form)
-    if not ids:
-        raise QueryError("配布資料に入れる項目を選んでください。")
-    memos = form.getlist("memo")
-    if len(memos) > len(ids):
-        raise QueryError("メモの数が項目の数と合いません。")
-    items = []
-    for i, item_id in enumerate(ids):
-        # a browser sends a textarea's lines apart by \r\n: one break each, in every download
-        memo = memos[i].strip().replace("\r\n", "\n").replace("\r", "\n") if i < len(memos) else ""
-        if len(memo) > MAX_MEMO_CHARS:
-            raise QueryError(f"メモは1項目{MAX_MEMO_CHARS}文字までにしてください。")
-        if CONTROL.search(memo):
-            raise QueryError("メモに使えない文字（制御文字など）が含まれています。")
-        try:
-            items.append(_handout_item(engine, item_id, memo))
-        except NotFound:
-            raise QueryError(f"選んだ項目が見つかりません: {item_id[:64]}") from None
-    date = form.get("date", "").strip()
-    if date and not DATE.match(date):
-        raise QueryError("日付は 2025-04-01 の形で指定してください。")
-    return Handout(
-        title=_text_field(form, "title", "題名", MAX_TITLE_CHARS, HANDOUT_TITLE),
-        meeting=_text_field(form, "meeting", "会議名", MAX_TITLE_CHARS),
-        date=date,
-        items=tuple(items),
-    )
-
-
-def _download(data: str | bytes, mimetype: str, filename: str) -> Response:
-    return Response(
-        data,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 # --- views -----------------------------------------------------------------------------------
 
 
@@ -341,7 +239,7 @@ def favicon():
 
 @bp.get("/")
 def index():
-    engine = _engine()
+    engine = current_engine()
     infos = engine.case_infos
     return render_template(
         "index.html",
@@ -356,7 +254,7 @@ def index():
 
 @bp.get("/search")
 def search():
-    engine = _engine()
+    engine = current_engine()
     q = request.args.get("q", "").strip()
     filters = _filters_from(request.args)
     active = [
@@ -399,7 +297,7 @@ def search():
 
 @bp.route("/recommend", methods=["GET", "POST"])
 def recommend():
-    engine = _engine()
+    engine = current_engine()
     source = request.form if request.method == "POST" else request.args
     text = source.get("text", "")
     context: dict[str, Any] = {"text": text, "example": PROBLEM_EXAMPLE, "nav": "recommend"}
@@ -444,7 +342,7 @@ def recommend():
 
 @bp.get("/cases/<case_id>")
 def case(case_id: str):
-    engine = _engine()
+    engine = current_engine()
     if not CASE_ID.match(case_id):
         raise NotFound(f"事例が見つかりません: {case_id}")
     c, q = engine.case(case_id), request.args.get("q", "").strip()
@@ -454,6 +352,7 @@ def case(case_id: str):
         case=c,
         # opened from a search: the lines of the passages with its words, marked (escaped + <mark>)
         marks={pid: tuple(map(Markup, lines)) for pid, lines in found.items()},
+        figures_id=FIGURES_ID,
         similar=engine.similar(case_id),
         labels=SECTION_LABELS,
         audience_labels=AUDIENCE_LABELS,
@@ -467,7 +366,7 @@ def case(case_id: str):
 
 @bp.get("/lessons")
 def lessons():
-    engine = _engine()
+    engine = current_engine()
     args = request.args
     chosen = {
         name: args.get(name, "").strip()
@@ -491,7 +390,7 @@ def lessons():
         group["rows"].append(
             {
                 "lesson": lesson,
-                "label": _label(lesson)
+                "label": item_label(lesson)
                 if lesson.kind == "key_point"
                 else LESSON_AUDIENCES["starter"],
                 "url": _case_url(c.id, lesson.id),
@@ -516,83 +415,3 @@ def _case_choices(infos: Sequence[CaseInfo]) -> list[tuple[str, str]]:
         title = c.title[:CHOICE_TITLE_CHARS] + ("…" if len(c.title) > CHOICE_TITLE_CHARS else "")
         out.append((c.id, c.name if places[c.name] == 1 else f"{c.name}「{title}」"))
     return out
-
-
-@bp.get("/handout")
-def handout():
-    engine = _engine()
-    ids = _item_ids(request.args)
-    items = _existing_items(engine, ids, basket=bool(request.args.get("basket")))
-    dropped = len(ids) - len(items)
-    sources, sources_note = handout_sources([item.case for item in items])
-    rows = [
-        {
-            "id": item.case.id if item.passage is None else item.passage.id,
-            "item": item,
-            "paragraphs": _item_paragraphs(item),
-            "source": source,
-            "new_case": i > 0 and items[i - 1].case.id != item.case.id,
-        }
-        for i, (item, source) in enumerate(zip(items, sources, strict=True))
-    ]
-    return render_template(
-        "handout.html",
-        title=HANDOUT_TITLE,
-        rows=rows,
-        figures_note=figures_note(item.case for item in items),
-        sources_note=sources_note,
-        max_title=MAX_TITLE_CHARS,
-        max_memo=MAX_MEMO_CHARS,
-        dropped=dropped,
-        nav="handout",
-    )
-
-
-def _existing_items(engine: Engine, ids: list[str], basket: bool = False) -> list[HandoutItem]:
-    """The chosen items that exist: what no longer does (a saved basket, an old link) is
-    dropped (the page says so); a link to nothing that exists is a 404, a basket may be empty."""
-    items = []
-    for item_id in ids:
-        try:
-            items.append(_handout_item(engine, item_id))
-        except NotFound:
-            continue
-    if ids and not items and not basket:
-        raise NotFound(f"選んだ項目が見つかりません: {ids[0][:64]}")
-    return items
-
-
-def _item_paragraphs(item: HandoutItem) -> list[str]:
-    if item.passage is None:
-        return [i.text for i in item.case.features]
-    return [p for p in item.passage.text.split("\n") if p.strip()]
-
-
-def _linked_handout() -> Handout:
-    """A handout given in the address (the older links; no memos)."""
-    items = tuple(_existing_items(_engine(), _item_ids(request.args)))
-    if not items:
-        raise QueryError("配布資料に入れる事例か教訓を選んでください。")
-    return Handout(HANDOUT_TITLE, items)
-
-
-@bp.get("/handout.md")
-def handout_md():
-    return _download(handout_markdown(_linked_handout()), "text/markdown", "caresearch-handout.md")
-
-
-@bp.get("/handout.docx")
-def handout_docx_get():
-    return _download(handout_docx(_linked_handout()), DOCX_MIMETYPE, "caresearch-handout.docx")
-
-
-@bp.post("/handout.md")
-def handout_md_post():
-    text = handout_markdown(_posted_handout(_engine()))
-    return _download(text, "text/markdown", "caresearch-handout.md")
-
-
-@bp.post("/handout.docx")
-def handout_docx_post():
-    data = handout_docx(_posted_handout(_engine()))
-    return _download(data, DOCX_MIMETYPE, "caresearch-handout.docx")

@@ -1,0 +1,213 @@
+"""The handout pages: the basket shown as a meeting handout, and its Markdown and Word
+downloads.
+
+Every lesson and passage carries a checkbox named `item` (its passage id; a case id stands
+for the case in brief) inside a GET form to /handout, so a handout works without JavaScript.
+web/static/app.js turns the checkboxes into 「配布資料に追加」 buttons that keep the basket in
+localStorage; the handout page posts its items, memos, title, meeting and date to
+/handout.md and /handout.docx.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from flask import Blueprint, Response, render_template, request, send_file
+
+from ..engine import Engine
+from ..errors import NotFound, QueryError
+from ..models import Lesson, Passage
+from ..render import (
+    Handout,
+    HandoutItem,
+    figures_note,
+    handout_docx,
+    handout_markdown,
+    handout_sources,
+)
+from .pages import CASE_ID, current_engine, item_label
+
+bp = Blueprint("handout", __name__)
+
+HANDOUT_TITLE = "地域包括ケア 取り組みのヒント（配布資料）"
+MAX_HANDOUT_ITEMS = 100
+MAX_TITLE_CHARS = 100  # title and meeting name
+MAX_MEMO_CHARS = 1000
+DATE = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$", re.ASCII)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line ends are fine
+DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _item_ids(source) -> list[str]:
+    """Chosen ids in order, duplicates dropped: `item` (any passage or case), and the older
+    `lesson`/`case` checkboxes and comma-joined `lessons`/`cases`."""
+    values: list[str] = []
+    for name in ("item", "lesson", "case"):
+        values.extend(source.getlist(name))
+    for name in ("lessons", "cases"):
+        for raw in source.getlist(name):
+            values.extend(raw.split(","))
+    out = list(dict.fromkeys(v.strip() for v in values if v.strip()))
+    if len(out) > MAX_HANDOUT_ITEMS:
+        raise QueryError(f"一度に選べるのは{MAX_HANDOUT_ITEMS}件までです。")
+    return out
+
+
+def _handout_item(engine: Engine, item_id: str, memo: str = "") -> HandoutItem:
+    """A chosen id as a handout item (NotFound when no case or passage has it)."""
+    if not CASE_ID.match(item_id):
+        raise NotFound(f"選んだ項目が見つかりません: {item_id}")
+    if engine.has_case(item_id):
+        return HandoutItem(engine.case(item_id), None, "事例の概要（この事例の特徴）", memo)
+    try:
+        passage = engine.passage(item_id)
+    except NotFound:
+        raise NotFound(f"選んだ項目が見つかりません: {item_id}") from None
+    case = engine.case(passage.case_id)
+    item: Lesson | Passage = passage
+    if passage.section in ("key_point", "suggestion"):
+        item = engine.lesson(passage.id)[1]
+    label = item_label(item)
+    if passage.section == "suggestion":
+        label = case.suggestions_label
+    return HandoutItem(case, passage, label, memo)
+
+
+def _text_field(form, name: str, label: str, limit: int, default: str = "") -> str:
+    value = " ".join(form.get(name, "").split()) or default
+    if len(value) > limit:
+        raise QueryError(f"{label}は{limit}文字までにしてください。")
+    if CONTROL.search(value):
+        raise QueryError("入力に使えない文字（制御文字など）が含まれています。")
+    return value
+
+
+def _posted_handout(engine: Engine) -> Handout:
+    """The handout the handout page posts: ids must exist, sizes are bounded (else 400)."""
+    form = request.form
+    ids = _item_ids(form)
+    if not ids:
+        raise QueryError("配布資料に入れる項目を選んでください。")
+    memos = form.getlist("memo")
+    if len(memos) > len(ids):
+        raise QueryError("メモの数が項目の数と合いません。")
+    items = []
+    for i, item_id in enumerate(ids):
+        # a browser sends a textarea's lines apart by \r\n: one break each, in every download
+        memo = memos[i].strip().replace("\r\n", "\n").replace("\r", "\n") if i < len(memos) else ""
+        if len(memo) > MAX_MEMO_CHARS:
+            raise QueryError(f"メモは1項目{MAX_MEMO_CHARS}文字までにしてください。")
+        if CONTROL.search(memo):
+            raise QueryError("メモに使えない文字（制御文字など）が含まれています。")
+        try:
+            items.append(_handout_item(engine, item_id, memo))
+        except NotFound:
+            raise QueryError(f"選んだ項目が見つかりません: {item_id[:64]}") from None
+    date = form.get("date", "").strip()
+    if date and not DATE.match(date):
+        raise QueryError("日付は 2025-04-01 の形で指定してください。")
+    return Handout(
+        title=_text_field(form, "title", "題名", MAX_TITLE_CHARS, HANDOUT_TITLE),
+        meeting=_text_field(form, "meeting", "会議名", MAX_TITLE_CHARS),
+        date=date,
+        items=tuple(items),
+    )
+
+
+# Characters a file name cannot hold on Windows (or anywhere), and runs of space
+_NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\s]+')
+# The handout's downloads: writer and media type per file suffix
+_DOWNLOADS = {".md": (handout_markdown, "text/markdown"), ".docx": (handout_docx, DOCX_MIMETYPE)}
+
+
+def _download(handout: Handout, suffix: str) -> Response:
+    """The handout as a file named by its title and date (第2回_推進会議_2025-04-01.docx; the
+    title alone by default), not caresearch-handout.docx, which said nothing in a folder."""
+    write, mimetype = _DOWNLOADS[suffix]
+    data = write(handout)
+    name = _NOT_IN_FILE_NAMES.sub("_", "_".join(filter(None, (handout.title, handout.date))))
+    return send_file(
+        io.BytesIO(data.encode("utf-8") if isinstance(data, str) else data),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=f"{name.strip('._')[:MAX_TITLE_CHARS] or 'handout'}{suffix}",
+    )
+
+
+@bp.get("/handout")
+def page():
+    engine = current_engine()
+    ids = _item_ids(request.args)
+    items = _existing_items(engine, ids, basket=bool(request.args.get("basket")))
+    dropped = len(ids) - len(items)
+    sources, sources_note = handout_sources([item.case for item in items])
+    rows = [
+        {
+            "id": item.case.id if item.passage is None else item.passage.id,
+            "item": item,
+            "paragraphs": _item_paragraphs(item),
+            "source": source,
+            "new_case": i > 0 and items[i - 1].case.id != item.case.id,
+        }
+        for i, (item, source) in enumerate(zip(items, sources, strict=True))
+    ]
+    return render_template(
+        "handout.html",
+        title=HANDOUT_TITLE,
+        rows=rows,
+        figures_note=figures_note(item.case for item in items),
+        sources_note=sources_note,
+        max_title=MAX_TITLE_CHARS,
+        max_memo=MAX_MEMO_CHARS,
+        dropped=dropped,
+        nav="handout",
+    )
+
+
+def _existing_items(engine: Engine, ids: list[str], basket: bool = False) -> list[HandoutItem]:
+    """The chosen items that exist: what no longer does (a saved basket, an old link) is
+    dropped (the page says so); a link to nothing that exists is a 404, a basket may be empty."""
+    items = []
+    for item_id in ids:
+        try:
+            items.append(_handout_item(engine, item_id))
+        except NotFound:
+            continue
+    if ids and not items and not basket:
+        raise NotFound(f"選んだ項目が見つかりません: {ids[0][:64]}")
+    return items
+
+
+def _item_paragraphs(item: HandoutItem) -> list[str]:
+    if item.passage is None:
+        return [i.text for i in item.case.features]
+    return [p for p in item.passage.text.split("\n") if p.strip()]
+
+
+def _linked_handout() -> Handout:
+    """A handout given in the address (the older links; no memos)."""
+    items = tuple(_existing_items(current_engine(), _item_ids(request.args)))
+    if not items:
+        raise QueryError("配布資料に入れる事例か教訓を選んでください。")
+    return Handout(HANDOUT_TITLE, items)
+
+
+@bp.get("/handout.md")
+def md():
+    return _download(_linked_handout(), ".md")
+
+
+@bp.get("/handout.docx")
+def docx():
+    return _download(_linked_handout(), ".docx")
+
+
+@bp.post("/handout.md")
+def md_post():
+    return _download(_posted_handout(current_engine()), ".md")
+
+
+@bp.post("/handout.docx")
+def docx_post():
+    return _download(_posted_handout(current_engine()), ".docx")
