@@ -218,6 +218,10 @@ def test_search_snippets_are_the_only_unescaped_markup(tiny_client):
 def test_fallback_notice_when_and_falls_back_to_or(client, bundled_engine):
     assert bundled_engine.search("ICT 回想法").fallback == "or"
     assert FALLBACK_NOTICE in client.get("/search?q=ICT 回想法").get_data(as_text=True)
+    # ... and each card says which of the words it has (a trial could not tell)
+    html = client.get("/search?q=学生 災害").get_data(as_text=True)
+    assert "「学生」を含みます。「災害」は含みません。" in html
+    assert "「災害」を含みます。「学生」は含みません。" in html
     assert bundled_engine.search("認知症").fallback is None
     assert FALLBACK_NOTICE not in client.get("/search?q=認知症").get_data(as_text=True)
 

@@ -36,7 +36,7 @@ from caresearch.models import (
     Relaxed,
     SearchResult,
 )
-from caresearch.querysyntax import split_query, visible
+from caresearch.querysyntax import split_query, typed
 from caresearch.searching import word_vector
 from caresearch.synonyms import SynonymTable
 
@@ -924,6 +924,17 @@ def test_one_kana_and_a_suffix_is_a_word_not_grammar(bundled_engine: Engine) -> 
     assert all_hits(bundled_engine, "ゲ付き").query == "ゲ付き"  # no such word: no hits, no error
 
 
+def test_when_no_case_has_every_word_each_hit_says_which_it_has(bundled_engine: Engine) -> None:
+    result = all_hits(bundled_engine, "学生 災害")
+    assert result.fallback == "or" and result.hits
+    for hit in result.hits:
+        held = hit.partial
+        assert held is not None and held.has and held.lacks
+        assert set(held.has) | set(held.lacks) == {"学生", "災害"}
+    # where every word is found, no hit is a partial one
+    assert all(h.partial is None for h in all_hits(bundled_engine, "学生 認知症").hits)
+
+
 @pytest.mark.parametrize("pasted", ["<b>認知症</b>", "<span class='x'>認知症</span>&nbsp;"])
 def test_markup_pasted_with_a_word_is_not_searched(bundled_engine: Engine, pasted: str) -> None:
     # </b> was read as the separator / between 「<b>認知症<」 and 「b>」: 1 hit, not 5
@@ -985,7 +996,7 @@ def test_any_typed_text_gives_results_or_query_error(bundled_engine: Engine, pie
     except QueryError as exc:
         assert exc.message
     else:
-        assert result.query == visible(text)  # as typed, less what shows nothing (U+200B…)
+        assert result.query == typed(text)  # as typed, less what shows nothing (U+200B…) and markup
         assert len(result.hits) == min(result.total, result.page_size)
 
 

@@ -224,7 +224,7 @@ class Engine:
         """Cases for `text`; `exact` searches the words only as typed (no synonyms, no parts)."""
         filters_ = self.check_filters(filters)
         size = page_size or self.settings.page_size
-        text = typed(text or "").strip()
+        text = typed(text or "")
         result = self.searcher.search(text, filters_, page, size, exact=exact)
         return with_suggestions(result, self.searcher, filters_, exact)
 

@@ -108,14 +108,37 @@ class Highlighter:
             out[FIGURES_ID] = tuple(lines)
         return out
 
-    def place(self, doc: int, words: Sequence[QueryWord]) -> str | None:
-        """Where a case document matched `words`: 'title' (title or keywords), 'details'
-        (implementing bodies, contact) or 'figure' (figure text); None where it did not."""
-        found = self.spans(doc, words, [f for _place, fields in CASE_PLACES for f in fields])
+    def place(self, case: Case, doc: int, word: QueryWord) -> str | None:
+        """Where the case's document `doc` matched `word`: 'title' (title or keywords),
+        'place' (its prefecture or municipality alone: 山形 of 山形県), 'details' (implementing
+        bodies, contact) or 'figure' (figure text); None where it did not."""
+        found = self.spans(doc, [word], [f for _place, fields in CASE_PLACES for f in fields])
         for place, fields in CASE_PLACES:
             if any(f in found for f in fields):
-                return place
+                in_place = place == "title" and self.tags(case, doc, [word]) == (_place_tag(case),)
+                return "place" if in_place else place
         return None
+
+    def tags(self, case: Case, doc: int, words: Sequence[QueryWord]) -> tuple[str, ...]:
+        """Which of the case's title, keywords and themes the words matched, as the page names
+        them (タイトル, キーワード「医療介護連携」, テーマ「ICT・情報共有」)."""
+        found = self.spans(doc, words, TITLE_FIELDS)
+        lines = case.tags
+        text = "\n".join(lines)  # the case document's keywords field (building.index_docs)
+        # its title field is the title, then the place on a line of its own
+        in_title = [start <= len(case.title) for start, _end in found.get("title", ())]
+        named = ["タイトル"] if any(in_title) else []
+        if not all(in_title):
+            named.append(_place_tag(case))
+        for start, _end in found.get("keywords", ()):
+            k = text.count("\n", 0, start)
+            kind = "テーマ" if k >= len(lines) - len(case.themes) else "キーワード"
+            named.append(f"{kind}「{lines[k]}」")
+        return tuple(dict.fromkeys(named))
+
+
+def _place_tag(case: Case) -> str:
+    return f"所在地（{case.name}）"
 
 
 def _merge(spans: list[Span]) -> list[Span]:

@@ -20,7 +20,7 @@ _INVISIBLE = re.compile(
 )
 
 
-def visible(text: str) -> str:
+def _visible(text: str) -> str:
     """`text` without the characters that show nothing."""
     return _INVISIBLE.sub("", text)
 
@@ -34,7 +34,7 @@ def typed(text: str) -> str:
     """What a person typed or pasted, as the words they mean: without the characters that
     show nothing, and without HTML markup pasted with it (<b>認知症</b> is 認知症, &amp; is &;
     a tag stands apart from its neighbours as a space)."""
-    return html.unescape(_MARKUP_TAG.sub(" ", visible(text)))
+    return html.unescape(_MARKUP_TAG.sub(" ", _visible(text)))
 
 
 # Quotes as keyboards and IMEs type them: ASCII and full-width " (＂), “ ”, 「 」, 『 』, 〝 〟.

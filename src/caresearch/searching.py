@@ -21,7 +21,7 @@ from .config import Settings, check_limit
 from .docscores import covering, passage_order, score_cases
 from .errors import QueryError
 from .filters import FacetTable, Filters
-from .highlight import TITLE_FIELDS, Highlighter
+from .highlight import Highlighter
 from .index import SearchIndex
 from .models import (
     FACET_BY_KEY,
@@ -420,6 +420,17 @@ class Searcher:
                 strict=True,
             )
         ]
+        if r.fallback and r.fallback.endswith("or"):  # each hit says which words it has
+            names = ["」または「".join(w.text for w in group) for group in r.groups]
+            for k, hit in enumerate(hits):
+                held = np.bitwise_or.reduce(
+                    r.doc_groups[corpus.docs_of(int(ranked_cases[start + k]))]
+                )
+                has = [(int(held) >> g) & 1 for g in range(n_groups)]
+                hits[k] = replace(hit, partial=PartialMatch(
+                    has=tuple(n for n, h in zip(names, has, strict=True) if h),
+                    lacks=tuple(n for n, h in zip(names, has, strict=True) if not h),
+                ))  # fmt: skip
         return SearchResult(
             query=text,
             total=len(ranked_cases),
@@ -528,13 +539,13 @@ class Searcher:
             places = {
                 _named(w): place
                 for w in found
-                if doc is not None and (place := self._place(case, doc, w))
+                if doc is not None and (place := self.highlighter.place(case, doc, w))
             }
             order = list(MATCHED_IN_LABELS)
             matched_in = min(places.values(), key=order.index, default="figure")
             elsewhere = tuple(places.items()) if shown else ()
             if matched_in in ("title", "place") and not shown and doc is not None:
-                tags = self._tags(case, doc, found)
+                tags = self.highlighter.tags(case, doc, found)
         return CaseHit(
             case=case,
             score=round(score, 4),
@@ -549,31 +560,6 @@ class Searcher:
             together=together,
         )
 
-    def _place(self, case: Case, doc: int, word: QueryWord) -> str | None:
-        """Where the case document matched `word` (highlighter.place), with a match in the
-        place alone (山形 of 山形県) told from one in the title."""
-        place = self.highlighter.place(doc, [word])
-        if place == "title" and self._tags(case, doc, [word]) == (_place_tag(case),):
-            return "place"
-        return place
-
-    def _tags(self, case: Case, doc: int, words: list[QueryWord]) -> tuple[str, ...]:
-        """Which of the case's title, keywords and themes the words matched, as the page names
-        them (タイトル, キーワード「医療介護連携」, テーマ「ICT・情報共有」)."""
-        found = self.highlighter.spans(doc, words, TITLE_FIELDS)
-        lines = case.tags
-        text = "\n".join(lines)  # the case document's keywords field (building.index_docs)
-        # its title field is the title, then the place on a line of its own
-        in_title = [start <= len(case.title) for start, _end in found.get("title", ())]
-        named = ["タイトル"] if any(in_title) else []
-        if not all(in_title):
-            named.append(_place_tag(case))
-        for start, _end in found.get("keywords", ()):
-            k = text.count("\n", 0, start)
-            kind = "テーマ" if k >= len(lines) - len(case.themes) else "キーワード"
-            named.append(f"{kind}「{lines[k]}」")
-        return tuple(dict.fromkeys(named))
-
 
 class Ranking(NamedTuple):
     """What the words scored, for ranking and showing the cases."""
@@ -587,10 +573,6 @@ class Ranking(NamedTuple):
     groups_in_case: np.ndarray
     fallback: str | None
     doc_tier: np.ndarray  # per document: the latest tier it needed for a word it matched
-
-
-def _place_tag(case: Case) -> str:
-    return f"所在地（{case.name}）"
 
 
 def _named(word: QueryWord) -> str:
