@@ -1085,6 +1085,14 @@ def test_terminal_care_is_searched_as_what_the_cases_call_it(bundled_engine: Eng
     assert "tobetsu" not in ids(result)
 
 
+def test_house_calls_are_searched_as_the_home_care_the_cases_tell(bundled_engine: Engine) -> None:
+    # no case says 往診 nor 訪問診療, the word it pointed to: it found nothing, while 南砺市 and
+    # 鶴岡市 tell of 在宅医療
+    result = all_hits(bundled_engine, "往診")
+    assert result.fallback == "related" and {"nanto", "tsuruoka"} <= set(ids(result))
+    assert "在宅医療" in marked(result)
+
+
 def test_a_case_conference_typed_short_finds_the_meetings_the_cases_hold(
     bundled_engine: Engine,
 ) -> None:
