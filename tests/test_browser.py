@@ -214,6 +214,8 @@ def test_a_problem_past_the_limit_is_counted_kept_and_not_sent(page, bundled_eng
     page.fill("#problem", long)
     page.get_by_role("button", name="課題に合う事例を探す").click()
     assert page.url.endswith("/"), "not sent"
+    page.press("#problem", "Control+Enter")  # nor from the keyboard
+    assert page.url.endswith("/"), "not sent"
     assert page.input_value("#problem") == long, "nothing cut"
     assert page.locator(".char-count").inner_text() == f"{len(long)} / {limit}文字"
     assert page.get_by_role("status").filter(has_text="文字を超えています").inner_text() == (

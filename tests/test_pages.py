@@ -11,7 +11,7 @@ from dataclasses import replace
 from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -301,6 +301,9 @@ def test_paging_links(client, bundled_engine, monkeypatch):
     assert 'rel="prev"' in html and 'rel="next"' in html
     assert '<span aria-current="page">2</span>' in html
     assert html.count('class="card hit"') == 1
+    # the pages follow the results in their column, not the long list of filters beside them
+    column = html[html.index('<div class="results-column">') :]
+    assert column.index('class="card hit"') < column.index('<nav class="paging"')
     links = [h for h in parse(html).hrefs if "page=3" in h]
     assert links and "q=%E5%9C%B0%E5%9F%9F" in links[0]
     last = client.get(f"/search?q=地域&page={total}").get_data(as_text=True)
@@ -1024,6 +1027,23 @@ def _post(client, path, **data):
     return client.post(path, data=data)
 
 
+def test_a_download_is_named_by_its_title_and_date_whatever_the_title(client):
+    def name(title: str) -> str:
+        data = {"item": ["tobetsu-sec-1"], "memo": [""], "title": title, "date": "2025-04-01"}
+        header = client.post("/handout.md", data=data).headers["Content-Disposition"]
+        encoded = re.search(r"filename\*=UTF-8''(\S+)", header)
+        return (
+            unquote(encoded.group(1))
+            if encoded
+            else re.search(r'filename="?([^";]+)', header).group(1)
+        )
+
+    assert name("a" * 95 + " b").endswith("a_2025-04-01.md")  # the date is never cut off
+    assert name("資料\u202excod") == "資料_xcod_2025-04-01.md"  # no right-to-left override
+    assert name("../../etc/passwd") == "etc_passwd_2025-04-01.md"
+    assert name("CON") == "CON_handout_2025-04-01.md"  # not a device name on Windows
+
+
 def test_handout_markdown_post_keeps_order_memos_and_meeting(client, bundled_engine):
     r = _post(
         client,
@@ -1166,6 +1186,8 @@ def test_nothing_found_for_a_short_word_does_not_ask_for_a_shorter_one(client):
     short = client.get("/search?q=見守").get_data(as_text=True)
     assert "事例が見つかりませんでした" in short and "別の言い方で探してみてください" in short
     assert "言葉を短く" not in short
+    pasted = client.get("/search?q=<b>見守</b>").get_data(as_text=True)  # 11 characters typed
+    assert "別の言い方で探してみてください" in pasted and "言葉を短く" not in pasted
     long = client.get("/search?q=ぬぬぬぬぬぬ").get_data(as_text=True)
     assert "事例が見つかりませんでした" in long and "言葉を短くするか" in long
 
@@ -1250,6 +1272,8 @@ def test_a_case_page_opened_from_a_search_marks_the_words_searched(client):
     plain = client.get("/cases/tsuruoka").get_data(as_text=True)
     assert "<mark>" not in plain and "強調を消す" not in plain
     assert re.sub(r"</?mark>", "", page).count("介護支援専門員") == plain.count("介護支援専門員")
+    # a search answered by related words marks them there as its hits do (往診: 在宅医療)
+    assert "<mark>在宅医療</mark>" in client.get("/cases/nanto?q=往診").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("q", ["<script>alert(1)</script>", "あ" * 5000, "-", '"'])

@@ -208,14 +208,22 @@ def test_shortage_phrasing_finds_the_case_about_shortage(bundled_engine):
     ("text", "said"),
     [
         ("夜中に来てくれるヘルパーさんがいない", "いない"),
-        ("後を継ぐボランティアが足りなくて困っている", "足りなくて"),
-        ("サロンに来る人が減っている", "減っている"),
+        ("後を継ぐボランティアが足りなくて困っている", "足りなく"),
+        ("サロンに来る人が減っている", "減って"),
+        ("医者がいないのでとても困る", "いない"),  # the word, not what follows it
     ],
 )
 def test_shortage_read_from_the_phrasing_is_listed_as_read(bundled_engine, text, said):
     # 「なぜこの事例?: ヘルパーさん、不足」 listed a word nobody typed
     labels = [m.label for c in bundled_engine.recommend(text).cases for m in c.matched_terms]
     assert f"{said} → 不足" in labels and "不足" not in labels
+    # 不足 written inside a compound is not read from anything: 「不足 → 不足」 said nothing
+    labels = [
+        m.label
+        for c in bundled_engine.recommend("介護職員の人手不足").cases
+        for m in c.matched_terms
+    ]
+    assert "不足 → 不足" not in labels
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from caresearch import serialize
 from caresearch.analysis import Analyzer
 from caresearch.config import Settings
-from caresearch.docscores import DOC_DECAY, covering, score_cases
+from caresearch.docscores import DOC_DECAY, covering, score_cases, word_vector
 from caresearch.engine import Engine
 from caresearch.errors import QueryError
 from caresearch.filters import FacetTable
@@ -37,7 +37,6 @@ from caresearch.models import (
     SearchResult,
 )
 from caresearch.querysyntax import split_query, typed
-from caresearch.searching import word_vector
 from caresearch.synonyms import SynonymTable
 
 MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
@@ -935,12 +934,20 @@ def test_when_no_case_has_every_word_each_hit_says_which_it_has(bundled_engine: 
     assert all(h.partial is None for h in all_hits(bundled_engine, "学生 認知症").hits)
 
 
-@pytest.mark.parametrize("pasted", ["<b>認知症</b>", "<span class='x'>認知症</span>&nbsp;"])
+@pytest.mark.parametrize(
+    "pasted",
+    ["<b>認知症</b>", "<span class='x'>認知症</span>&nbsp;", "認<b>知</b>症", "認知&#8203;症"],
+)
 def test_markup_pasted_with_a_word_is_not_searched(bundled_engine: Engine, pasted: str) -> None:
     # </b> was read as the separator / between 「<b>認知症<」 and 「b>」: 1 hit, not 5
     result, plain = all_hits(bundled_engine, pasted), all_hits(bundled_engine, "認知症")
     assert ids(result) == ids(plain) and result.expansions == plain.expansions
     assert not result.relaxed and not result.nowhere
+
+
+def test_a_word_in_angle_brackets_is_no_markup(bundled_engine: Engine) -> None:
+    # <ICT> is no HTML element: it was taken for a tag and left nothing to search
+    assert ids(all_hits(bundled_engine, "<ICT>")) == ids(all_hits(bundled_engine, "ICT")) != []
 
 
 @pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u202e", "\u00ad", "\u2060"])

@@ -1,13 +1,54 @@
-"""From scored documents to what a search hit shows: a case's score from its documents, and
-which of its passages come first. Pure numpy over document numbers; searching.py decides what
-the scores mean."""
+"""Document scores: a query word's score per document from the index (the best of its
+variants), and from scored documents to what a search hit shows: a case's score from its
+documents, and which of its passages come first. Numpy over document numbers; searching.py
+decides what the scores mean."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from .index import SearchIndex
+    from .query import QueryWord, Variant
+
+TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 
 # A case's score: its best document, plus diminishing credit for further matching documents.
 DOC_DECAY = (1.0, 0.5, 0.25, 0.125)
+
+
+def variant_vector(index: SearchIndex, variant: Variant) -> np.ndarray | None:
+    """BM25F score per document for one variant, times its weight; None where it matches
+    nothing. One term is a column of the index's matrix; several terms are a phrase."""
+    if len(variant.terms) == 1:
+        v = index.term_vector(variant.terms[0])
+        return None if v is None else v * np.float32(variant.weight)
+    docs, scores = index.phrase(variant.terms)
+    if not len(docs):
+        return None
+    out = np.zeros(len(index.docs), dtype=np.float32)
+    out[docs] = scores * np.float32(variant.weight)
+    return out
+
+
+def word_vector(index: SearchIndex, word: QueryWord) -> np.ndarray:
+    """BM25F score per document for a word (0 where it does not match).
+
+    A document scores by its best variant plus a tenth of the others (a disjunction-max).
+    A compound's phrase of parts counts only when the compound is found nowhere.
+    """
+    best = np.zeros(len(index.docs), dtype=np.float32)
+    total = np.zeros(len(index.docs), dtype=np.float32)
+    for variant in sorted(word.variants, key=lambda v: v.via == "phrase"):
+        if variant.via == "phrase" and best.any():
+            continue
+        v = variant_vector(index, variant)
+        if v is not None:
+            np.maximum(best, v, out=best)
+            total += v
+    return best + np.float32(TIEBREAK) * (total - best)
 
 
 def passage_order(weighted: np.ndarray, tiers: np.ndarray, groups: np.ndarray) -> np.ndarray:

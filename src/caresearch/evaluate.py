@@ -30,6 +30,7 @@ import yaml
 
 from .analysis import split_words, surface_analyzer
 from .building import index_docs, load_baseline_passages
+from .docscores import word_vector
 from .engine import Engine
 from .errors import CaresearchError, QueryError
 from .highlight import match_spans
@@ -38,7 +39,6 @@ from .index_writer import IndexDoc, write_index
 from .models import LESSON_KINDS
 from .policy import LEVELS
 from .query import QueryWord, Variant
-from .searching import word_vector
 
 BASELINE_NO_MATCH_COSINE = 0.1
 SPLITS = ("tune", "holdout", "all")

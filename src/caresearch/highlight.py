@@ -104,6 +104,7 @@ class Highlighter:
             if p.id in docs and (spans := self.passage_spans(docs[p.id], words)):
                 out[p.id] = tuple(mark(p.text, spans).split("\n"))
         if case.id in docs and (figure := self.spans(docs[case.id], words, ("diagram",))):
+            # the diagram field is the figure texts a line each (building.index_docs)
             lines = mark("\n".join(case.diagram_text), figure["diagram"]).split("\n")
             out[FIGURES_ID] = tuple(lines)
         return out

@@ -61,14 +61,19 @@ ABSENCE = re.compile(
     r"|手が回(?:ら|ってい?な|っておらず)|確保でき(?:な|ず|てい?な|ておらず)"
 )
 ABSENCE_TERMS = ("不足",)
-_AFTER_ABSENCE = re.compile("[ぁ-ゖ]{0,4}")
+# ... the end of the word a match cuts (足りな → 足りない, 減っ → 減って, 少な → 少なく), never
+# what follows it (いないので is いない)
+_ABSENCE_END = re.compile("(?<=な)[いく]|(?<=っ)て|(?<=ら)ない|(?<=でき)ない|(?<=回ら)ない")
 
 
 def absence_said(text: str) -> str | None:
-    """The words of `text` that say something is missing, as written, the kana after them
-    included (いない, 足りなくて, 減っている); None when none do."""
+    """The words of `text` that say something is missing, as written (いない, 足りない,
+    減って); None when none do."""
     said = ABSENCE.search(text)
-    return text[said.start() : _AFTER_ABSENCE.match(text, said.end()).end()] if said else None
+    if said is None:
+        return None
+    end = _ABSENCE_END.match(text, said.end())
+    return text[said.start() : end.end() if end else said.end()]
 
 
 # One-character suffixes that make a noun name a body or a place (協議体, 相談会, 研究所, 福祉課):

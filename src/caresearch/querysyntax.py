@@ -25,16 +25,27 @@ def _visible(text: str) -> str:
     return _INVISIBLE.sub("", text)
 
 
-# HTML tags pasted with a word from a web page or an e-mail (<b>認知症</b>, <br>): a letter or
-# a / right after <; 「<認知症>」 is no tag.
-_MARKUP_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+# HTML pasted with a word from a web page or an e-mail: the tags of real elements, those inside
+# a line (<b>, <span>: 認<b>知</b>症 is 認知症) dropped, the others (<br>, <p>, <div>…) a space;
+# 「<ICT>」 or 「<認知症>」 are words in brackets, not tags. Character references only whole
+# (&amp; &#8203;), not the legacy ones without their ; (介護&not is no 介護¬).
+_INLINE = "a|abbr|b|cite|code|em|font|i|mark|q|s|small|span|strong|sub|sup|u"
+_BLOCK = (
+    "address|article|aside|blockquote|body|br|dd|div|dl|dt|footer|h[1-6]|head|header|hr|html"
+    "|img|li|main|meta|nav|ol|p|pre|script|section|style|table|tbody|td|tfoot|th|thead|title|tr|ul"
+)
+_TAG = r"</?(?:{})(?:\s[^<>]*)?/?>"
+_INLINE_TAG = re.compile(_TAG.format(_INLINE), re.IGNORECASE)
+_BLOCK_TAG = re.compile(_TAG.format(_BLOCK), re.IGNORECASE)
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
 
 def typed(text: str) -> str:
-    """What a person typed or pasted, as the words they mean: without the characters that
-    show nothing, and without HTML markup pasted with it (<b>認知症</b> is 認知症, &amp; is &;
-    a tag stands apart from its neighbours as a space)."""
-    return html.unescape(_MARKUP_TAG.sub(" ", _visible(text)))
+    """What a person typed or pasted, as the words they mean: without HTML markup pasted with
+    it (<b>認知症</b> is 認知症, &amp; is &), and without the characters that show nothing
+    (&#8203; included)."""
+    text = _BLOCK_TAG.sub(" ", _INLINE_TAG.sub("", text))
+    return _visible(_REFERENCE.sub(lambda m: html.unescape(m.group()), text))
 
 
 # Quotes as keyboards and IMEs type them: ASCII and full-width " (＂), “ ”, 「 」, 『 』, 〝 〟.

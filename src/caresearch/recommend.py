@@ -205,8 +205,7 @@ class Recommend:
             for term in ABSENCE_TERMS:
                 literal[term] += 0
                 surfaces.setdefault(term, term)
-                # 不足 read from いない is listed as read: 「いない → 不足」, never as a word typed
-                shown.setdefault(term, said)
+                shown.setdefault(term, said)  # listed as read: 「いない → 不足」
         weights = {
             t: max(n, policy.absence_weight) * self.specificity(t) for t, n in literal.items()
         }
@@ -421,7 +420,8 @@ class Recommend:
         自治体 and 会 but never 自治会; its own documents' positions tell the two apart)."""
         shown = d.shown[term]
         if self.model.case_has(case, term):
-            return MatchedTerm(shown, term, "synonym" if term in d.implied else "exact")
+            read = term in d.implied and shown != term  # 「いない → 不足」; 人手不足's: 不足
+            return MatchedTerm(shown, term, "synonym" if read else "exact")
         parts = None
         for label, terms in d.covering.get(term, ()):
             if not all(self.model.case_has(case, t) for t in terms):

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .config import Settings, check_limit
-from .docscores import covering, passage_order, score_cases
+from .docscores import covering, passage_order, score_cases, variant_vector, word_vector
 from .errors import QueryError
 from .filters import FacetTable, Filters
 from .highlight import Highlighter
@@ -37,48 +37,15 @@ from .models import (
     Relaxed,
     SearchResult,
 )
-from .query import TIERS, ParsedQuery, QueryExpander, QueryWord, Variant
+from .query import TIERS, ParsedQuery, QueryExpander, QueryWord
 from .snapshot import Corpus
 
-TIEBREAK = 0.1  # share of a word's other matching variants added to its best one
 NO_TIER = 99  # a case where a group of words does not occur
 MAX_GROUPS = 64  # groups of words a query may have: each is one bit of a document's uint64
 MAX_PARTS = 8  # a word of more parts is not relaxed to them (a run of text, not a compound)
 # Fewer cases than this with every word (as typed or through the table): a page of cases
 # with some of them, or a compound's parts, follows the last full match, said to be partial.
 PARTIAL_BELOW = 3
-
-
-def variant_vector(index: SearchIndex, variant: Variant) -> np.ndarray | None:
-    """BM25F score per document for one variant, times its weight; None where it matches
-    nothing. One term is a column of the index's matrix; several terms are a phrase."""
-    if len(variant.terms) == 1:
-        v = index.term_vector(variant.terms[0])
-        return None if v is None else v * np.float32(variant.weight)
-    docs, scores = index.phrase(variant.terms)
-    if not len(docs):
-        return None
-    out = np.zeros(len(index.docs), dtype=np.float32)
-    out[docs] = scores * np.float32(variant.weight)
-    return out
-
-
-def word_vector(index: SearchIndex, word: QueryWord) -> np.ndarray:
-    """BM25F score per document for a word (0 where it does not match).
-
-    A document scores by its best variant plus a tenth of the others (a disjunction-max).
-    A compound's phrase of parts counts only when the compound is found nowhere.
-    """
-    best = np.zeros(len(index.docs), dtype=np.float32)
-    total = np.zeros(len(index.docs), dtype=np.float32)
-    for variant in sorted(word.variants, key=lambda v: v.via == "phrase"):
-        if variant.via == "phrase" and best.any():
-            continue
-        v = variant_vector(index, variant)
-        if v is not None:
-            np.maximum(best, v, out=best)
-            total += v
-    return best + np.float32(TIEBREAK) * (total - best)
 
 
 class Searcher:
@@ -121,7 +88,9 @@ class Searcher:
             if i is not None
             else {}
         )
-        return self.highlighter.marked_case(case, docs, parsed.words)
+        groups, _relaxed = self._relax(parsed)  # the words the search found in its stead too
+        words = parsed.words + tuple(w for g in groups for w in g if w not in parsed.words)
+        return self.highlighter.marked_case(case, docs, words)
 
     def search(
         self, text: str, filters: Filters, page: int, page_size: int, exact: bool = False
@@ -142,8 +111,9 @@ class Searcher:
         groups_in_case = np.zeros(n_cases, dtype=np.int64)
         nowhere: list[str] = []  # typed words no case has
         found: set[str] = set()  # the words of groups some case has
+        group_tier = np.full((len(groups), n_cases), NO_TIER, dtype=np.int64)
         for g, group in enumerate(groups):
-            tier = np.full(n_cases, NO_TIER, dtype=np.int64)
+            tier = group_tier[g]
             dtier = np.full(n_docs, NO_TIER, dtype=np.int64)
             in_group = np.zeros(n_docs, dtype=bool)
             for word in group:
@@ -162,7 +132,7 @@ class Searcher:
             if present.any():
                 found.update(w.text for w in group)
             elif not all(v.via == "parts" for w in group for v in w.variants):  # typed, not a part
-                nowhere.append("」または「".join(w.text for w in group))
+                nowhere.append(_group_name(group))
             groups_in_case += present
             case_tier = np.maximum(case_tier, np.where(present, tier, 0))
         # what a word was searched as is said only of words some case has: a compound whose
@@ -188,7 +158,7 @@ class Searcher:
             fallback = None  # nothing is shown, so nothing relaxed is shown either
         ranking = Ranking(
             parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, fallback,
-            doc_tier,
+            doc_tier, group_tier,
         )  # fmt: skip
         result = self._rank(text, ranking, relaxed, filters, page, page_size)
         if fallback and fallback.endswith("or"):
@@ -255,27 +225,49 @@ class Searcher:
         cases, scores = score_cases(corpus.doc_case[docs], doc_scores[docs], n_cases)
         r = Ranking(
             parsed, groups, doc_scores, doc_groups, matching, case_tier, groups_in_case, "or",
-            np.zeros(n_docs, dtype=np.int64),  # its words are whole, related or parts alike
+            np.zeros(n_docs, dtype=np.int64), tiers,  # its words are whole, related or parts alike
         )  # fmt: skip
         outside = self._outside_text(docs, doc_groups, len(groups))
         order = np.lexsort(
             (cases, -scores, outside[cases] != 0, case_tier[cases], -groups_in_case[cases])
         )[:limit]
-        names = ["」または「".join(w.text for w in group) for group in groups]
         hits = []
         for i, score in zip(cases[order], scores[order], strict=True):
             hit = self._case_hit(
                 int(i), float(score), passage_docs, r, tuple(used), int(outside[i])
             )
-            held = PartialMatch(
-                has=tuple(n for g, n in enumerate(names) if tiers[g, i] == 1),
-                synonyms=tuple(n for g, n in enumerate(names) if tiers[g, i] == TIERS["synonym"]),
+            held = replace(  # the related words and parts this case has, not all searched
+                self._held(groups, tiers[:, i], {}),
                 related=self._held_by(looser, tiers[:, i], int(i), TIERS["related"]),
                 parts=self._held_by(looser, tiers[:, i], int(i), TIERS["parts"]),
-                lacks=tuple(n for g, n in enumerate(names) if tiers[g, i] == NO_TIER),
             )
             hits.append(replace(hit, partial=held))
         return tuple(hits), len(cases)
+
+    def _held(
+        self,
+        groups: list[tuple[QueryWord, ...]],
+        tiers: np.ndarray,
+        related: dict[str, tuple[str, ...]],
+    ) -> PartialMatch:
+        """How a case holds each group of words, from its tier per group: as typed, through a
+        synonym, a related word (`related`: what it was searched as), its parts, or not at all."""
+        names = [_group_name(group) for group in groups]
+        at: dict[int, list[int]] = {}
+        for k, t in enumerate(tiers.tolist()):
+            at.setdefault(t, []).append(k)
+        return PartialMatch(
+            has=tuple(names[k] for k in at.get(TIERS["exact"], ())),
+            synonyms=tuple(names[k] for k in at.get(TIERS["synonym"], ())),
+            related=tuple(
+                (names[k], related.get(names[k], ())) for k in at.get(TIERS["related"], ())
+            ),
+            parts=tuple(
+                (names[k], tuple(w.text for g in groups[k] for w in self.expander.split(g)))
+                for k in at.get(TIERS["parts"], ())
+            ),
+            lacks=tuple(names[k] for k in at.get(NO_TIER, ())),
+        )
 
     def _held_by(
         self,
@@ -420,17 +412,11 @@ class Searcher:
                 strict=True,
             )
         ]
-        if r.fallback and r.fallback.endswith("or"):  # each hit says which words it has
-            names = ["」または「".join(w.text for w in group) for group in r.groups]
+        if r.fallback and r.fallback.endswith("or"):  # each hit says which words it has, and how
+            related = {x.word: x.words for x in relaxed if x.kind == "related"}
             for k, hit in enumerate(hits):
-                held = np.bitwise_or.reduce(
-                    r.doc_groups[corpus.docs_of(int(ranked_cases[start + k]))]
-                )
-                has = [(int(held) >> g) & 1 for g in range(n_groups)]
-                hits[k] = replace(hit, partial=PartialMatch(
-                    has=tuple(n for n, h in zip(names, has, strict=True) if h),
-                    lacks=tuple(n for n, h in zip(names, has, strict=True) if not h),
-                ))  # fmt: skip
+                tiers = r.group_tier[:, int(ranked_cases[start + k])]
+                hits[k] = replace(hit, partial=self._held(r.groups, tiers, related))
         return SearchResult(
             query=text,
             total=len(ranked_cases),
@@ -573,6 +559,12 @@ class Ranking(NamedTuple):
     groups_in_case: np.ndarray
     fallback: str | None
     doc_tier: np.ndarray  # per document: the latest tier it needed for a word it matched
+    group_tier: np.ndarray  # per group of words and case: the tier it needed (NO_TIER: absent)
+
+
+def _group_name(group: tuple[QueryWord, ...]) -> str:
+    """Words joined by OR, as a notice names them: 認知症」または「ICT (inside 「…」)."""
+    return "」または「".join(w.text for w in group)
 
 
 def _named(word: QueryWord) -> str:

@@ -447,14 +447,18 @@
   }
 
   // Ctrl+Enter (⌘+Enter) in a text box sends its form, as in mail and chat: keyboard users
-  // need not Tab to the button. The form's own checks (the character limit) still apply.
+  // need not Tab to the button. Not while the IME is converting (its Enter picks the kanji),
+  // nor when held down; the form's own checks (the character limit) still apply: it is sent
+  // as the button sends it.
   function submitOnCtrlEnter() {
     document.querySelectorAll("textarea[data-submit-keys]").forEach(function (box) {
       box.addEventListener("keydown", function (event) {
         if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || !box.form) return;
+        if (event.isComposing || event.keyCode === 229 || event.repeat) return;
+        var button = box.form.querySelector("[type='submit']");
+        if (!button) return;
         event.preventDefault();
-        if (box.form.requestSubmit) box.form.requestSubmit();
-        else box.form.submit();
+        button.click();
       });
     });
   }

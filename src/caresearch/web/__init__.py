@@ -1,4 +1,5 @@
-"""The web app: an HTML blueprint (`pages`) and a JSON blueprint (`api`) over one Engine.
+"""The web app: HTML blueprints (`pages`, and `handout` for the handout page and its
+downloads) and a JSON blueprint (`api`) over one Engine.
 
 `create_app(engine, overrides)` builds the app; nothing here holds an app or an engine at
 import time. Templates and static files live in the top-level `web/` folder. Errors are

@@ -115,8 +115,13 @@ def _posted_handout(engine: Engine) -> Handout:
     )
 
 
-# Characters a file name cannot hold on Windows (or anywhere), and runs of space
-_NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\s]+')
+# Characters a file name cannot hold on Windows (or anywhere), runs of space, and those that
+# show nothing or turn the text around (資料\u202excod.md would read as …docx.md)
+_NOT_IN_FILE_NAMES = re.compile(
+    '[\\\\/:*?"<>|\x00-\x1f\\s\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+'
+)
+_RESERVED_NAMES = re.compile(r"(?:CON|PRN|AUX|NUL|COM\d|LPT\d)", re.IGNORECASE)  # on Windows
+FILE_NAME_CHARS = 80  # of the title in a file name; the date and suffix follow it whole
 # The handout's downloads: writer and media type per file suffix
 _DOWNLOADS = {".md": (handout_markdown, "text/markdown"), ".docx": (handout_docx, DOCX_MIMETYPE)}
 
@@ -126,12 +131,14 @@ def _download(handout: Handout, suffix: str) -> Response:
     title alone by default), not caresearch-handout.docx, which said nothing in a folder."""
     write, mimetype = _DOWNLOADS[suffix]
     data = write(handout)
-    name = _NOT_IN_FILE_NAMES.sub("_", "_".join(filter(None, (handout.title, handout.date))))
+    title = _NOT_IN_FILE_NAMES.sub("_", handout.title).strip("._")[:FILE_NAME_CHARS]
+    if not title or _RESERVED_NAMES.fullmatch(title):
+        title = f"{title}_handout".strip("_")
     return send_file(
         io.BytesIO(data.encode("utf-8") if isinstance(data, str) else data),
         mimetype=mimetype,
         as_attachment=True,
-        download_name=f"{name.strip('._')[:MAX_TITLE_CHARS] or 'handout'}{suffix}",
+        download_name="_".join(filter(None, (title, handout.date))) + suffix,
     )
 
 

@@ -2,7 +2,7 @@
 to its template. Snippets are the only HTML that comes from the engine (escaped text plus
 <mark>); they alone are marked safe here. Everything else is escaped by Jinja.
 
-The handout's pages are in handout.py, on this blueprint.
+The handout's pages are in handout.py (their own blueprint, `handout`).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ bp = Blueprint("pages", __name__)
 
 EXCERPT_CHARS = 90
 CHOICE_TITLE_CHARS = 24  # a title in a list to choose from, cut after this many characters
+SHORT_QUERY_CHARS = 4  # a query no longer than this is not asked to be shorter
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Who a lesson speaks to, as the lessons page names it (Lesson.audience).
 LESSON_AUDIENCES = {
@@ -291,6 +292,8 @@ def search():
         loose_url=_search_url(q, filters),
         first_page_url=_search_url(q, filters),
         unexcluded_url=_search_url(_without_exclusions(q), filters) if result.excluded else None,
+        # 「言葉を短くするか」 only of a query that can be shorter (not of 見守, typed or pasted)
+        ask_shorter=len(result.query.strip()) > SHORT_QUERY_CHARS,
         **context,
     )
 
