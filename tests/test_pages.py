@@ -961,11 +961,7 @@ def test_no_strong_match_says_so_first_and_points_elsewhere(client):
 
 def test_a_match_where_every_case_is_low_says_so(client, bundled_engine):
     # a strong match whose cases all read 低 must not look like a confident list
-    text = (
-        "夜中に何かあっても、一人暮らしのおばあちゃんの様子を見に行ける人がいない。"
-        "同じ団地のお友だちが毎日のぞいてくれてるけど、その人ももう年で限界。"
-        "本人は施設は嫌だと言ってる。"
-    )
+    text = "講座を開いても、受けた人がその後なんにもしない。勉強しっぱなしで、修了証だけがたまっていく。"
     rec = bundled_engine.recommend(text)
     html = client.post("/recommend", data={"text": text}).get_data(as_text=True)
     assert not rec.no_strong_match and {cr.confidence for cr in rec.cases} == {"low"}

@@ -779,6 +779,15 @@ def test_a_line_break_counts_as_one_character_as_the_page_shows_it(bundled_engin
     assert bundled_engine.recommend(text).cases
 
 
+def test_a_helper_who_comes_at_night_is_the_round_the_clock_service(bundled_engine: Engine) -> None:
+    # no case says 夜中 (nor 夜間 of visits): 横浜市's 定期巡回・随時対応型訪問介護看護 is the service
+    # that comes at night; it was the fourth case, reached by ヘルパー alone
+    rec = bundled_engine.recommend("夜中に来てくれるヘルパーさんがいない")
+    yokohama = next(cr for cr in rec.cases if cr.case.id == "yokohama")
+    assert "夜中 → 定期巡回" in yokohama.reason
+    assert [cr.case.id for cr in rec.cases].index("yokohama") < 3
+
+
 def test_a_word_matched_only_through_a_related_word_is_said_apart_and_counts_less(
     bundled_engine: Engine,
 ) -> None:
