@@ -923,6 +923,18 @@ def test_one_kana_and_a_suffix_is_a_word_not_grammar(bundled_engine: Engine) -> 
     assert all_hits(bundled_engine, "ゲ付き").query == "ゲ付き"  # no such word: no hits, no error
 
 
+def test_the_parts_of_a_compound_found_nowhere_carry_their_synonyms(bundled_engine: Engine) -> None:
+    # ケアマネ支援: no case writes ケアマネ, so its part ケアマネ found nothing and every case with
+    # 支援 alone came first; 鶴岡市 writes 介護支援専門員 and 支援
+    result = all_hits(bundled_engine, "ケアマネ支援")
+    assert result.fallback == "parts" and ids(result)[0] == "tsuruoka"
+    assert "介護支援専門員" in marked(result)
+    # any-word fallback over such parts: each part is held as a word (not 「語の一部（）」)
+    for hit in all_hits(bundled_engine, "ケアマネ支援 災害").hits:
+        assert hit.partial is not None and not hit.partial.parts
+        assert set(hit.partial.has) | set(hit.partial.lacks) == {"ケアマネ", "支援", "災害"}
+
+
 def test_when_no_case_has_every_word_each_hit_says_which_it_has(bundled_engine: Engine) -> None:
     result = all_hits(bundled_engine, "学生 災害")
     assert result.fallback == "or" and result.hits

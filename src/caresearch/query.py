@@ -410,7 +410,8 @@ class QueryExpander:
         return tuple(text[a:b] for a, b in zip([0, *cuts], cuts, strict=False) if text[a:b].strip())
 
     def split(self, word: QueryWord) -> list[QueryWord]:
-        """The word's parts as separate words, as typed (tier 4): for a compound found
+        """The word's parts as separate words, as typed or through the care table (tier 4:
+        ケアマネ支援 → ケアマネ, which cases write 介護支援専門員, and 支援): for a compound found
         nowhere. One-character parts (体 of 協議体) go when a longer part remains."""
         folded = fold(word.text)
         if _HIRAGANA.match(folded):
@@ -432,7 +433,7 @@ class QueryExpander:
         for surface in surfaces:
             w = self.word(surface)
             if w is not None:
-                typed = [replace(v, via="parts") for v in w.variants if v.tier == 1]
+                typed = [replace(v, via="parts") for v in w.variants if v.tier <= 2]
                 parts.append(QueryWord(surface, tuple(typed)))
         return [p for p in parts if p.variants]
 

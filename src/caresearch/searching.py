@@ -231,15 +231,18 @@ class Searcher:
         order = np.lexsort(
             (cases, -scores, outside[cases] != 0, case_tier[cases], -groups_in_case[cases])
         )[:limit]
+        names = [_group_name(group) for group in groups]
         hits = []
         for i, score in zip(cases[order], scores[order], strict=True):
             hit = self._case_hit(
                 int(i), float(score), passage_docs, r, tuple(used), int(outside[i])
             )
-            held = replace(  # the related words and parts this case has, not all searched
-                self._held(groups, tiers[:, i], {}),
+            held = PartialMatch(  # the related words and parts this case has, not all searched
+                has=tuple(n for g, n in enumerate(names) if tiers[g, i] == TIERS["exact"]),
+                synonyms=tuple(n for g, n in enumerate(names) if tiers[g, i] == TIERS["synonym"]),
                 related=self._held_by(looser, tiers[:, i], int(i), TIERS["related"]),
                 parts=self._held_by(looser, tiers[:, i], int(i), TIERS["parts"]),
+                lacks=tuple(n for g, n in enumerate(names) if tiers[g, i] == NO_TIER),
             )
             hits.append(replace(hit, partial=held))
         return tuple(hits), len(cases)
@@ -250,21 +253,19 @@ class Searcher:
         tiers: np.ndarray,
         related: dict[str, tuple[str, ...]],
     ) -> PartialMatch:
-        """How a case holds each group of words, from its tier per group: as typed, through a
-        synonym, a related word (`related`: what it was searched as), its parts, or not at all."""
+        """How a case of the any-word fallback holds each group of words, from its tier per
+        group: as typed, through a synonym, a related word (`related`: what it was searched as),
+        or not at all. A part searched for a compound found nowhere (支援 of ケアマネ支援, said so
+        above the hits) is held as a word of its own."""
         names = [_group_name(group) for group in groups]
         at: dict[int, list[int]] = {}
         for k, t in enumerate(tiers.tolist()):
-            at.setdefault(t, []).append(k)
+            at.setdefault(TIERS["exact"] if t == TIERS["parts"] else t, []).append(k)
         return PartialMatch(
             has=tuple(names[k] for k in at.get(TIERS["exact"], ())),
             synonyms=tuple(names[k] for k in at.get(TIERS["synonym"], ())),
             related=tuple(
                 (names[k], related.get(names[k], ())) for k in at.get(TIERS["related"], ())
-            ),
-            parts=tuple(
-                (names[k], tuple(w.text for g in groups[k] for w in self.expander.split(g)))
-                for k in at.get(TIERS["parts"], ())
             ),
             lacks=tuple(names[k] for k in at.get(NO_TIER, ())),
         )
