@@ -313,7 +313,7 @@ def test_the_reason_counts_words_the_cases_have_before_words_none_has(bundled_en
 
 
 def test_a_one_character_suffix_is_not_a_word_of_its_own(bundled_engine):
-    rec = bundled_engine.recommender
+    rec = bundled_engine.recommender.reader
     topics = rec.topic_terms(bundled_engine.analyzer.tokens("中山間地で高齢化率が高い"))
     assert "中山間" in topics and "地" not in topics and "率" not in topics
 
@@ -418,7 +418,7 @@ def test_a_suffix_joins_only_a_plain_noun_into_an_unknown_compound(
     bundled_engine, text, kept, not_merged
 ):
     tokens = bundled_engine.analyzer.tokens(text)
-    terms = bundled_engine.recommender.topic_terms(tokens)
+    terms = bundled_engine.recommender.reader.topic_terms(tokens)
     assert terms[kept] > 0 and not_merged not in terms
 
 
@@ -579,7 +579,7 @@ def test_words_common_in_everyday_japanese_weigh_like_filler(bundled_engine):
     # 体, 力, 頃, 場所, 一番 are frequent in any Japanese text and rare in the cases' prose, so
     # they would otherwise match a passage by chance with a high idf; 会社 stays specific
     # because the care vocabulary knows it (会社 → 事業者), and so do the care words.
-    rec = bundled_engine.recommender
+    rec = bundled_engine.recommender.reader
     text = (
         "認知症のおじいさんは体の力が有り余っていて、会社勤めの頃のように毎日通える場所が一番ほしい"
     )

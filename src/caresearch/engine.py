@@ -244,7 +244,7 @@ class Engine:
         tokens = self.analyzer.tokens(read)
         if not tokens:
             raise QueryError("内容を表す語が見つかりません。課題を文章で入力してください。")
-        topics = self.recommender.topic_terms(tokens)
+        topics = self.recommender.reader.topic_terms(tokens)
         if not topics:
             raise QueryError("課題の内容を表す語が見つかりません。もう少し具体的に書いてください。")
         return dataclasses.replace(self.recommender(read, tokens, topics, limit), query=text)
