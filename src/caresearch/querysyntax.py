@@ -14,10 +14,11 @@ from .analysis import split_words
 # Characters that show nothing (zero-width space and joiners, soft hyphen, word joiner, byte
 # order mark, bidirectional controls): pasted text carries them, and 「認知症​」 must
 # find 認知症 while a right-to-left override must not reorder what the page echoes.
-_INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
-    "\ufe00-\ufe0f\ufeff]"
-)
+INVISIBLE_CHARS = (
+    "\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    "\ufe00-\ufe0f\ufeff"
+)  # as a character class's inside: the file names of downloads leave them out too
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
 
 
 def _visible(text: str) -> str:

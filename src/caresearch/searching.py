@@ -12,6 +12,7 @@ scores terms and phrases.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -106,9 +107,7 @@ class Searcher:
         n_cases, n_docs = len(self.corpus.cases), len(self.corpus.doc_case)
         doc_scores = np.zeros(n_docs, dtype=np.float32)
         doc_groups = np.zeros(n_docs, dtype=np.uint64)
-        case_tier = np.zeros(n_cases, dtype=np.int64)
         doc_tier = np.zeros(n_docs, dtype=np.int64)
-        groups_in_case = np.zeros(n_cases, dtype=np.int64)
         nowhere: list[str] = []  # typed words no case has
         found: set[str] = set()  # the words of groups some case has
         group_tier = np.full((len(groups), n_cases), NO_TIER, dtype=np.int64)
@@ -128,13 +127,11 @@ class Searcher:
                 in_group |= hit
             doc_groups[in_group] |= np.uint64(1 << g)
             doc_tier = np.maximum(doc_tier, np.where(dtier < NO_TIER, dtier, 0))
-            present = tier < NO_TIER
-            if present.any():
+            if (tier < NO_TIER).any():
                 found.update(w.text for w in group)
             elif not all(v.via == "parts" for w in group for v in w.variants):  # typed, not a part
                 nowhere.append(_group_name(group))
-            groups_in_case += present
-            case_tier = np.maximum(case_tier, np.where(present, tier, 0))
+        groups_in_case, case_tier = _per_case(group_tier)
         # what a word was searched as is said only of words some case has: a compound whose
         # parts no case has either (山間部: 山間) is a word found nowhere
         # (the words the table points to are relaxed to only when some case has one)
@@ -212,9 +209,7 @@ class Searcher:
                     doc_scores += np.where(docs_of, v, 0)
                     doc_groups[docs_of & (v > 0)] |= np.uint64(1 << g)
                     used[w] = None
-        present = tiers < NO_TIER
-        groups_in_case = present.sum(axis=0)
-        case_tier = np.where(present, tiers, 0).max(axis=0, initial=0)
+        groups_in_case, case_tier = _per_case(tiers)
         matching = (groups_in_case > 0) & ~skip
         # a case shows where it matched in its text: not one found only in a figure or title
         in_text = np.zeros(n_cases, dtype=bool)
@@ -231,44 +226,18 @@ class Searcher:
         order = np.lexsort(
             (cases, -scores, outside[cases] != 0, case_tier[cases], -groups_in_case[cases])
         )[:limit]
-        names = [_group_name(group) for group in groups]
         hits = []
         for i, score in zip(cases[order], scores[order], strict=True):
             hit = self._case_hit(
                 int(i), float(score), passage_docs, r, tuple(used), int(outside[i])
             )
-            held = PartialMatch(  # the related words and parts this case has, not all searched
-                has=tuple(n for g, n in enumerate(names) if tiers[g, i] == TIERS["exact"]),
-                synonyms=tuple(n for g, n in enumerate(names) if tiers[g, i] == TIERS["synonym"]),
+            held = replace(  # the related words and parts this case has, not all searched
+                _held(groups, tiers[:, i], parts_are_words=False),
                 related=self._held_by(looser, tiers[:, i], int(i), TIERS["related"]),
                 parts=self._held_by(looser, tiers[:, i], int(i), TIERS["parts"]),
-                lacks=tuple(n for g, n in enumerate(names) if tiers[g, i] == NO_TIER),
             )
             hits.append(replace(hit, partial=held))
         return tuple(hits), len(cases)
-
-    def _held(
-        self,
-        groups: list[tuple[QueryWord, ...]],
-        tiers: np.ndarray,
-        related: dict[str, tuple[str, ...]],
-    ) -> PartialMatch:
-        """How a case of the any-word fallback holds each group of words, from its tier per
-        group: as typed, through a synonym, a related word (`related`: what it was searched as),
-        or not at all. A part searched for a compound found nowhere (支援 of ケアマネ支援, said so
-        above the hits) is held as a word of its own."""
-        names = [_group_name(group) for group in groups]
-        at: dict[int, list[int]] = {}
-        for k, t in enumerate(tiers.tolist()):
-            at.setdefault(TIERS["exact"] if t == TIERS["parts"] else t, []).append(k)
-        return PartialMatch(
-            has=tuple(names[k] for k in at.get(TIERS["exact"], ())),
-            synonyms=tuple(names[k] for k in at.get(TIERS["synonym"], ())),
-            related=tuple(
-                (names[k], related.get(names[k], ())) for k in at.get(TIERS["related"], ())
-            ),
-            lacks=tuple(names[k] for k in at.get(NO_TIER, ())),
-        )
 
     def _held_by(
         self,
@@ -417,7 +386,7 @@ class Searcher:
             related = {x.word: x.words for x in relaxed if x.kind == "related"}
             for k, hit in enumerate(hits):
                 tiers = r.group_tier[:, int(ranked_cases[start + k])]
-                hits[k] = replace(hit, partial=self._held(r.groups, tiers, related))
+                hits[k] = replace(hit, partial=_held(r.groups, tiers, related))
         return SearchResult(
             query=text,
             total=len(ranked_cases),
@@ -561,6 +530,41 @@ class Ranking(NamedTuple):
     fallback: str | None
     doc_tier: np.ndarray  # per document: the latest tier it needed for a word it matched
     group_tier: np.ndarray  # per group of words and case: the tier it needed (NO_TIER: absent)
+
+
+def _per_case(group_tier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From each group's tier per case (NO_TIER: absent): how many groups each case has, and
+    the latest tier it needed for one of them (0 where it has none)."""
+    present = group_tier < NO_TIER
+    return present.sum(axis=0), np.where(present, group_tier, 0).max(axis=0, initial=0)
+
+
+def _held(
+    groups: list[tuple[QueryWord, ...]],
+    tiers: np.ndarray,
+    related: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    parts_are_words: bool = True,
+) -> PartialMatch:
+    """How a case holds each group of words, from its tier per group: as typed, through a
+    synonym, through a related word (`related`: what it was searched as), or not at all. In
+    the any-word fallback a part searched for a compound found nowhere (支援 of ケアマネ支援,
+    said so above the hits) is held as a word of its own (`parts_are_words`); a partial hit
+    says what it holds at the later tiers itself (`Searcher._held_by`)."""
+    names = [_group_name(group) for group in groups]
+    at: dict[int, list[int]] = {}
+    for k, t in enumerate(tiers.tolist()):
+        at.setdefault(TIERS["exact"] if parts_are_words and t == TIERS["parts"] else t, []).append(
+            k
+        )
+    return PartialMatch(
+        has=tuple(names[k] for k in at.get(TIERS["exact"], ())),
+        synonyms=tuple(names[k] for k in at.get(TIERS["synonym"], ())),
+        related=tuple(
+            (names[k], (related or {}).get(names[k], ())) for k in at.get(TIERS["related"], ())
+        ),
+        lacks=tuple(names[k] for k in at.get(NO_TIER, ())),
+    )
 
 
 def _group_name(group: tuple[QueryWord, ...]) -> str:

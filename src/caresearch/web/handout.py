@@ -18,6 +18,7 @@ from flask import Blueprint, Response, render_template, request, send_file
 from ..engine import Engine
 from ..errors import NotFound, QueryError
 from ..models import Lesson, Passage
+from ..querysyntax import INVISIBLE_CHARS
 from ..render import (
     Handout,
     HandoutItem,
@@ -117,9 +118,7 @@ def _posted_handout(engine: Engine) -> Handout:
 
 # Characters a file name cannot hold on Windows (or anywhere), runs of space, and those that
 # show nothing or turn the text around (資料\u202excod.md would read as …docx.md)
-_NOT_IN_FILE_NAMES = re.compile(
-    '[\\\\/:*?"<>|\x00-\x1f\\s\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+'
-)
+_NOT_IN_FILE_NAMES = re.compile(f'[\\\\/:*?"<>|\x00-\x1f\\s{INVISIBLE_CHARS}]+')
 _RESERVED_NAMES = re.compile(r"(?:CON|PRN|AUX|NUL|COM\d|LPT\d)", re.IGNORECASE)  # on Windows
 FILE_NAME_CHARS = 80  # of the title in a file name; the date and suffix follow it whole
 # The handout's downloads: writer and media type per file suffix
