@@ -1425,6 +1425,18 @@ def test_a_kana_word_is_read_with_any_of_the_common_words_of_its_readings(
     assert "女性議会" in shown and "助成議会" not in shown  # only readings some case has
 
 
+def test_a_kana_word_is_read_as_its_prefix_reads_in_the_text(bundled_engine: Engine) -> None:
+    """多職種 is the prefix 多 (タ) and 職種 in the text; read alone 多 is サワ, so only the
+    reading the build keeps from the text finds it. Every case that writes 多職種 is found, as
+    the kanji are, either kana width."""
+    wanted = ids(all_hits(bundled_engine, "多職種"))
+    assert len(wanted) == 4
+    for kana in ("たしょくしゅ", "ﾀｼｮｸｼｭ"):
+        result = all_hits(bundled_engine, kana)
+        assert ids(result) == wanted and result.fallback is None
+        assert "多職種" in marked(result)
+
+
 @pytest.mark.parametrize(
     ("query", "case", "word"),
     [

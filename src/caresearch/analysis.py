@@ -17,7 +17,8 @@ import json
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -464,15 +465,21 @@ class Analyzer:
                 return m.begin()
         return len(text)
 
-    def index_terms(self, text: str) -> list[tuple[str, int, int, int]]:
+    def index_terms(
+        self, text: str, affixed: Counter | None = None
+    ) -> list[tuple[str, int, int, int]]:
         """(term, position, start, end) for indexing: each word, and a compound's parts too.
 
         The same terms as `index_terms_from(tokens(text))`, without the readings and synonyms
-        that indexing does not use.
+        that indexing does not use. With `affixed`, each prefix or suffix and the word it joins
+        are counted there with their reading in context (`_affixed`).
         """
+        words = self._words(clean(text))
         return _positions(
             (key, self._parts(m), start, end, brk)
-            for m, _pos, start, end, key, brk in self._words(clean(text))
+            for m, _pos, start, end, key, brk in (
+                words if affixed is None else _affixed(words, affixed)
+            )
         )
 
     def index_terms_from(self, tokens: list[Token]) -> list[tuple[str, int, int, int]]:
@@ -482,6 +489,25 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         """The terms the index stores for `text` (what TF-IDF counts too)."""
         return [term for term, _pos, _s, _e in self.index_terms(text)]
+
+
+def _affixed(words: Iterable[tuple], counted: Counter) -> Iterator[tuple]:
+    """`words` (from `Analyzer._words`) passed on, counting in `counted` each prefix with the
+    word right after it and each suffix with the word right before it, as (their index keys
+    joined, their reading there): 多 + 職種 is (多職種, タショクシュ). Read alone, 多 is サワ, and a
+    one-kana reading is too short to look up, so only the pair read in the text lets a kana
+    query (たしょくしゅ) find it."""
+    before = None
+    for word in words:
+        m, pos, start, _end, key, _brk = word
+        if (
+            before is not None
+            and before[3] == start
+            and (before[1][0] == "接頭辞" or pos[0] == "接尾辞")
+        ):
+            counted[before[4] + key, before[0].reading_form() + m.reading_form()] += 1
+        before = word
+        yield word
 
 
 def _positions(
@@ -517,62 +543,3 @@ def surface_analyzer() -> Analyzer:
 def split_words(query: str) -> list[str]:
     """Whitespace-separated words (ASCII and ideographic spaces)."""
     return [w for w in re.split(r"[\s\u3000]+", query) if w]
-
-
-# --- readings: hiragana queries (ざいたく) find kanji text (在宅) -----------------------------
-
-MIN_READING = 2  # one-kana readings (の, か) would match almost anything
-MAX_KANA_QUERY = 40
-# A word after the first of a compound may be voiced (rendaku): 医師不足 reads イシブソク, 地域づくり
-# チイキヅクリ, while the words alone read フソク and ツクリ.
-_UNVOICED = str.maketrans(
-    "ガギグゲゴザジズゼゾダヂヅデドバビブベボ", "カキクケコサシスセソタチツテトハヒフヘホ"
-)
-
-
-def reading_map(tokens: Iterable[tuple[Token, float]]) -> dict[str, tuple[str, ...]]:
-    """Katakana reading → the index terms read that way, most frequent first.
-
-    Built at index time from the indexed vocabulary (each term with its frequency), so a kana
-    query is looked up in the corpus's own words instead of being re-analysed as kana.
-    """
-    counts: dict[str, dict[str, float]] = {}
-    for t, weight in tokens:
-        if len(t.reading) >= MIN_READING and t.reading != "キゴウ":
-            by_term = counts.setdefault(t.reading, {})
-            by_term[t.text] = by_term.get(t.text, 0) + weight
-    return {r: tuple(sorted(c, key=lambda t: (-c[t], t))) for r, c in counts.items()}
-
-
-def segment_reading(kana: str, readings: Mapping[str, tuple[str, ...]]) -> list[str] | None:
-    """Split katakana into the fewest known readings (イリョウカイゴレンケイ → 3), or None."""
-    found = segmentations(kana, readings, 1)
-    return found[0] if found else None
-
-
-def segmentations(
-    kana: str, readings: Mapping[str, tuple[str, ...]], limit: int
-) -> list[list[str]]:
-    """Up to `limit` ways to split katakana into the fewest known readings: カイソウホウ is
-    カイ + ソウホウ and カイソウ + ホウ (回想法), and only the text can tell which. A piece after
-    the first may begin voiced (イシ + ブソク is イシ + フソク); the ways name the readings."""
-    if not kana or len(kana) > MAX_KANA_QUERY:
-        return []
-    n = len(kana)
-    best: list[list[list[str]]] = [[] for _ in range(n + 1)]  # fewest-piece ways to reach i
-    best[0] = [[]]
-    for i in range(n):
-        if not best[i]:
-            continue
-        for j in range(i + MIN_READING, n + 1):
-            piece = kana[i:j]
-            if i and piece not in readings:
-                piece = piece[0].translate(_UNVOICED) + piece[1:]
-            if piece not in readings:
-                continue
-            ways = [[*way, piece] for way in best[i]]
-            if not best[j] or len(best[j][0]) > len(ways[0]):
-                best[j] = ways[:limit]
-            elif len(best[j][0]) == len(ways[0]):
-                best[j] = (best[j] + ways)[:limit]
-    return best[n]

@@ -16,6 +16,7 @@ change a build's files does not make existing builds stale.
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import time
@@ -29,12 +30,13 @@ import numpy as np
 from scipy.sparse import load_npz, save_npz
 
 from . import semantic
-from .analysis import Analyzer, reading_map
+from .analysis import Analyzer, Token
 from .config import Settings
 from .corpus import load_corpus_and_drafts, load_themes
 from .errors import CaresearchError, IndexNotReady
 from .index import SearchIndex
 from .index_writer import IndexDoc, write_index
+from .kana import reading_map
 from .models import LESSON_KINDS, BuildReport, Case, Passage, Progress
 from .policy import is_topic
 from .semantic import VectorCache
@@ -43,7 +45,7 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import ANSWER_SECTIONS, TfidfModel
 
-BUILD_FORMAT = 18  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 19  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
 BASELINE_FILE = "baseline-passages.npz"  # TF-IDF per answer passage, for `caresearch eval` only
@@ -223,7 +225,15 @@ def _vocabulary(analyzer: Analyzer, counts, wrap: Progress) -> tuple[dict, dict]
         if len(toks := analyzer.tokens(term)) == 1
     }
     weight = {t: frequency[j] for j, t in enumerate(counts.vocab)}
-    readings = reading_map((tok._replace(text=t), weight.get(t, 1)) for t, tok in vocab.items())
+    # a prefix or suffix with its word, read as in the text (多職種: タショクシュ; 多 alone is サワ)
+    affixed = (
+        (Token(word, word, 0, len(word), reading, ()), n) for (word, reading), n in counts.affixed
+    )
+    readings = reading_map(
+        itertools.chain(
+            ((tok._replace(text=t), weight.get(t, 1)) for t, tok in vocab.items()), affixed
+        )
+    )
     return vocab, readings
 
 

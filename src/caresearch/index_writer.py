@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,6 +265,7 @@ class _Collected:
         self.ids: list[str] = []
         self.case_ids: list[str] = []
         self.kinds: list[str] = []
+        self.affixed: Counter = Counter()  # see TermCounts.affixed
 
 
 def _merge_collected(parts: Sequence[_Collected]) -> tuple[TermCounts, DocTable]:
@@ -294,6 +295,7 @@ def _merge_collected(parts: Sequence[_Collected]) -> tuple[TermCounts, DocTable]
         TEXT_FIELDS,
         joined([np.frombuffer(p.positions, dtype=np.int32) for p in parts], "i"),
         joined([np.frombuffer(p.spans, dtype=np.int32) for p in parts], "i"),
+        tuple(sum((p.affixed for p in parts), Counter()).items()),
     )
     return counts, DocTable(counts.doc_ids, concat("case_ids"), concat("kinds"))
 
@@ -329,7 +331,8 @@ class _BulkWriter(SegmentWriter):
             if name in FIELD_BOOSTS:  # TEXT: positions, scorable, not stored
                 positions: dict[str, list[int]] = {}
                 spans: dict[str, list[int]] = {}  # start, end of each position, flat
-                for term, pos, start, end in field.analyzer.analyzer.index_terms(value):
+                terms = field.analyzer.analyzer.index_terms(value, got.affixed)
+                for term, pos, start, end in terms:
                     positions.setdefault(term, []).append(pos)
                     spans.setdefault(term, []).extend((start, end))
                 fmt = field.format

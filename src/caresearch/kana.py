@@ -7,18 +7,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property, lru_cache
 
-from .analysis import (
-    HONORIFIC_SUFFIXES,
-    MIN_READING,
-    Analyzer,
-    fold,
-    segment_reading,
-    segmentations,
-    to_katakana,
-)
+from .analysis import HONORIFIC_SUFFIXES, Analyzer, Token, fold, to_katakana
 
 READING_CHOICES = 3  # a kana word: the readings' commonest words tried, and their combinations
 KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
@@ -29,6 +21,62 @@ MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょう�
 AFTER_WORD = re.compile(
     "|".join([*PARTICLE_CHARS, "から", "まで", "より", "って", *HONORIFIC_SUFFIXES])
 )
+# readings: a hiragana query (ざいたく) finds the kanji the text writes (在宅)
+MIN_READING = 2  # one-kana readings (の, か) would match almost anything
+MAX_KANA_QUERY = 40
+# A word after the first of a compound may be voiced (rendaku): 医師不足 reads イシブソク, 地域づくり
+# チイキヅクリ, while the words alone read フソク and ツクリ.
+_UNVOICED = str.maketrans(
+    "ガギグゲゴザジズゼゾダヂヅデドバビブベボ", "カキクケコサシスセソタチツテトハヒフヘホ"
+)
+
+
+def reading_map(tokens: Iterable[tuple[Token, float]]) -> dict[str, tuple[str, ...]]:
+    """Katakana reading → the index terms read that way, most frequent first.
+
+    Built at index time from the indexed vocabulary (each term with its frequency), so a kana
+    query is looked up in the corpus's own words instead of being re-analysed as kana.
+    """
+    counts: dict[str, dict[str, float]] = {}
+    for t, weight in tokens:
+        if len(t.reading) >= MIN_READING and t.reading != "キゴウ":
+            by_term = counts.setdefault(t.reading, {})
+            by_term[t.text] = by_term.get(t.text, 0) + weight
+    return {r: tuple(sorted(c, key=lambda t: (-c[t], t))) for r, c in counts.items()}
+
+
+def segment_reading(kana: str, readings: Mapping[str, tuple[str, ...]]) -> list[str] | None:
+    """Split katakana into the fewest known readings (イリョウカイゴレンケイ → 3), or None."""
+    found = segmentations(kana, readings, 1)
+    return found[0] if found else None
+
+
+def segmentations(
+    kana: str, readings: Mapping[str, tuple[str, ...]], limit: int
+) -> list[list[str]]:
+    """Up to `limit` ways to split katakana into the fewest known readings: カイソウホウ is
+    カイ + ソウホウ and カイソウ + ホウ (回想法), and only the text can tell which. A piece after
+    the first may begin voiced (イシ + ブソク is イシ + フソク); the ways name the readings."""
+    if not kana or len(kana) > MAX_KANA_QUERY:
+        return []
+    n = len(kana)
+    best: list[list[list[str]]] = [[] for _ in range(n + 1)]  # fewest-piece ways to reach i
+    best[0] = [[]]
+    for i in range(n):
+        if not best[i]:
+            continue
+        for j in range(i + MIN_READING, n + 1):
+            piece = kana[i:j]
+            if i and piece not in readings:
+                piece = piece[0].translate(_UNVOICED) + piece[1:]
+            if piece not in readings:
+                continue
+            ways = [[*way, piece] for way in best[i]]
+            if not best[j] or len(best[j][0]) > len(ways[0]):
+                best[j] = ways[:limit]
+            elif len(best[j][0]) == len(ways[0]):
+                best[j] = (best[j] + ways)[:limit]
+    return best[n]
 
 
 class KanaReader:
