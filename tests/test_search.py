@@ -349,6 +349,8 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("GP", "総合診療医"),
         ("平時", "平常"),  # 平常時: 時 is not indexed on its own
         ("ショート", "ショートステイ"),
+        ("SS", "ショートステイ"),
+        ("地密", "地域密着型サービス"),
         ("コミレス", "コミュニティレストラン"),
         ("居宅支援事業所", "居宅介護支援事業所"),
         ("美容院", "美容室"),
@@ -1425,16 +1427,26 @@ def test_a_kana_word_is_read_with_any_of_the_common_words_of_its_readings(
     assert "女性議会" in shown and "助成議会" not in shown  # only readings some case has
 
 
-def test_a_kana_word_is_read_as_its_prefix_reads_in_the_text(bundled_engine: Engine) -> None:
-    """多職種 is the prefix 多 (タ) and 職種 in the text; read alone 多 is サワ, so only the
-    reading the build keeps from the text finds it. Every case that writes 多職種 is found, as
-    the kanji are, either kana width."""
-    wanted = ids(all_hits(bundled_engine, "多職種"))
-    assert len(wanted) == 4
-    for kana in ("たしょくしゅ", "ﾀｼｮｸｼｭ"):
-        result = all_hits(bundled_engine, kana)
-        assert ids(result) == wanted and result.fallback is None
-        assert "多職種" in marked(result)
+@pytest.mark.parametrize(
+    ("kana", "written"),
+    [
+        # the prefix 多 (タ) of 多職種: read alone, 多 is サワ, and one kana is too short to look up
+        ("たしょくしゅ", "多職種"),
+        ("ﾀｼｮｸｼｭ", "多職種"),
+        # 空き is the verb 空く to the index, read アク alone
+        ("あきてんぽ", "空き店舗"),
+    ],
+)
+def test_a_kana_word_is_read_as_the_text_reads_its_words(
+    bundled_engine: Engine, kana: str, written: str
+) -> None:
+    """Only the reading the build keeps from the text finds these; every case that writes the
+    word is found, as the kanji are, and the word is marked."""
+    wanted = ids(all_hits(bundled_engine, written))
+    assert wanted
+    result = all_hits(bundled_engine, kana)
+    assert ids(result) == wanted and result.fallback is None
+    assert written in marked(result)
 
 
 @pytest.mark.parametrize(

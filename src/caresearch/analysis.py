@@ -474,11 +474,12 @@ class Analyzer:
         that indexing does not use. With `affixed`, each prefix or suffix and the word it joins
         are counted there with their reading in context (`_affixed`).
         """
-        words = self._words(clean(text))
+        text = clean(text)
+        words = self._words(text)
         return _positions(
             (key, self._parts(m), start, end, brk)
             for m, _pos, start, end, key, brk in (
-                words if affixed is None else _affixed(words, affixed)
+                words if affixed is None else _affixed(words, text, affixed)
             )
         )
 
@@ -491,21 +492,27 @@ class Analyzer:
         return [term for term, _pos, _s, _e in self.index_terms(text)]
 
 
-def _affixed(words: Iterable[tuple], counted: Counter) -> Iterator[tuple]:
-    """`words` (from `Analyzer._words`) passed on, counting in `counted` each prefix with the
-    word right after it and each suffix with the word right before it, as (their index keys
-    joined, their reading there): 多 + 職種 is (多職種, タショクシュ). Read alone, 多 is サワ, and a
-    one-kana reading is too short to look up, so only the pair read in the text lets a kana
-    query (たしょくしゅ) find it."""
+def _affixed(words: Iterable[tuple], text: str, counted: Counter) -> Iterator[tuple]:
+    """`words` (from `Analyzer._words` over `text`) passed on, counting in `counted` each pair
+    of words that reads otherwise alone, as written and with its reading there: a prefix with
+    the word after it (多職種 タショクシュ: read alone, 多 is サワ, and one kana is too short to
+    look up), a suffix with the word before it, and a verb's stem with the noun after it (空き店舗
+    アキテンポ: the index keeps 空く, read アク). So a kana query (たしょくしゅ, あきてんぽ) finds
+    the pair as the text reads it."""
     before = None
     for word in words:
-        m, pos, start, _end, key, _brk = word
+        m, pos, start, end, _key, _brk = word
         if (
             before is not None
             and before[3] == start
-            and (before[1][0] == "接頭辞" or pos[0] == "接尾辞")
+            and (
+                before[1][0] == "接頭辞"
+                or pos[0] == "接尾辞"
+                or (before[1][0] == "動詞" and pos[0] == "名詞")
+            )
         ):
-            counted[before[4] + key, before[0].reading_form() + m.reading_form()] += 1
+            written = text[before[2] : end]
+            counted[written, before[0].reading_form() + m.reading_form()] += 1
         before = word
         yield word
 
