@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -493,6 +494,20 @@ def test_import_never_reuses_a_case_id_of_the_corpus(
     after = case_files(tiny_corpus)
     assert set(after) - set(before) == {"tobetsu_jirei_2.yaml"}
     assert {name: after[name] for name in before} == before
+
+
+def test_import_of_a_pdf_printed_from_a_browser_prints_nothing_in_english(
+    tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a PDF Chromium printed: pdfminer warned on stderr 「Could not get FontBBox from font
+    # descriptor because None cannot be parsed as 4 floats」, once per font and page (pytest
+    # takes log records from stderr, so they are looked for among its records too)
+    caplog.set_level(logging.DEBUG)
+    pdf = Path(__file__).parent / "data" / "chromium_printed.pdf"
+    code, out = run(["import", str(pdf), "--out", str(tmp_path / "drafts")])
+    assert code == 0 and "事例 1 件" in out
+    assert capsys.readouterr().err == ""
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 @pytest.mark.parametrize(

@@ -637,6 +637,20 @@ def test_a_draft_under_review_may_still_hold_its_placeholders(tmp_path: Path) ->
     assert load_corpus(corpus) == ()
 
 
+def test_the_same_case_in_two_files_is_reported_and_both_stay_indexed(tmp_path: Path) -> None:
+    # a new user imported their 事例集 twice and reviewed both copies: validate and build said
+    # nothing, and every search listed the case twice
+    x, y = VALID_CASE.format(id="x"), VALID_CASE.format(id="y")
+    corpus = make_corpus(tmp_path, {"x.yaml": x, "y.yaml": y})
+    (problem,) = validate_corpus(corpus)
+    assert problem.kind == "duplicate" and problem.file == "cases/y.yaml"
+    assert "x.yaml にもあります" in problem.message
+    assert [c.id for c in load_corpus(corpus)] == ["x", "y"]
+    title = yaml.safe_load(y)["title"]
+    (corpus / "cases" / "y.yaml").write_text(y.replace(title, title + "（二）"), encoding="utf-8")
+    assert validate_corpus(corpus) == []
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [

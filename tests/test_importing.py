@@ -290,6 +290,148 @@ def test_place_and_title_typed_around_the_keyword_line_belong_to_their_case(
         assert draft["suggestions"][-1]["text"].endswith("探してみましょう")
 
 
+TOWN_CASE = """事例１　住民が運営する「通いの場」ふれあい茶の間
+長野県　青葉町
+キーワード：通いの場、介護予防、住民主体
+
+背景
+山間部の下平地区では一人暮らしの高齢者が増え、冬には外出の機会がほとんどなくなっていた。
+
+取り組み内容
+【住民ボランティアによる運営】
+地区の有志8名が会を立ち上げ、毎週水曜日に公民館で通いの場を開いている。
+
+成果
+参加者は開始時の12名から28名に増えた。欠席した人に電話をかける見守りが自然に生まれた。
+
+今後の課題
+運営ボランティアの平均年齢が72歳となり、次の担い手の確保が課題である。
+
+ポイント
+・住民が自分たちで決めて運営することで、やらされ感がなく長続きしている
+・保健師が定期的に関わり、住民の安心につながっている
+
+連絡先：青葉町健康福祉課　地域包括ケア推進係
+"""
+
+
+@pytest.mark.parametrize("kind", ["txt", "docx"])
+def test_a_towns_own_headings_put_each_part_in_its_section(tmp_path: Path, kind: str) -> None:
+    # a new user's 事例集 used 成果, 課題 and ポイント: the three went into the last 【…】 item,
+    # each glued to its heading (「成果参加者は…」), and its lessons were nowhere
+    path = tmp_path / f"青葉町.{kind}"
+    if kind == "docx":
+        doc_factory.write_docx(TOWN_CASE.splitlines(), path)
+    else:
+        path.write_text(TOWN_CASE, encoding="utf-8")
+    import_files([path], tmp_path / "cases")
+    ((draft, _case),) = drafts(tmp_path / "cases").values()
+    assert draft["title"] == "住民が運営する「通いの場」ふれあい茶の間"  # not 事例１
+    assert [c["heading"] for c in draft["contents"]] == ["住民ボランティアによる運営", "今後の課題"]
+    assert draft["contents"][0]["paragraphs"] == [
+        "地区の有志8名が会を立ち上げ、毎週水曜日に公民館で通いの場を開いている。"
+    ]
+    assert draft["contents"][1]["paragraphs"][0].startswith("運営ボランティアの平均年齢")
+    assert [c["text"][:7] for c in draft["outcomes"]["changes"]] == ["参加者は開始時"]
+    assert [k["text"][:6] for k in draft["key_points"]["region"]] == [
+        "住民が自分た",
+        "保健師が定期",
+    ]
+    assert draft["contact"] == "青葉町健康福祉課 地域包括ケア推進係"
+    # each guess is said, so a reviewer can move it
+    assert any("「【今後の課題】」" in r for r in draft["review"])
+    assert any("「ポイント」の項目" in r for r in draft["review"])
+
+
+@pytest.mark.parametrize("keywords", [True, False])
+def test_a_collection_that_names_its_town_once_is_read_case_by_case(
+    tmp_path: Path, keywords: bool
+) -> None:
+    # a new user's 事例集 named its town only in its header: without a キーワード line in each case
+    # nothing was imported (「取組事例が見つかりません」); with one, every title was lost and the
+    # next case's 「事例２ …」 glued onto the contact before
+    second = TOWN_CASE.replace("事例１", "事例２").replace("ふれあい茶の間", "おたがいさま便")
+    for a, b in (("8名", "5名"), ("水曜日", "金曜日"), ("12名", "9名"), ("72歳", "75歳")):
+        second = second.replace(a, b)  # a body of its own
+    cases = [c.replace("長野県　青葉町\n", "") for c in (TOWN_CASE, second)]
+    if not keywords:
+        cases = [re.sub(r"キーワード：.*\n", "", c) for c in cases]
+    text = "令和6年度 取組事例集\n長野県青葉町　健康福祉課　地域包括ケア推進係\n\n" + "\n".join(
+        cases
+    )
+    path = tmp_path / "青葉町.txt"
+    path.write_text(text, encoding="utf-8")
+    import_files([path], tmp_path / "cases")
+    got = sorted((d["title"], d) for d, _c in read_drafts(tmp_path / "cases"))
+    assert [t for t, _d in got] == [
+        "住民が運営する「通いの場」おたがいさま便",
+        "住民が運営する「通いの場」ふれあい茶の間",
+    ]
+    for _t, draft in got:
+        assert (draft["prefecture"], draft["municipality"], draft["region"]) == (
+            "長野県",
+            "青葉町",
+            "中部",
+        )
+        assert any("文書の冒頭の「長野県青葉町" in r for r in draft["review"])
+        assert draft["contact"] == "青葉町健康福祉課 地域包括ケア推進係"
+
+
+def _two_cases(page_break: bool) -> list[str]:
+    """Two typed cases of two towns that share a contact (and nothing else), the second's
+    after a page break when `page_break`."""
+    lines: list[str] = []
+    for town, title in (
+        ("山田町", "移動販売車による買い物支援"),
+        ("大槌町", "商店と連携した見守り"),
+    ):
+        body = TYPED_CASE.split("\n", 3)[3].replace("連絡先：山田町 長寿福祉課", "")
+        if town == "大槌町":  # a body of its own: only the contact is the same
+            body = body.replace("移動販売車", "配達の車").replace("スーパー", "商店")
+            body = body.replace("見守り", "声かけ")
+        lines += [f"岩手県 {town}", title, f"キーワード：{title}", *body.strip().splitlines()]
+        if page_break and town == "大槌町":
+            lines.append("\f")
+        lines += ["連絡先：岩手県社会福祉協議会 地域福祉課", "\f"]
+    return lines
+
+
+@pytest.mark.parametrize("kind", ["pdf", "txt", "docx"])
+def test_a_line_a_towns_document_writes_twice_is_kept_twice(tmp_path: Path, kind: str) -> None:
+    # a new user's 事例集: the third case's contact, the same as the first's, on a new page or
+    # in a file of indented paragraphs, was dropped as a repeated page (「繰り返されたページ等の 1 行を
+    # 除きました」) and the draft's contact left empty
+    lines = _two_cases(page_break=True)
+    path = tmp_path / f"事例集.{kind}"
+    indented = [f" {x}" for x in lines if x != "\f"]  # paragraphs indented with a space
+    if kind == "pdf":
+        doc_factory.write_pdf(lines, path, header="")
+    elif kind == "docx":
+        doc_factory.write_docx(indented, path)
+    else:
+        path.write_text("\n".join(indented), encoding="utf-8")
+    summary = import_files([path], tmp_path / "cases")
+    assert summary.files[0].repeated_lines == 0
+    got = sorted((d["municipality"], d) for d, _c in drafts(tmp_path / "cases").values())
+    assert [m for m, _d in got] == ["大槌町", "山田町"]
+    assert {d["contact"] for _m, d in got} == {"岩手県社会福祉協議会 地域福祉課"}
+
+
+def test_a_repeated_page_that_is_dropped_is_named_with_its_page(tmp_path: Path) -> None:
+    # the extraction's repeats are still dropped, but never silently: the summary says where
+    lines = _two_cases(page_break=False)
+    page = lines.index("\f")
+    repeat = lines[3 : page - 1]  # the first case's body, printed again on a page of its own
+    assert sum(map(len, repeat)) >= 200
+    pdf = tmp_path / "事例集.pdf"
+    doc_factory.write_pdf([*lines[: page + 1], *repeat, "\f", *lines[page + 1 :]], pdf, header="")
+    summary = import_files([pdf], tmp_path / "cases")
+    assert summary.files[0].repeated_lines == sum(1 for x in repeat if x)
+    assert len(summary.drafts) == 2
+    text = format_summary(summary)
+    assert "前に出た文の繰り返し" in text and "（2ページ）" in text
+
+
 def test_importing_the_same_file_twice_says_so_on_the_second_drafts(tmp_path: Path) -> None:
     out = tmp_path / "cases"
     first = import_files([typed_file(tmp_path)], out).files[0].drafts[0]

@@ -816,6 +816,22 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, ob
         yield built
 
 
+def test_the_first_page_names_each_town_once(tmp_path: Path, monkeypatch) -> None:
+    # a new user's trial: three cases of one town's 事例集 gave 「収録元: …（長野県青葉町、
+    # 長野県青葉町、長野県青葉町）」; with thousands of cases every place was listed
+    from caresearch.web import pages
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(PROJECT_ROOT / "tests" / "data" / "tiny_corpus", corpus)
+    _edit_case(corpus, "beta", lambda text: text.replace("べーた市", "あるふぁ町"))
+    with _built(corpus, tmp_path) as (_engine, client):
+        hint = re.search(r"収録元: [^<]*", client.get("/").get_data(as_text=True)).group()
+        assert hint.count("あるふぁ町") == 1 and "がんま村" in hint
+        monkeypatch.setattr(pages, "SHOWN_PLACES", 1)
+        hint = re.search(r"収録元: [^<]*", client.get("/").get_data(as_text=True)).group()
+        assert hint.endswith("架空県あるふぁ町ほか1市区町村）。")
+
+
 def _edit_case(corpus: Path, case_id: str, change: Callable[[str], str]) -> None:
     """Rewrite one case file of `corpus` through `change` (its text in, the new text out)."""
     path = corpus / "cases" / f"{case_id}.yaml"
@@ -1254,6 +1270,46 @@ def test_a_handout_says_missing_page_numbers_under_an_item_unless_the_note_does(
     # none has: said once; an item with nothing left to say has no line (not a bare 「出典: 」)
     lines, note = handout_sources([case("", None), case("第3章", None)])
     assert lines == ["", "出典: 第3章"] and note.endswith("ページ番号は残っていません。")
+
+
+@pytest.mark.parametrize(
+    ("q", "hint"),
+    [
+        ("医者が足りない", True),
+        ("一人暮らしの見守りをどうする", True),
+        ("ふれあい茶の間", False),  # a name with kana in it (a new user's trial)
+        ("認知症の人の居場所", False),
+    ],
+)
+def test_a_search_that_reads_as_a_sentence_points_to_the_problem_form(client, q, hint):
+    html = client.get(f"/search?q={quote(q)}").get_data(as_text=True)
+    assert ("文章での検索には「課題から探す」が向いています" in html) is hint
+
+
+def test_a_case_without_features_goes_to_the_handout_with_its_summary() -> None:
+    # a new user's trial: a case imported from a town's own 事例集 (no 「この事例の特徴」) added
+    # as 「事例の概要」 gave an item with a heading and nothing under it, on paper and in Word
+    import docx
+
+    from caresearch.models import Case, ContentSection
+    from caresearch.render import Handout, HandoutItem, case_brief, handout_docx, handout_markdown
+
+    plain = Case("aoba_1", "長野県", "青葉町", "中部", "住民が運営する通いの場", (), ())
+    summary = "住民ボランティアが週1回、公民館で体操と茶話会を開いている。\n参加者は12名から40名に増えた。"
+    town = replace(plain, summary=summary)
+    label, paragraphs = case_brief(town)
+    assert label == "事例の概要（取り組み内容の概要）"
+    assert paragraphs == summary.split("\n")
+    handout = Handout("会議資料", (HandoutItem(town, None, label),))
+    assert "参加者は12名から40名に増えた。" in handout_markdown(handout)
+    word = docx.Document(io.BytesIO(handout_docx(handout)))
+    assert "住民ボランティアが週1回" in "\n".join(p.text for p in word.paragraphs)
+    # no summary either: the first 【…】 section; the template's features still come first
+    section = ContentSection("aoba_1-sec-1", "ふれあい茶の間", ("毎週木曜に開く。",))
+    assert case_brief(replace(plain, contents=(section,))) == (
+        "事例の概要（取り組み内容: 【ふれあい茶の間】）",
+        ["毎週木曜に開く。"],
+    )
 
 
 def test_a_case_page_opened_from_a_search_marks_the_words_searched(client):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -346,7 +347,31 @@ def validate_corpus(corpus_dir: Path) -> list[Problem]:
     valid, but `load_corpus` leaves it out of the index until someone has reviewed it.
     """
     problems, _labels, docs = _scan(Path(corpus_dir))
-    return problems + [_draft_problem(d) for d in docs if is_open_draft(d)]
+    drafts = [_draft_problem(d) for d in docs if is_open_draft(d)]
+    return problems + drafts + _same_case_twice(docs)
+
+
+def _same_case_twice(docs: Sequence[dict[str, Any]]) -> list[Problem]:
+    """A case whose municipality and title another case file has too (kind "duplicate"): the
+    same 事例集 imported twice and both copies reviewed would show every case twice. Both stay
+    in the index; the reader decides which to delete."""
+    first: dict[tuple[str, str], str] = {}
+    out: list[Problem] = []
+    for d in docs:
+        key = (str(d.get("municipality", "")), str(d.get("title", "")))
+        if key in first:
+            out.append(
+                Problem(
+                    f"{CASES_DIRNAME}/{d['id']}.yaml",
+                    "title",
+                    f"同じ市区町村・タイトルの事例が {first[key]}.yaml にもあります。同じ事例を二度"
+                    "取り込んでいないか確かめ、二度目ならどちらかを削除してください",
+                    kind="duplicate",
+                )
+            )
+        else:
+            first[key] = str(d["id"])
+    return out
 
 
 def is_open_draft(data: dict[str, Any]) -> bool:

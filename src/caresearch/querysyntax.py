@@ -60,6 +60,9 @@ _SENTENCE_END = re.compile(r"[ぁ-ゖ].*[。．？！?!]\s*$")
 SENTENCE_MIN_CHARS = 7  # 医者が足りない
 SENTENCE_MIN_KANA = 4
 SENTENCE_SPACED_KANA = 8  # with a space inside: 「…居場所を つくりたいと考えています」
+# a predicate: kana after a case particle that follows a word (が足りない, を つくりたい), or
+# kana at the end (どうする)
+_PREDICATE = re.compile(r"[一-鿿ァ-ヺー][がをにでは]\s*\S*[ぁ-ゖ]{2}|[ぁ-ゖ]{2}$")
 
 # a minus as keyboards type it: − (U+2212), ‐ (U+2010), and ー at a word's start (kana mode)
 _MINUS = re.compile("^[−‐ー]")
@@ -149,7 +152,9 @@ def replace_word(text: str, piece: str, word: str, instead: str) -> str:
 
 
 def reads_as_sentence(text: str) -> bool:
-    """Whether `text`, typed as a search, reads as a sentence (see _SENTENCE_END)."""
+    """Whether `text`, typed as a search, reads as a sentence (see _SENTENCE_END): enough
+    kana, and a predicate (医者が足りない, 居場所がほしい, 見守りをどうする); a name with kana in
+    it (ふれあい茶の間, 認知症の人の居場所) is no sentence."""
     text = text.strip()
     if _SENTENCE_END.search(text):
         return True
@@ -158,4 +163,5 @@ def reads_as_sentence(text: str) -> bool:
         len(text) >= SENTENCE_MIN_CHARS
         and kana >= (SENTENCE_SPACED_KANA if re.search(r"\s", text) else SENTENCE_MIN_KANA)
         and re.search("[一-鿿ァ-ヺ]", text) is not None
+        and _PREDICATE.search(text) is not None
     )

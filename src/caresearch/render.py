@@ -82,7 +82,7 @@ def case_text(case: Case) -> str:
 @dataclass(frozen=True)
 class HandoutItem:
     """One chosen piece: a passage (a lesson or any other part of a case), or with
-    `passage` None the case in brief (its features)."""
+    `passage` None the case in brief (`case_brief`)."""
 
     case: Case
     passage: Passage | None
@@ -125,11 +125,36 @@ def handout_sources(cases: Sequence[Case]) -> tuple[list[str], str]:
     return [source_line(c, report=False, pages=pages) for c in cases], note
 
 
-def item_text(item: HandoutItem) -> list[str]:
-    """The paragraphs of an item: the passage's, or the case's title and features."""
+def case_brief(case: Case) -> tuple[str, list[str]]:
+    """A case in brief, as a handout shows it, and the label it goes under: its features
+    (この事例の特徴), else the summary of its 取り組み内容, else its first 【…】 section. A town's
+    own 事例集 seldom has the template's features, and its brief was left empty."""
+    if case.features:
+        return "事例の概要（この事例の特徴）", [f"・{i.text}" for i in case.features]
+    if case.summary:
+        return "事例の概要（取り組み内容の概要）", _paragraphs(case.summary)
+    if case.contents:
+        first = case.contents[0]
+        return f"事例の概要（取り組み内容: 【{first.heading}】）", list(first.paragraphs)
+    return "事例の概要", []
+
+
+def item_paragraphs(item: HandoutItem) -> list[str]:
+    """The paragraphs of an item: the passage's, or the case's brief (`case_brief`)."""
     if item.passage is None:
-        return [item.case.title, *(f"・{i.text}" for i in item.case.features)]
-    return [line for line in item.passage.text.split("\n") if line.strip()]
+        return case_brief(item.case)[1]
+    return _paragraphs(item.passage.text)
+
+
+def item_text(item: HandoutItem) -> list[str]:
+    """`item_paragraphs`, under the case's title when the item is the case in brief (a
+    document's item has no place heading of its own)."""
+    title = [item.case.title] if item.passage is None else []
+    return title + item_paragraphs(item)
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def _place(case: Case) -> str:

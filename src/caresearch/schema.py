@@ -66,7 +66,9 @@ class Problem:
     file: str
     field: str
     message: str
-    kind: str = "error"  # "error", or "draft": an imported case whose review is still open
+    # "error"; "draft": an imported case whose review is still open; "duplicate": a case another
+    # file has too (same municipality and title), indexed all the same
+    kind: str = "error"
 
     def __str__(self) -> str:
         return (

@@ -24,7 +24,7 @@ from ..errors import ImportFailed
 from ..fields import is_placeholder
 from .drafting import build_case, case_text, dump_case, propose_lesson_themes, propose_themes
 from .finding import split_cases
-from .layout import THEME_WORDS
+from .layout import DOCUMENT_PLACE, THEME_WORDS
 from .reading import MAX_BYTES, Document, read_document
 from .repair import repair
 from .summary import DraftSummary, FileSummary, ImportSummary, format_summary
@@ -73,17 +73,23 @@ def import_files(
         found, preface = split_cases(lines, doc.kind)
         if not found:
             raise ImportFailed(
-                f"{doc.path.name}: 取組事例が見つかりません（「キーワード」の行や「北海道 当別町」のような"
-                "都道府県・市区町村の行がありません）。取組事例集のファイルを指定してください"
+                f"{doc.path.name}: 取組事例が見つかりません（「キーワード」の行、「北海道 当別町」のような"
+                "都道府県・市区町村の行、「事例１ …」のような見出しがありません）。取組事例集のファイルを指定してください"
             )
         drafts: list[DraftSummary] = []
         slug = _slug(doc.path.stem)
+        place = next((ln for ln in preface if DOCUMENT_PLACE.match(ln.text)), None)
         for found_case in found:
             case_id = _free_id(slug, taken)
             taken.add(case_id)
             order += 1
             case, counts = build_case(
-                found_case, case_id=case_id, order=order, source_file=doc.path.name, themes=[]
+                found_case,
+                case_id=case_id,
+                order=order,
+                source_file=doc.path.name,
+                themes=[],
+                document_place=place,
             )
             case["themes"] = propose_themes(case_text(case), labels)
             propose_lesson_themes(case)
@@ -114,6 +120,7 @@ def import_files(
                 pages=doc.pages,
                 drafts=tuple(drafts),
                 repeated_lines=repairs.repeated,
+                repeated_at=repairs.repeated_at,
                 furniture_lines=repairs.furniture,
                 preface_lines=len(preface),
             )

@@ -29,8 +29,10 @@ def build_case(
     order: int,
     source_file: str,
     themes: Sequence[str],
+    document_place: Line | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    """(case dict, passages per section)."""
+    """(case dict, passages per section). `document_place`: the line before the first case
+    that names the document's town (長野県青葉町 健康福祉課), for a case that names none."""
     review = list(found.review)
     keywords: list[str] = []
     if found.keywords is not None:
@@ -40,7 +42,8 @@ def build_case(
         keywords = [k.strip() for k in re.split(r"[、，,]", raw) if k.strip()]
     if not keywords:
         review.append("キーワードが見つかりません。keywords を書いてください")
-    title = S.join(found.title).strip()
+    # 「事例１ 住民が運営する…」: the collection's numbering is no part of the case's title
+    title = L.CASE_NUMBER.sub("", S.join(found.title).strip(), count=1) or S.join(found.title)
     if not title:
         review.append("タイトルが見つかりません。title を書いてください")
     prefecture, municipality = "", ""
@@ -48,6 +51,14 @@ def build_case(
         m = L.LOCATION.match(found.location.text)
         if m:
             prefecture, municipality = m.group(1), m.group(2)
+    if not municipality and document_place is not None:
+        m = L.DOCUMENT_PLACE.match(document_place.text)
+        if m:
+            prefecture, municipality = m.group(1), m.group(2)
+            review.append(
+                f"事例の中に都道府県・市区町村がないため、文書の冒頭の「{document_place.text}」から"
+                "補いました。違っていれば prefecture と municipality を書き直してください"
+            )
     if not municipality:
         review.append(
             "都道府県・市区町村名が見つかりません。prefecture と municipality を書いてください"

@@ -119,15 +119,18 @@ def split_cases(lines: Sequence[Line], kind: str = "pdf") -> tuple[list[CaseLine
         i for i, ln in enumerate(lines) if L.KEYWORDS.match(ln.key) and ln.key != "キーワード"
     ]
     by_location = False
+    # The title is the line(s) just above the location line; a document typed in its own order
+    # may put the place and title above the キーワード line too (長野県 青葉村 / title / キーワード).
+    head = _head_start
     if not starts:
         starts = [i for i, ln in enumerate(lines) if L.LOCATION.match(ln.text)]
-        by_location = True
+        by_location, head = True, _title_start
+    if not starts:  # neither: a town's own collection may head each case 「事例２ 社協による…」
+        starts = [i for i, ln in enumerate(lines) if _numbered_title(ln)]
+        head = _at_line
     if not starts:
         return [], list(lines)
     cases: list[CaseLines] = []
-    # The title is the line(s) just above the location line; a document typed in its own order
-    # may put the place and title above the キーワード line too (長野県 青葉村 / title / キーワード).
-    head = _title_start if by_location else _head_start
     starts = [head(lines, i, prev) for prev, i in zip([-1, *starts[:-1]], starts, strict=True)]
     wrapped = hard_wrapped(lines, kind)
     for k, start in enumerate(starts):
@@ -202,6 +205,17 @@ def _furniture(line: Line) -> bool:
     )
 
 
+def _numbered_title(line: Line) -> bool:
+    """A case's title with the collection's number before it (事例２ 社協による買い物支援), not
+    a sentence about a case (事例２では…。)."""
+    rest = L.CASE_NUMBER.sub("", line.text, count=1)
+    return rest != line.text and bool(rest.strip()) and not ends_sentence(line)
+
+
+def _at_line(lines: Sequence[Line], i: int, prev: int) -> int:
+    return i
+
+
 def _title_start(lines: Sequence[Line], loc: int, prev: int) -> int:
     i = loc
     while (
@@ -227,7 +241,9 @@ def _head_start(lines: Sequence[Line], kw: int, prev: int) -> int:
         i -= 1
     place = next((j for j in range(i, kw) if L.LOCATION.match(lines[j].text)), None)
     if place is None:
-        return kw
+        # no place line: a numbered title just above (事例２ 社協による…) is still the case's
+        numbered = [j for j in range(i, kw) if L.CASE_NUMBER.match(lines[j].text)]
+        return numbered[-1] if numbered else kw
     title_below = kw + 1 < len(lines) and not label_of(lines[kw + 1])
     if place + 1 < kw or title_below or place - 1 < i:
         return place
@@ -267,6 +283,8 @@ def assign(lines: list[Line], *, with_keywords: bool) -> CaseLines:
         if place:  # the title under the place, or above it
             case.location = place[0]
             case.title = [ln for ln in head if ln is not place[0]]
+        elif head:  # a numbered title above the キーワード line, and no place line
+            case.title = head
     # Title: up to the location line (or the first label when there is none).
     j = i
     while (
@@ -280,7 +298,7 @@ def assign(lines: list[Line], *, with_keywords: bool) -> CaseLines:
     if case.location is None and j < len(lines) and L.LOCATION.match(lines[j].text):
         case.title, case.location = lines[i:j], lines[j]
         i = j + 1
-    elif case.location is None:
+    elif case.location is None and not case.title:
         case.title = lines[i : i + 1] if i < len(lines) and not label_of(lines[i]) else []
         i += len(case.title)
     # a document that puts the title under the place (岩手県 山田町 / 移動販売車と…)
@@ -326,6 +344,8 @@ def assign(lines: list[Line], *, with_keywords: bool) -> CaseLines:
         prev = rest[k - 1] if k else None
         if is_bare_marker(ln):
             continue
+        if ln.key in L.TYPED_HEADINGS:
+            ln = replace(ln, text=f"【{ln.text}】")
         lab = label_of(ln)
         if lab is not None:
             key, sec = lab
@@ -344,6 +364,11 @@ def assign(lines: list[Line], *, with_keywords: bool) -> CaseLines:
                     figure = []
                 continue
             if sec in L.IN_FLOW:
+                if sec == "kp_region" and key in L.TYPED_LABELS:  # ポイント, not １．地域
+                    case.review.append(
+                        f"「{ln.text}」の項目はこの事例のポイント（１．地域）にしました。"
+                        "自治体の取り組みの工夫なら（２．自治体）に移してください"
+                    )
                 switch(sec)
                 continue
             if sec is not None and not next_is_label and ORDER[sec] > ORDER[state]:

@@ -102,7 +102,22 @@ TYPED_LABELS: dict[str, str] = {
     "取組の背景": "background",
     "背景": "background",
     "経緯": "history",
+    # a town's own 事例集: 背景, 取り組み内容, 成果, 課題, ポイント, 連絡先
+    "成果": "changes",
+    "主な成果": "changes",
+    "取り組みの効果": "changes",
+    "効果": "changes",
+    "ポイント": "kp_region",
+    "取り組みのポイント": "kp_region",
+    "成功のポイント": "kp_region",
 }
+
+# Headings a town's own 事例集 gives to what the template has no section for (今後の課題): read
+# as a 【…】 heading of 取り組み内容, so the text under them keeps its heading instead of being
+# glued onto the paragraph before (a review item asks where it belongs).
+TYPED_HEADINGS = frozenset(
+    {"課題", "今後の課題", "残された課題", "今後の展開", "今後の方向性", "課題と今後の展開"}
+)
 
 # A contact written on one line with its label (連絡先：山田町 長寿福祉課), as typed documents do.
 INLINE_CONTACT = re.compile(
@@ -121,6 +136,12 @@ SUGGESTION_LABELS = ("まず取り組むべき事項",)
 
 RECOMMENDATION = re.compile(r"^[《≪<＜]\s*検討.{0,12}推薦メッセージ\s*[》≫>＞]$|^推薦メッセージ$")
 KEYWORDS = re.compile(r"^キーワード[\s:：]*(.*)$")
+# A collection's own numbering before a case's title (事例１, 事例 3：, 取組事例2.)
+CASE_NUMBER = re.compile(
+    r"^(?:取組事例|取り組み事例|事例)\s*[0-9０-９一二三四五六七八九十]{1,3}\s*[：:．.、]?\s*"
+)
+# A document's own town at the start of a line before its first case (長野県青葉町 健康福祉課)
+DOCUMENT_PLACE = re.compile(r"^(\S{1,4}?[都道府県])\s*(\S{1,12}?[市町村区])(?=\s|$)")
 LOCATION = re.compile(r"^(\S{1,4}?[都道府県])\s*(\S{1,12}[市町村区])$")
 STORY_TITLE = re.compile(r"^《(.+)》$")
 SUBJECT = re.compile(r"^[Ａ-ＺA-Z]さん（[^（）]*）$")

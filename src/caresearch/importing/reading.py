@@ -9,6 +9,7 @@ in bench/import_bench.py).
 from __future__ import annotations
 
 import codecs
+import logging
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -257,6 +258,9 @@ def _read_pdf(path: Path) -> tuple[list[tuple[int, str, bool]], int]:
             "PDFが途中で切れています（ダウンロードやコピーが最後まで終わっていません）",
             "元のPDFをもう一度取得してください",
         )
+    # pdfminer warns in English about fonts it reads anyway (a browser's PDF: 「Could not get
+    # FontBBox from font descriptor…」, once per font and page): nothing a reader can act on
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTTextContainer, LTTextLine
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect

@@ -20,6 +20,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .layout import LABELS, LOCATION
 from .reading import RawLine
@@ -31,6 +32,8 @@ PAGE_NUMBER = re.compile(
 )
 CHAPTER_HEADER = re.compile(r"^\s*第\s*[0-9０-９一二三四五六七八九十]{1,3}\s*章[\s\u3000]*\S")
 SPACES = re.compile(r"[ \t\u3000\u00a0]+")
+MIN_REPEAT_CHARS = 200  # a shorter repeat is the document's own (see _first_occurrences)
+MAX_SPAN_GAP = 8  # dropped lines this close (blank lines, furniture between) are one place
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,23 @@ class Line:
         return SPACES.sub("", self.text)
 
 
+class Span(NamedTuple):
+    """Lines `first` to `last` of a document (`RawLine.n`), on pages `first_page` to
+    `last_page`."""
+
+    first: int
+    last: int
+    first_page: int
+    last_page: int
+
+
 @dataclass(frozen=True)
 class Repairs:
-    """What `repair` removed, for the summary."""
+    """What `repair` removed, for the summary: where the repeats were, so a reader can look."""
 
     furniture: int
     repeated: int
+    repeated_at: tuple[Span, ...] = ()
 
 
 def normalise(text: str) -> str:
@@ -78,8 +92,20 @@ def repair(raw_lines: Sequence[RawLine]) -> tuple[list[Line], Repairs]:
     keep = _first_occurrences(raw_lines, furniture)
     kept_raw = [r for r in raw_lines if r.n not in furniture]
     lines = _merge_bare_bullets([clean(r) for r in kept_raw if r.n in keep])
-    repeated = sum(1 for r in kept_raw if r.n not in keep and r.text.strip())
-    return lines, Repairs(furniture=len(furniture), repeated=repeated)
+    dropped = [r for r in kept_raw if r.n not in keep and r.text.strip()]
+    return lines, Repairs(len(furniture), len(dropped), _spans(dropped))
+
+
+def _spans(lines: Sequence[RawLine]) -> tuple[Span, ...]:
+    """`lines` as runs of lines that follow each other in the document (furniture and blank
+    lines between them do not break a run)."""
+    out: list[Span] = []
+    for r in lines:
+        if out and r.n - out[-1].last <= MAX_SPAN_GAP:
+            out[-1] = out[-1]._replace(last=r.n, last_page=r.page)
+        else:
+            out.append(Span(r.n, r.n, r.page, r.page))
+    return tuple(out)
 
 
 BARE_BULLETS = frozenset({"・", "◎", "○", "●", "■", "◆", "※", "✓", "➢"})
@@ -183,12 +209,25 @@ def _first_occurrences(raw_lines: Sequence[RawLine], furniture: set[int]) -> set
         after_furniture = False
     if current:
         segments.append(current)
+    # A run of repeated segments is dropped only when it is long: an extraction repeats whole
+    # pages (the bundled report's shortest run is 410 characters), while a town's own document
+    # writes a short line again (one 連絡先 for two cases, a heading) and means it.
     kept: set[int] = set()
     seen = ""
+    run: list[RawLine] = []
+
+    def end_run() -> None:
+        if sum(len(_key(r.text)) for r in run) < MIN_REPEAT_CHARS:
+            kept.update(r.n for r in run)
+        run.clear()
+
     for seg in segments:
         text = "".join(_key(r.text) for r in seg)
         if text and text in seen:
+            run.extend(seg)
             continue
+        end_run()
         kept.update(r.n for r in seg)
         seen += text
+    end_run()
     return kept

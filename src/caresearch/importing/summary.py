@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .layout import SECTION_NAMES, SECTION_ORDER
+from .repair import Span
 
 # Passage counts are shown in template order; figure texts last.
 COUNT_ORDER = (*SECTION_ORDER, "diagram")
@@ -29,6 +30,7 @@ class FileSummary:
     pages: int
     drafts: tuple[DraftSummary, ...]
     repeated_lines: int  # dropped as repeats of earlier pages
+    repeated_at: tuple[Span, ...]  # where they were
     furniture_lines: int  # page numbers and running headers
     preface_lines: int  # text before the first case, not imported
 
@@ -52,7 +54,10 @@ def format_summary(summary: ImportSummary) -> str:
         out.append(f"{f.path.name}（{f.kind}、{f.pages}ページ）: 事例 {len(f.drafts)} 件")
         notes = []
         if f.repeated_lines:
-            notes.append(f"繰り返されたページ等の {f.repeated_lines} 行を除きました")
+            notes.append(
+                f"前に出た文の繰り返し {f.repeated_lines} 行を除きました（{_where(f)}）。"
+                "原本と見比べ、繰り返しでない内容なら下書きに書き加えてください"
+            )
         if f.furniture_lines:
             notes.append(f"ページ番号・柱の {f.furniture_lines} 行を除きました")
         if f.preface_lines:
@@ -76,3 +81,19 @@ def format_summary(summary: ImportSummary) -> str:
         "下書きを確認し reviewed: true にしてから caresearch validate → caresearch build を実行してください。"
     )
     return "\n".join(out)
+
+
+def _where(f: FileSummary) -> str:
+    """Where the repeats were, as the reader finds them in the original: pages of a document
+    with pages, else lines (paragraphs of a Word file)."""
+    if f.pages > 1:
+        return "、".join(
+            f"{s.first_page}ページ" if s.first_page == s.last_page
+            else f"{s.first_page}～{s.last_page}ページ"
+            for s in f.repeated_at
+        )  # fmt: skip
+    unit = "段落目" if f.kind == "docx" else "行目"
+    return "、".join(
+        f"{s.first}{unit}" if s.first == s.last else f"{s.first}～{s.last}{unit}"
+        for s in f.repeated_at
+    )

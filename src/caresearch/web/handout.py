@@ -22,10 +22,12 @@ from ..querysyntax import INVISIBLE_CHARS
 from ..render import (
     Handout,
     HandoutItem,
+    case_brief,
     figures_note,
     handout_docx,
     handout_markdown,
     handout_sources,
+    item_paragraphs,
 )
 from .pages import CASE_ID, current_engine, item_label
 
@@ -60,7 +62,8 @@ def _handout_item(engine: Engine, item_id: str, memo: str = "") -> HandoutItem:
     if not CASE_ID.match(item_id):
         raise NotFound(f"選んだ項目が見つかりません: {item_id}")
     if engine.has_case(item_id):
-        return HandoutItem(engine.case(item_id), None, "事例の概要（この事例の特徴）", memo)
+        case = engine.case(item_id)
+        return HandoutItem(case, None, case_brief(case)[0], memo)
     try:
         passage = engine.passage(item_id)
     except NotFound:
@@ -152,7 +155,7 @@ def page():
         {
             "id": item.case.id if item.passage is None else item.passage.id,
             "item": item,
-            "paragraphs": _item_paragraphs(item),
+            "paragraphs": item_paragraphs(item),
             "source": source,
             "new_case": i > 0 and items[i - 1].case.id != item.case.id,
         }
@@ -183,12 +186,6 @@ def _existing_items(engine: Engine, ids: list[str], basket: bool = False) -> lis
     if ids and not items and not basket:
         raise NotFound(f"選んだ項目が見つかりません: {ids[0][:64]}")
     return items
-
-
-def _item_paragraphs(item: HandoutItem) -> list[str]:
-    if item.passage is None:
-        return [i.text for i in item.case.features]
-    return [p for p in item.passage.text.split("\n") if p.strip()]
 
 
 def _linked_handout() -> Handout:

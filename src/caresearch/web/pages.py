@@ -55,6 +55,7 @@ bp = Blueprint("pages", __name__)
 EXCERPT_CHARS = 90
 CHOICE_TITLE_CHARS = 24  # a title in a list to choose from, cut after this many characters
 SHORT_QUERY_CHARS = 4  # a query no longer than this is not asked to be shorter
+SHOWN_PLACES = 12  # towns named on the first page; more are counted (ほか 9988 市区町村)
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Who a lesson speaks to, as the lessons page names it (Lesson.audience).
 LESSON_AUDIENCES = {
@@ -246,6 +247,9 @@ def index():
         "index.html",
         cases=infos,
         sources=list(dict.fromkeys(c.source for c in infos if c.source)),
+        # each town once (a town's own 事例集 has several cases), the first few of many
+        places=list(dict.fromkeys(f"{c.prefecture}{c.municipality}" for c in infos)),
+        shown_places=SHOWN_PLACES,
         figures_note=figures_note(infos),
         themes=engine.themes,
         example=PROBLEM_EXAMPLE,
