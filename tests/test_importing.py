@@ -377,6 +377,52 @@ def test_a_collection_that_names_its_town_once_is_read_case_by_case(
         assert draft["contact"] == "青葉町健康福祉課 地域包括ケア推進係"
 
 
+SHEET_ROWS = (
+    ("事例名", "住民が運営する通いの場"),
+    ("市町村", "長野県 青葉町"),
+    ("キーワード", "通いの場、介護予防"),
+    ("背景", "山間部では一人暮らしの高齢者が増えていた。"),
+    ("成果", "参加者は12名から28名に増えた。"),
+    ("ポイント", "住民が自分たちで決めて運営することで長続きしている。"),
+    ("連絡先", "青葉町健康福祉課"),
+)
+
+
+@pytest.mark.parametrize("layout", ["table", "typed"])
+def test_a_case_sheet_of_labels_and_their_text_is_read_field_by_field(
+    tmp_path: Path, layout: str
+) -> None:
+    # a new user's Word 事例シート, a table of label | text: the title became 「…通いの場市町村」,
+    # the keywords and the contact went to diagram_text and 成果 and ポイント into the summary;
+    # typed as 「背景：…」 on one line, the same
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("青葉町 取組事例シート")
+    if layout == "table":
+        table = document.add_table(rows=len(SHEET_ROWS), cols=2)
+        for row, (label, text) in zip(table.rows, SHEET_ROWS, strict=True):
+            row.cells[0].text, row.cells[1].text = label, text
+    else:
+        for label, text in SHEET_ROWS:
+            document.add_paragraph(f"{label}：{text}")
+    document.save(str(tmp_path / "シート.docx"))
+    import_files([tmp_path / "シート.docx"], tmp_path / "cases")
+    ((draft, _case),) = read_drafts(tmp_path / "cases")
+    assert (draft["title"], draft["prefecture"], draft["municipality"]) == (
+        "住民が運営する通いの場",
+        "長野県",
+        "青葉町",
+    )
+    assert draft["keywords"] == ["通いの場", "介護予防"]
+    assert [b["text"] for b in draft["background"]] == [
+        "山間部では一人暮らしの高齢者が増えていた。"
+    ]
+    assert [c["text"] for c in draft["outcomes"]["changes"]] == ["参加者は12名から28名に増えた。"]
+    assert len(draft["key_points"]["region"]) == 1
+    assert draft["contact"] == "青葉町健康福祉課" and draft["diagram_text"] == []
+
+
 def _two_cases(page_break: bool) -> list[str]:
     """Two typed cases of two towns that share a contact (and nothing else), the second's
     after a page break when `page_break`."""

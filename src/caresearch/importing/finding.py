@@ -115,6 +115,7 @@ def ends_sentence(line: Line | None) -> bool:
 def split_cases(lines: Sequence[Line], kind: str = "pdf") -> tuple[list[CaseLines], list[Line]]:
     """Cases (each from its キーワード line, or its location line when a document has no
     キーワード lines) and the lines before the first case."""
+    lines = _labels_apart(lines)
     starts = [
         i for i, ln in enumerate(lines) if L.KEYWORDS.match(ln.key) and ln.key != "キーワード"
     ]
@@ -139,6 +140,26 @@ def split_cases(lines: Sequence[Line], kind: str = "pdf") -> tuple[list[CaseLine
         case.hard_wrapped = wrapped
         cases.append(case)
     return cases, list(lines[: starts[0]])
+
+
+def _labels_apart(lines: Sequence[Line]) -> list[Line]:
+    """A label written with its text (背景：町内の…, 事例名：…) as the label's line and the
+    text's (only the text for a title's or a place's label), as the other layouts put them;
+    not a キーワード or 連絡先 line, which are read as they are."""
+    out: list[Line] = []
+    for ln in lines:
+        m = L.LABELLED.match(ln.text)
+        if m is None or L.KEYWORDS.match(ln.key) or L.INLINE_CONTACT.match(ln.text):
+            out.append(ln)
+        elif m.group(1) in L.HEAD_LABELS:
+            out.append(replace(ln, text=m.group(2)))
+        elif (
+            m.group(1) in L.LABELS or m.group(1) in L.TYPED_LABELS or m.group(1) in L.TYPED_HEADINGS
+        ):
+            out += [replace(ln, text=m.group(1)), replace(ln, text=m.group(2))]
+        else:
+            out.append(ln)
+    return out
 
 
 def hard_wrapped(lines: Sequence[Line], kind: str) -> bool:

@@ -119,6 +119,15 @@ TYPED_HEADINGS = frozenset(
     {"課題", "今後の課題", "残された課題", "今後の展開", "今後の方向性", "課題と今後の展開"}
 )
 
+# A label and its text on one line (背景：町内の…; a Word 事例シート's label cell and its text are
+# read so): the label's line and the text's, when the label is one of the tables above. The
+# labels of a case's title and place name no section: only their text is kept.
+LABELLED = re.compile(r"^([^\s：:]{1,12})\s*[：:]\s*(\S.*)$")
+HEAD_LABELS = frozenset(
+    {"事例名", "タイトル", "事例のタイトル", "取組名", "取り組み名", "市町村", "市区町村",
+     "市町村名", "自治体", "自治体名", "所在地"}
+)  # fmt: skip
+
 # A contact written on one line with its label (連絡先：山田町 長寿福祉課), as typed documents do.
 INLINE_CONTACT = re.compile(
     r"^(?:【参考】)?(?:連絡先|問い?合わせ先|お問い?合わせ)\s*[：:]\s*(\S.*)$"

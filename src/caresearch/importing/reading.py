@@ -21,6 +21,7 @@ MAX_BYTES = 100 * 1024 * 1024  # a 事例集 is a few MB; larger files are refus
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
 SUFFIXES = (".pdf", ".docx", ".txt", ".md")
 TEXT_ENCODINGS = ("utf-8-sig", "cp932", "euc_jp")
+MAX_LABEL_CELL = 12  # characters of a table cell that labels the cell beside it (取り組み内容)
 
 
 @dataclass(frozen=True)
@@ -229,13 +230,31 @@ def _docx_blocks(document: object) -> Iterator[tuple[str, int, int]]:
             for row in table.rows:
                 # A horizontally merged cell comes once per grid column it spans, as the same
                 # _Cell object (python-docx documents this for `_Row.cells`): read it once.
-                previous = None
-                for cell in row.cells:
-                    if cell is previous:
-                        continue
-                    previous = cell
-                    for para in cell.paragraphs:
-                        yield para.text, 0, 0
+                grid = row.cells
+                cells = [c for k, c in enumerate(grid) if k == 0 or c is not grid[k - 1]]
+                texts = [[p.text for p in cell.paragraphs] for cell in cells]
+                if len(texts) == 2 and _label_cell(texts[0]) and any(t.strip() for t in texts[1]):
+                    # a 事例シート: a label cell and its text (背景 | 町内の…), one line as typed
+                    # documents write it (背景：町内の…), then the text's other paragraphs
+                    label, (first, *rest) = texts[0][0].strip(), texts[1]
+                    yield f"{label}：{first}", 0, 0
+                    for text in rest:
+                        yield text, 0, 0
+                    continue
+                for paragraphs in texts:
+                    for text in paragraphs:
+                        yield text, 0, 0
+
+
+def _label_cell(paragraphs: list[str]) -> bool:
+    """A table cell that names what the cell beside it holds: one short line, no sentence, no
+    label and value of its own (総人口：12,345人)."""
+    lines = [p.strip() for p in paragraphs if p.strip()]
+    return (
+        len(lines) == 1
+        and len(lines[0]) <= MAX_LABEL_CELL
+        and not any(c in lines[0] for c in "。：:")
+    )
 
 
 # ---------------------------------------------------------------- pdf
