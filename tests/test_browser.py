@@ -316,6 +316,20 @@ def test_handout_basket_across_pages_reorder_remove_print_and_download(page, bun
     page.fill("#h-date", "2025-04-01")
     page.locator("[data-handout-items] > li").nth(0).get_by_role("button", name="下へ").click()
     assert page.locator("[data-handout-count]").inner_text() == "3"
+    # by keyboard: an item moved to the end keeps the focus on its other button (on the
+    # disabled one it fell to the page), and after 「削除」 Enter again puts the item back
+    # instead of taking the next one too
+    page.locator("[data-handout-items] > li").nth(1).get_by_role("button", name="下へ").focus()
+    page.keyboard.press("Enter")
+    focused = "[document.activeElement.textContent, document.activeElement.disabled]"
+    name, disabled = page.evaluate(focused)
+    assert name.startswith("上へ（") and not disabled
+    page.keyboard.press("Enter")  # back up: the three in the order before
+    page.locator("[data-handout-items] > li").nth(0).get_by_role("button", name="削除").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.textContent") == "元に戻す"
+    page.keyboard.press("Enter")
+    assert page.locator("[data-handout-count]").inner_text() == "3"
     # 「削除」 took an item and its memo for good: now it says so and puts it back
     page.locator("[data-handout-items] > li").nth(2).locator("textarea").fill("あとで見る")
     page.locator("[data-handout-items] > li").nth(2).get_by_role("button", name="削除").click()

@@ -625,6 +625,20 @@ def test_markup_pasted_with_a_description_is_not_read_as_words(bundled_engine):
     assert not {"p", "b", "br", "amp"} & set(pasted.specific_words)
 
 
+def test_a_word_a_case_has_only_in_its_theme_label_is_named_as_the_theme(bundled_engine):
+    # a new user's trial: 楢葉町 read 「課題の主な語のうち 4/4 に一致（ICT、情報共有、医療など）」
+    # while its text never says ICT (its information is shared on paper); ICT is only in its
+    # theme label 「ICT・情報共有」
+    result = bundled_engine.recommend("ICTで医療と介護の情報共有をしたい")
+    by_case = {c.case.id: c for c in result.cases}
+    naraha = by_case["naraha"]
+    assert "ICT → テーマ「ICT・情報共有」" in naraha.reason
+    assert "一致（ICT" not in naraha.reason
+    assert "ICT → テーマ「ICT・情報共有」" in [m.label for m in naraha.matched_terms]
+    # a case that writes ICT is said to have it
+    assert by_case["tsuruoka"].reason.startswith("課題の主な語のうち 4/4 に一致（ICT")
+
+
 @pytest.mark.parametrize(
     ("text", "spelled"),
     [
@@ -636,6 +650,8 @@ def test_markup_pasted_with_a_description_is_not_read_as_words(bundled_engine):
         ("にんちしょうのひとがにんちしょうのかぞく", "認知症のひとが認知症のかぞく"),
         # a table word Sudachi reads as a verb when written in hiragana (見守る)
         ("近所のみまもりがたりない", "近所の見守りがたりない"),
+        # ... before する made of it (見守りしている), as before a particle
+        ("ひとりのひとをみまもりしている", "ひとりのひとを見守りしている"),
         # ordinary kana stays as it is
         ("お年寄りはバスを乗り継げない", "お年寄りはバスを乗り継げない"),  # not お年寄 + リハ
         ("どうしたらいいか", "どうしたらいいか"),

@@ -351,6 +351,8 @@ def test_lone_surrogate_is_a_query_error(bundled_engine: Engine, query: str) -> 
         ("ショート", "ショートステイ"),
         ("SS", "ショートステイ"),
         ("地密", "地域密着型サービス"),
+        ("主マネ", "主任介護支援専門員"),
+        ("特非", "特定非営利活動法人"),
         ("コミレス", "コミュニティレストラン"),
         ("居宅支援事業所", "居宅介護支援事業所"),
         ("美容院", "美容室"),
@@ -1465,6 +1467,17 @@ def test_care_terms_no_case_writes_find_what_they_point_to_and_say_so(
     assert result.fallback == "related"
     assert ids(result)[0] == case and word in result.relaxed[0].words
     assert f"「{query}」を含む事例はありません" in (serialize.search_notice(result) or "")
+
+
+def test_a_kana_word_the_table_reads_whole_is_not_cut_into_other_words(
+    bundled_engine: Engine,
+) -> None:
+    # a new user's trial: としより was also read トシ + ヨリ, 都市 + より, and 横浜市's 都市部 came
+    # first; a word the care table reads whole (年寄り) is not read piece by piece
+    result = all_hits(bundled_engine, "としより")
+    labels = [e.label for e in result.expansions]
+    assert "高齢者" in labels and not any(label.startswith("都市") for label in labels)
+    assert result.hits and "都市" not in marked(result)
 
 
 def test_a_long_run_of_kana_tries_only_a_few_readings(bundled_engine: Engine) -> None:

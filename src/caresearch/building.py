@@ -45,7 +45,7 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import ANSWER_SECTIONS, TfidfModel
 
-BUILD_FORMAT = 20  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 21  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
 BASELINE_FILE = "baseline-passages.npz"  # TF-IDF per answer passage, for `caresearch eval` only
@@ -167,7 +167,7 @@ def build(
         vocab, readings = _vocabulary(analyzer, counts, wrap)
         clock.lap("vocabulary")
         topics = frozenset(t for t, tok in vocab.items() if is_topic(tok))
-        model = TfidfModel().fit(cases, counts, topics)
+        model = TfidfModel().fit(cases, counts, topics, _theme_only(analyzer, cases))
         clock.lap("model")
         encoded = 0
         if settings.embedding:
@@ -235,6 +235,18 @@ def _vocabulary(analyzer: Analyzer, counts, wrap: Progress) -> tuple[dict, dict]
         )
     )
     return vocab, readings
+
+
+def _theme_only(analyzer: Analyzer, cases: Sequence[Case]) -> dict[str, frozenset[str]]:
+    """Per case, the terms its theme labels give it and its keyword lines do not (ICT of
+    「ICT・情報共有」 for a case whose キーワード do not say ICT)."""
+    out = {}
+    for case in cases:
+        said = {t for k in case.keywords + case.editorial_keywords for t in analyzer.terms(k)}
+        themed = {t for label in case.themes for t in analyzer.terms(label)}
+        if themed - said:
+            out[case.id] = frozenset(themed - said)
+    return out
 
 
 def passage_text(p: Passage) -> str:

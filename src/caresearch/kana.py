@@ -17,9 +17,11 @@ KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
 KANA_RUN = re.compile(r"[\u3041-\u3096\u30fc]{2,}")  # hiragana (and ー) in a description
 PARTICLE_CHARS = frozenset("のがをにはとでもへや")
 MAX_KANA_WORD = 16  # the longest word read from kana (ざいたくいりょうかいごれんけい is 14)
-# what may follow a word written in kana: a particle or an honorific
+SURU_FORMS = ("して", "した", "しな", "しま", "する", "すれ", "され", "させ", "でき")
+# what may follow a word written in kana: a particle, an honorific, or する made of it
+# (おうしんして: 往診 + して)
 AFTER_WORD = re.compile(
-    "|".join([*PARTICLE_CHARS, "から", "まで", "より", "って", *HONORIFIC_SUFFIXES])
+    "|".join([*PARTICLE_CHARS, "から", "まで", "より", "って", *HONORIFIC_SUFFIXES, *SURU_FORMS])
 )
 # readings: a hiragana query (ざいたく) finds the kanji the text writes (在宅)
 MIN_READING = 2  # one-kana readings (の, か) would match almost anything

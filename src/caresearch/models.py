@@ -446,7 +446,7 @@ class Suggestion(NamedTuple):
 class MatchedTerm:
     query_term: str  # as the user wrote it (an inflected word as the table spells it)
     case_term: str  # the word in the case that it matched (parts: 自治＋会)
-    via: str = "exact"  # exact | synonym | parts (only the word's parts, apart)
+    via: str = "exact"  # exact | synonym | parts (only the word's parts, apart) | theme (a label)
 
     @property
     def label(self) -> str:
@@ -458,6 +458,8 @@ class MatchedTerm:
 def matched_label(query_term: str, case_term: str, via: str) -> str:
     if via == "parts":  # found only as its parts, apart: said in words, not as 自治＋会
         return f"{query_term} → 語の一部（{case_term.replace('＋', '、')}）"
+    if via == "theme":  # only in a theme label the case carries, not in its text
+        return f"{query_term} → テーマ「{case_term}」"
     return query_term if via == "exact" else f"{query_term} → {case_term}"
 
 

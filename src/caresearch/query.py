@@ -498,7 +498,8 @@ class QueryExpander:
         if KANA.match(folded) and len(folded) > 1:
             katakana = to_katakana(folded)
             # ... and among the table's words, by their whole reading (かよいのば: 通いの場)
-            for word in (katakana, *self.kana.table_words(text)):
+            table_words = self.kana.table_words(text)
+            for word in (katakana, *table_words):
                 if word != text and (alt := self.word(word)) is not None:
                     for v in alt.variants:
                         via = "reading" if v.tier == 1 else v.via
@@ -514,8 +515,9 @@ class QueryExpander:
                 if all(len(p) > 1 or p in PARTICLE_CHARS for p in pieces):
                     add(_flat(self.analyzer.tokens(hiragana)), WEIGHT_READING, "reading", hiragana)
             # each piece of the reading as one of its commonest words (じょせい: 助成, 女性:
-            # じょせいぎかい is the 女性議会 the corpus has), with its synonyms (しゃきょう: 社協)
-            for words in self.kana.readings_of(katakana):
+            # じょせいぎかい is the 女性議会 the corpus has), with its synonyms (しゃきょう: 社協);
+            # not a word the table reads whole (としより is 年寄り, not 都市 + より)
+            for words in () if table_words else self.kana.readings_of(katakana):
                 label = "".join(words)
                 add(_flat(self.analyzer.tokens(label)), WEIGHT_READING, "reading", label)
                 for terms, other in self._groups.get(self._key(label), []):

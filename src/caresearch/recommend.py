@@ -221,6 +221,12 @@ class Recommend:
         word as written, each somewhere in the case (自治会 → 自治＋会, where the case says
         自治体 and 会 but never 自治会; its own documents' positions tell the two apart)."""
         shown = d.shown[term]
+        if self.model.themed_only(
+            case, term
+        ):  # ICT → テーマ「ICT・情報共有」, not a word it writes
+            themes = self.corpus.case(case).themes
+            terms = self.expander.analyzer.terms
+            return MatchedTerm(shown, next(t for t in themes if term in terms(t)), "theme")
         if self.model.case_has(case, term):
             read = term in d.implied and shown != term  # 「いない → 不足」; 人手不足's: 不足
             return MatchedTerm(shown, term, "synonym" if read else "exact")
@@ -310,7 +316,7 @@ class Recommend:
         for t in d.main:
             if (m := covers[t]) is None or m.via == "parts":
                 missing.append(d.shown[t])
-            elif m.case_term in pointing[t]:
+            elif m.case_term in pointing[t] or m.via == "theme":
                 related.append(m.label)
             else:
                 hits.append(d.shown[t])

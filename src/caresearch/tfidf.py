@@ -29,6 +29,48 @@ MIN_SIMILARITY = 0.24
 HIRAGANA_ONLY = re.compile(r"[ぁ-ゖー]+")  # とも, よる: function words, not reasons
 
 
+def _themed_only(
+    counts: TermCounts,
+    keep: np.ndarray,
+    themed: Mapping[str, frozenset[str]],
+    case_ids: Sequence[str],
+    case_rows: list[int],
+    owner,
+    passage_rows: list[int],
+    vocabulary: Mapping[str, int],
+) -> dict[int, frozenset[str]]:
+    """Per case (by position), the terms of `themed` (its theme labels' terms) that none of
+    its documents writes outside their tag lines."""
+    if not themed or "keywords" not in counts.field_names:
+        return {}
+    tags = counts.field_names.index("keywords")
+    untagged = keep & (np.frombuffer(counts.fields, dtype=np.int8) != tags)
+    text = _append_zero_row(_matrix(counts, untagged, len(counts.vocab)))
+    said = (text[case_rows] + owner @ text[passage_rows]).tocsr()
+    position = {cid: i for i, cid in enumerate(case_ids)}
+    out = {}
+    for cid, terms in themed.items():
+        if (i := position.get(cid)) is None:
+            continue
+        written = set(said.indices[said.indptr[i] : said.indptr[i + 1]].tolist())
+        only = frozenset(
+            t for t in terms if vocabulary.get(t, -1) not in written and t in vocabulary
+        )
+        if only:
+            out[i] = only
+    return out
+
+
+def _matrix(counts: TermCounts, keep: np.ndarray, vocab_size: int):
+    """The documents × terms counts of the entries `keep` selects (CSR)."""
+    from scipy.sparse import coo_matrix
+
+    entries = (counts.rows, counts.cols)
+    rows, cols = (np.frombuffer(a, dtype=np.int32)[keep] for a in entries)
+    values = np.frombuffer(counts.counts, dtype=np.float32)[keep]
+    return coo_matrix((values, (rows, cols)), shape=(len(counts.doc_ids), vocab_size)).tocsr()
+
+
 def _bm25_matrix(counts, df: np.ndarray, n: int, k1: float, b: float):
     """Okapi BM25 (Robertson & Zaragoza 2009) of each row's terms: idf from the document
     frequencies `df` over `n` passages, length normalised within the rows given."""
@@ -90,15 +132,17 @@ class TfidfModel:
         cases: Sequence[Case],
         counts: TermCounts,
         topics: frozenset[str] = frozenset(),
+        theme_only: Mapping[str, frozenset[str]] | None = None,
     ) -> TfidfModel:
         """Learn from `cases` and the index's term counts per document.
 
         A passage is its document's row; a case is its own document (title, keywords,
         implementing bodies) plus all its passages. `topics` are the terms that can explain a
-        similarity to a person (specific nouns).
+        similarity to a person (specific nouns); `theme_only`, per case, the terms only its
+        themes give it, which do not count as covered.
         """
         # Imported here so that loading a fitted model (at every start) does not import sklearn.
-        from scipy.sparse import coo_matrix, csr_matrix
+        from scipy.sparse import csr_matrix
         from sklearn.feature_extraction.text import TfidfTransformer
 
         self.topic_terms_ = frozenset(topics)
@@ -121,16 +165,7 @@ class TfidfModel:
         if "diagram" in counts.field_names:  # figure word salad: searchable, but no topic
             diagram = counts.field_names.index("diagram")
             keep = np.frombuffer(counts.fields, dtype=np.int8) != diagram
-        docs = coo_matrix(
-            (
-                np.frombuffer(counts.counts, dtype=np.float32)[keep],
-                (
-                    np.frombuffer(counts.rows, dtype=np.int32)[keep],
-                    np.frombuffer(counts.cols, dtype=np.int32)[keep],
-                ),
-            ),
-            shape=(len(counts.doc_ids), vocab_size),
-        ).tocsr()
+        docs = _matrix(counts, keep, vocab_size)
         row_of = {doc_id: i for i, doc_id in enumerate(counts.doc_ids)}
         empty = docs.shape[0]  # an all-zero row for anything the index lacks
         docs = _append_zero_row(docs)
@@ -158,6 +193,13 @@ class TfidfModel:
         # The same by column: a description's scores and coverage read only its terms' columns.
         self.case_columns_ = self.case_matrix_.tocsc()
         self.vocabulary_ = {t: j for j, t in enumerate(counts.vocab)}
+        # Words a case has only through its theme labels (「ICT・情報共有」 on a case that shares
+        # information on paper): they count, but a reason names them as the theme's
+        self.theme_only_ = _themed_only(
+            counts, keep, theme_only or {}, self.case_ids_,
+            [row_of.get(cid, empty) for cid in self.case_ids_],
+            owner, [row_of.get(p.id, empty) for p in passages], self.vocabulary_,
+        )  # fmt: skip
         self.idf_ = transformer.idf_.astype(np.float32)
         # Passage-level document frequencies: with few cases, case-level idf is too coarse to
         # tell a telling word from a common one. A term the passages never use weighs most.
@@ -203,6 +245,10 @@ class TfidfModel:
         """The answer passages of `cases`, sorted (a case's passages are consecutive)."""
         spans = [np.arange(r.start, r.stop) for r in map(self.passages_of, sorted(cases))]
         return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+
+    def themed_only(self, case: int, term: str) -> bool:
+        """Whether the case has `term` only through one of its theme labels."""
+        return term in self.__dict__.get("theme_only_", {}).get(case, ())
 
     def case_has(self, case: int, term: str) -> bool:
         j = self.vocabulary_.get(term)

@@ -230,6 +230,7 @@
       window.location.replace(handoutUrl(d).href);
     });
     note.appendChild(back);
+    return back;
   }
 
   function showItemCount() {
@@ -265,6 +266,7 @@
       if (again) again.focus();
     });
     note.appendChild(back);
+    return back;
   }
 
   function initHandout() {
@@ -336,20 +338,21 @@
       var up = rowButton("上へ", "up", what);
       var down = rowButton("下へ", "down", what);
       var remove = rowButton("削除", "remove", what);
+      // focus stays on the button pressed, or on the other one when the item reached an end
+      // (a disabled button takes no focus: it fell to the page, and the ring was gone)
       up.addEventListener("click", function () {
         if (row.previousElementSibling) row.parentNode.insertBefore(row, row.previousElementSibling);
         syncFromPage();
-        up.focus();
+        (up.disabled ? down : up).focus();
       });
       down.addEventListener("click", function () {
         if (row.nextElementSibling) row.parentNode.insertBefore(row.nextElementSibling, row);
         syncFromPage();
-        down.focus();
+        (down.disabled ? up : down).focus();
       });
       remove.addEventListener("click", function () {
         var last = rows().length === 1;
         if (last && !window.confirm("最後の項目を外すと、配布資料は空になります（メモも消えます）。外しますか？")) return;
-        var next = row.nextElementSibling || row.previousElementSibling;
         var at = rows().indexOf(row);
         row.parentNode.removeChild(row);
         syncFromPage();
@@ -358,9 +361,8 @@
           window.location.replace(handoutUrl(load()).href);
           return;
         }
-        showRemoved(row, at, what);
-        var focus = next && next.querySelector("[data-move='remove']");
-        if (focus) focus.focus();
+        // focus on 「元に戻す」: on the next item's 「削除」, a second Enter took that one too
+        showRemoved(row, at, what).focus();
       });
       box.appendChild(up);
       box.appendChild(down);
