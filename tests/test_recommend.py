@@ -637,6 +637,11 @@ def test_a_word_a_case_has_only_in_its_theme_label_is_named_as_the_theme(bundled
     assert "ICT → テーマ「ICT・情報共有」" in [m.label for m in naraha.matched_terms]
     # a case that writes ICT is said to have it
     assert by_case["tsuruoka"].reason.startswith("課題の主な語のうち 4/4 に一致（ICT")
+    # ... and a word the table points to, when only a theme label says it: 横浜市's text never
+    # says 在宅医療 (「往診 → 在宅医療」 was listed under three passages without a marked word)
+    yokohama = {c.case.id: c for c in bundled_engine.recommend("医者が往診してくれない").cases}
+    assert "往診 → テーマ「在宅医療」" in yokohama["yokohama"].reason
+    assert "往診 → 在宅医療" in yokohama["nanto"].reason  # 南砺市 writes it
 
 
 @pytest.mark.parametrize(

@@ -221,12 +221,9 @@ class Recommend:
         word as written, each somewhere in the case (自治会 → 自治＋会, where the case says
         自治体 and 会 but never 自治会; its own documents' positions tell the two apart)."""
         shown = d.shown[term]
-        if self.model.themed_only(
-            case, term
-        ):  # ICT → テーマ「ICT・情報共有」, not a word it writes
-            themes = self.corpus.case(case).themes
-            terms = self.expander.analyzer.terms
-            return MatchedTerm(shown, next(t for t in themes if term in terms(t)), "theme")
+        # a word only a theme label gives the case: ICT → テーマ「ICT・情報共有」
+        if self.model.themed_only(case, term):
+            return MatchedTerm(shown, self._theme_of(case, (term,)), "theme")
         if self.model.case_has(case, term):
             read = term in d.implied and shown != term  # 「いない → 不足」; 人手不足's: 不足
             return MatchedTerm(shown, term, "synonym" if read else "exact")
@@ -234,10 +231,14 @@ class Recommend:
         for label, terms in d.covering.get(term, ()):
             if not all(self.model.case_has(case, t) for t in terms):
                 continue
+            if any(self.model.themed_only(case, t) for t in terms):  # 往診 → 在宅医療, a label
+                return MatchedTerm(shown, self._theme_of(case, terms), "theme")
             if label != d.surfaces[term]:
                 # a synonym of several words is named where the case writes it so: 生活 and 支援
                 # apart (生活状況, 地域包括支援センター) are not 生活支援
                 if len(terms) == 1 or self._written_in(label, case):
+                    if self._theme_only_phrase(label, case):  # 往診 → 在宅医療, a label only
+                        return MatchedTerm(shown, label, "theme")
                     return MatchedTerm(shown, label, "synonym")  # 民生児童委員, before 民生＋委員
                 continue
             parts = terms
@@ -248,6 +249,21 @@ class Recommend:
         if self.expander.part_surfaces(d.surfaces[term]) != tuple(parts):
             return None  # 看取り's parts are keyed 見る, 取る: the case may only have 見 and 取り
         return MatchedTerm(shown, "＋".join(parts), "parts")
+
+    def _theme_only_phrase(self, label: str, case: int) -> bool:
+        """Whether `label` is one of the case's theme labels that none of its passages writes
+        (在宅医療 on 横浜市, whose text never says it)."""
+        if label not in self.corpus.case(case).themes:
+            return False
+        docs = self.corpus.docs_of(case)
+        own = self.corpus.doc_number(self.corpus.case(case).id, case)
+        return not len(self._written_docs(label, docs[docs != own]))
+
+    def _theme_of(self, case: int, terms: Sequence[str]) -> str:
+        """The case's theme label that gives it one of `terms` (ICT: 「ICT・情報共有」)."""
+        words = self.expander.analyzer.terms
+        themes = self.corpus.case(case).themes
+        return next((t for t in themes if set(terms) & set(words(t))), themes[0])
 
     def _written_apart(self, ranked: Sequence[int], d: Described, coverage: np.ndarray) -> None:
         """Take back, for the ranked cases, the coverage of a word credited only through a
