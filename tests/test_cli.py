@@ -496,6 +496,18 @@ def test_import_never_reuses_a_case_id_of_the_corpus(
     assert {name: after[name] for name in before} == before
 
 
+def test_recommend_says_when_a_case_shows_its_key_points_for_want_of_a_matching_passage(
+    index_dir: Path,
+) -> None:
+    code, out = cli(index_dir, "recommend", "医者が往診してくれない")
+    assert code == 0
+    blocks = re.split(r"\n(?=\d+\. )", out)
+    yokohama = next(b for b in blocks if "[yokohama]" in b)
+    note = "この事例の本文には、課題の語を含む箇所がありません。この事例のポイントを示します。"
+    assert note in yokohama
+    assert all(note not in b for b in blocks if "[nanto]" in b or "[tsuruoka]" in b)
+
+
 def test_import_of_a_pdf_printed_from_a_browser_prints_nothing_in_english(
     tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
 ) -> None:

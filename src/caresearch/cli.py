@@ -22,6 +22,7 @@ from .models import (
     CONFIDENCE_LABELS,
     FACETS,
     LESSON_KINDS,
+    NO_PASSAGE_HOLDS,
     SECTION_LABELS,
     matched_label,
 )
@@ -224,6 +225,8 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             )
             if terms:
                 print(f"   なぜこの事例?: {terms}", file=out)
+            if c["lessons"] and not any(les["highlights"] for les in c["lessons"]):
+                print(f"   {NO_PASSAGE_HOLDS}", file=out)
             for les in c["lessons"]:
                 label = SECTION_LABELS.get(les["section"], les["section"])
                 print(f"   - ({label}) {_strip_marks(les['snippet'])}  [{les['id']}]", file=out)

@@ -79,6 +79,10 @@ NO_CASE_FOR_WORDS = (
     "この課題の具体的な語（{words}）を含む事例は見つかりませんでした。"
     "別の言い方でもお試しください。"
 )
+# under a case none of whose passages holds a word of the description (its key points stand in)
+NO_PASSAGE_HOLDS = (
+    "この事例の本文には、課題の語を含む箇所がありません。この事例のポイントを示します。"
+)
 PAST_THE_END = "このページに結果はありません（全 {total} 件）。"  # search: a page after the last
 # search: the cases after the last full match that have only some of the words or parts
 # ({full}: 以上です after full matches, ありません when a filter left none)
