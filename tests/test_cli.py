@@ -89,6 +89,47 @@ def test_build_of_a_broken_corpus_fails_with_file_messages(tmp_path: Path, capsy
     assert not (tmp_path / "index" / "CURRENT").exists()
 
 
+def test_a_broken_case_file_leaves_the_last_index_answering_with_a_warning(
+    tmp_path: Path, capsys
+) -> None:
+    # an administrator's trial: after a colleague's typo in one case file, the server would
+    # not start again (its first step is the build), though a good index was there
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(TINY, corpus)
+    where = ["--corpus", str(corpus), "--index", str(index)]
+    assert run(["build", *where])[0] == 0
+    capsys.readouterr()
+    (corpus / "cases" / "broken.yaml").write_text(
+        "id: broken\ntitle: [unclosed\n", encoding="utf-8"
+    )
+    code, out = run(["search", "認知症", *where])
+    err = capsys.readouterr().err
+    assert code == 0 and "件" in out
+    assert "前回作った索引で答えます" in err and "broken.yaml" in err
+    code, _out = run(["serve", "--get", "/", *where])
+    assert code == 0
+    # the build itself still stops, and with no earlier index there is nothing to fall back on
+    assert run(["build", *where])[0] != 0
+    fresh = ["--corpus", str(corpus), "--index", str(tmp_path / "new-index")]
+    capsys.readouterr()
+    assert run(["search", "認知症", *fresh])[0] != 0
+    assert "broken.yaml" in capsys.readouterr().err
+
+
+def test_serve_refuses_threads_it_cannot_run_and_a_port_that_is_no_number(capsys) -> None:
+    # --threads 0 was taken, then no request was ever answered; --port abc was half English
+    for argv, said in (
+        (
+            ["serve", "--threads", "0"],
+            "--threads: スレッドの数は1から64までの整数で指定してください",
+        ),
+        (["serve", "--port", "abc"], "--port には整数を指定してください（指定されたのは「abc」）"),
+    ):
+        with pytest.raises(SystemExit) as stopped:
+            run(argv)
+        assert stopped.value.code == 2 and said in capsys.readouterr().err
+
+
 # --- search ------------------------------------------------------------------------------------------
 
 
@@ -623,6 +664,29 @@ def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_2(index_dir: Path)
         f"serve など）が使っています。--port で別のポートを指定する（例: --port {port + 1}）か、"
         "そのプログラムを止めてから起動し直してください。"
     ]
+
+
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000/"),
+        # an administrator's trial: 0.0.0.0 was printed as the address to open, which no
+        # browser opens, and :: as http://:::8000/
+        (
+            "0.0.0.0",
+            "http://127.0.0.1:8000/（このPC。庁内の他の端末からは http://このPCのIPアドレス:8000/）",
+        ),
+        (
+            "::",
+            "http://127.0.0.1:8000/（このPC。庁内の他の端末からは http://このPCのIPアドレス:8000/）",
+        ),
+        ("::1", "http://[::1]:8000/"),
+    ],
+)
+def test_serve_names_an_address_a_browser_opens(host: str, said: str) -> None:
+    from caresearch.web import listening_at
+
+    assert listening_at(host, 8000) == said
 
 
 def test_process_undecodable_query_is_a_usage_error(index_dir: Path) -> None:

@@ -403,7 +403,9 @@ def test_what_a_case_is_counted_for_is_what_it_is_shown_to_say(bundled_engine, t
     for cr in rec.cases:
         k = named(cr.reason)[0] + related_in(cr.reason)
         listed = {m.query_term for m in cr.matched_terms if m.via != "parts"}
-        assert k == len(set(rec.specific_words) & listed), (cr.case.id, cr.reason, listed)
+        counted = len(set(rec.specific_words) & listed)
+        # a reason line lists three related words, then など
+        assert k == counted or ("など" in cr.reason and k < counted), (cr.case.id, cr.reason)
 
 
 @pytest.mark.parametrize(
@@ -623,6 +625,15 @@ def test_markup_pasted_with_a_description_is_not_read_as_words(bundled_engine):
         c.case.id for c in bundled_engine.recommend(text).cases
     ]
     assert not {"p", "b", "br", "amp"} & set(pasted.specific_words)
+
+
+def test_a_mobile_shop_is_not_a_house_move(bundled_engine):
+    # a new user's trial: 「移動販売車」 was read 移動 + 販売 + 車, and 楢葉町's 「仮設住宅に移動し」 (a house
+    # move) matched; the table reads 移動販売 whole, as what it points to
+    result = bundled_engine.recommend("移動販売車が来なくなって、お年寄りが買い物に困っている")
+    labels = {m.label for c in result.cases for m in c.matched_terms}
+    assert "移動" not in labels
+    assert any(label.startswith("移動販売 → ") for label in labels)
 
 
 def test_a_word_a_case_has_only_in_its_theme_label_is_named_as_the_theme(bundled_engine):

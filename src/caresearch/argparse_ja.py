@@ -34,6 +34,10 @@ _ARGPARSE_MESSAGES = (
         r"\1 に「\2」は指定できません（指定できる値: \3）",
     ),
     (re.compile(r"argument (\S+): expected one argument"), r"\1 の値がありません"),
+    (
+        re.compile(r"argument (\S+): invalid int value: '(.*)'"),
+        r"\1 には整数を指定してください（指定されたのは「\2」）",
+    ),
     (re.compile(r"argument (\S+): (.+)"), r"\1: \2"),
     (re.compile(r"unrecognized arguments: (.+)"), r"不明な引数です: \1"),
 )

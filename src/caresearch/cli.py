@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from . import serialize
 from .argparse_ja import Parser, limited
 from .config import SETTINGS, Settings
-from .errors import CaresearchError, CorpusError, QueryError
+from .errors import CaresearchError, CorpusError, IndexNotReady, QueryError
 from .models import (
     CONFIDENCE_LABELS,
     FACETS,
@@ -62,15 +62,32 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _engine(args: argparse.Namespace):
-    """Open the index, building it first when it is missing or older than the corpus."""
+    """Open the index, building it first when it is missing or older than the corpus. When
+    that build fails (a colleague's broken case file, an index folder that cannot be written)
+    and an earlier index exists, that one answers, with a warning: one typo never takes the
+    search down for everyone (`caresearch build` itself still stops)."""
     from .engine import Engine
 
     settings = _settings(args)
     if Engine.is_stale(settings):
         print("索引を作成しています…", file=sys.stderr)
-        report = Engine.build(settings, progress=_progress)
+        try:
+            report = Engine.build(settings, progress=_progress)
+        except CaresearchError as failed:
+            try:
+                engine = Engine.open(settings)
+            except IndexNotReady:
+                raise failed from None
+            print(f"{STALE_INDEX}\n理由: {failed}", file=sys.stderr)
+            return engine
         print(_build_line(report), file=sys.stderr)
     return Engine.open(settings)
+
+
+STALE_INDEX = (
+    "警告: 事例フォルダの変更を索引に入れられませんでした。前回作った索引で答えます（変更した事例は"
+    "まだ入っていません）。理由を直してから caresearch build を実行してください。"
+)
 
 
 def _build_line(report) -> str:
@@ -309,11 +326,14 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     import logging
 
     from .engine import LiveEngine
-    from .web import create_app, make_server
+    from .web import create_app, listening_at, make_server
 
     engine = _engine(args)
     app = create_app(LiveEngine(engine.settings, engine))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # 「Task queue depth is N」 whenever every thread is busy: half the lines of a busy log, and
+    # nothing to act on (requests wait their turn; --threads adds memory, not speed)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     if args.get:
         response = app.test_client().get(args.get)
         out.write(response.get_data(as_text=True))
@@ -326,7 +346,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     # The encoder loads while the server starts listening, not in the first recommend.
     threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()
     print(
-        f"caresearch: http://{args.host}:{args.port}/ で待ち受けています (Ctrl+C で終了)",
+        f"caresearch: {listening_at(args.host, args.port)} で待ち受けています (Ctrl+C で終了)",
         file=sys.stderr,
     )
     server.run()
@@ -482,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="ポート（既定 8000）")
     p.add_argument(
         "--threads",
-        type=int,
+        type=limited("threads"),
         default=4,
         help="リクエストを処理するスレッドの数（既定 4。増やしてもメモリを使うだけ）",
     )

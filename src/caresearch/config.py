@@ -69,6 +69,7 @@ LIMITS: dict[str, Limit] = {
     for limit in (
         Limit("page", 1, 1000, "ページ番号"),
         Limit("limit", 1, 50, "件数"),
+        Limit("threads", 1, 64, "スレッドの数"),  # serve --threads: 0 answered nothing
     )
 }
 

@@ -236,6 +236,14 @@ def render_error(exc: Exception):
     return response
 
 
+def listening_at(host: str, port: int) -> str:
+    """Where to open the pages, as a person types it: an IPv6 address in brackets, and for
+    every address of the computer (0.0.0.0, ::) this computer's own and the others' way in."""
+    if host in ("0.0.0.0", "::", ""):
+        return f"http://127.0.0.1:{port}/（このPC。庁内の他の端末からは http://このPCのIPアドレス:{port}/）"
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def make_server(app: Flask, *, host: str, port: int, threads: int) -> Any:
     """The waitress server for `app` with its socket bound, ready to `run()`. A port that is
     taken or not allowed, or an address this computer does not have, is a SettingError that
