@@ -526,6 +526,15 @@ def test_recommend_shows_an_arrow_only_for_a_different_word(client, bundled_engi
         assert f"{m.query_term} → {m.case_term}" not in html
 
 
+def test_each_recommended_case_is_named_before_its_reason(client):
+    # a new user's trial: 「課題の主な語のうち 1/5 に一致」 came before the town it spoke of
+    html = client.get(f"/recommend?text={quote('認知症の人の就労')}").get_data(as_text=True)
+    cards = html.split('<li class="card rec">')[1:]
+    assert cards
+    for card in cards:
+        assert card.index('class="card-title"') < card.index('class="reason"')
+
+
 def test_a_case_whose_text_holds_no_word_of_the_problem_says_why_its_key_points_show(client):
     # a new user's trial: 横浜市, matched only through its theme label 在宅医療, showed three
     # key points with no word marked and no word on why they were there
