@@ -9,6 +9,7 @@ case file. Every index lives under tmp_path.
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import json
 import os
@@ -598,6 +599,30 @@ def test_live_engine_closes_the_engines_it_replaced(tiny_corpus: Path, tmp_path)
     third = live.get()
     assert third is not second and closed == [first]
     live.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc")
+def test_a_closed_engine_maps_none_of_its_files_though_something_still_holds_it(
+    tiny_corpus: Path, tmp_path
+) -> None:
+    # an administrator's trial: the build a server started with stayed mapped after it had
+    # been replaced (the server's start-up code still held it); Windows cannot delete a mapped
+    # file, so its folder would never be pruned
+    settings = Settings.from_env({}, corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
+    Engine.build(settings)
+    held = Engine.open(settings)  # as a caller's variable holds the first engine
+    assert held.search("見守り").total >= 1
+    assert held.recommend("見守りの担い手が足りない").cases
+    build = str(held.build_path)
+
+    def mapped() -> list[str]:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+        return [line.split()[-1] for line in maps.splitlines() if build in line]
+
+    assert mapped()
+    held.close()
+    gc.collect()
+    assert mapped() == []
 
 
 # --- faults: a build that dies -------------------------------------------------------------------

@@ -245,8 +245,12 @@ class SearchIndex:
         return cls(docs, impacts, vocab, posptr, positions, spans)
 
     def close(self) -> None:
-        """Drop the memory maps (a closed index answers nothing)."""
+        """Drop the memory maps (a closed index answers nothing): the files are unmapped once
+        no request holds a view of them, so a replaced build's folder can be deleted (Windows
+        refuses to delete a mapped file)."""
         self._phrases.clear()
+        self._posptr = np.zeros(1, dtype=np.int64)
+        self._positions = self._spans = np.zeros(0, dtype=np.int32)
 
     def __len__(self) -> int:
         return len(self.docs)
