@@ -108,8 +108,12 @@ def test_a_broken_case_file_leaves_the_last_index_answering_with_a_warning(
     assert "前回作った索引で答えます" in err and "broken.yaml" in err
     code, _out = run(["serve", "--get", "/", *where])
     assert code == 0
-    # the build itself still stops, and with no earlier index there is nothing to fall back on
+    # the build itself still stops, and with no earlier index there is nothing to fall back on,
+    # nor with an index of another corpus folder or of a folder that is gone
     assert run(["build", *where])[0] != 0
+    shutil.copytree(corpus, tmp_path / "other")  # another folder, as broken
+    for other in (tmp_path / "gone", tmp_path / "other"):
+        assert run(["search", "認知症", "--corpus", str(other), "--index", str(index)])[0] != 0
     fresh = ["--corpus", str(corpus), "--index", str(tmp_path / "new-index")]
     capsys.readouterr()
     assert run(["search", "認知症", *fresh])[0] != 0
@@ -676,11 +680,13 @@ def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_2(index_dir: Path)
             "0.0.0.0",
             "http://127.0.0.1:8000/（このPC。庁内の他の端末からは http://このPCのIPアドレス:8000/）",
         ),
+        # waitress listens on :: for IPv6 only: 127.0.0.1 would be refused there
         (
             "::",
-            "http://127.0.0.1:8000/（このPC。庁内の他の端末からは http://このPCのIPアドレス:8000/）",
+            "http://[::1]:8000/（このPC。庁内の他の端末からは http://このPCのIPアドレス:8000/）",
         ),
         ("::1", "http://[::1]:8000/"),
+        ("[::1]", "http://[::1]:8000/"),
     ],
 )
 def test_serve_names_an_address_a_browser_opens(host: str, said: str) -> None:

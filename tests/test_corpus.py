@@ -649,6 +649,10 @@ def test_the_same_case_in_two_files_is_reported_and_both_stay_indexed(tmp_path: 
     title = yaml.safe_load(y)["title"]
     (corpus / "cases" / "y.yaml").write_text(y.replace(title, title + "（二）"), encoding="utf-8")
     assert validate_corpus(corpus) == []
+    # two drafts that both lack their title and place are two cases, not one imported twice
+    head = "reviewed: false\nreview: [タイトルが見つかりません。title を書いてください]\n"
+    drafts = {f"{k}.yaml": with_placeholders(VALID_CASE.format(id=k), head) for k in "xy"}
+    assert [p.kind for p in validate_corpus(make_corpus(tmp_path / "d", drafts))] == ["draft"] * 2
 
 
 @pytest.mark.parametrize(

@@ -343,6 +343,20 @@ def test_a_towns_own_headings_put_each_part_in_its_section(tmp_path: Path, kind:
     assert any("「ポイント」の項目" in r for r in draft["review"])
 
 
+def _titles_imported(tmp_path: Path, name: str, text: str) -> list[tuple[str, dict]]:
+    """(title, draft) of each draft `caresearch import` writes for `text` saved as `name`."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    import_files([path], tmp_path / "cases")
+    return sorted((d["title"], d) for d, _c in read_drafts(tmp_path / "cases"))
+
+
+TOWN_TITLES = [
+    "住民が運営する「通いの場」おたがいさま便",
+    "住民が運営する「通いの場」ふれあい茶の間",
+]
+
+
 @pytest.mark.parametrize("keywords", [True, False])
 def test_a_collection_that_names_its_town_once_is_read_case_by_case(
     tmp_path: Path, keywords: bool
@@ -359,14 +373,8 @@ def test_a_collection_that_names_its_town_once_is_read_case_by_case(
     text = "令和6年度 取組事例集\n長野県青葉町　健康福祉課　地域包括ケア推進係\n\n" + "\n".join(
         cases
     )
-    path = tmp_path / "青葉町.txt"
-    path.write_text(text, encoding="utf-8")
-    import_files([path], tmp_path / "cases")
-    got = sorted((d["title"], d) for d, _c in read_drafts(tmp_path / "cases"))
-    assert [t for t, _d in got] == [
-        "住民が運営する「通いの場」おたがいさま便",
-        "住民が運営する「通いの場」ふれあい茶の間",
-    ]
+    got = _titles_imported(tmp_path, "青葉町.txt", text)
+    assert [t for t, _d in got] == TOWN_TITLES
     for _t, draft in got:
         assert (draft["prefecture"], draft["municipality"], draft["region"]) == (
             "長野県",
@@ -388,7 +396,7 @@ SHEET_ROWS = (
 )
 
 
-@pytest.mark.parametrize("layout", ["table", "typed"])
+@pytest.mark.parametrize("layout", ["table", "typed", "table with blank lines", "label alone"])
 def test_a_case_sheet_of_labels_and_their_text_is_read_field_by_field(
     tmp_path: Path, layout: str
 ) -> None:
@@ -399,10 +407,16 @@ def test_a_case_sheet_of_labels_and_their_text_is_read_field_by_field(
 
     document = docx.Document()
     document.add_paragraph("青葉町 取組事例シート")
-    if layout == "table":
+    if layout.startswith("table"):
+        # a cell may open with an empty paragraph (a second reader's find: the row was lost)
+        blank = "\n" if layout.endswith("blank lines") else ""
         table = document.add_table(rows=len(SHEET_ROWS), cols=2)
         for row, (label, text) in zip(table.rows, SHEET_ROWS, strict=True):
-            row.cells[0].text, row.cells[1].text = label, text
+            row.cells[0].text, row.cells[1].text = blank + label, blank + text
+    elif layout == "label alone":  # 背景： on its line, the text on the next
+        for label, text in SHEET_ROWS:
+            document.add_paragraph(f"{label}：")
+            document.add_paragraph(text)
     else:
         for label, text in SHEET_ROWS:
             document.add_paragraph(f"{label}：{text}")
@@ -421,6 +435,22 @@ def test_a_case_sheet_of_labels_and_their_text_is_read_field_by_field(
     assert [c["text"] for c in draft["outcomes"]["changes"]] == ["参加者は12名から28名に増えた。"]
     assert len(draft["key_points"]["region"]) == 1
     assert draft["contact"] == "青葉町健康福祉課" and draft["diagram_text"] == []
+
+
+def test_a_table_of_contents_and_words_like_jirei_ichiran_start_no_case(tmp_path: Path) -> None:
+    # a second reader's find: 「事例一覧」 became a draft titled 「覧」, and a 目次 of 「事例１ …」 lines
+    # gave a draft for each line besides the cases themselves; 京都府京都市 was read 京都 + 府京都市
+    second = TOWN_CASE.replace("事例１", "事例２").replace("ふれあい茶の間", "おたがいさま便")
+    for a, b in (("8名", "5名"), ("水曜日", "金曜日"), ("12名", "9名"), ("72歳", "75歳")):
+        second = second.replace(a, b)
+    cases = [re.sub(r"(長野県　青葉町|キーワード：.*)\n", "", c) for c in (TOWN_CASE, second)]
+    contents = "事例一覧\n事例１　住民が運営する「通いの場」ふれあい茶の間\n事例２　住民が運営する「通いの場」おたがいさま便\n"
+    text = "京都府京都市　健康福祉局\n" + contents + "\n" + "\n".join(cases)
+    got = _titles_imported(tmp_path, "京都市.txt", text)
+    assert [t for t, _d in got] == TOWN_TITLES
+    assert {(d["prefecture"], d["municipality"], d["region"]) for _t, d in got} == {
+        ("京都府", "京都市", "近畿")
+    }
 
 
 def _two_cases(page_break: bool) -> list[str]:

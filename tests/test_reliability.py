@@ -623,6 +623,10 @@ def test_a_closed_engine_maps_none_of_its_files_though_something_still_holds_it(
     held.close()
     gc.collect()
     assert mapped() == []
+    # a request still running on it finds no positions, and does not fail
+    assert held.index.occurrences(0, ["見守り"]) == []
+    assert held.search("見守り 担い手").total >= 0
+    assert held.recommend("見守りの担い手が足りない") is not None
 
 
 # --- faults: a build that dies -------------------------------------------------------------------

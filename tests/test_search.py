@@ -1478,6 +1478,8 @@ def test_a_kana_word_the_table_reads_whole_is_not_cut_into_other_words(
     labels = [e.label for e in result.expansions]
     assert "高齢者" in labels and not any(label.startswith("都市") for label in labels)
     assert result.hits and "都市" not in marked(result)
+    # a word the corpus reads whole stays beside the table's (きかん: 帰還 to the table)
+    assert "機関" in [e.label for e in all_hits(bundled_engine, "きかん").expansions]
 
 
 def test_a_long_run_of_kana_tries_only_a_few_readings(bundled_engine: Engine) -> None:

@@ -67,6 +67,7 @@ def _engine(args: argparse.Namespace):
     and an earlier index exists, that one answers, with a warning: one typo never takes the
     search down for everyone (`caresearch build` itself still stops)."""
     from .engine import Engine
+    from .store import IndexStore
 
     settings = _settings(args)
     if Engine.is_stale(settings):
@@ -74,6 +75,11 @@ def _engine(args: argparse.Namespace):
         try:
             report = Engine.build(settings, progress=_progress)
         except CaresearchError as failed:
+            # only an index of this same corpus folder (a corpus that is gone, or another
+            # corpus, is no reason to answer from an index of a different one)
+            built_from = (IndexStore(settings.index_dir).meta() or {}).get("corpus_dir")
+            if built_from != str(settings.corpus_dir) or not settings.corpus_dir.is_dir():
+                raise
             try:
                 engine = Engine.open(settings)
             except IndexNotReady:

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import CorpusError
-from .fields import placeholder_problems, region_problems
+from .fields import is_placeholder, placeholder_problems, region_problems
 from .models import (
     OVERVIEW_LABELS,
     Case,
@@ -355,16 +355,18 @@ def _same_case_twice(docs: Sequence[dict[str, Any]]) -> list[Problem]:
     """A case whose municipality and title another case file has too (kind "duplicate"): the
     same 事例集 imported twice and both copies reviewed would show every case twice. Both stay
     in the index; the reader decides which to delete."""
-    first: dict[tuple[str, str], str] = {}
+    first: dict[tuple[str, ...], str] = {}
     out: list[Problem] = []
     for d in docs:
-        key = (str(d.get("municipality", "")), str(d.get("title", "")))
+        key = tuple(str(d.get(k, "")) for k in ("prefecture", "municipality", "title"))
+        if any(map(is_placeholder, key)):  # two drafts that lack a title are not one case
+            continue
         if key in first:
             out.append(
                 Problem(
                     f"{CASES_DIRNAME}/{d['id']}.yaml",
                     "title",
-                    f"同じ市区町村・タイトルの事例が {first[key]}.yaml にもあります。同じ事例を二度"
+                    f"同じ都道府県・市区町村・タイトルの事例が {first[key]}.yaml にもあります。同じ事例を二度"
                     "取り込んでいないか確かめ、二度目ならどちらかを削除してください",
                     kind="duplicate",
                 )

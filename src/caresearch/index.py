@@ -245,12 +245,15 @@ class SearchIndex:
         return cls(docs, impacts, vocab, posptr, positions, spans)
 
     def close(self) -> None:
-        """Drop the memory maps (a closed index answers nothing): the files are unmapped once
+        """Drop the memory maps (a closed index finds no positions): the files are unmapped once
         no request holds a view of them, so a replaced build's folder can be deleted (Windows
         refuses to delete a mapped file)."""
         self._phrases.clear()
-        self._posptr = np.zeros(1, dtype=np.int64)
-        self._positions = self._spans = np.zeros(0, dtype=np.int32)
+        # every entry now starts and ends at 0 (a zero broadcast takes no memory): a request
+        # still running on this index finds no positions instead of reading past an array
+        self._posptr = np.broadcast_to(np.zeros(1, dtype=np.int64), self._posptr.shape)
+        self._positions = np.zeros(0, dtype=np.int32)
+        self._spans = np.zeros((0, 2), dtype=np.int32)
 
     def __len__(self) -> int:
         return len(self.docs)

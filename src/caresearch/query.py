@@ -516,8 +516,11 @@ class QueryExpander:
                     add(_flat(self.analyzer.tokens(hiragana)), WEIGHT_READING, "reading", hiragana)
             # each piece of the reading as one of its commonest words (じょせい: 助成, 女性:
             # じょせいぎかい is the 女性議会 the corpus has), with its synonyms (しゃきょう: 社協);
-            # not a word the table reads whole (としより is 年寄り, not 都市 + より)
-            for words in () if table_words else self.kana.readings_of(katakana):
+            # not cut into pieces when the table reads the whole (としより is 年寄り, not 都市 +
+            # より), though a word read so whole stays (きかん: 帰還 to the table, 機関 here)
+            for words in self.kana.readings_of(katakana):
+                if table_words and len(words) > 1:
+                    continue
                 label = "".join(words)
                 add(_flat(self.analyzer.tokens(label)), WEIGHT_READING, "reading", label)
                 for terms, other in self._groups.get(self._key(label), []):

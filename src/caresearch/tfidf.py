@@ -248,7 +248,7 @@ class TfidfModel:
 
     def themed_only(self, case: int, term: str) -> bool:
         """Whether the case has `term` only through one of its theme labels."""
-        return term in self.__dict__.get("theme_only_", {}).get(case, ())
+        return term in self.theme_only_.get(case, ())
 
     def case_has(self, case: int, term: str) -> bool:
         j = self.vocabulary_.get(term)

@@ -126,8 +126,14 @@ def split_cases(lines: Sequence[Line], kind: str = "pdf") -> tuple[list[CaseLine
     if not starts:
         starts = [i for i, ln in enumerate(lines) if L.LOCATION.match(ln.text)]
         by_location, head = True, _title_start
-    if not starts:  # neither: a town's own collection may head each case 「事例２ 社協による…」
-        starts = [i for i, ln in enumerate(lines) if _numbered_title(ln)]
+    if not starts:  # neither: a town's own collection may head each case 「事例２ 社協による…」,
+        # and a case has a section label before the next (a 目次 of such lines is no case)
+        numbered = [i for i, ln in enumerate(lines) if _numbered_title(ln)]
+        starts = [
+            i
+            for i, nxt in zip(numbered, [*numbered[1:], len(lines)], strict=False)
+            if any(label_of(ln) for ln in lines[i + 1 : nxt])
+        ]
         head = _at_line
     if not starts:
         return [], list(lines)
@@ -145,21 +151,34 @@ def split_cases(lines: Sequence[Line], kind: str = "pdf") -> tuple[list[CaseLine
 def _labels_apart(lines: Sequence[Line]) -> list[Line]:
     """A label written with its text (背景：町内の…, 事例名：…) as the label's line and the
     text's (only the text for a title's or a place's label), as the other layouts put them;
-    not a キーワード or 連絡先 line, which are read as they are."""
+    a label with its colon alone (背景：) as the label; not a キーワード or 連絡先 line, which are
+    read as they are."""
     out: list[Line] = []
-    for ln in lines:
+    lines = list(lines)
+    for k, ln in enumerate(lines):
+        bare = ln.text.rstrip("：: ")
+        if bare in L.ONE_LINE_LABELS and bare != ln.text and k + 1 < len(lines):
+            # キーワード： with its words on the next line, as 背景： (a Word cell's line break)
+            lines[k + 1] = replace(lines[k + 1], text=f"{bare}：{lines[k + 1].text}")
+            continue
         m = L.LABELLED.match(ln.text)
-        if m is None or L.KEYWORDS.match(ln.key) or L.INLINE_CONTACT.match(ln.text):
+        if L.KEYWORDS.match(ln.key) or L.INLINE_CONTACT.match(ln.text):
+            out.append(ln)
+        elif bare != ln.text and _is_label_word(bare):  # 背景： on a line of its own
+            out += [] if bare in L.HEAD_LABELS else [replace(ln, text=bare)]
+        elif m is None or not _is_label_word(m.group(1)):
             out.append(ln)
         elif m.group(1) in L.HEAD_LABELS:
             out.append(replace(ln, text=m.group(2)))
-        elif (
-            m.group(1) in L.LABELS or m.group(1) in L.TYPED_LABELS or m.group(1) in L.TYPED_HEADINGS
-        ):
-            out += [replace(ln, text=m.group(1)), replace(ln, text=m.group(2))]
         else:
-            out.append(ln)
+            out += [replace(ln, text=m.group(1)), replace(ln, text=m.group(2))]
     return out
+
+
+def _is_label_word(text: str) -> bool:
+    """A label of the template, of a typed document or of a 事例シート (背景, 成果, 事例名)."""
+    tables = (L.LABELS, L.TYPED_LABELS, L.TYPED_HEADINGS, L.HEAD_LABELS)
+    return any(text in table for table in tables)
 
 
 def hard_wrapped(lines: Sequence[Line], kind: str) -> bool:
@@ -263,7 +282,7 @@ def _head_start(lines: Sequence[Line], kw: int, prev: int) -> int:
     place = next((j for j in range(i, kw) if L.LOCATION.match(lines[j].text)), None)
     if place is None:
         # no place line: a numbered title just above (事例２ 社協による…) is still the case's
-        numbered = [j for j in range(i, kw) if L.CASE_NUMBER.match(lines[j].text)]
+        numbered = [j for j in range(i, kw) if _numbered_title(lines[j])]
         return numbered[-1] if numbered else kw
     title_below = kw + 1 < len(lines) and not label_of(lines[kw + 1])
     if place + 1 < kw or title_below or place - 1 < i:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from ..fields import PREFECTURE_REGION
+
 # Sections of a case in the order of the template. `finding` never moves backwards through this
 # list on the strength of a label alone (a label for an earlier section is one printed after its
 # content, which is what PDF extraction does to the template's grey boxes).
@@ -128,6 +130,10 @@ HEAD_LABELS = frozenset(
      "市町村名", "自治体", "自治体名", "所在地"}
 )  # fmt: skip
 
+# Labels read together with their text on one line (キーワード：…, 連絡先：…): written alone on their
+# line (a Word cell's line break), they take the next line as their text
+ONE_LINE_LABELS = ("キーワード", "連絡先", "問い合わせ先", "お問い合わせ")
+
 # A contact written on one line with its label (連絡先：山田町 長寿福祉課), as typed documents do.
 INLINE_CONTACT = re.compile(
     r"^(?:【参考】)?(?:連絡先|問い?合わせ先|お問い?合わせ)\s*[：:]\s*(\S.*)$"
@@ -145,13 +151,16 @@ SUGGESTION_LABELS = ("まず取り組むべき事項",)
 
 RECOMMENDATION = re.compile(r"^[《≪<＜]\s*検討.{0,12}推薦メッセージ\s*[》≫>＞]$|^推薦メッセージ$")
 KEYWORDS = re.compile(r"^キーワード[\s:：]*(.*)$")
-# A collection's own numbering before a case's title (事例１, 事例 3：, 取組事例2.)
+# A collection's own numbering before a case's title (事例１ …, 事例 3：…, 取組事例2. …): a number
+# and then a space or a mark, so 事例一覧 and 事例三つの柱 are no numbered titles
 CASE_NUMBER = re.compile(
-    r"^(?:取組事例|取り組み事例|事例)\s*[0-9０-９一二三四五六七八九十]{1,3}\s*[：:．.、]?\s*"
+    r"^(?:取組事例|取り組み事例|事例)\s*[0-9０-９一二三四五六七八九十]{1,3}(?:\s*[：:．.、]\s*|\s+)"
 )
+# the 47 prefectures by name (京都府京都市 is 京都府 + 京都市, never 京都 + 府京都市)
+_PREFECTURE = "|".join(sorted(PREFECTURE_REGION, key=len, reverse=True))
 # A document's own town at the start of a line before its first case (長野県青葉町 健康福祉課)
-DOCUMENT_PLACE = re.compile(r"^(\S{1,4}?[都道府県])\s*(\S{1,12}?[市町村区])(?=\s|$)")
-LOCATION = re.compile(r"^(\S{1,4}?[都道府県])\s*(\S{1,12}[市町村区])$")
+DOCUMENT_PLACE = re.compile(rf"^({_PREFECTURE})\s*(\S{{1,12}}?[市町村区])(?=\s|$)")
+LOCATION = re.compile(rf"^({_PREFECTURE})\s*(\S{{1,12}}[市町村区])$")
 STORY_TITLE = re.compile(r"^《(.+)》$")
 SUBJECT = re.compile(r"^[Ａ-ＺA-Z]さん（[^（）]*）$")
 # 【heading ～subheading】, or typed with the subheading after the brackets (【heading】～subheading)

@@ -236,7 +236,9 @@ def _docx_blocks(document: object) -> Iterator[tuple[str, int, int]]:
                 if len(texts) == 2 and _label_cell(texts[0]) and any(t.strip() for t in texts[1]):
                     # a 事例シート: a label cell and its text (背景 | 町内の…), one line as typed
                     # documents write it (背景：町内の…), then the text's other paragraphs
-                    label, (first, *rest) = texts[0][0].strip(), texts[1]
+                    label = next(t.strip() for t in texts[0] if t.strip())
+                    start = next(k for k, t in enumerate(texts[1]) if t.strip())
+                    first, *rest = texts[1][start:]
                     yield f"{label}：{first}", 0, 0
                     for text in rest:
                         yield text, 0, 0

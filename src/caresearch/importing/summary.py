@@ -86,7 +86,7 @@ def format_summary(summary: ImportSummary) -> str:
 def _where(f: FileSummary) -> str:
     """Where the repeats were, as the reader finds them in the original: pages of a document
     with pages, else lines (paragraphs of a Word file)."""
-    if f.pages > 1:
+    if f.pages > 1 or f.kind == "pdf":  # a PDF's extracted lines are nowhere to be seen
         return "、".join(
             f"{s.first_page}ページ" if s.first_page == s.last_page
             else f"{s.first_page}～{s.last_page}ページ"

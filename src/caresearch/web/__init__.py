@@ -239,8 +239,12 @@ def render_error(exc: Exception):
 def listening_at(host: str, port: int) -> str:
     """Where to open the pages, as a person types it: an IPv6 address in brackets, and for
     every address of the computer (0.0.0.0, ::) this computer's own and the others' way in."""
-    if host in ("0.0.0.0", "::", ""):
-        return f"http://127.0.0.1:{port}/（このPC。庁内の他の端末からは http://このPCのIPアドレス:{port}/）"
+    host = host.strip("[]")
+    # waitress listens on :: for IPv6 alone: this computer is [::1] there, not 127.0.0.1
+    here = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}
+    if host in here:
+        others = f"庁内の他の端末からは http://このPCのIPアドレス:{port}/"
+        return f"http://{here[host]}:{port}/（このPC。{others}）"
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
