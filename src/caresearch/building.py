@@ -45,7 +45,7 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import ANSWER_SECTIONS, TfidfModel
 
-BUILD_FORMAT = 21  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 22  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
 BASELINE_FILE = "baseline-passages.npz"  # TF-IDF per answer passage, for `caresearch eval` only
@@ -167,7 +167,7 @@ def build(
         vocab, readings = _vocabulary(analyzer, counts, wrap)
         clock.lap("vocabulary")
         topics = frozenset(t for t, tok in vocab.items() if is_topic(tok))
-        model = TfidfModel().fit(cases, counts, topics, _theme_only(analyzer, cases))
+        model = TfidfModel().fit(cases, counts, topics, _theme_labels(analyzer, cases))
         clock.lap("model")
         encoded = 0
         if settings.embedding:
@@ -225,7 +225,7 @@ def _vocabulary(analyzer: Analyzer, counts, wrap: Progress) -> tuple[dict, dict]
         if len(toks := analyzer.tokens(term)) == 1
     }
     weight = {t: frequency[j] for j, t in enumerate(counts.vocab)}
-    # a prefix or suffix with its word, read as in the text (多職種: タショクシュ; 多 alone is サワ)
+    # pairs read as in the text (多職種: タショクシュ, 多 alone is サワ; 空き店舗: アキテンポ)
     affixed = (
         (Token(word, word, 0, len(word), reading, ()), n) for (word, reading), n in counts.affixed
     )
@@ -237,15 +237,19 @@ def _vocabulary(analyzer: Analyzer, counts, wrap: Progress) -> tuple[dict, dict]
     return vocab, readings
 
 
-def _theme_only(analyzer: Analyzer, cases: Sequence[Case]) -> dict[str, frozenset[str]]:
-    """Per case, the terms its theme labels give it and its keyword lines do not (ICT of
-    「ICT・情報共有」 for a case whose キーワード do not say ICT)."""
+def _theme_labels(analyzer: Analyzer, cases: Sequence[Case]) -> dict[str, dict[str, str]]:
+    """Per case, the terms its theme labels give it and its keyword lines do not, each with the
+    label that gives it (ict: 「ICT・情報共有」 for a case whose キーワード do not say ICT)."""
     out = {}
     for case in cases:
         said = {t for k in case.keywords + case.editorial_keywords for t in analyzer.terms(k)}
-        themed = {t for label in case.themes for t in analyzer.terms(label)}
-        if themed - said:
-            out[case.id] = frozenset(themed - said)
+        labels: dict[str, str] = {}
+        for label in case.themes:
+            for t in analyzer.terms(label):
+                if t not in said:
+                    labels.setdefault(t, label)
+        if labels:
+            out[case.id] = labels
     return out
 
 

@@ -568,6 +568,6 @@ class TermCounts(NamedTuple):
     # The characters each position covers in its field's text: start, end per position, in
     # the order of `positions` (a compound's parts cover the whole compound).
     spans: array = array("i")
-    # ((prefix or suffix joined to its word, its reading in the text), count): 多職種 read
-    # タショクシュ (`analysis._affixed`), for kana queries.
+    # ((a pair of words that reads otherwise alone, as written, its reading in the text), count):
+    # 多職種 read タショクシュ, 空き店舗 アキテンポ (`analysis._affixed`), for kana queries.
     affixed: tuple[tuple[tuple[str, str], int], ...] = ()

@@ -222,8 +222,8 @@ class Recommend:
         自治体 and 会 but never 自治会; its own documents' positions tell the two apart)."""
         shown = d.shown[term]
         # a word only a theme label gives the case: ICT → テーマ「ICT・情報共有」
-        if self.model.themed_only(case, term):
-            return MatchedTerm(shown, self._theme_of(case, (term,)), "theme")
+        if theme := self.model.theme_label(case, term):
+            return MatchedTerm(shown, theme, "theme")
         if self.model.case_has(case, term):
             read = term in d.implied and shown != term  # 「いない → 不足」; 人手不足's: 不足
             return MatchedTerm(shown, term, "synonym" if read else "exact")
@@ -231,8 +231,9 @@ class Recommend:
         for label, terms in d.covering.get(term, ()):
             if not all(self.model.case_has(case, t) for t in terms):
                 continue
-            if any(self.model.themed_only(case, t) for t in terms):  # 往診 → 在宅医療, a label
-                return MatchedTerm(shown, self._theme_of(case, terms), "theme")
+            # 往診 → 在宅医療, which only a theme label gives the case
+            if theme := next(filter(None, (self.model.theme_label(case, t) for t in terms)), None):
+                return MatchedTerm(shown, theme, "theme")
             if label != d.surfaces[term]:
                 # a synonym of several words is named where the case writes it so: 生活 and 支援
                 # apart (生活状況, 地域包括支援センター) are not 生活支援
@@ -253,17 +254,12 @@ class Recommend:
     def _theme_only_phrase(self, label: str, case: int) -> bool:
         """Whether `label` is one of the case's theme labels that none of its passages writes
         (在宅医療 on 横浜市, whose text never says it)."""
-        if label not in self.corpus.case(case).themes:
+        info = self.corpus.infos[case]
+        if label not in info.themes:
             return False
         docs = self.corpus.docs_of(case)
-        own = self.corpus.doc_number(self.corpus.case(case).id, case)
+        own = self.corpus.doc_number(info.id, case)
         return not len(self._written_docs(label, docs[docs != own]))
-
-    def _theme_of(self, case: int, terms: Sequence[str]) -> str:
-        """The case's theme label that gives it one of `terms` (ICT: 「ICT・情報共有」)."""
-        words = self.expander.analyzer.terms
-        themes = self.corpus.case(case).themes
-        return next((t for t in themes if set(terms) & set(words(t))), themes[0])
 
     def _written_apart(self, ranked: Sequence[int], d: Described, coverage: np.ndarray) -> None:
         """Take back, for the ranked cases, the coverage of a word credited only through a

@@ -30,32 +30,21 @@ HIRAGANA_ONLY = re.compile(r"[ぁ-ゖー]+")  # とも, よる: function words, 
 
 
 def _themed_only(
-    counts: TermCounts,
-    keep: np.ndarray,
-    themed: Mapping[str, frozenset[str]],
-    case_ids: Sequence[str],
-    case_rows: list[int],
-    owner,
-    passage_rows: list[int],
+    case_counts,
+    tag_counts,
+    themed: Mapping[str, Mapping[str, str]],
+    position: Mapping[str, int],
     vocabulary: Mapping[str, int],
-) -> dict[int, frozenset[str]]:
-    """Per case (by position), the terms of `themed` (its theme labels' terms) that none of
-    its documents writes outside their tag lines."""
-    if not themed or "keywords" not in counts.field_names:
-        return {}
-    tags = counts.field_names.index("keywords")
-    untagged = keep & (np.frombuffer(counts.fields, dtype=np.int8) != tags)
-    text = _append_zero_row(_matrix(counts, untagged, len(counts.vocab)))
-    said = (text[case_rows] + owner @ text[passage_rows]).tocsr()
-    position = {cid: i for i, cid in enumerate(case_ids)}
-    out = {}
-    for cid, terms in themed.items():
-        if (i := position.get(cid)) is None:
-            continue
+) -> dict[int, dict[str, str]]:
+    """Per case (by position), the terms of `themed` (each case's theme-label terms, each
+    with its label) that it has in its tag lines (`tag_counts`) and nowhere else."""
+    said = (case_counts - tag_counts).tocsr()
+    said.eliminate_zeros()
+    out: dict[int, dict[str, str]] = {}
+    for cid, labels in themed.items():
+        i = position[cid]
         written = set(said.indices[said.indptr[i] : said.indptr[i + 1]].tolist())
-        only = frozenset(
-            t for t in terms if vocabulary.get(t, -1) not in written and t in vocabulary
-        )
+        only = {t: lb for t, lb in labels.items() if vocabulary.get(t, -1) not in written}
         if only:
             out[i] = only
     return out
@@ -132,14 +121,15 @@ class TfidfModel:
         cases: Sequence[Case],
         counts: TermCounts,
         topics: frozenset[str] = frozenset(),
-        theme_only: Mapping[str, frozenset[str]] | None = None,
+        theme_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> TfidfModel:
         """Learn from `cases` and the index's term counts per document.
 
         A passage is its document's row; a case is its own document (title, keywords,
         implementing bodies) plus all its passages. `topics` are the terms that can explain a
-        similarity to a person (specific nouns); `theme_only`, per case, the terms only its
-        themes give it, which do not count as covered.
+        similarity to a person (specific nouns); `theme_labels`, per case, the terms its theme
+        labels give it (each with its label), of which those it writes nowhere else are kept
+        for a reason to name as the theme's (`theme_label`).
         """
         # Imported here so that loading a fitted model (at every start) does not import sklearn.
         from scipy.sparse import csr_matrix
@@ -195,11 +185,16 @@ class TfidfModel:
         self.vocabulary_ = {t: j for j, t in enumerate(counts.vocab)}
         # Words a case has only through its theme labels (「ICT・情報共有」 on a case that shares
         # information on paper): they count, but a reason names them as the theme's
-        self.theme_only_ = _themed_only(
-            counts, keep, theme_only or {}, self.case_ids_,
-            [row_of.get(cid, empty) for cid in self.case_ids_],
-            owner, [row_of.get(p.id, empty) for p in passages], self.vocabulary_,
-        )  # fmt: skip
+        self.theme_only_: dict[int, dict[str, str]] = {}
+        if theme_labels and "keywords" in counts.field_names:
+            tags = np.frombuffer(counts.fields, dtype=np.int8) == counts.field_names.index(
+                "keywords"
+            )
+            tagged = _append_zero_row(_matrix(counts, keep & tags, vocab_size))
+            self.theme_only_ = _themed_only(
+                case_counts, tagged[[row_of.get(cid, empty) for cid in self.case_ids_]],
+                theme_labels, position, self.vocabulary_,
+            )  # fmt: skip
         self.idf_ = transformer.idf_.astype(np.float32)
         # Passage-level document frequencies: with few cases, case-level idf is too coarse to
         # tell a telling word from a common one. A term the passages never use weighs most.
@@ -246,9 +241,10 @@ class TfidfModel:
         spans = [np.arange(r.start, r.stop) for r in map(self.passages_of, sorted(cases))]
         return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
 
-    def themed_only(self, case: int, term: str) -> bool:
-        """Whether the case has `term` only through one of its theme labels."""
-        return term in self.theme_only_.get(case, ())
+    def theme_label(self, case: int, term: str) -> str | None:
+        """The theme label through which alone the case has `term` (None: its text has it, or
+        it has it not at all)."""
+        return self.theme_only_.get(case, {}).get(term)
 
     def case_has(self, case: int, term: str) -> bool:
         j = self.vocabulary_.get(term)

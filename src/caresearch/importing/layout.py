@@ -124,20 +124,20 @@ TYPED_HEADINGS = frozenset(
 # A label and its text on one line (背景：町内の…; a Word 事例シート's label cell and its text are
 # read so): the label's line and the text's, when the label is one of the tables above. The
 # labels of a case's title and place name no section: only their text is kept.
-LABELLED = re.compile(r"^([^\s：:]{1,12})\s*[：:]\s*(\S.*)$")
+MAX_LABEL_CHARS = 12  # 取り組みの背景・課題 (a Word table's label cell too: `reading`)
+LABELLED = re.compile(rf"^([^\s：:]{{1,{MAX_LABEL_CHARS}}})\s*[：:]\s*(\S.*)$")
 HEAD_LABELS = frozenset(
     {"事例名", "タイトル", "事例のタイトル", "取組名", "取り組み名", "市町村", "市区町村",
      "市町村名", "自治体", "自治体名", "所在地"}
 )  # fmt: skip
 
+CONTACT_LABELS = ("連絡先", "問い合わせ先", "問合わせ先", "お問い合わせ", "お問合わせ")
 # Labels read together with their text on one line (キーワード：…, 連絡先：…): written alone on their
 # line (a Word cell's line break), they take the next line as their text
-ONE_LINE_LABELS = ("キーワード", "連絡先", "問い合わせ先", "お問い合わせ")
+ONE_LINE_LABELS = ("キーワード", *CONTACT_LABELS)
 
 # A contact written on one line with its label (連絡先：山田町 長寿福祉課), as typed documents do.
-INLINE_CONTACT = re.compile(
-    r"^(?:【参考】)?(?:連絡先|問い?合わせ先|お問い?合わせ)\s*[：:]\s*(\S.*)$"
-)
+INLINE_CONTACT = re.compile(rf"^(?:【参考】)?(?:{'|'.join(CONTACT_LABELS)})\s*[：:]\s*(\S.*)$")
 
 # Labels that, in every layout seen, stand before their content (the extraction keeps them in
 # flow). The others may come after their content and are trusted only when content follows

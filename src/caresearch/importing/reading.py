@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ImportFailed
+from .layout import MAX_LABEL_CHARS
 
 MAX_BYTES = 100 * 1024 * 1024  # a 事例集 is a few MB; larger files are refused before reading
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
 SUFFIXES = (".pdf", ".docx", ".txt", ".md")
 TEXT_ENCODINGS = ("utf-8-sig", "cp932", "euc_jp")
-MAX_LABEL_CELL = 12  # characters of a table cell that labels the cell beside it (取り組み内容)
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,7 @@ def _label_cell(paragraphs: list[str]) -> bool:
     lines = [p.strip() for p in paragraphs if p.strip()]
     return (
         len(lines) == 1
-        and len(lines[0]) <= MAX_LABEL_CELL
+        and len(lines[0]) <= MAX_LABEL_CHARS
         and not any(c in lines[0] for c in "。：:")
     )
 
