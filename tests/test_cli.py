@@ -551,6 +551,11 @@ def test_recommend_says_when_a_case_shows_its_key_points_for_want_of_a_matching_
     note = "この事例の本文には、課題の語を含む箇所がありません。この事例のポイントを示します。"
     assert note in yokohama
     assert all(note not in b for b in blocks if "[nanto]" in b or "[tsuruoka]" in b)
+    # the JSON says it as the case's notice, for a page the API feeds
+    code, out = cli(index_dir, "recommend", "医者が往診してくれない", "--json")
+    notices = {c["case_id"]: c["notice"] for c in json.loads(out)["cases"]}
+    assert notices["yokohama"] == note
+    assert notices["nanto"] is None and notices["tsuruoka"] is None
 
 
 def test_import_of_a_pdf_printed_from_a_browser_prints_nothing_in_english(

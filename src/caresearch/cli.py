@@ -22,7 +22,6 @@ from .models import (
     CONFIDENCE_LABELS,
     FACETS,
     LESSON_KINDS,
-    NO_PASSAGE_HOLDS,
     SECTION_LABELS,
     matched_label,
 )
@@ -248,8 +247,8 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             )
             if terms:
                 print(f"   なぜこの事例?: {terms}", file=out)
-            if c["lessons"] and not any(les["highlights"] for les in c["lessons"]):
-                print(f"   {NO_PASSAGE_HOLDS}", file=out)
+            if c["notice"]:
+                print(f"   {c['notice']}", file=out)
             for les in c["lessons"]:
                 label = SECTION_LABELS.get(les["section"], les["section"])
                 print(f"   - ({label}) {_strip_marks(les['snippet'])}  [{les['id']}]", file=out)

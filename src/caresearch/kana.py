@@ -137,15 +137,29 @@ class KanaReader:
                 # み + まもり inside a sentence), longest first, within MAX_KANA_WORD; not a
                 # particle cut off (のほうが: 方 + が)
                 after = ends[bisect_right(ends, i) : bisect_right(ends, i + MAX_KANA_WORD)]
+                first = after[0] if after else i + MAX_KANA_WORD
+                # and where する begins inside a later morpheme (おうし・んし・て: 往診 + して)
+                suru = (j for j in self._suru_at(run, starts) if first < j <= i + MAX_KANA_WORD)
+                after = sorted({*after, *suru})
                 for j in reversed(after):
                     if j - 1 in starts and run[j - 1] in PARTICLE_CHARS:
                         continue
-                    read = self._read if j != after[0] else self._read_verb
+                    read = self._read if j != first else self._read_verb
                     if (j == len(run) or AFTER_WORD.match(run, j)) and (word := read(run[i:j])):
                         yield i, j, word
                         i = j - 1
                         break
             i += 1
+
+    @staticmethod
+    def _suru_at(run: str, starts: set[int]) -> Iterator[int]:
+        """Where a form of する begins in `run` and ends where a morpheme ends."""
+        for form in SURU_FORMS:
+            j = run.find(form)
+            while j > 0:
+                if j + len(form) in starts or j + len(form) == len(run):
+                    yield j
+                j = run.find(form, j + 1)
 
     def _verb_as_table_word(self, kana: str) -> str | None:
         """The table's spelling of a care word Sudachi reads as a verb (みまもり: 見守り)."""
@@ -161,6 +175,8 @@ class KanaReader:
         if len(kana) < 3:
             return None
         pieces = segment_reading(katakana, self.readings)
+        if (not pieces or len(pieces) > 1) and (table := self._table_readings.get(katakana)):
+            return table[0]  # おうしん → 往診: a table word no case writes, read whole
         if not pieces or len(pieces) > 2:
             return None
         words = [self.readings[p][0] for p in pieces]

@@ -12,6 +12,7 @@ from .models import (
     NO_CASE_ONLY_GENERAL,
     NO_LESSONS,
     NO_LESSONS_FOR_THEME,
+    NO_PASSAGE_HOLDS,
     PARTIAL_COUNT,
     PARTIAL_MATCH,
     PARTIAL_NOTE,
@@ -234,7 +235,16 @@ def case_recommendation(cr: CaseRecommendation) -> dict[str, Any]:
             {"query": m.query_term, "case": m.case_term, "via": m.via} for m in cr.matched_terms
         ],
         "lessons": [scored_lesson(sl) for sl in cr.lessons],
+        "notice": passages_notice(cr),
     }
+
+
+def passages_notice(cr: CaseRecommendation) -> str | None:
+    """What to say over a case's passages when none holds a word of the description (its key
+    points stand in); None when one does."""
+    if cr.lessons and not any(sl.highlights for sl in cr.lessons):
+        return NO_PASSAGE_HOLDS
+    return None
 
 
 def recommendation_notice(r: Recommendation) -> str | None:

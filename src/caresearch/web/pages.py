@@ -34,7 +34,6 @@ from ..models import (
     FACETS,
     FIGURES_ID,
     FILTER_KEYS,
-    NO_PASSAGE_HOLDS,
     OVERVIEW_LABELS,
     SECTION_LABELS,
     Case,
@@ -331,8 +330,7 @@ def recommend():
             ),
             "reason": cr.reason,
             "answers": [_answer(cr.case, sl.lesson, sl.snippet) for sl in cr.lessons[:3]],
-            # no passage holds a word of the description: its key points stand in, and say so
-            "unmarked": NO_PASSAGE_HOLDS if not any(sl.highlights for sl in cr.lessons) else "",
+            "unmarked": serialize.passages_notice(cr),
         }
         for cr in rec.cases
     ]
