@@ -197,6 +197,10 @@ def test_recommend_flags_no_strong_match(client):
     ).get_json()
     assert data["no_strong_match"] is True
     assert all(c["confidence"] == "low" for c in data["cases"])
+    # said in the JSON as on the page and the CLI (its notice was null)
+    assert data["cases"] and data["notice"].startswith(
+        "この課題に強く合う事例は見つかりませんでした。"
+    )
 
 
 @pytest.mark.parametrize(
@@ -213,6 +217,7 @@ def test_recommend_flags_no_strong_match(client):
         '{"text": "認知症", "limit": 0}',
         '{"text": "認知症", "limit": "x"}',
         '{"text": "認知症", "limit": true}',
+        "[" * 995,  # nested too deeply for the JSON reader: was a RecursionError and a 500
     ],
 )
 def test_recommend_bad_bodies_are_400(client, body):
@@ -220,7 +225,22 @@ def test_recommend_bad_bodies_are_400(client, body):
 
 
 def test_recommend_without_json_content_type_is_400(client):
-    error_of(client.post("/api/recommend", data={"text": PROBLEM}), 400)
+    message = error_of(client.post("/api/recommend", data={"text": PROBLEM}), 400)
+    # fetch() sends a string body as text/plain: the message names the header to set
+    assert "Content-Type: application/json" in message
+    message = error_of(
+        client.post("/api/recommend", data='{"text": "見守り"}', content_type="text/plain"), 400
+    )
+    assert "Content-Type: application/json" in message
+
+
+def test_a_filter_given_empty_first_and_then_set_is_applied(client):
+    # a form with an empty first option sent prefecture=&prefecture=北海道: the filter was
+    # dropped and every case came back
+    r = client.get("/api/search?q=高齢者&prefecture=&prefecture=北海道")
+    data = r.get_json()
+    assert r.status_code == 200 and data["filters"] == {"prefecture": ["北海道"]}
+    assert {h["prefecture"] for h in data["hits"]} == {"北海道"}
 
 
 def test_recommend_too_long_is_413(client):

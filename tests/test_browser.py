@@ -7,6 +7,7 @@ fails the test.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -574,3 +575,183 @@ def test_a_handout_tab_left_open_never_saves_its_older_items_over_the_basket(pag
     page.wait_for_function("location.search.includes('tobetsu-kp-r1')")
     assert page.locator("[data-handout-items] > li").count() == 2
     other.close()
+
+
+# --- a trial at 200 % zoom (683 × 384), by keyboard, with NVDA ---------------------------------
+
+ZOOMED = {"width": 683, "height": 384}
+
+
+def _in_view(page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    height = page.viewport_size["height"]
+    return bool(box) and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= height
+
+
+def _ring(page) -> tuple[str, float]:
+    return page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()"
+    )
+
+
+def test_problem_results_come_into_view_with_the_focus_and_say_how_many(page, bundled_engine):
+    # the page came back with the focus on <body>, scrolled to the top, the results below the
+    # screen and the title unchanged: nothing seemed to happen
+    page.set_viewport_size(ZOOMED)
+    page.goto("/recommend")
+    assert page.evaluate("document.activeElement === document.body")  # nothing to move to yet
+    page.fill("#problem", PROBLEM)
+    page.get_by_role("button", name="課題に合う事例を探す").click()
+    page.wait_for_load_state()
+    count = len(bundled_engine.recommend(PROBLEM).cases)
+    assert (
+        page.title().startswith("「認知症の人と家族を") and f"の結果（{count}件）" in page.title()
+    )
+    assert page.evaluate("document.activeElement.id") == "h-results"
+    assert _in_view(page, "#h-results")
+    assert _ring(page)[0] != "none"
+    status = page.get_by_role("status").filter(has_text="見つかりました")
+    assert status.inner_text() == f"課題に合う事例が {count}件 見つかりました。"
+    shoot(page, "13-recommend-zoomed")
+    # Tab from there goes on into the results
+    page.keyboard.press("Tab")
+    assert page.evaluate("!!document.activeElement.closest('#h-results ~ *, .recs')")
+
+
+def test_an_empty_problem_is_said_at_the_field_which_takes_the_focus(page):
+    # the error stood at y=628 below the form, and the field was neither marked nor focused
+    page.set_viewport_size(ZOOMED)
+    page.goto("/recommend")
+    page.get_by_role("button", name="課題に合う事例を探す").click()
+    page.wait_for_load_state()
+    alert = page.get_by_role("alert")
+    assert alert.inner_text() == "課題の内容を入力してください。"
+    assert _in_view(page, "[role=alert]")
+    assert page.evaluate("document.activeElement.id") == "problem"
+    assert page.get_attribute("#problem", "aria-invalid") == "true"  # app.js keeps it
+    described = page.get_attribute("#problem", "aria-describedby").split()
+    assert page.locator(f"#{described[0]}").inner_text() == "課題の内容を入力してください。"
+    shoot(page, "14-recommend-error-zoomed")
+    check_axe(page, "recommend-error")
+    page.keyboard.type("見守り")  # typing clears the mark, not the words
+    assert page.get_attribute("#problem", "aria-invalid") == "false"
+
+
+def test_the_skip_link_past_the_filters_lands_in_sight_with_a_ring(page):
+    # it moved the focus to a 1×6 px hidden heading: no ring, the first result above the screen
+    for viewport in (ZOOMED, {"width": 1280, "height": 900}):
+        page.set_viewport_size(viewport)
+        page.goto("/search?q=" + quote("見守り"))
+        page.locator("a[href='#results']").focus()
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "results"
+        box = page.locator("#results").bounding_box()
+        assert box["width"] > 100 and box["height"] > 16, box
+        assert _in_view(page, "#results") and _in_view(page, "li.hit")
+        style, width = _ring(page)
+        assert style != "none" and width >= 2
+    shoot(page, "15-search-skip-link")
+
+
+def _handout(page, ids: list[str]) -> None:
+    page.goto("/handout?" + "&".join(f"item={i}" for i in ids))
+    page.wait_for_url("**/handout?*basket=*")
+
+
+def test_handout_moves_are_announced_and_items_are_named_apart(page):
+    # 「上へ」「下へ」 said nothing; three lessons of one section sounded the same
+    _handout(page, ["tobetsu-sg-1", "tobetsu-sg-2", "tobetsu-sg-3", "nanto"])
+    items = page.locator("[data-handout-items] > li")
+    first = items.nth(0).get_by_role("button", name="下へ")
+    first.click()
+    moved = page.locator("[data-handout-moved]")
+    assert moved.get_attribute("role") == "status"
+    assert moved.inner_text() == "2番目に移動しました（全4件）"
+    page.keyboard.press("Enter")  # the focus stayed on the button
+    assert moved.inner_text() == "3番目に移動しました（全4件）"
+    items.nth(3).get_by_role("button", name="上へ").click()
+    assert moved.inner_text() == "3番目に移動しました（全4件）"
+    for role_name in ("上へ", "下へ", "削除"):
+        buttons = page.get_by_role("button", name=role_name)
+        names = [buttons.nth(i).text_content() for i in range(buttons.count())]
+        assert len(names) == 4 and len(set(names)) == 4, names
+    memos = [
+        page.get_by_label("メモ").nth(i).evaluate("e => e.labels[0].textContent") for i in range(4)
+    ]
+    assert len(set(memos)) == 4
+    # 「削除」 says which it took out
+    target = items.filter(has_text="学生ボランティアなどの活動にも目を向けて")
+    target.get_by_role("button", name="削除").click()
+    said = page.locator("[data-handout-removed]").inner_text()
+    assert said.startswith("当別町 これから取り組む皆さまへ「学生ボランティアなどの活動にも")
+    assert "を外しました。" in said
+
+
+def _posts(page) -> list[str]:
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    return sent
+
+
+@pytest.mark.parametrize("script", [True, False])
+def test_enter_in_a_handout_text_field_downloads_nothing(browser, base_url, script):
+    # Enter in 題名 or 会議名 pressed the first button and a Markdown file came down
+    context = browser.new_context(base_url=base_url, java_script_enabled=script)
+    pg = context.new_page()
+    pg.goto("/handout?item=tobetsu-sg-1&item=nanto")
+    sent = _posts(pg)
+    for field in ("#h-title", "#h-meeting"):
+        pg.locator(field).focus()
+        pg.keyboard.type("第2回")
+        pg.keyboard.press("Enter")
+    if script:  # Chrome's date field passes over a disabled default button: app.js stops it
+        pg.fill("#h-date", "2025-04-01")
+        pg.locator("#h-date").focus()
+        pg.keyboard.press("Enter")
+    pg.wait_for_timeout(500)
+    assert sent == [] and "/handout?" in pg.url
+    # the buttons still download
+    with pg.expect_download() as info:
+        pg.get_by_role("button", name="Markdown でダウンロード").click()
+    assert info.value.suggested_filename.endswith(".md")
+    context.close()
+
+
+def test_a_date_the_field_cannot_send_is_said_beside_it_and_the_handout_stays(page):
+    # a five-digit year could be typed; the download then replaced the handout with a 400 page
+    _handout(page, ["tobetsu-sg-1"])
+    date = page.locator("#h-date")
+    assert date.get_attribute("max") == "2099-12-31"
+    date.focus()
+    page.keyboard.type(
+        "2025504012025504"
+    )  # more digits than a year has, whatever the fields' order
+    assert re.fullmatch(r"(?:\d{4}-\d{2}-\d{2})?", page.input_value("#h-date"))
+    date.evaluate("e => { e.value = '1999-04-01'; }")  # a year the field refuses
+    sent = _posts(page)
+    page.get_by_role("button", name="Word（.docx）でダウンロード").click()
+    page.wait_for_timeout(300)
+    assert sent == [] and "/handout?" in page.url
+    assert page.evaluate("document.activeElement.id") == "h-date"
+    assert date.get_attribute("aria-invalid") == "true"
+    message = page.locator("#" + date.get_attribute("aria-describedby"))
+    assert message.inner_text().startswith("日付は2000年1月1日から2099年12月31日までの日を")
+    assert _in_view(page, "#" + date.get_attribute("aria-describedby"))
+    check_axe(page, "handout-date-error")
+    page.fill("#h-date", "2025-04-01")  # put right, the message goes
+    assert not message.is_visible() and date.get_attribute("aria-invalid") is None
+    with page.expect_download():
+        page.get_by_role("button", name="Word（.docx）でダウンロード").click()
+
+
+def test_a_date_the_field_cannot_send_stays_on_the_handout_without_script(browser, base_url):
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    pg = context.new_page()
+    pg.goto("/handout?item=tobetsu-sg-1")
+    pg.locator("#h-date").evaluate("e => { e.value = '1999-04-01'; }")
+    sent = _posts(pg)
+    pg.get_by_role("button", name="Markdown でダウンロード").click()
+    pg.wait_for_timeout(300)
+    assert sent == [] and pg.locator("article.handout").is_visible()  # the browser's own check
+    context.close()

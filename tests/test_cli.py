@@ -198,8 +198,12 @@ def test_search_text_output(index_dir: Path) -> None:
     code, out = cli(index_dir, "search", "認知症 就労")
     assert code == 0
     assert "tobetsu" in out and "北海道" in out
-    assert "【認知症】" in out or "【就労】" in out  # marks shown without HTML
+    assert "≪認知症≫" in out or "≪就労≫" in out  # marks shown without HTML
     assert "<mark>" not in out
+    # ... not in the 【】 the cases write around their headings (the trial's 環境整備 read
+    # 「【介護サービス事業者が連携しやすい【環境整備】】」)
+    code, out = cli(index_dir, "search", "環境整備")
+    assert "【介護サービス事業者が連携しやすい≪環境整備≫】" in out
     assert any(label in out for label in SECTION_LABELS.values())
 
 

@@ -1354,3 +1354,155 @@ def test_a_case_page_takes_any_search_words_without_harm(client, q):
     r = client.get("/cases/tobetsu", query_string={"q": q})
     assert r.status_code == 200
     assert "<script>alert(1)" not in r.get_data(as_text=True)
+
+
+# --- a trial with weak eyesight, the keyboard and NVDA -----------------------------------------
+
+
+def _title(html: str) -> str:
+    return html_unescape(re.search(r"<title>([^<]*)</title>", html).group(1))
+
+
+def test_problem_results_say_in_the_title_and_a_status_what_was_found(client, bundled_engine):
+    # the page came back with the title it had before and no word of how many were found
+    rec = bundled_engine.recommend(PROBLEM)
+    html = client.post("/recommend", data={"text": PROBLEM}).get_data(as_text=True)
+    assert _title(html).startswith(
+        f"「{PROBLEM[:19]}…」の結果（{len(rec.cases)}件） | 課題から探す"
+    )
+    status = re.search(r'<p class="result-summary" role="status" id="rec-summary">(.*?)</p>', html)
+    assert (
+        re.sub("<[^>]+>", "", status.group(1))
+        == f"課題に合う事例が {len(rec.cases)}件 見つかりました。"
+    )
+    # the results heading takes the focus (and so comes into view), named with that status
+    heading = re.search(r'<h2 id="h-results"[^>]*>', html).group(0)
+    assert 'tabindex="-1"' in heading and "autofocus" in heading
+    assert 'aria-describedby="rec-summary"' in heading
+    no_match = client.get("/recommend", query_string={"text": TOURISM}).get_data(as_text=True)
+    assert "（強く合う事例なし） | 課題から探す" in _title(no_match)
+    assert re.search(r'role="status" id="rec-summary">\s*<p><strong>' + NO_STRONG, no_match)
+    # the first visit has nothing to move to
+    first = client.get("/recommend").get_data(as_text=True)
+    assert _title(first) == "課題から探す | 地域包括ケア 事例さがし" and "autofocus" not in first
+
+
+@pytest.mark.parametrize("text", ["   ", "の"])
+def test_a_refused_problem_is_said_at_its_field_which_takes_the_focus(client, text):
+    # the error stood below the form, off a zoomed screen, and the field said nothing of it
+    r = client.post("/recommend", data={"text": text})
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    assert _title(html).startswith("入力を確認してください: 課題から探す")
+    error = re.search(r'<p id="problem-error" class="[^"]*" role="alert">([^<]+)</p>', html)
+    assert error and html.index('for="problem"') < error.start() < html.index("<textarea")
+    box = re.search(r"<textarea[^>]*>", html).group(0)
+    assert 'aria-invalid="true"' in box and "autofocus" in box
+    assert 'aria-describedby="problem-error problem-hint"' in box
+    assert html.count('role="alert"') == 1  # said once, at the field
+    fine = client.get("/recommend").get_data(as_text=True)
+    assert "aria-invalid" not in fine and 'aria-describedby="problem-hint"' in fine
+
+
+def test_three_lessons_of_one_section_are_named_apart_on_the_handout(client, bundled_engine):
+    # 上へ・下へ・削除, the heading and the memo of each were 「北海道 当別町「…」 これから
+    # 取り組む皆さまへ～…」 three times over
+    ids = ["tobetsu-sg-1", "tobetsu-sg-2", "tobetsu-sg-3"]
+    html = client.get("/handout?" + "&".join(f"item={i}" for i in ids)).get_data(as_text=True)
+    names = [html_unescape(n) for n in re.findall(r'data-what="([^"]*)"', html)]
+    headings = [
+        re.sub("<[^>]+>", "", h) for h in re.findall(r'<h2 class="handout-place">(.*?)</h2>', html)
+    ]
+    memos = [
+        re.sub("<[^>]+>", "", m) for m in re.findall(r'<label for="memo-\d+">(.*?)</label>', html)
+    ]
+    for said in (names, headings, memos):
+        assert len(said) == 3 and len(set(said)) == 3, said
+    for lesson_id, name, memo in zip(ids, names, memos, strict=True):
+        opening = bundled_engine.lesson(lesson_id)[1].text[:8]
+        assert name.startswith("当別町 これから取り組む皆さまへ「") and opening in name
+        assert memo == f"メモ（{name}）"
+
+
+def test_the_handout_forms_default_button_is_a_disabled_one(client):
+    # Enter in 題名 or 会議名 pressed the first button: a Markdown file came down
+    html = client.get("/handout?item=tobetsu-sg-1").get_data(as_text=True)
+    form = html[html.index("data-handout-form>") :]
+    first = re.search(r"<button[^>]*>", form).group(0)
+    assert 'type="submit"' in first and "disabled" in first and "hidden" in first
+    assert "formaction" not in first
+
+
+def test_the_handout_date_field_takes_only_a_year_it_can_send(client):
+    # a five-digit year could be typed, and the download answered with a 400 page
+    html = client.get("/handout?item=tobetsu-sg-1").get_data(as_text=True)
+    field = re.search(r'<input id="h-date"[^>]*>', html).group(0)
+    assert 'min="2000-01-01"' in field and 'max="2099-12-31"' in field
+
+
+@pytest.mark.parametrize("path", ["/handout.md", "/handout.docx"])
+def test_a_refused_handout_download_leads_back_to_the_handout(client, path):
+    data = {"item": ["tobetsu-sg-1", "nanto"], "memo": ["", ""], "date": "20255-04-01"}
+    r = client.post(path, data=data)
+    assert r.status_code == 400  # the server still checks
+    html = r.get_data(as_text=True)
+    assert "日付は 2025-04-01 の形で指定してください" in html
+    back = re.search(r'<a href="([^"]+)">配布資料に戻る</a>（([^）]+)）', html)
+    assert back and "「戻る」" in back.group(2)
+    page = client.get(html_unescape(back.group(1)))
+    assert page.status_code == 200
+    shown = re.findall(r'type="hidden" name="item" value="([^"]+)"', page.get_data(as_text=True))
+    assert shown == ["tobetsu-sg-1", "nanto"]
+    # a link's download (no form) and other pages keep the plain error page
+    assert "配布資料に戻る" not in client.get("/handout.md").get_data(as_text=True)
+    assert "配布資料に戻る" not in client.get("/search?q=の").get_data(as_text=True)
+
+
+def test_the_word_handout_is_a4_in_japanese_with_page_numbers_and_dark_headings(client):
+    import docx
+    from docx.oxml.ns import qn
+
+    r = client.post("/handout.docx", data={"item": ["tobetsu-sg-1", "nanto"], "memo": ["", ""]})
+    document = docx.Document(io.BytesIO(r.data))
+    for section in document.sections:
+        # in twips as Word keeps them: A4 is 11906 × 16838 (US Letter was 12240 × 15840)
+        assert (section.page_width.twips, section.page_height.twips) == (11906, 16838)
+        for margin in ("top", "bottom", "left", "right"):
+            assert 20 <= getattr(section, f"{margin}_margin").mm <= 25.01, margin
+        foot = section.footer.paragraphs[0]._p
+        fields = [f.text.strip() for f in foot.iter(qn("w:instrText"))]
+        assert fields[0] == "PAGE"
+        assert [f.get(qn("w:fldCharType")) for f in foot.iter(qn("w:fldChar"))][:3] == [
+            "begin",
+            "separate",
+            "end",
+        ]
+    defaults = document.styles.element.find(qn("w:docDefaults"))
+    lang = defaults.find(qn("w:rPrDefault")).find(qn("w:rPr")).find(qn("w:lang"))
+    assert (lang.get(qn("w:val")), lang.get(qn("w:eastAsia"))) == ("ja-JP", "ja-JP")
+
+    def luminance(rgb) -> float:
+        def channel(c: int) -> float:
+            c /= 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+        r, g, b = rgb
+        return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+    used = {p.style.name for p in document.paragraphs if p.style.name.startswith(("Title", "Head"))}
+    assert used >= {"Title", "Heading 1", "Heading 2"}
+    for name in used:
+        color = document.styles[name].font.color.rgb
+        contrast = 1.05 / (luminance(color) + 0.05)  # on white
+        assert contrast >= 4.5, (name, color, contrast)
+
+
+def test_an_unknown_lesson_theme_is_refused_and_not_offered_as_a_choice(client):
+    r = client.get("/lessons?theme=xyz")
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    select = html[html.index('id="f-theme"') : html.index("</select>", html.index('id="f-theme"'))]
+    assert "xyz" not in select and "（教訓なし）" not in select
+    # a theme of cases that no lesson carries is still shown as asked for
+    known = client.get("/lessons?theme=認知症").get_data(as_text=True)
+    assert '<option value="認知症" selected>認知症（教訓なし）</option>' in known

@@ -749,6 +749,29 @@ def test_stored_vectors_read_the_rows_of_each_range(tmp_path) -> None:
     assert stored.rows([]).shape == (0, 4)
 
 
+def test_a_request_on_a_build_pruned_under_it_still_answers(tmp_path, bundled_engine) -> None:
+    # an API trial: 課題から探す failed with 500 (FileNotFoundError: …/vectors.npy) for a long
+    # request during rebuilds, the build it started on pruned before it read the vectors
+    import shutil
+    from dataclasses import replace
+
+    from caresearch.engine import Engine
+
+    index = tmp_path / "index"
+    shutil.copytree(bundled_engine.settings.index_dir, index)
+    engine = Engine.open(replace(bundled_engine.settings, index_dir=index))
+    try:
+        text = "ひとり暮らしの高齢者の見守りを、ケアマネと自治会で分担したい"
+        before = engine.recommend(text)
+        shutil.rmtree(engine.build_path)  # what a later build's pruning does
+        after = engine.recommend(text)
+        assert [(c.case.id, c.confidence) for c in after.cases] == [
+            (c.case.id, c.confidence) for c in before.cases
+        ]
+    finally:
+        engine.close()
+
+
 def test_truncated_stored_vectors_are_refused(tmp_path) -> None:
     from caresearch.semantic import StoredVectors
 

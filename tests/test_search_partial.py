@@ -153,3 +153,81 @@ def test_a_case_found_through_a_related_word_is_not_said_to_contain_the_word(
         assert word == "買い物" and all(w in _text(bundled_engine, hit.case.id) for w in found)
         note = serialize.held_note(hit.partial)
         assert note.startswith("「買い物」は含みませんが、関連する語（")
+
+
+def test_words_joined_by_or_find_what_each_finds_alone(bundled_engine: Engine) -> None:
+    # a new user's trial: 「成年後見 OR 権利擁護」 found 0 cases (and said 「すべて含む事例は
+    # ありません」) while each word alone finds 横浜市 and 浦安市 (権利擁護 through 後見人)
+    alone = {h.case.id for w in ("成年後見", "権利擁護") for h in bundled_engine.search(w).hits}
+    either = bundled_engine.search("成年後見 OR 権利擁護")
+    assert {h.case.id for h in either.hits} == alone and either.total == len(alone)
+    assert serialize.search_notice(either).startswith(
+        "「権利擁護」を含む事例はありません。関連する語"
+    )
+    # a word found nowhere beside one found is named, not dropped in silence
+    result = bundled_engine.search("協議体 OR 通いの場")
+    assert result.total == len(bundled_engine.search("通いの場").hits) > 0
+    assert result.nowhere == ("協議体",)
+    assert "「協議体」を含む事例はありません。" in serialize.search_notice(result)
+
+
+def test_a_search_that_finds_nothing_names_the_words_no_case_has(bundled_engine: Engine) -> None:
+    result = bundled_engine.search("宇宙船 火星")
+    assert result.total == 0
+    assert serialize.search_notice(result) == "「宇宙船」「火星」を含む事例はありません。"
+    both = bundled_engine.search("協議体 OR 宇宙船")
+    assert both.total == 0
+    assert serialize.search_notice(both) == "「協議体」または「宇宙船」を含む事例はありません。"
+
+
+def test_a_loanword_typed_in_hiragana_is_not_found_through_the_piece_the_analyser_knows(
+    bundled_engine: Engine,
+) -> None:
+    # こーでぃねーたー found 3 cases through 【こう】した (the analyser kept こう of こー and
+    # dropped でぃねーたー), shown as a full match; ｺｰﾃﾞｨﾈｰﾀｰ honestly found none
+    for typed, katakana in [
+        ("こーでぃねーたー", "ｺｰﾃﾞｨﾈｰﾀｰ"),
+        ("そーしゃるわーかー", "ソーシャルワーカー"),
+    ]:
+        result = bundled_engine.search(typed)
+        assert result.total == bundled_engine.search(katakana).total == 0
+        assert result.nowhere == (typed,)
+    # ... while a loanword the cases write is found by its reading, and みんなのうた (みんな is
+    # no word to the index) still finds 当別町's みんなのうた
+    assert (
+        bundled_engine.search("こーでぃねーと").total
+        == bundled_engine.search("コーディネート").total
+        > 0
+    )
+    assert [h.case.id for h in bundled_engine.search("みんなのうた").hits] == ["tobetsu"]
+
+
+def test_a_query_pasted_twice_is_asked_and_said_once(bundled_engine: Engine) -> None:
+    once = bundled_engine.search("認知症 見守り 通いの場")
+    twice = bundled_engine.search("認知症 見守り 通いの場 認知症 見守り 通いの場")
+    assert [h.case.id for h in twice.hits] == [h.case.id for h in once.hits]
+    assert serialize.search_notice(twice).count("「通いの場」を含む事例はありません") == 1
+    assert twice.expansions == once.expansions
+    assert len(bundled_engine.search("見守 見守").suggestions) == len(
+        bundled_engine.search("見守").suggestions
+    )
+
+
+def test_exact_mode_says_it_is_exact_when_a_kana_word_was_read(
+    bundled_engine: Engine, client
+) -> None:
+    # a new user's trial: /search?q=にんちしょう&exact=1 offered 「入力した語だけで検索」, a link to
+    # the page it was on, and never said the search was exact
+    html = client.get("/search", query_string={"q": "にんちしょう", "exact": "1"}).get_data(
+        as_text=True
+    )
+    assert "入力した語だけで検索しています（かなの読み：にんちしょう → 認知症）。" in html
+    assert "次の語も含めて検索しました" not in html
+    assert '<a href="/search?q=%E3%81%AB%E3%82%93%E3%81%A1%E3%81%97%E3%82%87%E3%81%86">' in html
+    where = ["--corpus", str(bundled_engine.settings.corpus_dir)]
+    where += ["--index", str(bundled_engine.settings.index_dir)]
+    out = io.StringIO()
+    assert main(["search", "--exact", "にんちしょう", *where], out=out) == 0
+    text = out.getvalue()
+    assert "入力した語だけで検索しています（かなの読み：にんちしょう → 認知症）" in text
+    assert "--exact）" not in text

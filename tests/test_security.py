@@ -46,6 +46,7 @@ TEMPLATE_ATTRS = {
     "autofocus", "charset", "class", "content", "defer", "download", "for", "href", "id", "lang",
     "maxlength", "method", "name", "placeholder", "rel", "role", "rows", "selected", "src",
     "tabindex", "type", "value", "checked", "data-copy-link", "hidden", "formaction",
+    "aria-invalid", "disabled", "min", "max",
     # the handout basket and the folded filters (web/static/app.js)
     "data-basket-count", "data-pick", "data-what", "data-button", "data-handout-bar",
     "data-max-chars", "data-submit-keys",

@@ -41,9 +41,12 @@ def _print_json(data: Any, out: TextIO, *, lines: bool = False) -> None:
 
 
 def _strip_marks(snippet: str) -> str:
+    """A snippet as plain text, its marked words in ≪≫: not 【】, which the cases write around
+    their headings (【介護サービス事業者が連携しやすい環境整備】), and in Shift_JIS for a Windows
+    console."""
     import html
 
-    return html.unescape(snippet.replace("<mark>", "【").replace("</mark>", "】"))
+    return html.unescape(snippet.replace("<mark>", "≪").replace("</mark>", "≫"))
 
 
 def _progress(it: Iterable, total: int, desc: str) -> Iterable:
@@ -177,7 +180,13 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             f"{w['word']} → {'、'.join(e['label'] for e in w['expansions'])}"
             for w in data["expansions"]
         )
-        if also:
+        if data["exact"]:
+            read = f"（かなの読み：{also}）" if also else ""
+            print(
+                f"入力した語だけで検索しています{read}。言い換え・略語も含めるには --exact を外します",
+                file=out,
+            )
+        elif also:
             print(f"次の語も含めて検索しました：{also}（入力した語だけで検索: --exact）", file=out)
         first = (data["page"] - 1) * data["page_size"] + 1
         last = first + len(data["hits"]) - 1
@@ -227,11 +236,6 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     def render(data: dict) -> None:
         if data["notice"]:
             print(data["notice"], file=out)
-        elif data["no_strong_match"]:
-            print(
-                "この課題に強く合う事例は見つかりませんでした（参考として近い事例を表示します）。",
-                file=out,
-            )
         elif partial := serialize.partial_match_notice(
             False, [c["confidence"] for c in data["cases"]]
         ):

@@ -70,6 +70,10 @@ NO_CASE_ONLY_GENERAL = (
     "この課題に合う事例は見つかりませんでした。相談・連携・仕組みのような一般的な語のほかに、"
     "具体的な内容（対象の人、サービス、困りごとなど）を書き足すと探しやすくなります。"
 )
+# ... when some are offered but none matches strongly (all 低, for reference only)
+NO_STRONG_MATCH = (
+    "この課題に強く合う事例は見つかりませんでした。下の事例は、一部の語が共通するだけの参考です。"
+)
 # ... and when the match is strong but every case shown is 低 (their words cover it in part).
 PARTIAL_MATCH = (
     "どの事例も、課題の一部に合うだけです（合う度合い: 低）。"
@@ -434,7 +438,7 @@ class SearchResult:
     partial_total: int = 0
     # other ways to ask, when nothing was found or a word was relaxed (suggest.py)
     suggestions: tuple[Suggestion, ...] = ()
-    nowhere: tuple[str, ...] = ()  # with fallback "or": the query words no case has at all
+    nowhere: tuple[str, ...] = ()  # query words no case has at all (fallback "or", or joined by OR)
 
 
 class Suggestion(NamedTuple):

@@ -48,6 +48,7 @@ TIERS = {"exact": 1, "phrase": 1, "reading": 1, "synonym": 2, "related": 3, "par
 _HIRAGANA = re.compile(r"^[\u3041-\u3096\u30fc]+$")  # Sudachi cuts these into syllables
 # a word in one kana script (まいすたー, ケアマネ), not a phrase of both (ケアマネがいません)
 _ONE_KANA_SCRIPT = re.compile(r"^(?:[\u3041-\u3096\u30fc]+|[\u30a1-\u30fa\u30fc]+)$")
+_LOANWORD_KANA = re.compile(r"[ぁぃぅぇぉー]")  # in hiragana: a katakana word typed so
 _KANA_ONLY = re.compile(r"^[ぁ-ゖー]*$")  # hiragana (or nothing): not a word left by an honorific
 # between two typed words: particles, after an honorific perhaps (お医者さんと看護師)
 _JOINING = re.compile(
@@ -89,6 +90,20 @@ class ParsedQuery:
     @property
     def words(self) -> tuple[QueryWord, ...]:
         return tuple(w for group in self.groups for w in group)
+
+
+def _pieces_dropped(folded: str, toks: Sequence[Token]) -> bool:
+    """Whether the analyser kept only some pieces of a loanword typed in hiragana (こーでぃねーたー:
+    こう, its でぃねーたー dropped): a word in kana with ー or a small vowel, a run of which (two
+    kana or more: あるふぁ drops ぁ alone, and the index reads it so too) is left out that is not
+    a particle (みんなのうた keeps only 歌, as the index does: みんな is no word)."""
+    if not (KANA.match(folded) and _LOANWORD_KANA.search(folded)):
+        return False
+    kept = list(folded)
+    for t in toks:  # offsets into the text analysed (its length may differ: ﾃﾞ is デ)
+        kept[t.start : t.end] = " " * len(kept[t.start : t.end])
+    gaps = "".join(kept).split()
+    return any(len(gap) > 1 and not all(c in PARTICLE_CHARS for c in gap) for gap in gaps)
 
 
 def _flat(tokens: list[Token]) -> tuple[str, ...]:
@@ -347,7 +362,9 @@ class QueryExpander:
             raise QueryError(
                 "助詞や記号・除外する語だけでは検索できません。内容を表す語（例: 認知症、見守り）を入力してください。"
             )
-        return ParsedQuery(text, tuple(tuple(g) for g in groups), tuple(excluded), exact)
+        # a word typed twice (a query pasted twice) is one word, said once
+        unique = dict.fromkeys(tuple(dict.fromkeys(g)) for g in groups)
+        return ParsedQuery(text, tuple(unique), tuple(dict.fromkeys(excluded)), exact)
 
     def _at_particles(self, typed: str) -> list[str]:
         """`typed` cut where a particle, or an honorific and a particle, joins two words
@@ -442,6 +459,8 @@ class QueryExpander:
             # found nowhere as typed (a term no index holds), so relaxed to its parts, and said
             return QueryWord(text, (Variant((fold(text),), WEIGHT_EXACT, "exact", text),))
         toks = self.analyzer.tokens(text)
+        if _pieces_dropped(fold(text), toks):
+            toks = []  # こーでぃねーたー is no こう: a kana word the analyser does not know
         seen: set[tuple[str, ...]] = set()
         variants: list[Variant] = []
 
@@ -512,8 +531,11 @@ class QueryExpander:
             if hiragana != folded and len(folded) >= MIN_HIRAGANA_SPELLING:
                 cuts = self.analyzer.cuts(hiragana)
                 pieces = [hiragana[a:b] for a, b in itertools.pairwise([0, *cuts])]
-                if all(len(p) > 1 or p in PARTICLE_CHARS for p in pieces):
-                    add(_flat(self.analyzer.tokens(hiragana)), WEIGHT_READING, "reading", hiragana)
+                toks = self.analyzer.tokens(hiragana)
+                if not _pieces_dropped(hiragana, toks) and all(
+                    len(p) > 1 or p in PARTICLE_CHARS for p in pieces
+                ):
+                    add(_flat(toks), WEIGHT_READING, "reading", hiragana)
             # each piece of the reading as one of its commonest words (じょせい: 助成, 女性:
             # じょせいぎかい is the 女性議会 the corpus has), with its synonyms (しゃきょう: 社協);
             # not cut into pieces when the table reads the whole (としより is 年寄り, not 都市 +

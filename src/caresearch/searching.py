@@ -89,7 +89,7 @@ class Searcher:
             if i is not None
             else {}
         )
-        groups, _relaxed = self._relax(parsed)  # the words the search found in its stead too
+        groups = self._relax(parsed)[0]  # the words the search found in its stead too
         words = parsed.words + tuple(w for g in groups for w in g if w not in parsed.words)
         return self.highlighter.marked_case(case, docs, words)
 
@@ -100,7 +100,7 @@ class Searcher:
         check_limit("page", page)
         check_limit("limit", page_size)
         parsed = self.expander.parse(text, max_chars=self.settings.max_query_chars, exact=exact)
-        groups, relaxed = self._relax(parsed)
+        groups, relaxed, unfound = self._relax(parsed)
         if len(groups) > MAX_GROUPS:
             raise QueryError(f"検索語が多すぎます（語の一部を含めて{MAX_GROUPS}語まで）。")
         # Per group (words joined by OR): summed scores, per case the earliest tier of its words
@@ -158,8 +158,9 @@ class Searcher:
             doc_tier, group_tier,
         )  # fmt: skip
         result = self._rank(text, ranking, relaxed, filters, page, page_size)
-        if fallback and fallback.endswith("or"):
-            result = replace(result, nowhere=tuple(nowhere))
+        said = nowhere if (fallback and fallback.endswith("or")) or not matching.any() else []
+        if named := sorted(dict.fromkeys([*said, *unfound]), key=text.find):  # as typed
+            result = replace(result, nowhere=tuple(named))
         if (
             fallback is None
             and not parsed.exact
@@ -279,33 +280,53 @@ class Searcher:
 
     def _relax(
         self, parsed: ParsedQuery
-    ) -> tuple[list[tuple[QueryWord, ...]], tuple[Relaxed, ...]]:
-        """The query's groups, with a word that no case has (as typed or through a synonym)
-        replaced by the words the table points it to, if one of them is found, else by its
-        parts, each part a group of its own (not in exact mode or quotes)."""
+    ) -> tuple[list[tuple[QueryWord, ...]], tuple[Relaxed, ...], list[str]]:
+        """The query's groups, a word no case has (as typed or through a synonym) replaced by
+        the words the table points it to if one is found, else (alone) by its parts, each a
+        group of its own (not in exact mode or quotes); and the words no case has joined by
+        OR to one some case has (協議体 OR 通いの場)."""
         groups: list[tuple[QueryWord, ...]] = []
         relaxed: list[Relaxed] = []
+        unfound: list[str] = []
         for group in parsed.groups:
-            if len(group) == 1 and not (parsed.exact or group[0].quoted):
+            # a word found nowhere (as typed or through a synonym), not quoted; not in exact mode
+            nowhere = [w for w in group if not (parsed.exact or w.quoted or self._has(w))]
+            if len(group) > 1:
+                # words joined by OR: each found nowhere stands for the words the table points
+                # it to, as it would alone (its parts would be words of their own: not here)
+                group = tuple(
+                    (self._related(w, relaxed) if w in nowhere else None) or w for w in group
+                )
+                if any(w not in nowhere for w in group):
+                    unfound += [w.text for w in group if w in nowhere]
+            elif nowhere:
                 word = group[0]
-                if not word_vector(self.index, word).any():
-                    related = self.expander.related(word)
-                    found = [
-                        v.label
-                        for v in (related.variants if related else ())
-                        if variant_vector(self.index, v) is not None
-                    ]
-                    if related is not None and found:
-                        relaxed.append(Relaxed(word.text, "related", tuple(found)))
-                        groups.append((related,))
-                        continue
-                    parts = self.expander.split(word)
-                    if 0 < len(parts) <= MAX_PARTS:
-                        relaxed.append(Relaxed(word.text, "parts", tuple(p.text for p in parts)))
-                        groups.extend((p,) for p in parts)
-                        continue
+                if related := self._related(word, relaxed):
+                    groups.append((related,))
+                    continue
+                parts = self.expander.split(word)
+                if 0 < len(parts) <= MAX_PARTS:
+                    relaxed.append(Relaxed(word.text, "parts", tuple(p.text for p in parts)))
+                    groups.extend((p,) for p in parts)
+                    continue
             groups.append(group)
-        return groups, tuple(relaxed)
+        return groups, tuple(relaxed), unfound
+
+    def _has(self, word: QueryWord) -> bool:
+        return bool(word_vector(self.index, word).any())
+
+    def _related(self, word: QueryWord, relaxed: list[Relaxed]) -> QueryWord | None:
+        """The words the table points `word` to if some case has one (noted in `relaxed`)."""
+        related = self.expander.related(word)
+        found = [
+            v.label
+            for v in (related.variants if related else ())
+            if variant_vector(self.index, v) is not None
+        ]
+        if related is None or not found:
+            return None
+        relaxed.append(Relaxed(word.text, "related", tuple(found)))
+        return related
 
     def _expansions(
         self, parsed: ParsedQuery, relaxed: tuple[Relaxed, ...]

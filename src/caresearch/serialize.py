@@ -13,6 +13,7 @@ from .models import (
     NO_LESSONS,
     NO_LESSONS_FOR_THEME,
     NO_PASSAGE_HOLDS,
+    NO_STRONG_MATCH,
     PARTIAL_COUNT,
     PARTIAL_MATCH,
     PARTIAL_NOTE,
@@ -208,8 +209,9 @@ def search_notice(r: SearchResult) -> str | None:
     excluded = (
         f"「{'」「'.join(r.excluded)}」{also}を含む事例は除いています。" if r.excluded else ""
     )
+    nowhere = f"「{'」「'.join(r.nowhere)}」を含む事例はありません。" if r.nowhere else ""
     if not r.total:
-        return excluded or None  # nothing left: the reader needs most to know why
+        return (nowhere + excluded) or None  # nothing left: the reader needs most to know why
     notes = []
     if not r.hits:  # a page past the end
         notes.append(PAST_THE_END.format(total=r.total))
@@ -218,8 +220,8 @@ def search_notice(r: SearchResult) -> str | None:
         notes.append(
             f"「{x.word}」を含む事例はありません。{instead}（{'、'.join(x.words)}）を含む事例を表示しています。"
         )
-    if r.nowhere:  # 認知症 虐待: 虐待 is in no case, so only 認知症 is found
-        notes.append(f"「{'」「'.join(r.nowhere)}」を含む事例はありません。")
+    if nowhere:  # 認知症 虐待: 虐待 is in no case, so only 認知症 is found
+        notes.append(nowhere)
     if r.fallback and r.fallback.endswith("or"):
         notes.append("すべての語を含む事例がないため、いずれかの語を含む事例を表示しています。")
     return "".join([*notes, excluded]) or None
@@ -248,9 +250,9 @@ def passages_notice(cr: CaseRecommendation) -> str | None:
 
 
 def recommendation_notice(r: Recommendation) -> str | None:
-    """What to say when no case is offered (None when some are)."""
+    """What to say when no case is offered, or none matches strongly (None otherwise)."""
     if r.cases:
-        return None
+        return NO_STRONG_MATCH if r.no_strong_match else None
     if not r.specific_words:
         return NO_CASE_ONLY_GENERAL
     return NO_CASE_FOR_WORDS.format(words="、".join(r.specific_words))

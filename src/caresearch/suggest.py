@@ -24,17 +24,20 @@ MAX_SEARCHES = 6  # searches one request may run to check its suggestions
 def with_suggestions(
     result: SearchResult, searcher: Searcher, filters: Filters, exact: bool
 ) -> SearchResult:
-    """`result` with its `suggestions` when it found nothing or relaxed a word."""
+    """`result` with its `suggestions` when it found nothing, relaxed a word or has a word
+    found nowhere (of words joined by OR)."""
     nothing = not (result.total or result.partial)
-    if not (nothing or result.fallback):
+    if not (nothing or result.fallback or result.nowhere):
         return result
     expander, text = searcher.expander, result.query
     found: list[Suggestion] = []
     searches = 0
+    asked: set[str] = set()
     for term in split_query(text):
         word = term.text if term.quoted else expander.plain(term.text)
-        if term.negated or not word or (not nothing and _written(searcher, word)):
+        if term.negated or not word or word in asked or (not nothing and _written(searcher, word)):
             continue  # a word the corpus writes, and was found, needs no other way
+        asked.add(word)
         offers = expander.synonyms_of(word) + expander.related_labels(word) if nothing else []
         completions = expander.completions(word)
         completions.sort(key=lambda c: -searcher.index.doc_frequency(c[1]))

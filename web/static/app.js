@@ -252,14 +252,14 @@
       list.parentNode.insertBefore(note, list);
     }
     var memo = row.querySelector("[data-memo]");
-    note.textContent = "「" + what + "」を外しました" + (memo && memo.value.trim() ? "（メモも一緒に）" : "") + "。";
+    note.textContent = what + " を外しました" + (memo && memo.value.trim() ? "（メモも一緒に）" : "") + "。";
     var back = document.createElement("button");
     back.type = "button";
     back.className = "button button-secondary button-small";
     back.textContent = "元に戻す";
     back.addEventListener("click", function () {
       list.insertBefore(row, rows()[at] || null);
-      note.textContent = "「" + what + "」を元に戻しました。";
+      note.textContent = what + " を元に戻しました。";
       syncFromPage();
       showItemCount();
       var again = row.querySelector("[data-move='remove']");
@@ -267,6 +267,39 @@
     });
     note.appendChild(back);
     return back;
+  }
+
+  // 「上へ」「下へ」 say where the item now stands: nothing was heard, the focus stays put
+  function sayMoved(row) {
+    var said = document.querySelector("[data-handout-moved]");
+    if (!said) return;
+    var all = rows();
+    said.textContent = (all.indexOf(row) + 1) + "番目に移動しました（全" + all.length + "件）";
+  }
+
+  // A date the field cannot send (a year past its max, a day left out) is said beside the field
+  // instead of in the browser's passing bubble, and the focus goes back to it.
+  function checkDate(field) {
+    var message = document.createElement("p");
+    message.id = field.id + "-error";
+    message.className = "notice notice-error field-error";
+    message.hidden = true;
+    field.insertAdjacentElement("afterend", message);
+    field.addEventListener("invalid", function (event) {
+      event.preventDefault();
+      message.textContent = "日付は" + japaneseDate(field.min) + "から" + japaneseDate(field.max) +
+        "までの日を、年・月・日とも入れてください（入れないときは空にします）。";
+      message.hidden = false;
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", message.id);
+      field.focus();
+    });
+    field.addEventListener("input", function () {
+      if (!field.validity.valid) return;
+      message.hidden = true;
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("aria-describedby");
+    });
   }
 
   function initHandout() {
@@ -326,13 +359,28 @@
       var saved = d[field.getAttribute("data-handout-field")];
       if (saved) field.value = saved;
       field.addEventListener("input", syncFromPage);
+      if (field.type === "date") checkDate(field);
     });
+    // Enter in 題名, 会議名 or the date downloads nothing: the page's disabled first button stops
+    // it in the text fields, but Chrome's date field passes over it to the next button
+    form.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.target.tagName !== "INPUT") return;
+      if (event.isComposing || event.keyCode === 229) return;  // the IME's Enter picks the kanji
+      event.preventDefault();
+    });
+    var moved = document.createElement("p");
+    moved.className = "visually-hidden";
+    moved.setAttribute("role", "status");  // polite: after the button's own name
+    moved.setAttribute("data-handout-moved", "");
+    form.appendChild(moved);
     rows().forEach(function (row) {
       var saved = d.items[indexOf(d, rowId(row))];
       var memo = row.querySelector("[data-memo]");
       if (memo && saved && saved.memo) memo.value = saved.memo;
       if (memo) memo.addEventListener("input", syncFromPage);
-      var what = row.querySelector(".handout-place").textContent + " " + row.querySelector(".handout-label").textContent;
+      // its town, section and first words (the page's data-what): three lessons of one section
+      // sounded alike
+      var what = row.getAttribute("data-what");
       var box = document.createElement("div");
       box.className = "item-actions no-print";
       var up = rowButton("上へ", "up", what);
@@ -344,11 +392,13 @@
         if (row.previousElementSibling) row.parentNode.insertBefore(row, row.previousElementSibling);
         syncFromPage();
         (up.disabled ? down : up).focus();
+        sayMoved(row);
       });
       down.addEventListener("click", function () {
         if (row.nextElementSibling) row.parentNode.insertBefore(row.nextElementSibling, row);
         syncFromPage();
         (down.disabled ? up : down).focus();
+        sayMoved(row);
       });
       remove.addEventListener("click", function () {
         var last = rows().length === 1;
@@ -427,6 +477,7 @@
       warning.setAttribute("role", "status");  // said once when the limit is crossed, not per key
       box.insertAdjacentElement("afterend", counter);
       counter.insertAdjacentElement("afterend", warning);
+      var refused = box.getAttribute("aria-invalid") === "true";  // the server's error, till edited
       function update() {
         // a line break goes as two characters (\r\n) and the server counts it as one
         var length = box.value.replace(/\r\n/g, "\n").length;
@@ -434,10 +485,13 @@
         counter.textContent = length + " / " + max + "文字";
         warning.textContent = over ? max + "文字を超えています。短くまとめてください。" : "";
         warning.hidden = !over;
-        box.setAttribute("aria-invalid", over ? "true" : "false");
+        box.setAttribute("aria-invalid", over || refused ? "true" : "false");
         return over;
       }
-      box.addEventListener("input", update);
+      box.addEventListener("input", function () {
+        refused = false;
+        update();
+      });
       box.form.addEventListener("submit", function (event) {
         if (update()) {
           event.preventDefault();

@@ -205,8 +205,9 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def render_error(exc: Exception):
-    """The one error handler: JSON under /api, a Japanese page elsewhere."""
+def render_error(exc: Exception, back: tuple[str, str, str] | None = None):
+    """The one error handler: JSON under /api, a Japanese page elsewhere; `back` is (address,
+    link text, hint) of the page to go back to (a blueprint's handler names it)."""
     if isinstance(exc, CaresearchError):
         status, message = exc.http_status, exc.message
     elif isinstance(exc, HTTPException):
@@ -227,7 +228,7 @@ def render_error(exc: Exception):
         response.status_code = status
     else:
         title = ERROR_TITLES.get(status, ERROR_TITLES[500])
-        html = render_template("error.html", status=status, title=title, message=message)
+        html = render_template("error.html", status=status, title=title, message=message, back=back)
         response = Response(html, status=status, mimetype="text/html")
     if isinstance(exc, HTTPException) and status == 405:
         valid = exc.get_response().headers.get("Allow")

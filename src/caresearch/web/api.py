@@ -42,7 +42,7 @@ def _known_parameters() -> None:
                 f"アドレスのパラメータは使えません: {_names(given)}。"
                 f"JSON の本文（{'、'.join(usable)}）で送ってください。"
             )
-        body = request.get_json(silent=True)
+        body = _json_body()
         given = list(body) if isinstance(body, dict) else []
     unknown = [k for k in given if k not in usable]
     twice = [
@@ -57,6 +57,15 @@ def _known_parameters() -> None:
         )
     if twice:
         raise QueryError(f"一度だけ指定できるパラメータです: {'、'.join(twice)}。")
+
+
+def _json_body() -> Any:
+    """The request's JSON body, or None when it is none (not JSON, or nested too deeply to
+    read: a 1 KB body of 990 brackets was a RecursionError and a 500)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
 
 
 def _names(keys: list[str]) -> str:
@@ -81,7 +90,8 @@ def _int(value: Any, name: str, default: int | None) -> int | None:
 @bp.get("/search")
 def search():
     args = request.args
-    filters = {k: args.getlist(k) for k in FILTER_KEYS if args.get(k)}
+    # every value of a key (check_filters drops the empty ones: prefecture=&prefecture=北海道)
+    filters = {k: args.getlist(k) for k in FILTER_KEYS if k in args}
     page = _int(args.get("page"), "page", 1)
     limit = _int(args.get("limit"), "limit", None)
     exact = is_on(args.get("exact"))  # only the words as typed, as on the page
@@ -93,9 +103,10 @@ def search():
 
 @bp.post("/recommend")
 def recommend():
-    data = request.get_json(silent=True)
+    data = _json_body()
     if not isinstance(data, dict):
-        raise QueryError('JSON のオブジェクト（例: {"text": "…"}）を送ってください。')
+        how = "" if request.is_json else "Content-Type: application/json を付けて、"
+        raise QueryError(f'{how}JSON のオブジェクト（例: {{"text": "…"}}）を送ってください。')
     text = data.get("text")
     if not isinstance(text, str) or not text.strip():
         raise QueryError("text に課題の内容を文字列で入れてください。")

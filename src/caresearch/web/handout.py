@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 
-from flask import Blueprint, Response, render_template, request, send_file
+from flask import Blueprint, Response, render_template, request, send_file, url_for
 
 from ..engine import Engine
 from ..errors import NotFound, QueryError
@@ -38,6 +38,9 @@ MAX_HANDOUT_ITEMS = 100
 MAX_TITLE_CHARS = 100  # title and meeting name
 MAX_MEMO_CHARS = 1000
 DATE = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$", re.ASCII)
+# what the page's date field takes: its year cannot be typed past four digits (it took 20255,
+# and the server's 400 page replaced the handout)
+DATE_RANGE = ("2000-01-01", "2099-12-31")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line ends are fine
 DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -151,16 +154,24 @@ def page():
     items = _existing_items(engine, ids, basket=bool(request.args.get("basket")))
     dropped = len(ids) - len(items)
     sources, sources_note = handout_sources([item.case for item in items])
-    rows = [
-        {
-            "id": item.case.id if item.passage is None else item.passage.id,
-            "item": item,
-            "paragraphs": item_paragraphs(item),
-            "source": source,
-            "new_case": i > 0 and items[i - 1].case.id != item.case.id,
-        }
-        for i, (item, source) in enumerate(zip(items, sources, strict=True))
-    ]
+    rows = []
+    for i, (item, source) in enumerate(zip(items, sources, strict=True)):
+        paragraphs = item_paragraphs(item)
+        rows.append(
+            {
+                "id": item.case.id if item.passage is None else item.passage.id,
+                "item": item,
+                "paragraphs": paragraphs,
+                # names (上へ, メモ, 削除): its section in short and its first words, which
+                # tell apart three lessons of one section
+                "section": "事例の概要"
+                if item.passage is None
+                else item_label(item.passage, heading=False),
+                "opening": " ".join(paragraphs).lstrip("・ "),
+                "source": source,
+                "new_case": i > 0 and items[i - 1].case.id != item.case.id,
+            }
+        )
     return render_template(
         "handout.html",
         title=HANDOUT_TITLE,
@@ -169,6 +180,8 @@ def page():
         sources_note=sources_note,
         max_title=MAX_TITLE_CHARS,
         max_memo=MAX_MEMO_CHARS,
+        min_date=DATE_RANGE[0],
+        max_date=DATE_RANGE[1],
         dropped=dropped,
         nav="handout",
     )
@@ -194,6 +207,20 @@ def _linked_handout() -> Handout:
     if not items:
         raise QueryError("配布資料に入れる事例か教訓を選んでください。")
     return Handout(HANDOUT_TITLE, items)
+
+
+@bp.errorhandler(QueryError)
+def refused(exc: QueryError):
+    """What a download the handout page sent cannot hold (a date the field let through in a
+    browser without script): the app's error page, with the way back to the handout."""
+    from . import render_error  # the app's one error page (the package imports this module)
+
+    if request.method != "POST":
+        return render_error(exc)
+    ids = [i for i in dict.fromkeys(request.form.getlist("item")) if CASE_ID.match(i)]
+    back = url_for("handout.page", item=ids[:MAX_HANDOUT_ITEMS], basket=1 if ids else None)
+    hint = "ブラウザの「戻る」で戻ると、入力した題名・メモのまま直せます。"
+    return render_error(exc, back=(back, "配布資料に戻る", hint))
 
 
 @bp.get("/handout.md")

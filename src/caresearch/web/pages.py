@@ -382,6 +382,7 @@ def lessons():
     }
     context: dict[str, Any] = {
         "themes": engine.lesson_themes,
+        "case_themes": engine.themes,  # a theme of cases no lesson carries (認知症) is one too
         "cases": _case_choices(engine.case_infos),
         "audiences": LESSON_AUDIENCES,
         "chosen": chosen,
