@@ -231,3 +231,35 @@ def test_exact_mode_says_it_is_exact_when_a_kana_word_was_read(
     text = out.getvalue()
     assert "入力した語だけで検索しています（かなの読み：にんちしょう → 認知症）" in text
     assert "--exact）" not in text
+
+
+def test_one_word_relaxed_to_its_parts_is_not_said_to_lack_all_the_words(
+    bundled_engine: Engine,
+) -> None:
+    # a new user's trial: 「遠距離介護」 (one word) read 「…語の一部（介護）を含む事例を表示しています。
+    # すべての語を含む事例がないため、いずれかの語を含む事例を表示しています」
+    result = bundled_engine.search("遠距離介護")
+    assert result.fallback and result.fallback.endswith("or") and result.total
+    assert serialize.search_notice(result) == (
+        "「遠距離介護」を含む事例はありません。語の一部（介護）を含む事例を表示しています。"
+    )
+    two = serialize.search_notice(bundled_engine.search("認知症 宇宙船"))
+    assert two.endswith("すべての語を含む事例がないため、いずれかの語を含む事例を表示しています。")
+
+
+def test_the_cli_says_how_to_see_every_partial_match(bundled_engine: Engine) -> None:
+    # a new user's trial: 「（5件のうち、合う語の多い順に3件）」, and --page 2 said the page was
+    # past the end: nothing led to the other two
+    where = ["--corpus", str(bundled_engine.settings.corpus_dir)]
+    where += ["--index", str(bundled_engine.settings.index_dir)]
+    query = "独居 認知症 遠方 家族"
+    out = io.StringIO()
+    assert main(["search", "--limit", "3", query, "--json", *where], out=out) == 0
+    total = json.loads(out.getvalue())["partial_total"]
+    assert total > 3
+    out = io.StringIO()
+    assert main(["search", "--limit", "3", query, *where], out=out) == 0
+    assert f"（すべて見るには: --limit {total}）" in out.getvalue()
+    out = io.StringIO()
+    assert main(["search", "--limit", str(total), query, *where], out=out) == 0
+    assert out.getvalue().count("\n・ ") == total and "すべて見るには" not in out.getvalue()

@@ -201,6 +201,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             print(f"\n{data['partial_note']}", file=out)
             for hit in data["partial"]:
                 _print_hit("・", hit, out)
+            if data["partial_total"] > len(data["partial"]):  # --page does not reach them
+                print(f"（すべて見るには: --limit {data['partial_total']}）", file=out)
         if not data["total"] and not data["partial"]:
             print("該当する事例はありません。", file=out)
             _print_other_ways(data, out)
