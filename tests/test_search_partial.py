@@ -263,3 +263,11 @@ def test_the_cli_says_how_to_see_every_partial_match(bundled_engine: Engine) -> 
     out = io.StringIO()
     assert main(["search", "--limit", str(total), query, *where], out=out) == 0
     assert out.getvalue().count("\n・ ") == total and "すべて見るには" not in out.getvalue()
+
+
+def test_a_name_typed_in_variant_kanji_finds_the_case(bundled_engine: Engine) -> None:
+    # a blind dev item (s820): 南礪, the old form of 南砺市's 砺, found nothing
+    result = bundled_engine.search("南礪")
+    assert [h.case.id for h in result.hits] == ["nanto"] and not result.fallback
+    assert "<mark>南砺" in result.hits[0].passages[0].snippet
+    assert [h.case.id for h in bundled_engine.search("南礪市 在宅医療").hits] == ["nanto"]

@@ -183,9 +183,15 @@ _VERB_STEM_END = re.compile(r"[ぁ-ゖ]$")  # a verb's 連用形 ends in kana (�
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
+# Old and variant forms of kanji that names are written in, read as the forms the texts use
+# (南礪 is 南砺市, 髙橋 高橋): one character for one, so offsets stay the same.
+KANJI_VARIANTS = str.maketrans("髙﨑嵜邊邉澤濱濵礪德冨國櫻廣嶋", "高崎崎辺辺沢浜浜砺徳富国桜広島")
+
+
 def clean(text: str) -> str:
-    """Control characters and lone surrogates become spaces, so offsets stay the same."""
-    return _CONTROL.sub(" ", text)
+    """Control characters and lone surrogates become spaces, and variant kanji their common
+    forms (KANJI_VARIANTS), so offsets stay the same."""
+    return _CONTROL.sub(" ", text).translate(KANJI_VARIANTS)
 
 
 def has_invalid_chars(text: str) -> bool:

@@ -45,7 +45,7 @@ from .store import IndexStore, fingerprint, verify
 from .synonyms import DEFAULT_PATH as SYNONYMS_PATH
 from .tfidf import ANSWER_SECTIONS, TfidfModel
 
-BUILD_FORMAT = 22  # bump when the files of a build change shape or meaning
+BUILD_FORMAT = 23  # bump when the files of a build change shape or meaning
 WHOOSH_DIR = "whoosh"
 MODEL_FILE = "model.pkl"
 BASELINE_FILE = "baseline-passages.npz"  # TF-IDF per answer passage, for `caresearch eval` only

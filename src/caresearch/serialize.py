@@ -32,7 +32,6 @@ from .models import (
     SearchResult,
     SimilarCase,
 )
-from .querysyntax import split_query
 
 
 def case_summary(case: Case | CaseInfo) -> dict[str, Any]:
@@ -224,7 +223,7 @@ def search_notice(r: SearchResult) -> str | None:
     if nowhere:  # 認知症 虐待: 虐待 is in no case, so only 認知症 is found
         notes.append(nowhere)
     # (not of one word typed, 遠距離介護: the OR is of its parts, which the line above names)
-    if r.fallback and r.fallback.endswith("or") and len(split_query(r.query)) > 1:
+    if r.fallback and r.fallback.endswith("or") and len(r.query.split()) > 1:
         notes.append("すべての語を含む事例がないため、いずれかの語を含む事例を表示しています。")
     return "".join([*notes, excluded]) or None
 
