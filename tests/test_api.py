@@ -270,6 +270,9 @@ def test_case_detail_and_similar(client, bundled_engine):
     assert data == serialize.similar(case, bundled_engine.similar("tobetsu"))
     assert data["similar"] and all(s["case_id"] != "tobetsu" for s in data["similar"])
     assert len(client.get("/api/cases/tsuruoka/similar?limit=2").get_json()["similar"]) == 2
+    # by its municipality too, as `caresearch show 当別町` reads it (it was a 404)
+    assert client.get("/api/cases/当別町").get_json() == serialize.case_detail(case)
+    assert client.get("/api/cases/当別/similar").get_json() == data
 
 
 def test_lessons(client, bundled_engine):
@@ -282,6 +285,11 @@ def test_lessons(client, bundled_engine):
     }
     assert kinds == {"suggestion"}
     assert client.get("/api/lessons").get_json()["total"] == len(bundled_engine.lessons())
+    # an empty list says why, as the page and the CLI do (認知症 is a theme of cases only)
+    assert data["total"] == 0 and data["notice"].startswith(
+        "テーマ「認知症」の付いた教訓はありません"
+    )
+    assert client.get("/api/lessons?kind=suggestion").get_json()["notice"] is None
 
 
 def test_api_responses_carry_security_headers(client):

@@ -222,6 +222,8 @@ def test_recommend_text_output_says_when_every_case_is_low(index_dir: Path) -> N
     text = "講座を開いても、受けた人がその後なんにもしない。勉強しっぱなしで、修了証だけがたまっていく。"
     data = json.loads(cli(index_dir, "recommend", "--json", text)[1])
     assert not data["no_strong_match"] and {c["confidence"] for c in data["cases"]} == {"low"}
+    # ... in the JSON too (its notice was null)
+    assert data["notice"].startswith("どの事例も、課題の一部に合うだけです")
     code, out = cli(index_dir, "recommend", text)
     assert code == 0 and out.lstrip().startswith("どの事例も、課題の一部に合うだけです")
 

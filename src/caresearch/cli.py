@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from . import serialize
 from .argparse_ja import Parser, limited
-from .config import SETTINGS, Settings
+from .config import LIMITS, SETTINGS, Settings
 from .errors import CaresearchError, CorpusError, IndexNotReady, QueryError
 from .models import (
     CONFIDENCE_LABELS,
@@ -202,7 +202,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             for hit in data["partial"]:
                 _print_hit("・", hit, out)
             if data["partial_total"] > len(data["partial"]):  # --page does not reach them
-                print(f"（すべて見るには: --limit {data['partial_total']}）", file=out)
+                more = min(data["partial_total"], LIMITS["limit"].high)
+                print(f"（もっと見るには: --limit {more}）", file=out)
         if not data["total"] and not data["partial"]:
             print("該当する事例はありません。", file=out)
             _print_other_ways(data, out)
@@ -238,10 +239,6 @@ def cmd_recommend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     def render(data: dict) -> None:
         if data["notice"]:
             print(data["notice"], file=out)
-        elif partial := serialize.partial_match_notice(
-            False, [c["confidence"] for c in data["cases"]]
-        ):
-            print(partial, file=out)
         for n, c in enumerate(data["cases"], 1):
             print(
                 f"\n{n}. {c['prefecture']} {c['municipality']}  {c['title']}  [{c['case_id']}]",
@@ -294,15 +291,14 @@ def cmd_show(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 def cmd_lessons(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     engine = _engine(args)
     items = engine.lessons(theme=args.theme, prefecture=args.prefecture, kind=args.kind)
+    data = serialize.lessons(items, args.theme, engine.lesson_themes)
     if args.json:
-        _print_json(
-            {"total": len(items), "lessons": [serialize.lesson_dict(les) for _c, les in items]}, out
-        )
+        _print_json(data, out)
         return 0
     for case, lesson in items:
         print(f"[{lesson.id}] {case.municipality}: {lesson.text}", file=out)
-    if not items:
-        print(serialize.no_lessons(args.theme, engine.lesson_themes), file=out)
+    if data["notice"]:
+        print(data["notice"], file=out)
     return 0
 
 

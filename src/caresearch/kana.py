@@ -153,9 +153,10 @@ class KanaReader:
 
     @staticmethod
     def _suru_at(run: str, starts: set[int]) -> Iterator[int]:
-        """Where a form of する begins in `run` and ends where a morpheme ends."""
+        """Where a form of する begins in `run` (not at its start: no word before it) and ends
+        where a morpheme ends."""
         for form in SURU_FORMS:
-            j = run.find(form)
+            j = run.find(form, 1)
             while j > 0:
                 if j + len(form) in starts or j + len(form) == len(run):
                     yield j

@@ -403,7 +403,7 @@ class Expansion:
 
     word: str
     label: str
-    tier: str  # synonym | reading | related | parts
+    tier: str  # typed (a kana word's reading) | synonym | related | parts
 
 
 @dataclass(frozen=True)
@@ -438,7 +438,10 @@ class SearchResult:
     partial_total: int = 0
     # other ways to ask, when nothing was found or a word was relaxed (suggest.py)
     suggestions: tuple[Suggestion, ...] = ()
-    nowhere: tuple[str, ...] = ()  # query words no case has at all (fallback "or", or joined by OR)
+    # query words no case has at all: with fallback "or", when nothing is found, or joined by OR
+    # to a word some case has
+    nowhere: tuple[str, ...] = ()
+    words_asked: int = 0  # the query's words (words joined by OR one), before any is relaxed
 
 
 class Suggestion(NamedTuple):

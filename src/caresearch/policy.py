@@ -63,7 +63,9 @@ ABSENCE = re.compile(
 ABSENCE_TERMS = ("不足",)
 # ... the end of the word a match cuts (足りな → 足りない, 減っ → 減って, 少な → 少なく), never
 # what follows it (いないので is いない)
-_ABSENCE_END = re.compile("(?<=な)[いく]|(?<=っ)て|(?<=ら)ない|(?<=でき)ない|(?<=回ら)ない")
+_ABSENCE_END = re.compile(
+    "(?<=な)[いく]|(?<=っ)て|(?<=ら)ない|(?<=でき)ない|(?<=回ら)ない|(?<=ま)せん"  # 足りま → 足りません
+)
 
 
 def absence_said(text: str) -> str | None:

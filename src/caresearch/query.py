@@ -94,16 +94,16 @@ class ParsedQuery:
 
 def _pieces_dropped(folded: str, toks: Sequence[Token]) -> bool:
     """Whether the analyser kept only some pieces of a loanword typed in hiragana (こーでぃねーたー:
-    こう, its でぃねーたー dropped): a word in kana with ー or a small vowel, a run of which (two
-    kana or more: あるふぁ drops ぁ alone, and the index reads it so too) is left out that is not
-    a particle (みんなのうた keeps only 歌, as the index does: みんな is no word)."""
-    if not (KANA.match(folded) and _LOANWORD_KANA.search(folded)):
+    こう, its でぃねーたー dropped): a word in hiragana a run of which (two kana or more), written as
+    only a loanword is (ー or a small vowel), is left out. Not katakana, nor a dropped particle or function word
+    (ケアマネジャーなど, みんなのうた: the index drops them too)."""
+    if not _HIRAGANA.match(folded):
         return False
     kept = list(folded)
-    for t in toks:  # offsets into the text analysed (its length may differ: ﾃﾞ is デ)
+    for t in toks:  # offsets into the text analysed, the same hiragana
         kept[t.start : t.end] = " " * len(kept[t.start : t.end])
-    gaps = "".join(kept).split()
-    return any(len(gap) > 1 and not all(c in PARTICLE_CHARS for c in gap) for gap in gaps)
+    # (one kana left out is the analyser's noise, as in the index: あるふぁ drops ぁ)
+    return any(len(gap) > 1 and _LOANWORD_KANA.search(gap) for gap in "".join(kept).split())
 
 
 def _flat(tokens: list[Token]) -> tuple[str, ...]:

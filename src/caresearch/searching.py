@@ -158,6 +158,7 @@ class Searcher:
             doc_tier, group_tier,
         )  # fmt: skip
         result = self._rank(text, ranking, relaxed, filters, page, page_size)
+        result = replace(result, words_asked=len(parsed.groups))
         said = nowhere if (fallback and fallback.endswith("or")) or not matching.any() else []
         if named := sorted(dict.fromkeys([*said, *unfound]), key=text.find):  # as typed
             result = replace(result, nowhere=tuple(named))
@@ -282,23 +283,24 @@ class Searcher:
         self, parsed: ParsedQuery
     ) -> tuple[list[tuple[QueryWord, ...]], tuple[Relaxed, ...], list[str]]:
         """The query's groups, a word no case has (as typed or through a synonym) replaced by
-        the words the table points it to if one is found, else (alone) by its parts, each a
-        group of its own (not in exact mode or quotes); and the words no case has joined by
-        OR to one some case has (協議体 OR 通いの場)."""
+        the words the table points it to if one is found, else (alone) by its parts, each a group
+        of its own (not in exact mode or quotes); and the words no case has joined by OR to one
+        some case has (協議体 OR 通いの場)."""
         groups: list[tuple[QueryWord, ...]] = []
         relaxed: list[Relaxed] = []
         unfound: list[str] = []
         for group in parsed.groups:
-            # a word found nowhere (as typed or through a synonym), not quoted; not in exact mode
-            nowhere = [w for w in group if not (parsed.exact or w.quoted or self._has(w))]
+            # words found nowhere (as typed or through a synonym); relaxed unless quoted or exact
+            absent = [w for w in group if not word_vector(self.index, w).any()]
+            nowhere = [w for w in absent if not (parsed.exact or w.quoted)]
             if len(group) > 1:
                 # words joined by OR: each found nowhere stands for the words the table points
                 # it to, as it would alone (its parts would be words of their own: not here)
                 group = tuple(
                     (self._related(w, relaxed) if w in nowhere else None) or w for w in group
                 )
-                if any(w not in nowhere for w in group):
-                    unfound += [w.text for w in group if w in nowhere]
+                if any(w not in absent for w in group):
+                    unfound += [w.text for w in group if w in absent]
             elif nowhere:
                 word = group[0]
                 if related := self._related(word, relaxed):
@@ -311,9 +313,6 @@ class Searcher:
                     continue
             groups.append(group)
         return groups, tuple(relaxed), unfound
-
-    def _has(self, word: QueryWord) -> bool:
-        return bool(word_vector(self.index, word).any())
 
     def _related(self, word: QueryWord, relaxed: list[Relaxed]) -> QueryWord | None:
         """The words the table points `word` to if some case has one (noted in `relaxed`)."""

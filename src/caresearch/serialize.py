@@ -222,8 +222,8 @@ def search_notice(r: SearchResult) -> str | None:
         )
     if nowhere:  # 認知症 虐待: 虐待 is in no case, so only 認知症 is found
         notes.append(nowhere)
-    # (not of one word typed, 遠距離介護: the OR is of its parts, which the line above names)
-    if r.fallback and r.fallback.endswith("or") and len(r.query.split()) > 1:
+    # (not of one word asked, 遠距離介護: the OR is of its parts, which the line above names)
+    if r.fallback and r.fallback.endswith("or") and r.words_asked > 1:
         notes.append("すべての語を含む事例がないため、いずれかの語を含む事例を表示しています。")
     return "".join([*notes, excluded]) or None
 
@@ -268,7 +268,9 @@ def recommendation(r: Recommendation) -> dict[str, Any]:
     return {
         "query": r.query,
         "no_strong_match": r.no_strong_match,
-        "notice": recommendation_notice(r),
+        # ... or that every case is 低 under a strong match (the page says it beside the count)
+        "notice": recommendation_notice(r)
+        or partial_match_notice(r.no_strong_match, [c.confidence for c in r.cases]),
         "coverage": r.coverage,
         "cases": [case_recommendation(c) for c in r.cases],
         "lessons": [scored_lesson(sl) for sl in r.lessons],
@@ -287,6 +289,17 @@ def similar(case: Case, items: tuple[SimilarCase, ...]) -> dict[str, Any]:
             }
             for s in items
         ],
+    }
+
+
+def lessons(
+    items: Sequence[tuple[Any, Lesson]], theme: str | Sequence[str] | None, carried: Sequence[str]
+) -> dict[str, Any]:
+    """A list of lessons, and what an empty one says (`no_lessons`)."""
+    return {
+        "total": len(items),
+        "lessons": [lesson_dict(lesson) for _case, lesson in items],
+        "notice": None if items else no_lessons(theme, carried),
     }
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from .errors import IndexNotReady
 from .index import DocTable
 from .models import SECTIONS, Case, CaseInfo, Passage
+from .store import HeldFile
 
 CASES_FILE = "cases.bin"
 TABLE_FILE = "cases.pkl"
@@ -56,7 +57,7 @@ class Snapshot:
         self.infos = infos
         self.position = {info.id: i for i, info in enumerate(infos)}
         self._spans = spans
-        self._path = path  # cases.bin
+        self._file = HeldFile(path)  # cases.bin, open while the build is in use
         self._cache: OrderedDict[int, tuple[Case, dict[str, Passage]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -90,9 +91,7 @@ class Snapshot:
     def _read(self, i: int) -> Case:
         start, length = (int(x) for x in self._spans[i])
         try:
-            with open(self._path, "rb") as f:
-                f.seek(start)
-                data = f.read(length)
+            data = self._file.read(start, length)
             if len(data) != length:
                 raise EOFError(f"{CASES_FILE} is shorter than {TABLE_FILE} says")
             return pickle.loads(data)

@@ -21,8 +21,10 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
+import weakref
 from pathlib import Path
 
 try:
@@ -201,3 +203,24 @@ def _write_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk must not leave half a pointer file behind
         raise
+
+
+class HeldFile:
+    """A build's file kept open while the build is in use, read at offsets under a lock. A
+    request still running on a build that later builds have pruned reads it all the same (each
+    read had opened the file anew: FileNotFoundError, a 500 or a false 「壊れています」 during
+    rebuilds). Closed when the object goes, after the last request on the build."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "rb")  # noqa: SIM115 - open for the object's life
+        self._lock = threading.Lock()
+        weakref.finalize(self, self._file.close)
+
+    def size(self) -> int:
+        return os.fstat(self._file.fileno()).st_size
+
+    def read(self, offset: int, length: int) -> bytes:
+        with self._lock:  # a seek and its read belong together
+            self._file.seek(offset)
+            return self._file.read(length)

@@ -1,4 +1,5 @@
-"""Other ways to ask, for a search that found nothing or had to relax a word.
+"""Other ways to ask, for a search that found nothing, had to relax a word or has a word no
+case has (beside words joined by OR).
 
 For each typed word: the curated table's synonyms and the words it points to (when nothing was
 found), and the corpus's words that begin with it (a word cut short: 見守 → 見守り, 介護予 →

@@ -252,14 +252,14 @@
       list.parentNode.insertBefore(note, list);
     }
     var memo = row.querySelector("[data-memo]");
-    note.textContent = what + " を外しました" + (memo && memo.value.trim() ? "（メモも一緒に）" : "") + "。";
+    note.textContent = what + "を外しました" + (memo && memo.value.trim() ? "（メモも一緒に）" : "") + "。";
     var back = document.createElement("button");
     back.type = "button";
     back.className = "button button-secondary button-small";
     back.textContent = "元に戻す";
     back.addEventListener("click", function () {
       list.insertBefore(row, rows()[at] || null);
-      note.textContent = what + " を元に戻しました。";
+      note.textContent = what + "を元に戻しました。";
       syncFromPage();
       showItemCount();
       var again = row.querySelector("[data-move='remove']");

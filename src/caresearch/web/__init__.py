@@ -107,6 +107,9 @@ def create_app(
     )
     app.config.from_mapping(overrides or {})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # keys in the order the CLI's --json has them: facet values most cases first (sorted, they
+    # came in the order of their characters)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     if engine is None:
         engine = LiveEngine(Settings.from_env())
     elif isinstance(engine, Engine):

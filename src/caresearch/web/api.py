@@ -122,25 +122,24 @@ def cases():
 
 @bp.get("/cases/<case_id>")
 def case(case_id: str):
-    return jsonify(serialize.case_detail(_engine().case(case_id)))
+    # by its id or its municipality, as `caresearch show` reads it (/api/cases/当別町)
+    return jsonify(serialize.case_detail(_engine().find_case(case_id)))
 
 
 @bp.get("/cases/<case_id>/similar")
 def similar(case_id: str):
     engine = _engine()
-    case = engine.case(case_id)
+    case = engine.find_case(case_id)
     limit = _int(request.args.get("limit"), "limit", 5)
-    return jsonify(serialize.similar(case, engine.similar(case_id, limit=limit)))
+    return jsonify(serialize.similar(case, engine.similar(case.id, limit=limit)))
 
 
 @bp.get("/lessons")
 def lessons():
     args = request.args
-    items = _engine().lessons(
-        theme=args.getlist("theme") or None,
-        prefecture=args.getlist("prefecture") or None,
-        kind=args.get("kind") or None,
+    engine = _engine()
+    theme = args.getlist("theme") or None
+    items = engine.lessons(
+        theme=theme, prefecture=args.getlist("prefecture") or None, kind=args.get("kind") or None
     )
-    return jsonify(
-        {"total": len(items), "lessons": [serialize.lesson_dict(lesson) for _c, lesson in items]}
-    )
+    return jsonify(serialize.lessons(items, theme, engine.lesson_themes))

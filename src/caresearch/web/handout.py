@@ -10,6 +10,7 @@ localStorage; the handout page posts its items, memos, title, meeting and date t
 
 from __future__ import annotations
 
+import datetime
 import io
 import re
 
@@ -42,6 +43,8 @@ DATE = re.compile(r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$", re.ASCII
 # and the server's 400 page replaced the handout)
 DATE_RANGE = ("2000-01-01", "2099-12-31")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line ends are fine
+
+
 DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -112,8 +115,12 @@ def _posted_handout(engine: Engine) -> Handout:
         except NotFound:
             raise QueryError(f"選んだ項目が見つかりません: {item_id[:64]}") from None
     date = form.get("date", "").strip()
-    if date and not DATE.match(date):
-        raise QueryError("日付は 2025-04-01 の形で指定してください。")
+    if date and not (
+        DATE.match(date) and _real_date(date) and DATE_RANGE[0] <= date <= DATE_RANGE[1]
+    ):
+        raise QueryError(
+            f"日付は {DATE_RANGE[0]} から {DATE_RANGE[1]} までの日を 2025-04-01 の形で指定してください。"
+        )
     return Handout(
         title=_text_field(form, "title", "題名", MAX_TITLE_CHARS, HANDOUT_TITLE),
         meeting=_text_field(form, "meeting", "会議名", MAX_TITLE_CHARS),
@@ -241,3 +248,12 @@ def md_post():
 @bp.post("/handout.docx")
 def docx_post():
     return _download(_posted_handout(current_engine()), ".docx")
+
+
+def _real_date(text: str) -> bool:
+    """Whether YYYY-MM-DD names a day of the calendar (not 2025-02-31)."""
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
