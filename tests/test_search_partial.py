@@ -281,3 +281,11 @@ def test_a_name_typed_in_variant_kanji_finds_the_case(bundled_engine: Engine) ->
     assert [h.case.id for h in result.hits] == ["nanto"] and not result.fallback
     assert "<mark>南砺" in result.hits[0].passages[0].snippet
     assert [h.case.id for h in bundled_engine.search("南礪市 在宅医療").hits] == ["nanto"]
+
+
+def test_two_living_together_is_found_however_typed(bundled_engine: Engine) -> None:
+    # a blind dev item (s841): ２人暮らし fell back to the parts 人 and 暮らし (楢葉町 writes
+    # 「孫との二人暮らし」: Sudachi reads 二人 as one word, so the digit is no numeral to it)
+    for typed in ("２人暮らし", "2人暮らし", "ふたり暮らし", "二人暮らし"):
+        result = bundled_engine.search(typed)
+        assert [h.case.id for h in result.hits] == ["naraha"] and not result.fallback, typed
