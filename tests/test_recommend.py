@@ -213,6 +213,9 @@ def test_shortage_phrasing_finds_the_case_about_shortage(bundled_engine):
         ("医者がいないのでとても困る", "いない"),  # the word, not what follows it
         # the README's own example read 「足りま → 不足」
         ("一人暮らしの高齢者が増え、見守りの担い手が足りません", "足りません"),
+        # ... and the other polite forms of a shortage (they were not read at all)
+        ("見守りの担い手がなかなか見つかりません", "見つかりません"),
+        ("ヘルパーさんが確保できません", "確保できません"),
     ],
 )
 def test_shortage_read_from_the_phrasing_is_listed_as_read(bundled_engine, text, said):
